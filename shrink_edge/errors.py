@@ -1,0 +1,9 @@
+"""The one error type a user sees: a single line saying what is wrong, where, and how to fix it."""
+
+
+class UserError(Exception):
+    """Bad input from the user. The CLI prints the message alone and exits with code 2."""
+
+
+class BudgetError(Exception):
+    """An artifact broke its target's verification budget. The CLI exits with code 1."""

@@ -1,0 +1,53 @@
+"""The converter graph: artifact formats are nodes, passes are edges; a plan is the shortest path."""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cache import Cache
+from .errors import UserError
+from .files import sha256_json
+from .formats import FORMATS
+from .passes import PASSES, Context, Pass
+from .versions import tool_versions
+
+
+@dataclass(frozen=True)
+class Artifact:
+    format: str
+    path: Path
+    key: str  # content key: what it was made from and how
+
+
+def plan(source: str, target: str, passes: tuple[Pass, ...] = PASSES) -> list[Pass]:
+    """Breadth-first search from one format to another; fewest passes wins."""
+    came_by: dict[str, Pass | None] = {source: None}
+    queue = deque([source])
+    while queue:
+        fmt = queue.popleft()
+        if fmt == target:
+            path = []
+            while came_by[fmt] is not None:
+                path.append(came_by[fmt])
+                fmt = came_by[fmt].source
+            return path[::-1]
+        for p in passes:
+            if p.source == fmt and p.target not in came_by:
+                came_by[p.target] = p
+                queue.append(p.target)
+    raise UserError(f"no conversion path from a {source} model to {target}; "
+                    f"formats reachable from {source}: {', '.join(sorted(set(came_by) - {source})) or 'none'}")
+
+
+def build(origin: Artifact, target: str, ctx: Context, cache: Cache) -> Artifact:
+    """Run the plan from origin to target, reusing every cached intermediate."""
+    current = origin
+    for p in plan(origin.format, target):
+        key = sha256_json({"pass": p.name, "version": p.version, "input": current.key,
+                           "settings": p.settings(ctx), "tools": tool_versions()})
+        src = current
+        with ctx.steps.step(f"{p.name}: {p.source} -> {p.target}"):
+            path, _ = cache.get_or_create(key, f"artifact{FORMATS[p.target].suffix}", lambda dst: p.run(src.path, dst, ctx))
+        current = Artifact(p.target, path, key)
+    return current

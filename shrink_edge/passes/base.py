@@ -1,0 +1,34 @@
+"""A pass is one edge of the converter graph: it turns an artifact of one format into another."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from ..data import Dataset
+from ..model_source import ModelSource
+from ..progress import Steps
+from ..targets import Quantization
+
+
+@dataclass
+class Context:
+    """What passes may read besides their input artifact."""
+    model: ModelSource
+    calibration: Dataset
+    quantization: Quantization
+    steps: Steps
+
+
+class Pass:
+    name: ClassVar[str]
+    source: ClassVar[str]   # format it reads
+    target: ClassVar[str]   # format it writes
+    version: ClassVar[int] = 1  # bump when the output for the same input changes
+
+    def settings(self, ctx: Context) -> dict:
+        """The settings that change this pass's output; they enter its cache key."""
+        return {}
+
+    def run(self, src: Path, dst: Path, ctx: Context) -> None:
+        raise NotImplementedError

@@ -1,0 +1,33 @@
+"""pt2 -> pt2-int8: post-training quantization, calibrating PT2E observers on sample data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..model_source import load_program
+from ..quantization import make_quantizer
+from .base import Context, Pass
+from .torch_export import export_program
+
+BATCH = 32
+
+
+class PostTrainingQuantize(Pass):
+    name = "ptq"
+    source = "pt2"
+    target = "pt2-int8"
+
+    def settings(self, ctx: Context) -> dict:
+        return {"scheme": vars(ctx.quantization), "calibration": ctx.calibration.digest()}
+
+    def run(self, src: Path, dst: Path, ctx: Context) -> None:
+        import torch
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+        prepared = prepare_pt2e(load_program(src).module(), make_quantizer(ctx.quantization))
+        x = ctx.calibration.x[: min(ctx.quantization.calibration_samples, len(ctx.calibration))]
+        with ctx.steps.step("calibrating int8 ranges", total=len(x)) as advance, torch.no_grad():
+            for i in range(0, len(x), BATCH):
+                prepared(torch.from_numpy(x[i:i + BATCH]))
+                advance(len(x[i:i + BATCH]))
+        torch.export.save(export_program(convert_pt2e(prepared), ctx.model.input_shape), dst)
+

@@ -1,0 +1,31 @@
+"""torch -> pt2: capture the float model as a torch.export program with a dynamic batch dimension."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import UserError
+from .base import Context, Pass
+
+
+def export_program(module, input_shape: tuple[int, ...]):
+    """torch.export with batch 2 and a dynamic batch: a batch-1 example would specialise the batch."""
+    import torch
+
+    example = (torch.zeros((2, *input_shape[1:])),)
+    try:
+        return torch.export.export(module, example, dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+    except Exception as e:  # torch.export raises many error types; its first line names the culprit
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise UserError(f"torch.export cannot capture the model: {type(e).__name__}: {first}; "
+                        "make forward() traceable (no data-dependent control flow) and batch-size agnostic") from None
+
+
+class TorchExport(Pass):
+    name = "torch-export"
+    source = "torch"
+    target = "pt2"
+
+    def run(self, src: Path, dst: Path, ctx: Context) -> None:
+        import torch
+
+        torch.export.save(export_program(ctx.model.load(), ctx.model.input_shape), dst)

@@ -1,0 +1,29 @@
+"""Progress bars for long steps, on stderr so that --json output stays clean."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+
+class Steps:
+    def __init__(self, enabled: bool = True):
+        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                  MofNCompleteColumn(), TimeElapsedColumn(),
+                                  console=Console(stderr=True), disable=not enabled, transient=False)
+
+    def __enter__(self) -> "Steps":
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._progress.stop()
+
+    @contextmanager
+    def step(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+        """A task on the board; yields advance(n). A step without a total completes as 1 of 1."""
+        task = self._progress.add_task(description, total=total or 1)
+        yield lambda n=1: self._progress.advance(task, n)
+        self._progress.update(task, completed=total or 1)

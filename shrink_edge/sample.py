@@ -1,0 +1,14 @@
+"""The bundled Fashion-MNIST sample: the model, its weights and held-out and calibration slices."""
+from pathlib import Path
+
+from .model_source import ModelSource
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_models" / "fashion_mnist"
+HELDOUT = SAMPLE_DIR / "heldout.npz"          # 1,000 images of the official test set
+CALIBRATION = SAMPLE_DIR / "calibration.npz"  # 512 images of the official training set
+LABELS = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+def model_source() -> ModelSource:
+    return ModelSource(name="fashion_mnist", input_shape=(1, 1, 28, 28), module_file=SAMPLE_DIR / "model.py",
+                       factory="build", weights=SAMPLE_DIR / "weights.safetensors")

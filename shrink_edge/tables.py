@@ -1,0 +1,51 @@
+"""Rich tables for what the commands print."""
+from __future__ import annotations
+
+from rich.table import Table
+
+from .exporter import ExportResult
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1024:,.1f} KB"
+
+
+def export_table(result: ExportResult) -> Table:
+    m = result.manifest
+    ref = m["reference"]
+    title = f"{m['model']} -> {m['target']}" + (" (unchanged: nothing to do)" if result.reused else "")
+    table = Table(title=title)
+    widest = max(len(a["file"]) for a in m["artifacts"])
+    table.add_column("artifact", no_wrap=True, min_width=widest)
+    table.add_column("runtime")
+    for column in ("size", "top-1", "agree", "max err"):
+        table.add_column(column, justify="right")
+    table.add_row("PyTorch reference", ref["runtime"], "", f"{ref['accuracy']:.2%}", "", "")
+    for a in m["artifacts"]:
+        mt = a["metrics"]
+        table.add_row(a["file"], a["runtime"], _kb(a["size_bytes"]), f"{mt['accuracy']:.2%}",
+                      f"{mt['agreement']:.2%}", f"{mt['max_abs_error']:.4g}")
+    table.caption = f"verified on {ref['samples']} held-out samples; artifacts and manifest.json in {result.out}"
+    return table
+
+
+def targets_table(specs) -> Table:
+    table = Table(title="targets")
+    for column in ("name", "runtime", "artifacts", "budget", "description"):
+        table.add_column(column)
+    for spec in specs.values():
+        budget = ", ".join(f"{k}={v}" for k, v in vars(spec.budget).items() if v is not None)
+        table.add_row(spec.name, spec.runtime, ", ".join(spec.artifacts), budget, spec.description)
+    return table
+
+
+def inspect_table(info: dict) -> Table:
+    table = Table(title=f"{info['path']} ({info['format']}, {info['size_bytes']:,} bytes)")
+    table.add_column("")
+    table.add_column("")
+    for io in ("inputs", "outputs"):
+        for v in info[io]:
+            table.add_row(io[:-1], f"{v['name']}: {v['dtype']} {v['shape']}")
+    for op, n in info["ops"].items():
+        table.add_row("op", f"{op} x{n}")
+    return table

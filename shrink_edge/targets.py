@@ -1,0 +1,60 @@
+"""Declarative target specs: one TOML file per target in the top-level targets/ folder."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import UserError
+
+TARGETS_DIR = Path(__file__).resolve().parents[1] / "targets"
+
+
+@dataclass(frozen=True)
+class Quantization:
+    weights_per_channel: bool = True
+    calibration_samples: int = 512
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_accuracy_drop: float | None = None  # top-1 points
+    min_agreement: float | None = None      # fraction, 0..1
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    name: str
+    path: Path
+    description: str
+    runtime: str
+    artifacts: tuple[str, ...]
+    quantization: Quantization = field(default_factory=Quantization)
+    budget: Budget = field(default_factory=Budget)
+
+
+def _parse(path: Path) -> TargetSpec:
+    try:
+        raw = tomllib.loads(path.read_text())
+        return TargetSpec(
+            name=path.stem,
+            path=path,
+            description=raw["description"],
+            runtime=raw["runtime"],
+            artifacts=tuple(raw["artifacts"]),
+            quantization=Quantization(**raw.get("quantization", {})),
+            budget=Budget(**raw.get("budget", {})),
+        )
+    except (tomllib.TOMLDecodeError, KeyError, TypeError) as e:
+        raise UserError(f"invalid target spec {path}: {type(e).__name__}: {e}; see targets/onnx.toml for the fields")
+
+
+def available(directory: Path | None = None) -> dict[str, TargetSpec]:
+    return {p.stem: _parse(p) for p in sorted((directory or TARGETS_DIR).glob("*.toml"))}
+
+
+def resolve(name: str, directory: Path | None = None) -> TargetSpec:
+    specs = available(directory)
+    if name not in specs:
+        raise UserError(f"unknown target '{name}'; choose one of: {', '.join(specs)} (shrink-edge targets lists them)")
+    return specs[name]

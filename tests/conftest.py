@@ -1,0 +1,76 @@
+"""Shared fixtures: an isolated cache, a CLI runner, the sample's export and a small trained user model."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+from typer.testing import CliRunner
+
+from shrink_edge import sample
+from shrink_edge.cli import app
+
+TESTS = Path(__file__).resolve().parent
+TINY_MODEL = TESTS / "models" / "tiny_net.py"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Each test session uses its own cache, never the user's."""
+    monkeypatch.setenv("SHRINK_EDGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def run_cli(*args: str):
+    """Invoke the CLI in-process; returns click's Result (exit_code, stdout, stderr)."""
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="session")
+def sample_export(tmp_path_factory):
+    """`shrink-edge export --target onnx --json` on the bundled sample, once per session."""
+    out = tmp_path_factory.mktemp("sample") / "out"
+    cache = tmp_path_factory.getbasetemp() / "cache"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SHRINK_EDGE_CACHE_DIR", str(cache))
+    try:
+        result = run_cli("export", "--target", "onnx", "--out", out, "--json")
+    finally:
+        mp.undo()
+    assert result.exit_code == 0, result.stderr
+    return out, json.loads(result.stdout)
+
+
+def load_tiny_module():
+    spec = importlib.util.spec_from_file_location("tiny_net_for_tests", TINY_MODEL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """TinyNet trained for a few seconds on the sample's calibration slice and 600 held-out images;
+    its data: the other 400 held-out images."""
+    root = tmp_path_factory.mktemp("tiny")
+    torch.manual_seed(0)
+    net = load_tiny_module().build()
+    with np.load(sample.CALIBRATION) as cal, np.load(sample.HELDOUT) as held:
+        x = torch.from_numpy(np.concatenate([cal["x"], held["x"][400:]]).astype(np.float32) / 255)
+        y = torch.from_numpy(np.concatenate([cal["y"], held["y"][400:]]).astype(np.int64))
+    opt = torch.optim.Adam(net.parameters(), 3e-3)
+    for _ in range(12):
+        for i in range(0, len(x), 64):
+            loss = torch.nn.functional.cross_entropy(net(x[i:i + 64]), y[i:i + 64])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    weights = root / "tiny.safetensors"
+    save_file(net.eval().state_dict(), weights)
+    with np.load(sample.HELDOUT) as f:
+        data = root / "tiny_data.npz"
+        np.savez(data, x=f["x"][:400], y=f["y"][:400])
+    return {"model": f"{TINY_MODEL}:build", "weights": weights, "data": data, "input_shape": "1,1,28,28"}

@@ -1,0 +1,63 @@
+"""Reading evaluation data from IDX files and .npz archives."""
+import gzip
+
+import numpy as np
+import pytest
+
+from shrink_edge.data import load, read_idx
+from shrink_edge.errors import UserError
+
+
+def write_idx(path, array):
+    codes = {np.dtype(np.uint8): 0x08, np.dtype(np.int32): 0x0C}
+    header = bytes([0, 0, codes[array.dtype], array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    body = array.astype(array.dtype.newbyteorder(">")).tobytes()
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wb") as f:
+        f.write(header + body)
+
+
+def test_idx_directory_gives_scaled_nchw_images(tmp_path):
+    images = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(3, 4, 5)
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.array([2, 0, 1], np.uint8))
+    data = load(tmp_path)
+    assert data.x.shape == (3, 1, 4, 5) and data.x.dtype == np.float32
+    np.testing.assert_allclose(data.x[:, 0] * 255, images)
+    assert data.y.tolist() == [2, 0, 1]
+
+
+def test_idx_keeps_wider_types(tmp_path):
+    write_idx(tmp_path / "v.idx", np.array([70000, -3], np.int32))
+    assert read_idx(tmp_path / "v.idx").tolist() == [70000, -3]
+
+
+def test_idx_with_bad_magic_is_refused(tmp_path):
+    (tmp_path / "x.idx").write_bytes(b"\x89PNG....")
+    with pytest.raises(UserError, match="not an IDX file"):
+        read_idx(tmp_path / "x.idx")
+
+
+def test_npz_uint8_is_scaled_and_float_kept(tmp_path):
+    np.savez(tmp_path / "u.npz", x=np.full((2, 1, 2, 2), 255, np.uint8), y=np.array([1, 0]))
+    np.savez(tmp_path / "f.npz", x=np.full((2, 3), -2.5, np.float64), y=np.array([1, 0]))
+    assert load(tmp_path / "u.npz").x.max() == 1.0
+    assert load(tmp_path / "f.npz").x.min() == -2.5
+
+
+def test_npz_without_named_arrays_is_refused(tmp_path):
+    np.savez(tmp_path / "d.npz", images=np.zeros((2, 2)), labels=np.zeros(2))
+    with pytest.raises(UserError, match="must hold arrays named 'x'"):
+        load(tmp_path / "d.npz")
+
+
+def test_float_labels_are_refused(tmp_path):
+    np.savez(tmp_path / "d.npz", x=np.zeros((2, 2)), y=np.array([0.5, 1.0]))
+    with pytest.raises(UserError, match="1-D integer array"):
+        load(tmp_path / "d.npz")
+
+
+def test_other_files_are_refused(tmp_path):
+    (tmp_path / "d.csv").write_text("1,2\n")
+    with pytest.raises(UserError, match="unsupported data"):
+        load(tmp_path / "d.csv")

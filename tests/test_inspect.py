@@ -1,0 +1,33 @@
+"""`shrink-edge inspect` on ONNX artifacts."""
+import json
+
+from conftest import run_cli
+
+
+def test_inspect_int8_onnx_counts_qdq_ops(sample_export):
+    out, result = sample_export
+    int8 = next(a for a in result["artifacts"] if a["format"] == "onnx-int8")
+    shown = run_cli("inspect", out / int8["file"], "--json")
+    assert shown.exit_code == 0
+    info = json.loads(shown.stdout)
+    assert info["size_bytes"] == int8["size_bytes"]
+    assert info["ops"]["QuantizeLinear"] > 0 and info["ops"]["DequantizeLinear"] > 0
+    assert info["inputs"][0]["dtype"] == "float32" and info["inputs"][0]["shape"] == ["batch", 1, 28, 28]
+
+
+def test_inspect_float_onnx_has_no_qdq(sample_export):
+    out, result = sample_export
+    shown = run_cli("inspect", out / "fashion_mnist.onnx", "--json")
+    assert "QuantizeLinear" not in json.loads(shown.stdout)["ops"]
+
+
+def test_inspect_corrupt_file(tmp_path):
+    (tmp_path / "m.onnx").write_bytes(b"\x08\x07garbage")
+    shown = run_cli("inspect", tmp_path / "m.onnx")
+    assert shown.exit_code == 2 and "not a valid ONNX model" in shown.stderr
+
+
+def test_inspect_unknown_kind(tmp_path):
+    (tmp_path / "m.bin").write_bytes(b"x")
+    shown = run_cli("inspect", tmp_path / "m.bin")
+    assert shown.exit_code == 2 and "unknown kind '.bin'" in shown.stderr
