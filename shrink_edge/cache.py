@@ -21,6 +21,12 @@ class Cache:
     def path(self, key: str, filename: str) -> Path:
         return self.root / key[:2] / key / filename
 
+    def scratch(self, key: str) -> Path:
+        """A folder for a pass's resumable work on `key`; kept after a crash, removed once the entry exists."""
+        path = self.root / "scratch" / key
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
     def get_or_create(self, key: str, filename: str, create: Callable[[Path], None]) -> tuple[Path, bool]:
         """Return (path, hit). On a miss, `create(tmp_path)` writes the file into a fresh folder that is
         renamed into place only when it returns."""
@@ -40,4 +46,5 @@ class Cache:
                     raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(self.root / "scratch" / key, ignore_errors=True)
         return final, False

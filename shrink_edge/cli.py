@@ -14,7 +14,7 @@ from rich.console import Console
 
 from .errors import BudgetError, UserError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Take a trained PyTorch model to the edge: quantize, export, verify.")
 stdout, stderr = Console(), Console(stderr=True)
 
@@ -43,43 +43,102 @@ def _emit(as_json: bool, payload: dict, table) -> None:
         stdout.print(table)
 
 
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="path/to/file.py:factory or a torch.export .pt2 "
+                                                  "file; default: the bundled Fashion-MNIST sample.")]
+WeightsOpt = Annotated[Optional[Path], typer.Option("--weights", help="State dict: .safetensors, or .pt/.pth loaded "
+                                                    "weights-only.")]
+ShapeOpt = Annotated[Optional[str], typer.Option("--input-shape", help="Example input shape, batch first: 1,1,28,28.")]
+DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Evaluation data: a directory of IDX files or an "
+                                                 ".npz with arrays x and y.")]
+CalibrationOpt = Annotated[Optional[Path], typer.Option("--calibration", help="Calibration data (same forms as "
+                                                        "--data); default: the first part of --data.")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output folder for artifacts and manifest.json.")]
+CacheOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache of intermediates [default: "
+                                                  "$SHRINK_EDGE_CACHE_DIR or ~/.cache/shrink-edge].")]
+PickleOpt = Annotated[bool, typer.Option("--unsafe-allow-pickle", help="Unpickle --weights even if it holds "
+                                         "arbitrary objects. Only for files you trust.")]
+RecipeOpt = Annotated[Optional[Path], typer.Option("--recipe", help="TOML recipe: [prune], [distill], [qat].")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a recipe setting: section.key=value, "
+                                                     "e.g. --set prune.ratio=0.3. Repeatable.")]
+TrainOpt = Annotated[Optional[Path], typer.Option("--train-data", help="Fine-tuning data (IDX directory or .npz); "
+                                                  "overrides the recipe's train_data.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="Where fine-tuning runs: cpu or cuda.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def _inputs(model, weights, input_shape, unsafe_allow_pickle, recipe, overrides, train_data):
+    from dataclasses import replace
+
+    from . import recipe as recipes
+    from .model_source import ModelSource
+
+    source = None
+    if model is not None:
+        source = ModelSource.from_cli(model, weights, input_shape, unsafe_allow_pickle)
+    elif weights is not None or input_shape is not None:
+        raise UserError("--weights and --input-shape go with --model; without --model the bundled sample is used")
+    plan = None
+    if recipe is not None or overrides or train_data is not None:
+        plan = recipes.load(recipe, overrides or [])
+        if train_data is not None:
+            plan = replace(plan, train_data=train_data)
+    return source, plan
+
+
+def _target(target: Optional[str], plan) -> str:
+    return target or (plan.targets[0] if plan and plan.targets else "onnx")
+
+
 @app.command()
 def export(
-    target: Annotated[str, typer.Option(help="Target spec name (see `shrink-edge targets`).")] = "onnx",
-    model: Annotated[Optional[str], typer.Option(help="path/to/file.py:factory or a torch.export .pt2 file; "
-                                                      "default: the bundled Fashion-MNIST sample.")] = None,
-    weights: Annotated[Optional[Path], typer.Option(help="State dict: .safetensors, or .pt/.pth loaded "
-                                                         "weights-only.")] = None,
-    input_shape: Annotated[Optional[str], typer.Option(help="Example input shape, batch first: 1,1,28,28.")] = None,
-    data: Annotated[Optional[Path], typer.Option(help="Evaluation data: a directory of IDX files or an .npz "
-                                                      "with arrays x and y.")] = None,
-    calibration: Annotated[Optional[Path], typer.Option(help="Calibration data (same forms as --data); default: "
-                                                             "the first part of --data.")] = None,
-    out: Annotated[Path, typer.Option(help="Output folder for artifacts and manifest.json.")] = Path("out"),
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Cache of intermediates [default: "
-                                                           "$SHRINK_EDGE_CACHE_DIR or ~/.cache/shrink-edge].")] = None,
-    unsafe_allow_pickle: Annotated[bool, typer.Option("--unsafe-allow-pickle", help="Unpickle --weights even if "
-                                                      "it holds arbitrary objects. Only for files you trust.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    target: Annotated[Optional[str], typer.Option(help="Target spec name (see `shrink-edge targets`) "
+                                                       "[default: the recipe's first target, else onnx].")] = None,
+    model: ModelOpt = None, weights: WeightsOpt = None, input_shape: ShapeOpt = None, data: DataOpt = None,
+    calibration: CalibrationOpt = None, recipe: RecipeOpt = None, overrides: SetOpt = None,
+    train_data: TrainOpt = None, device: DeviceOpt = "cpu", out: OutOpt = Path("out"), cache_dir: CacheOpt = None,
+    unsafe_allow_pickle: PickleOpt = False, as_json: JsonOpt = False,
 ) -> None:
-    """Convert a model for a target and verify every artifact in its runtime."""
+    """Convert a model (optimized by --recipe if given) for a target and verify every artifact in its runtime."""
     from .exporter import export as run_export
-    from .model_source import ModelSource
     from .tables import export_table
 
     try:
-        source = None
-        if model is not None:
-            source = ModelSource.from_cli(model, weights, input_shape, unsafe_allow_pickle)
-        elif weights is not None or input_shape is not None:
-            raise UserError("--weights and --input-shape go with --model; without --model the bundled sample is used")
-        result = run_export(target=target, model=source, data=data, calibration=calibration, out=out,
-                            cache_dir=cache_dir, progress=not as_json and sys.stderr.isatty())
+        source, plan = _inputs(model, weights, input_shape, unsafe_allow_pickle, recipe, overrides, train_data)
+        result = run_export(target=_target(target, plan), model=source, data=data, calibration=calibration,
+                            out=out, cache_dir=cache_dir, recipe=plan, device=device, progress=_progress(as_json))
     except UserError as e:
         _fail(str(e), 2)
     except BudgetError as e:
         _fail(str(e), 1)
     _emit(as_json, {**result.manifest, "reused": result.reused}, export_table(result))
+
+
+@app.command()
+def optimize(
+    recipe: RecipeOpt = None, overrides: SetOpt = None, train_data: TrainOpt = None,
+    target: Annotated[Optional[str], typer.Option(help="Target whose quantization scheme and channel multiple "
+                                                       "apply [default: the recipe's first target, else onnx].")] = None,
+    model: ModelOpt = None, weights: WeightsOpt = None, input_shape: ShapeOpt = None, data: DataOpt = None,
+    calibration: CalibrationOpt = None, device: DeviceOpt = "cpu", out: OutOpt = Path("out"),
+    cache_dir: CacheOpt = None, unsafe_allow_pickle: PickleOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Prune, fine-tune with distillation and run INT8 QAT as the recipe says; write the optimized checkpoint."""
+    from .optimizer import optimize as run_optimize
+    from .tables import optimize_table
+
+    try:
+        source, plan = _inputs(model, weights, input_shape, unsafe_allow_pickle, recipe, overrides, train_data)
+        if plan is None:
+            raise UserError("optimize needs a --recipe file or --set overrides naming the passes")
+        result = run_optimize(plan, target=_target(target, plan), model=source, data=data, calibration=calibration,
+                              out=out, cache_dir=cache_dir, device=device, progress=_progress(as_json))
+    except UserError as e:
+        _fail(str(e), 2)
+    _emit(as_json, {**result.manifest, "reused": result.reused}, optimize_table(result))
+
+
+def _progress(as_json: bool) -> bool:
+    return not as_json and sys.stderr.isatty()
 
 
 @app.command("targets")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .cache import Cache
@@ -16,7 +16,7 @@ from .versions import tool_versions
 @dataclass(frozen=True)
 class Artifact:
     format: str
-    path: Path
+    path: Path | None  # None: the user's original model
     key: str  # content key: what it was made from and how
 
 
@@ -40,14 +40,22 @@ def plan(source: str, target: str, passes: tuple[Pass, ...] = PASSES) -> list[Pa
                     f"formats reachable from {source}: {', '.join(sorted(set(came_by) - {source})) or 'none'}")
 
 
-def build(origin: Artifact, target: str, ctx: Context, cache: Cache) -> Artifact:
-    """Run the plan from origin to target, reusing every cached intermediate."""
+def run_chain(origin: Artifact, passes: list[Pass], ctx: Context, cache: Cache) -> Artifact:
+    """Run passes one after another, reusing every cached intermediate."""
     current = origin
-    for p in plan(origin.format, target):
+    for p in passes:
+        if p.source != current.format:
+            raise UserError(f"pass {p.name} takes a {p.source} model, not {current.format}")
         key = sha256_json({"pass": p.name, "version": p.version, "input": current.key,
                            "settings": p.settings(ctx), "tools": tool_versions()})
-        src = current
+        src = current.path
         with ctx.steps.step(f"{p.name}: {p.source} -> {p.target}"):
-            path, _ = cache.get_or_create(key, f"artifact{FORMATS[p.target].suffix}", lambda dst: p.run(src.path, dst, ctx))
+            path, _ = cache.get_or_create(key, f"artifact{FORMATS[p.target].suffix}",
+                                          lambda dst: p.run(src, dst, replace(ctx, scratch=cache.scratch(key))))
         current = Artifact(p.target, path, key)
     return current
+
+
+def build(origin: Artifact, target: str, ctx: Context, cache: Cache) -> Artifact:
+    """Convert origin to the target format by the shortest plan."""
+    return run_chain(origin, plan(origin.format, target), ctx, cache)

@@ -67,11 +67,19 @@ class ModelSource:
             "sha256": {k: sha256_file(Path(p)) for k, p in files.items()},
         }
 
-    def load(self):
-        """The float model as an nn.Module in eval mode, checked against the input shape."""
+    def load(self, checkpoint: Path | None = None):
+        """The float model as an nn.Module in eval mode, checked against the input shape. With `checkpoint`
+        (written by checkpoint.save, e.g. after pruning) its weights and shapes replace the original ones."""
         import torch
 
-        if self.program is not None:
+        if checkpoint is not None:
+            from . import checkpoint as ckpt
+
+            if self.program is not None:
+                raise UserError("pruning and fine-tuning need the model's Python source: give --model file.py:factory "
+                                "instead of a .pt2 program")
+            model = ckpt.restore(self._build(), checkpoint).eval()
+        elif self.program is not None:
             model = load_program(self.program).module()
             if not self.input_shape:
                 raise UserError(f"--input-shape is needed for {self.program}, e.g. --input-shape 1,1,28,28")

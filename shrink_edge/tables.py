@@ -29,6 +29,19 @@ def export_table(result: ExportResult) -> Table:
     return table
 
 
+def optimize_table(result) -> Table:
+    m = result.manifest
+    table = Table(title=f"{m['model']} optimized" + (" (unchanged: nothing to do)" if result.reused else ""))
+    table.add_column("stage")
+    for column in ("params", "MACs", "top-1"):
+        table.add_column(column, justify="right")
+    for stage, row in m["stages"].items():
+        table.add_row(stage.replace("_", " "), f"{row['params']:,}", f"{row['macs']:,}", f"{row['accuracy']:.2%}")
+    files = ", ".join(a["file"] for a in m["artifacts"])
+    table.caption = f"top-1 on {m['evaluated_on']} held-out samples; wrote {files} in {result.out}"
+    return table
+
+
 def targets_table(specs) -> Table:
     table = Table(title="targets")
     for column in ("name", "runtime", "artifacts", "budget", "description"):

@@ -17,6 +17,11 @@ class Quantization:
 
 
 @dataclass(frozen=True)
+class Pruning:
+    round_to: int = 8  # channel counts stay a multiple of this, so pruning turns into speed on the target
+
+
+@dataclass(frozen=True)
 class Budget:
     max_accuracy_drop: float | None = None  # top-1 points
     min_agreement: float | None = None      # fraction, 0..1
@@ -30,6 +35,7 @@ class TargetSpec:
     runtime: str
     artifacts: tuple[str, ...]
     quantization: Quantization = field(default_factory=Quantization)
+    pruning: Pruning = field(default_factory=Pruning)
     budget: Budget = field(default_factory=Budget)
 
 
@@ -43,6 +49,7 @@ def _parse(path: Path) -> TargetSpec:
             runtime=raw["runtime"],
             artifacts=tuple(raw["artifacts"]),
             quantization=Quantization(**raw.get("quantization", {})),
+            pruning=Pruning(**raw.get("pruning", {})),
             budget=Budget(**raw.get("budget", {})),
         )
     except (tomllib.TOMLDecodeError, KeyError, TypeError) as e:

@@ -99,3 +99,21 @@ def test_model_without_factory(tmp_path, tiny_model):
     assert result.exit_code == 2
     assert "has no callable 'missing'" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_model_that_torch_export_cannot_capture(tmp_path, tiny_model):
+    source = tmp_path / "branchy.py"
+    source.write_text(
+        "import torch\n"
+        "class Branchy(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.head = torch.nn.Linear(784, 10)\n"
+        "    def forward(self, x):\n"
+        "        x = x.flatten(1)\n"
+        "        return self.head(x) if x.sum() > 0 else -self.head(x)  # data-dependent control flow\n")
+    result = run_cli("export", "--model", f"{source}:Branchy", "--input-shape", "1,1,28,28",
+                     "--data", tiny_model["data"], "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "torch.export cannot capture the model" in result.stderr
+    assert not (tmp_path / "out").exists()

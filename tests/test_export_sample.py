@@ -24,7 +24,7 @@ def test_manifest_records_inputs_versions_and_artifacts(sample_export):
     out, result = sample_export
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["run_key"] == result["run_key"]
-    assert set(manifest["inputs"]) == {"model", "data", "calibration"}
+    assert set(manifest["inputs"]) == {"model", "data", "calibration", "train_data"}
     assert manifest["versions"]["torch"].startswith("2.13")
     for a in manifest["artifacts"]:
         assert sha256_file(out / a["file"]) == a["sha256"]

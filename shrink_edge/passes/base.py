@@ -1,6 +1,7 @@
 """A pass is one edge of the converter graph: it turns an artifact of one format into another."""
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -18,9 +19,12 @@ class Context:
     calibration: Dataset
     quantization: Quantization
     steps: Steps
+    train: Dataset | None = None  # fine-tuning data (distillation, QAT)
+    device: str = "cpu"
+    scratch: Path | None = None   # per-pass folder that survives a crash (resume checkpoints); set by the engine
 
 
-class Pass:
+class Pass(ABC):
     name: ClassVar[str]
     source: ClassVar[str]   # format it reads
     target: ClassVar[str]   # format it writes
@@ -30,5 +34,6 @@ class Pass:
         """The settings that change this pass's output; they enter its cache key."""
         return {}
 
-    def run(self, src: Path, dst: Path, ctx: Context) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
+        """Write the output to dst. src is None for the user's original model."""

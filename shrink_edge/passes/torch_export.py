@@ -25,7 +25,7 @@ class TorchExport(Pass):
     source = "torch"
     target = "pt2"
 
-    def run(self, src: Path, dst: Path, ctx: Context) -> None:
+    def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         import torch
 
-        torch.export.save(export_program(ctx.model.load(), ctx.model.input_shape), dst)
+        torch.export.save(export_program(ctx.model.load(src), ctx.model.input_shape), dst)

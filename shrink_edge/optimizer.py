@@ -1,0 +1,95 @@
+"""`optimize`: run a recipe's passes (prune -> distill -> QAT) and write the optimized checkpoint."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import manifest as manifest_io
+from . import targets
+from .cache import Cache
+from .errors import UserError
+from .files import atomic_copy, sha256_file, sha256_json
+from .formats import FORMATS
+from .graph import Artifact, run_chain
+from .job import Job, predict_torch
+from .model_source import ModelSource, load_program
+from .recipe import Recipe
+
+
+@dataclass(frozen=True)
+class Optimized:
+    float_model: Artifact          # after pruning and distillation (the origin when the recipe has neither)
+    int8_model: Artifact | None    # the converted QAT program, when the recipe has [qat]
+
+    def reference(self, job: Job):
+        """The PyTorch module every exported artifact is verified against: the QAT model when there is one."""
+        if self.int8_model is not None:
+            return load_program(self.int8_model.path).module()
+        return job.model.load(self.float_model.path)
+
+
+def origin(job: Job) -> Artifact:
+    return Artifact("pt2" if job.model.program else "torch", job.model.program, sha256_json(job.model.fingerprint()))
+
+
+def run_recipe(job: Job, ctx, cache: Cache) -> Optimized:
+    passes = job.recipe.passes(job.spec)
+    start = origin(job)
+    if passes and start.format != "torch":
+        raise UserError("pruning, distillation and QAT need the model's Python source: give --model file.py:factory")
+    float_model = run_chain(start, [p for p in passes if p.target == "torch"], ctx, cache)
+    int8 = [p for p in passes if p.target != "torch"]
+    return Optimized(float_model, run_chain(float_model, int8, ctx, cache) if int8 else None)
+
+
+@dataclass(frozen=True)
+class OptimizeResult:
+    out: Path
+    manifest: dict
+    reused: bool
+
+
+def optimize(recipe: Recipe, target: str = "onnx", model: ModelSource | None = None, data: Path | None = None,
+             calibration: Path | None = None, out: Path = Path("out"), cache_dir: Path | None = None,
+             device: str = "cpu", progress: bool = True) -> OptimizeResult:
+    """Run `recipe` on `model` (default: the sample); write the float checkpoint (pruned, distilled) and the
+    QAT int8 program into `out` with a manifest of params, MACs and held-out accuracy at each stage."""
+    import torch
+
+    from .pruning import count
+    from .progress import Steps
+
+    job = Job.create(targets.resolve(target), model, data, calibration, recipe, device)
+    if not recipe.passes(job.spec):
+        raise UserError("the recipe runs no pass: add a [prune], [distill] or [qat] section (or --set prune.ratio=0.5)")
+    run_key, described = job.run_key(command="optimize")
+    out = Path(out)
+    if (previous := manifest_io.read_current(out, run_key)) is not None:
+        return OptimizeResult(out, previous, reused=True)
+
+    with Steps(progress) as steps:
+        ctx, evaluation, original = job.open(steps)
+        optimized = run_recipe(job, ctx, cache=Cache(cache_dir))
+        example = torch.zeros(job.model.input_shape)
+        optimized_float = job.model.load(optimized.float_model.path)
+        stages = {"original": (original, count(original, example)),
+                  "optimized_float": (optimized_float, count(optimized_float, example))}
+        if optimized.int8_model is not None:
+            stages["qat_int8"] = (optimized.reference(job), stages["optimized_float"][1])
+
+    report = {name: {**stats, "accuracy": round(float((predict_torch(m, evaluation.x).argmax(1)
+                                                        == evaluation.y).mean()), 6)}
+              for name, (m, stats) in stages.items()}
+    manifest = {"run_key": run_key, "command": "optimize", "model": job.model.name, **described,
+                "evaluated_on": len(evaluation), "stages": report, "artifacts": []}
+    outputs = [("optimized_float", optimized.float_model, ".optimized"), ("qat_int8", optimized.int8_model, ".qat")]
+    for stage, artifact, infix in outputs:
+        if artifact is None or artifact.path is None:
+            continue
+        file = f"{job.model.name}{infix}{FORMATS[artifact.format].suffix}"
+        atomic_copy(artifact.path, out / file)
+        manifest["artifacts"].append({"stage": stage, "format": artifact.format, "file": file,
+                                      "path": str(out / file), "size_bytes": artifact.path.stat().st_size,
+                                      "sha256": sha256_file(artifact.path)})
+    manifest_io.write(out, manifest)
+    return OptimizeResult(out, manifest, reused=False)

@@ -1,0 +1,35 @@
+"""torch -> torch: fine-tune with knowledge distillation from the original float model."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from .. import checkpoint
+from ..errors import UserError
+from ..training import DistillSettings, distill
+from .base import Context, Pass
+
+
+def training_data(ctx: Context):
+    if ctx.train is None:
+        raise UserError("fine-tuning needs training data: give --train-data (IDX directory or .npz) or set "
+                        "train_data in the recipe")
+    return ctx.train
+
+
+class Distill(Pass):
+    name = "distill"
+    source = "torch"
+    target = "torch"
+
+    def __init__(self, settings: DistillSettings):
+        self.config = settings
+
+    def settings(self, ctx: Context) -> dict:
+        return {**asdict(self.config), "data": training_data(ctx).digest()}
+
+    def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
+        student, teacher = ctx.model.load(src), ctx.model.load()
+        distill(student, teacher, training_data(ctx), self.config, ctx.steps, "distill",
+                ctx.scratch / "resume.pt" if ctx.scratch else None, ctx.device)
+        checkpoint.save(student, dst)

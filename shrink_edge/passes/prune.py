@@ -1,0 +1,35 @@
+"""torch -> torch: structured channel pruning."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from .. import checkpoint
+from ..pruning import PruneSettings, prune
+from .base import Context, Pass
+
+TAYLOR_BATCHES = 4
+
+
+class Prune(Pass):
+    name = "prune"
+    source = "torch"
+    target = "torch"
+
+    def __init__(self, settings: PruneSettings):
+        self.config = settings
+
+    def settings(self, ctx: Context) -> dict:
+        uses_data = self.config.importance == "taylor" and ctx.train is not None
+        return {**asdict(self.config), "data": ctx.train.digest() if uses_data else None}
+
+    def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
+        import torch
+
+        model = ctx.model.load(src)
+        example = torch.zeros(ctx.model.input_shape)
+        batches = []
+        if self.config.importance == "taylor" and ctx.train is not None:
+            batches = [(torch.from_numpy(ctx.train.x[i:i + 64]), torch.from_numpy(ctx.train.y[i:i + 64]))
+                       for i in range(0, min(len(ctx.train), 64 * TAYLOR_BATCHES), 64)]
+        checkpoint.save(prune(model, example, self.config, batches), dst)

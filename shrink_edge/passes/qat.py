@@ -1,0 +1,92 @@
+"""torch -> pt2-int8: INT8 quantization-aware training (torchao PT2E) with distillation from the original.
+
+Batch-norm is simulated-folded into the convolutions during training; after `freeze_after` of the steps the
+observers stop updating the ranges and batch-norm stops updating its statistics, so the last steps train
+against the ranges the int8 model will have. The converted program is the reference every artifact is
+verified against.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..quantization import make_quantizer
+from ..training import DistillSettings, distill
+from ..workarounds import litert_conv_bn_qat_patterns
+from .base import Context, Pass
+from .distill import training_data
+from .torch_export import export_program
+
+
+@dataclass(frozen=True)
+class QatSettings:
+    epochs: int = 1
+    batch_size: int = 128
+    lr: float = 5e-4
+    temperature: float = 4.0
+    alpha: float = 0.7
+    freeze_after: float = 0.75   # fraction of the training steps after which observers and BN stats freeze
+    seed: int = 0
+
+    def distill_settings(self) -> DistillSettings:
+        return DistillSettings(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                               temperature=self.temperature, alpha=self.alpha, patience=self.epochs, seed=self.seed)
+
+
+def freeze(prepared) -> None:
+    """Stop observers and batch-norm statistics in a prepared PT2E graph."""
+    from torchao.quantization.pt2e import disable_observer
+
+    prepared.apply(disable_observer)
+    for node in prepared.graph.nodes:
+        if node.op == "call_function" and "batch_norm" in str(node.target) and len(node.args) > 5:
+            node.args = (*node.args[:5], False, *node.args[6:])
+    prepared.recompile()
+
+
+def prepare_qat(model, input_shape: tuple[int, ...], scheme):
+    """Export in training mode (batch 2, dynamic batch) and insert fake-quantize for `scheme`."""
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
+
+    program = export_program(model.train(), input_shape)
+    with litert_conv_bn_qat_patterns():
+        return prepare_qat_pt2e(program.module(), make_quantizer(scheme, qat=True))
+
+
+class QuantizationAwareTraining(Pass):
+    name = "qat"
+    source = "torch"
+    target = "pt2-int8"
+
+    def __init__(self, settings: QatSettings):
+        self.config = settings
+
+    def settings(self, ctx: Context) -> dict:
+        return {**asdict(self.config), "scheme": asdict(ctx.quantization), "data": training_data(ctx).digest()}
+
+    def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
+        import torch
+        from torchao.quantization.pt2e import move_exported_model_to_eval, move_exported_model_to_train
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
+        teacher = ctx.model.load()
+        prepared = prepare_qat(ctx.model.load(src), ctx.model.input_shape, ctx.quantization)
+        frozen = False
+
+        def on_step(step: int, total: int) -> None:
+            nonlocal frozen
+            if not frozen and step >= int(total * self.config.freeze_after):
+                freeze(prepared)
+                frozen = True
+
+        def set_training(module, on: bool) -> None:
+            (move_exported_model_to_train if on else move_exported_model_to_eval)(module)
+            if on and frozen:  # moving to train mode turns batch-norm statistics back on
+                freeze(module)
+
+        distill(prepared, teacher, training_data(ctx), self.config.distill_settings(), ctx.steps, "qat",
+                device=ctx.device, set_training=set_training, on_step=on_step)
+        move_exported_model_to_eval(prepared)
+        with ctx.steps.step("converting the QAT model to int8"):
+            converted = convert_pt2e(prepared)
+        torch.export.save(export_program(converted, ctx.model.input_shape), dst)
