@@ -7,3 +7,7 @@ class UserError(Exception):
 
 class BudgetError(Exception):
     """An artifact broke its target's verification budget. The CLI exits with code 1."""
+
+
+class PredictionUnavailable(Exception):
+    """A runtime cannot run here (e.g. Core ML off macOS); verification is skipped with this reason."""

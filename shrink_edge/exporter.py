@@ -1,14 +1,15 @@
 """`export`: from a model (optionally optimized by a recipe) to verified artifacts for one target."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import manifest as manifest_io
 from . import targets
+from .targets import members
 from .cache import Cache
-from .errors import BudgetError
-from .files import atomic_copy, sha256_file
+from .errors import BudgetError, PredictionUnavailable
+from .files import atomic_copy, size_bytes, tree_sha256
 from .formats import FORMATS
 from .job import Job, predict_torch
 from .model_source import ModelSource
@@ -37,10 +38,10 @@ def export(target: str = "onnx", model: ModelSource | None = None, data: Path | 
     if (previous := manifest_io.read_current(out, run_key)) is not None:
         return ExportResult(out, previous, reused=True)
 
-    from .graph import build
+    from .graph import build, reachable
     from .optimizer import run_recipe
     from .progress import Steps
-    from .runtimes import PREDICT
+    from .runtimes import FACTS, PREDICT
     from .verify import budget_violations, compare
 
     cache = Cache(cache_dir)
@@ -51,16 +52,29 @@ def export(target: str = "onnx", model: ModelSource | None = None, data: Path | 
         with steps.step("reference outputs (PyTorch)"):
             reference = predict_torch(optimized.reference(job), evaluation.x)
         reference_accuracy = float((reference.argmax(1) == evaluation.y).mean())
-        for fmt in job.spec.artifacts:
-            start = optimized.int8_model if fmt.endswith("int8") and optimized.int8_model else optimized.float_model
-            artifact = build(start, fmt, ctx, cache)
-            runtime = FORMATS[fmt].runtime
-            with steps.step(f"verifying {fmt} in {runtime} on {len(evaluation)} samples"):
-                metrics = compare(PREDICT[runtime](artifact.path, evaluation.x), reference, evaluation.y)
-            rows.append((fmt, artifact, runtime, metrics))
+        lsb = optimized.output_scale()
+        for spec in members(job.spec):
+            for fmt in spec.artifacts:
+                # int8 formats come from the QAT program when there is one; the rest from the float model
+                start = optimized.float_model
+                if optimized.int8_model is not None and reachable(optimized.int8_model.format, fmt):
+                    start = optimized.int8_model
+                artifact = build(start, fmt, replace(ctx, options=spec.options), cache)
+                runtime = FORMATS[fmt].runtime
+                with steps.step(f"verifying {fmt} in {runtime} on {len(evaluation)} samples"):
+                    try:
+                        outputs = PREDICT[runtime](artifact.path, evaluation.x)
+                        metrics = compare(outputs, reference, evaluation.y,
+                                          lsb if start is optimized.int8_model else None)
+                    except PredictionUnavailable as e:
+                        metrics, skipped = None, str(e)
+                facts = FACTS[runtime](artifact.path) if runtime in FACTS else {}
+                if metrics is None:
+                    facts = {**facts, "verification_skipped": skipped}
+                rows.append((spec, fmt, artifact, runtime, metrics, facts))
 
-    broken = [f"{fmt}: {v}" for fmt, _, _, m in rows
-              if fmt.endswith("int8") for v in budget_violations(m, reference_accuracy, job.spec.budget)]
+    broken = [f"{spec.name} {fmt}: {v}" for spec, fmt, _, _, m, facts in rows if FORMATS[fmt].quantized and m
+              for v in budget_violations(m, reference_accuracy, spec.budget, facts)]
     if broken:
         raise BudgetError(f"target {job.spec.name} budget broken: " + "; ".join(broken))
 
@@ -70,13 +84,13 @@ def export(target: str = "onnx", model: ModelSource | None = None, data: Path | 
                 "reference": {"runtime": reference_name, "samples": len(evaluation),
                               "accuracy": round(reference_accuracy, 6)},
                 "artifacts": []}
-    for fmt, artifact, runtime, metrics in rows:
+    for spec, fmt, artifact, runtime, metrics, facts in rows:
         file = f"{job.model.name}{FORMATS[fmt].suffix}"
         atomic_copy(artifact.path, out / file)
         manifest["artifacts"].append({
-            "target": job.spec.name, "format": fmt, "file": file, "path": str(out / file), "runtime": runtime,
-            "size_bytes": artifact.path.stat().st_size, "sha256": sha256_file(artifact.path),
-            "metrics": metrics.as_dict(),
+            "target": spec.name, "format": fmt, "file": file, "path": str(out / file), "runtime": runtime,
+            "size_bytes": size_bytes(artifact.path), "sha256": tree_sha256(artifact.path),
+            "metrics": metrics.as_dict() if metrics else None, **({"facts": facts} if facts else {}),
         })
     manifest_io.write(out, manifest)
     return ExportResult(out, manifest, reused=False)

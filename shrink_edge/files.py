@@ -17,6 +17,19 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def tree_sha256(path: Path) -> str:
+    """A file's hash, or a folder's: over its files' relative paths and contents."""
+    if path.is_file():
+        return sha256_file(path)
+    return sha256_json({str(p.relative_to(path)): sha256_file(p) for p in sorted(path.rglob("*")) if p.is_file()})
+
+
+def size_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
 def sha256_json(value: object) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
@@ -34,7 +47,23 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def atomic_copy(src: Path, dst: Path) -> None:
+    """Copy a file or a folder to dst so that dst is either the old one or the whole new one."""
     dst.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        tmp = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}."))
+        try:
+            shutil.copytree(src, tmp, dirs_exist_ok=True)
+            if dst.is_dir():
+                old = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}.old."))
+                os.replace(dst, old / dst.name)
+                os.replace(tmp, dst)
+                shutil.rmtree(old)
+            else:
+                os.replace(tmp, dst)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
     os.close(fd)
     try:

@@ -40,6 +40,14 @@ def plan(source: str, target: str, passes: tuple[Pass, ...] = PASSES) -> list[Pa
                     f"formats reachable from {source}: {', '.join(sorted(set(came_by) - {source})) or 'none'}")
 
 
+def reachable(source: str, target: str) -> bool:
+    try:
+        plan(source, target)
+        return True
+    except UserError:
+        return False
+
+
 def run_chain(origin: Artifact, passes: list[Pass], ctx: Context, cache: Cache) -> Artifact:
     """Run passes one after another, reusing every cached intermediate."""
     current = origin

@@ -13,7 +13,7 @@ from .errors import UserError
 from .files import sha256_file, sha256_json
 from .model_source import ModelSource
 from .recipe import Recipe
-from .targets import TargetSpec
+from .targets import TargetSpec, members
 from .versions import tool_versions
 
 CODE_DIR = Path(__file__).resolve().parent
@@ -46,7 +46,9 @@ class Job:
         inputs = {"model": self.model.fingerprint(), "data": _digest(self.data),
                   "calibration": _digest(self.calibration) if self.calibration else None,
                   "train_data": _digest(self.recipe.train_data) if self.recipe.train_data else None}
-        settings = {**settings, "target": self.spec.name, "spec_sha256": sha256_file(self.spec.path),
+        specs = {self.spec.name: self.spec, **{m.name: m for m in members(self.spec)}}
+        settings = {**settings, "target": self.spec.name,
+                    "spec_sha256": {name: sha256_file(s.path) for name, s in sorted(specs.items())},
                     "recipe": self.recipe.describe(), "device": self.device}
         key = sha256_json({"inputs": inputs, "settings": settings, "versions": tool_versions(),
                            "code": sha256_json({str(p.relative_to(CODE_DIR)): sha256_file(p)
@@ -81,7 +83,7 @@ class Job:
         for what, dataset, path in checks:
             _check_labels(dataset, classes, path)
         ctx = Context(model=self.model, calibration=calib, quantization=self.spec.quantization, steps=steps,
-                      train=train, device=self.device)
+                      options=self.spec.options, train=train, device=self.device)
         return ctx, evaluation, module
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .files import atomic_write_text, sha256_file
+from .files import atomic_write_text, tree_sha256
 
 NAME = "manifest.json"
 
@@ -23,7 +23,7 @@ def read_current(out: Path, run_key: str) -> dict | None:
         return None
     for artifact in manifest.get("artifacts", []):
         file = out / artifact["file"]
-        if not file.is_file() or sha256_file(file) != artifact["sha256"]:
+        if not file.exists() or tree_sha256(file) != artifact["sha256"]:
             return None
     return manifest
 

@@ -7,7 +7,9 @@ from .targets import Quantization
 
 
 def make_quantizer(scheme: Quantization, qat: bool = False):
-    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+    from litert_torch.quantize.pt2e_quantizer import get_symmetric_quantization_config
+
+    from .workarounds import ResidualAddQuantizer
 
     config = get_symmetric_quantization_config(is_per_channel=scheme.weights_per_channel, is_qat=qat)
-    return PT2EQuantizer().set_global(config)
+    return ResidualAddQuantizer().set_global(config)

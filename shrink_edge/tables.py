@@ -23,9 +23,16 @@ def export_table(result: ExportResult) -> Table:
     table.add_row("PyTorch reference", ref["runtime"], "", f"{ref['accuracy']:.2%}", "", "")
     for a in m["artifacts"]:
         mt = a["metrics"]
+        if mt is None:
+            table.add_row(a["file"], a["runtime"], _kb(a["size_bytes"]), "skipped", "", "")
+            continue
+        error = f"{mt['max_error_lsb']:.2g} LSB" if mt.get("max_error_lsb") is not None else f"{mt['max_abs_error']:.4g}"
         table.add_row(a["file"], a["runtime"], _kb(a["size_bytes"]), f"{mt['accuracy']:.2%}",
-                      f"{mt['agreement']:.2%}", f"{mt['max_abs_error']:.4g}")
-    table.caption = f"verified on {ref['samples']} held-out samples; artifacts and manifest.json in {result.out}"
+                      f"{mt['agreement']:.2%}", error)
+    notes = sorted({a["facts"]["verification_skipped"] for a in m["artifacts"]
+                    if "verification_skipped" in a.get("facts", {})})
+    table.caption = "\n".join([f"verified on {ref['samples']} held-out samples against {ref['runtime']}; "
+                               f"artifacts and manifest.json in {result.out}", *(f"skipped: {n}" for n in notes)])
     return table
 
 

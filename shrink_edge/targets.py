@@ -25,6 +25,10 @@ class Pruning:
 class Budget:
     max_accuracy_drop: float | None = None  # top-1 points
     min_agreement: float | None = None      # fraction, 0..1
+    max_error_lsb: float | None = None      # output error in output quantization steps, against an int8 reference
+    ram_bytes: int | None = None            # microcontrollers: the tensor arena must fit
+    flash_bytes: int | None = None          # microcontrollers: the model bytes must fit (kernel code not counted)
+    int8_compute: bool = False              # every convolution / fully-connected layer must run in int8
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class TargetSpec:
     quantization: Quantization = field(default_factory=Quantization)
     pruning: Pruning = field(default_factory=Pruning)
     budget: Budget = field(default_factory=Budget)
+    options: dict = field(default_factory=dict)  # backend-specific settings, e.g. nhwc_io for TFLite
+    include: tuple[str, ...] = ()  # a group target: these targets' artifacts, each under its own budget
 
 
 def _parse(path: Path) -> TargetSpec:
@@ -46,11 +52,13 @@ def _parse(path: Path) -> TargetSpec:
             name=path.stem,
             path=path,
             description=raw["description"],
-            runtime=raw["runtime"],
-            artifacts=tuple(raw["artifacts"]),
+            runtime=raw.get("runtime", "several"),
+            artifacts=tuple(raw.get("artifacts", ())),
             quantization=Quantization(**raw.get("quantization", {})),
             pruning=Pruning(**raw.get("pruning", {})),
             budget=Budget(**raw.get("budget", {})),
+            options=dict(raw.get("options", {})),
+            include=tuple(raw.get("include", ())),
         )
     except (tomllib.TOMLDecodeError, KeyError, TypeError) as e:
         raise UserError(f"invalid target spec {path}: {type(e).__name__}: {e}; see targets/onnx.toml for the fields")
@@ -65,3 +73,13 @@ def resolve(name: str, directory: Path | None = None) -> TargetSpec:
     if name not in specs:
         raise UserError(f"unknown target '{name}'; choose one of: {', '.join(specs)} (shrink-edge targets lists them)")
     return specs[name]
+
+
+def members(spec: TargetSpec, directory: Path | None = None) -> list[TargetSpec]:
+    """The targets a run produces: the group's members, or the target itself."""
+    if not spec.include:
+        return [spec]
+    found = [resolve(name, directory) for name in spec.include]
+    if nested := [m.name for m in found if m.include]:
+        raise UserError(f"target {spec.name} includes group targets {nested}; include plain targets only")
+    return found

@@ -92,6 +92,13 @@ def distill(student: nn.Module, teacher: nn.Module, data: Dataset, settings: Dis
         start, best, stale, best_state = saved["epoch"], saved["best"], saved["stale"], saved["best_state"]
 
     x_all, y_all = torch.from_numpy(train.x), torch.from_numpy(train.y)
+    # No augmentation, so the teacher's answers never change: compute them once, not every epoch.
+    with steps.step(f"{label}: teacher outputs", total=len(train)) as advance, torch.no_grad():
+        chunks = []
+        for i in range(0, len(train), 500):
+            chunks.append(teacher(x_all[i:i + 500].to(device)).cpu())
+            advance(len(chunks[-1]))
+        teacher_all = torch.cat(chunks)
     for epoch in range(start, settings.epochs):
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(settings.seed + epoch))
         shard = order[rank * per_rank:(rank + 1) * per_rank]
@@ -101,9 +108,7 @@ def distill(student: nn.Module, teacher: nn.Module, data: Dataset, settings: Dis
                 on_step(epoch * steps_per_epoch + i, settings.epochs * steps_per_epoch)
                 idx = shard[i * settings.batch_size:(i + 1) * settings.batch_size]
                 x, y = x_all[idx].to(device), y_all[idx].to(device)
-                with torch.no_grad():
-                    teacher_logits = teacher(x)
-                loss = distillation_loss(model(x), teacher_logits, y, settings)
+                loss = distillation_loss(model(x), teacher_all[idx].to(device), y, settings)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

@@ -1,4 +1,4 @@
-"""Compare an artifact's outputs with the PyTorch reference on held-out data."""
+"""Compare an artifact's outputs with the PyTorch reference on held-out data, and check a target's budget."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -10,23 +10,24 @@ from .targets import Budget
 
 @dataclass(frozen=True)
 class Metrics:
-    accuracy: float       # top-1 against the labels
-    agreement: float      # fraction whose top-1 equals the reference's
-    max_abs_error: float  # largest |output - reference output|
+    accuracy: float                # top-1 against the labels
+    agreement: float               # fraction whose top-1 equals the reference's
+    max_abs_error: float           # largest |output - reference output|
+    max_error_lsb: float | None    # the same in output quantization steps, when the reference is int8
 
     def as_dict(self) -> dict:
-        return {k: round(v, 6) for k, v in asdict(self).items()}
+        return {k: (round(v, 6) if v is not None else None) for k, v in asdict(self).items()}
 
 
-def compare(outputs: np.ndarray, reference: np.ndarray, labels: np.ndarray) -> Metrics:
+def compare(outputs: np.ndarray, reference: np.ndarray, labels: np.ndarray, lsb: float | None = None) -> Metrics:
     top1 = outputs.argmax(1)
-    return Metrics(accuracy=float((top1 == labels).mean()),
-                   agreement=float((top1 == reference.argmax(1)).mean()),
-                   max_abs_error=float(np.abs(outputs - reference).max()))
+    error = float(np.abs(outputs - reference).max())
+    return Metrics(accuracy=float((top1 == labels).mean()), agreement=float((top1 == reference.argmax(1)).mean()),
+                   max_abs_error=error, max_error_lsb=error / lsb if lsb else None)
 
 
-def budget_violations(metrics: Metrics, reference_accuracy: float, budget: Budget) -> list[str]:
-    """What the metrics break of the budget, each with by how much; empty when within it."""
+def budget_violations(metrics: Metrics, reference_accuracy: float, budget: Budget, facts: dict) -> list[str]:
+    """What an artifact breaks of the budget, each with by how much; empty when within it."""
     broken = []
     drop = (reference_accuracy - metrics.accuracy) * 100
     if budget.max_accuracy_drop is not None and drop > budget.max_accuracy_drop:
@@ -35,4 +36,16 @@ def budget_violations(metrics: Metrics, reference_accuracy: float, budget: Budge
     if budget.min_agreement is not None and metrics.agreement < budget.min_agreement:
         broken.append(f"top-1 agreement {metrics.agreement:.2%} < {budget.min_agreement:.2%} required "
                       f"(short by {(budget.min_agreement - metrics.agreement) * 100:.2f} pt)")
+    lsb = metrics.max_error_lsb
+    if budget.max_error_lsb is not None and lsb is not None and lsb > budget.max_error_lsb + 1e-3:
+        broken.append(f"max error {lsb:.2f} LSB > {budget.max_error_lsb:g} LSB allowed")
+    if budget.ram_bytes is not None and "arena_bytes" in facts and facts["arena_bytes"] > budget.ram_bytes:
+        broken.append(f"RAM: tensor arena {facts['arena_bytes']:,} B (activations and scratch, measured in TFLM "
+                      f"plus margin) > {budget.ram_bytes:,} B (over by {facts['arena_bytes'] - budget.ram_bytes:,} B)")
+    if budget.flash_bytes is not None and "model_bytes" in facts and facts["model_bytes"] > budget.flash_bytes:
+        broken.append(f"flash: model {facts['model_bytes']:,} B (weights, quantization parameters, graph) > "
+                      f"{budget.flash_bytes:,} B (over by {facts['model_bytes'] - budget.flash_bytes:,} B)")
+    if budget.int8_compute and facts.get("float_compute_layers"):
+        layers = facts["float_compute_layers"]
+        broken.append(f"{len(layers)} compute layers do not run in int8: {', '.join(layers[:3])}")
     return broken

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
 
 @contextmanager
@@ -27,3 +28,45 @@ def litert_conv_bn_qat_patterns() -> Iterator[None]:
         yield
     finally:
         utils._get_aten_graph_module_for_pattern = original
+
+
+@cache
+def _residual_add_quantizer():
+    import torch
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer
+    from litert_torch.quantize.pt2e_quantizer_utils import get_input_act_qspec, get_output_act_qspec
+    from torch.fx import Node
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
+
+    adds = (torch.ops.aten.add.Tensor, torch.ops.aten.add_.Tensor)
+
+    class ResidualAddQuantizer(PT2EQuantizer):
+        """litert-torch 0.10 leaves the edge between two chained residual adds (add -> add) unquantized, so
+        the .tflite falls back to DEQUANTIZE -> float ADD -> QUANTIZE there. Annotate every add input and
+        output; tests/test_workarounds.py checks the chain is quantized."""
+
+        def annotate(self, model):
+            model = super().annotate(model)
+            act_in, act_out = get_input_act_qspec(self.global_config), get_output_act_qspec(self.global_config)
+            for node in model.graph.nodes:
+                if node.op != "call_function" or node.target not in adds:
+                    continue
+                inputs = [a for a in node.args[:2] if isinstance(a, Node)]
+                annotation = node.meta.get("quantization_annotation")
+                if annotation is None:
+                    node.meta["quantization_annotation"] = QuantizationAnnotation(
+                        input_qspec_map={a: act_in for a in inputs}, output_qspec=act_out, _annotated=True)
+                    continue
+                for a in inputs:
+                    annotation.input_qspec_map.setdefault(a, act_in)
+                if annotation.output_qspec is None:
+                    annotation.output_qspec = act_out
+            return model
+
+    return ResidualAddQuantizer
+
+
+def __getattr__(name):  # the quantizer class is built on first use: litert-torch is slow to import
+    if name == "ResidualAddQuantizer":
+        return _residual_add_quantizer()
+    raise AttributeError(name)

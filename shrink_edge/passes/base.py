@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,6 +19,7 @@ class Context:
     calibration: Dataset
     quantization: Quantization
     steps: Steps
+    options: dict = field(default_factory=dict)  # the target spec's backend options
     train: Dataset | None = None  # fine-tuning data (distillation, QAT)
     device: str = "cpu"
     scratch: Path | None = None   # per-pass folder that survives a crash (resume checkpoints); set by the engine

@@ -41,7 +41,11 @@ class OnnxExport(Pass):
                                          verbose=False)
         model = exported.model_proto
         _clean(model)
+        self.rewrite(model)
         onnx.save(model, dst)
+
+    def rewrite(self, model) -> None:
+        """Format-specific changes after export."""
 
 
 class OnnxExportFloat(OnnxExport):
@@ -54,3 +58,9 @@ class OnnxExportInt8(OnnxExport):
     name = "onnx-export-int8"
     source = "pt2-int8"
     target = "onnx-int8"
+    version = 2  # uint8 activations, one DequantizeLinear per consumer
+
+    def rewrite(self, model) -> None:
+        from ..onnx_qdq import make_ort_fusable
+
+        make_ort_fusable(model)

@@ -1,0 +1,80 @@
+"""pt2-int8 -> tflite-int8: litert-torch's converter, every op int8 with int8 input and output.
+
+litert-torch needs the weights as float -> quantize -> dequantize (convert_pt2e(fold_quantize=False)), while
+our int8 program keeps them folded as int8 constants; `unfold_weights` restores the unfolded form, with the
+same int8 values. Without its own quant_config litert-torch silently writes a float model with Q/DQ pairs,
+so the result is checked to hold no float tensor.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+from ..errors import UserError
+from ..model_source import load_program
+from ..quantization import make_quantizer
+from .base import Context, Pass
+
+
+def unfold_weights(module) -> int:
+    """Turn int8 constant -> dequantize into float constant -> quantize -> dequantize. Returns how many."""
+    import torch
+
+    qd = torch.ops.quantized_decomposed
+    pairs = {qd.dequantize_per_channel.default: qd.quantize_per_channel.default,
+             qd.dequantize_per_tensor.default: qd.quantize_per_tensor.default}
+    graph, done = module.graph, 0
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target not in pairs or node.args[0].op != "get_attr":
+            continue
+        weight = getattr(module, node.args[0].target)
+        if weight.dtype != torch.int8:
+            continue
+        values = [getattr(module, a.target) if isinstance(a, torch.fx.Node) else a for a in node.args]
+        name = f"{node.args[0].target}_float"
+        module.register_buffer(name, node.target(*values))
+        with graph.inserting_before(node):
+            quantized = graph.call_function(pairs[node.target], (graph.get_attr(name), *node.args[1:]))
+        node.args = (quantized, *node.args[1:])
+        done += 1
+    graph.eliminate_dead_code()
+    module.recompile()
+    return done
+
+
+def float_tensors(path: Path) -> list[str]:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(model_path=str(path),
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    return [t["name"] for t in interpreter.get_tensor_details() if t["dtype"].__name__ == "float32"]
+
+
+class TfliteExport(Pass):
+    name = "tflite-export"
+    source = "pt2-int8"
+    target = "tflite-int8"
+
+    def settings(self, ctx: Context) -> dict:
+        return {"nhwc_io": ctx.options.get("nhwc_io", False), "io_dtype": ctx.options.get("io_dtype", "int8")}
+
+    def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
+        import litert_torch
+        import torch
+        from litert_torch.quantize.quant_config import QuantConfig
+
+        if ctx.options.get("io_dtype", "int8") != "int8":
+            raise UserError(f"TFLite io_dtype '{ctx.options['io_dtype']}' is not supported: litert-torch writes int8 "
+                            "input and output (uint8 I/O needs TensorFlow's converter); set io_dtype = \"int8\"")
+        module = load_program(src).module()
+        unfold_weights(module)
+        example = (torch.zeros(ctx.model.input_shape),)
+        if ctx.options.get("nhwc_io", False):
+            module = litert_torch.to_channel_last_io(module, args=[0])
+            example = (example[0].permute(0, 2, 3, 1).contiguous(),)
+        scheme = make_quantizer(ctx.quantization, qat=True)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            litert_torch.convert(module, example, quant_config=QuantConfig(pt2e_quantizer=scheme)).export(str(dst))
+        if floats := float_tensors(dst):
+            raise RuntimeError(f"litert-torch left {len(floats)} float tensors (e.g. {floats[0]}): not fully int8")

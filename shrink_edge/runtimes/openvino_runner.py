@@ -1,0 +1,44 @@
+"""Run OpenVINO IR on the CPU plugin, and read which precision its heavy layers really run in."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+HEAVY = ("Convolution", "GroupConvolution", "FullyConnected", "MatMul")
+
+
+@lru_cache(maxsize=4)
+def _compiled(xml: str):
+    import openvino as ov
+
+    core = ov.Core()
+    # f32 hint: on CPUs with bf16 the plugin would otherwise run the float parts in bf16
+    return core.compile_model(core.read_model(xml), "CPU", {"INFERENCE_NUM_THREADS": 1,
+                                                           "INFERENCE_PRECISION_HINT": "f32"})
+
+
+def predict(path: Path, x: np.ndarray, batch: int = 250) -> np.ndarray:
+    compiled = _compiled(str(path / "model.xml"))
+    request = compiled.create_infer_request()
+    outputs = []
+    for i in range(0, len(x), batch):
+        outputs.append(np.array(request.infer({0: x[i:i + batch]})[compiled.output(0)]))
+    return np.concatenate(outputs)
+
+
+def facts(path: Path) -> dict:
+    """How many convolution/fully-connected layers the CPU plugin runs in int8, and which stay float."""
+    compiled = _compiled(str(path / "model.xml"))
+    int8, other = 0, []
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        info = op.get_rt_info()
+        if info["layerType"].astype(str) not in HEAVY:
+            continue
+        precision = info["runtimePrecision"].astype(str)
+        if precision in ("u8", "i8"):
+            int8 += 1
+        else:
+            other.append(f"{op.get_friendly_name()} ({precision})")
+    return {"int8_compute_layers": int8, "float_compute_layers": other}
