@@ -170,3 +170,7 @@ def inspect(
     except UserError as e:
         _fail(str(e), 2)
     _emit(as_json, info, inspect_table(info))
+
+
+if __name__ == "__main__":  # torchrun ... -m shrink_edge.cli optimize ...
+    app()

@@ -18,7 +18,7 @@ def export_table(result: ExportResult) -> Table:
     widest = max(len(a["file"]) for a in m["artifacts"])
     table.add_column("artifact", no_wrap=True, min_width=widest)
     table.add_column("runtime")
-    for column in ("size", "top-1", "agree", "max err"):
+    for column in ("size", "top-1", "agree", "error"):
         table.add_column(column, justify="right")
     table.add_row("PyTorch reference", ref["runtime"], "", f"{ref['accuracy']:.2%}", "", "")
     for a in m["artifacts"]:
@@ -26,12 +26,14 @@ def export_table(result: ExportResult) -> Table:
         if mt is None:
             table.add_row(a["file"], a["runtime"], _kb(a["size_bytes"]), "skipped", "", "")
             continue
-        error = f"{mt['max_error_lsb']:.2g} LSB" if mt.get("max_error_lsb") is not None else f"{mt['max_abs_error']:.4g}"
+        error = (f"{mt['error_lsb_p99']:.0f}/{mt['max_error_lsb']:.0f} LSB" if mt.get("max_error_lsb") is not None
+                 else f"{mt['max_abs_error']:.3g}")
         table.add_row(a["file"], a["runtime"], _kb(a["size_bytes"]), f"{mt['accuracy']:.2%}",
                       f"{mt['agreement']:.2%}", error)
     notes = sorted({a["facts"]["verification_skipped"] for a in m["artifacts"]
                     if "verification_skipped" in a.get("facts", {})})
-    table.caption = "\n".join([f"verified on {ref['samples']} held-out samples against {ref['runtime']}; "
+    table.caption = "\n".join([f"verified on {ref['samples']} held-out samples against {ref['runtime']} "
+                               "(error: p99/max in output LSB against an int8 reference); "
                                f"artifacts and manifest.json in {result.out}", *(f"skipped: {n}" for n in notes)])
     return table
 

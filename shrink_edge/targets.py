@@ -25,7 +25,7 @@ class Pruning:
 class Budget:
     max_accuracy_drop: float | None = None  # top-1 points
     min_agreement: float | None = None      # fraction, 0..1
-    max_error_lsb: float | None = None      # output error in output quantization steps, against an int8 reference
+    max_error_lsb: float | None = None      # 99th-percentile output error in quantization steps, vs a QAT reference
     ram_bytes: int | None = None            # microcontrollers: the tensor arena must fit
     flash_bytes: int | None = None          # microcontrollers: the model bytes must fit (kernel code not counted)
     int8_compute: bool = False              # every convolution / fully-connected layer must run in int8

@@ -39,28 +39,31 @@ def _residual_add_quantizer():
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
 
     adds = (torch.ops.aten.add.Tensor, torch.ops.aten.add_.Tensor)
+    relus = (torch.ops.aten.relu.default, torch.ops.aten.relu_.default)
+
+    def _is_float(node) -> bool:  # not the int64 batch-norm counters, not symbolic sizes
+        value = node.meta.get("val") if isinstance(node, Node) else None
+        return isinstance(value, torch.Tensor) and value.is_floating_point()
 
     class ResidualAddQuantizer(PT2EQuantizer):
         """litert-torch 0.10 leaves the edge between two chained residual adds (add -> add) unquantized, so
-        the .tflite falls back to DEQUANTIZE -> float ADD -> QUANTIZE there. Annotate every add input and
-        output; tests/test_workarounds.py checks the chain is quantized."""
+        the .tflite falls back to DEQUANTIZE -> float ADD -> QUANTIZE there. Annotate every float add (inputs,
+        and the output where litert-torch left it bare, unless a relu follows: TFLite fuses add+relu);
+        tests/test_workarounds.py checks the chain."""
 
         def annotate(self, model):
             model = super().annotate(model)
             act_in, act_out = get_input_act_qspec(self.global_config), get_output_act_qspec(self.global_config)
             for node in model.graph.nodes:
-                if node.op != "call_function" or node.target not in adds:
+                if node.op != "call_function" or node.target not in adds or not _is_float(node):
                     continue
-                inputs = [a for a in node.args[:2] if isinstance(a, Node)]
-                annotation = node.meta.get("quantization_annotation")
-                if annotation is None:
-                    node.meta["quantization_annotation"] = QuantizationAnnotation(
-                        input_qspec_map={a: act_in for a in inputs}, output_qspec=act_out, _annotated=True)
-                    continue
-                for a in inputs:
-                    annotation.input_qspec_map.setdefault(a, act_in)
-                if annotation.output_qspec is None:
-                    annotation.output_qspec = act_out
+                # add -> relu runs fused (TFLite ADD with ReLU): quantize after the relu only
+                fused = all(user.target in relus for user in node.users)
+                annotation = node.meta.setdefault("quantization_annotation", QuantizationAnnotation(
+                    output_qspec=None if fused else act_out, _annotated=True))
+                for arg in node.args[:2]:
+                    if _is_float(arg):
+                        annotation.input_qspec_map.setdefault(arg, act_in)
             return model
 
     return ResidualAddQuantizer

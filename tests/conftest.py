@@ -74,3 +74,37 @@ def tiny_model(tmp_path_factory):
         data = root / "tiny_data.npz"
         np.savez(data, x=f["x"][:400], y=f["y"][:400])
     return {"model": f"{TINY_MODEL}:build", "weights": weights, "data": data, "input_shape": "1,1,28,28"}
+
+
+RECIPE_SMALL = ["--set", "prune.ratio=0.5", "--set", "prune.round_to=8", "--set", "distill.epochs=1",
+                "--set", "distill.batch_size=64", "--set", "qat.epochs=1", "--set", "qat.batch_size=64"]
+
+
+@pytest.fixture(scope="session")
+def train_data(tmp_path_factory):
+    """1,112 labelled images for fine-tuning the tiny model."""
+    path = tmp_path_factory.mktemp("train") / "train.npz"
+    with np.load(sample.CALIBRATION) as cal, np.load(sample.HELDOUT) as held:
+        np.savez(path, x=np.concatenate([cal["x"], held["x"][400:]]), y=np.concatenate([cal["y"], held["y"][400:]]))
+    return path
+
+
+def tiny_args(tiny_model):
+    return ["--model", tiny_model["model"], "--weights", tiny_model["weights"], "--input-shape", "1,1,28,28",
+            "--data", tiny_model["data"]]
+
+
+@pytest.fixture(scope="session")
+def all_targets(tiny_model, train_data, tmp_path_factory):
+    """`export --target all` of the pruned + distilled + QAT tiny model: every backend from one checkpoint."""
+    out = tmp_path_factory.mktemp("all") / "out"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SHRINK_EDGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    try:
+        result = run_cli("export", "--target", "all", *tiny_args(tiny_model), "--train-data", train_data,
+                         *RECIPE_SMALL, "--out", out, "--json")
+    finally:
+        mp.undo()
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    return out, report, {a["format"]: a for a in report["artifacts"]}

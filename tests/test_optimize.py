@@ -3,25 +3,9 @@ import json
 
 import numpy as np
 import pytest
+from conftest import RECIPE_SMALL as SMALL
 from conftest import run_cli
-
-from shrink_edge import sample
-
-SMALL = ["--set", "prune.ratio=0.5", "--set", "distill.epochs=1", "--set", "distill.batch_size=64",
-         "--set", "qat.epochs=1", "--set", "qat.batch_size=64"]
-
-
-@pytest.fixture(scope="session")
-def train_data(tmp_path_factory):
-    path = tmp_path_factory.mktemp("train") / "train.npz"
-    with np.load(sample.CALIBRATION) as cal, np.load(sample.HELDOUT) as held:
-        np.savez(path, x=np.concatenate([cal["x"], held["x"][400:]]), y=np.concatenate([cal["y"], held["y"][400:]]))
-    return path
-
-
-def model_args(tiny_model):
-    return ["--model", tiny_model["model"], "--weights", tiny_model["weights"], "--input-shape", "1,1,28,28",
-            "--data", tiny_model["data"]]
+from conftest import tiny_args as model_args
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +28,10 @@ def test_optimize_prunes_and_writes_float_and_qat_checkpoints(optimized):
 
 
 def test_export_with_recipe_reuses_the_optimized_models(optimized, tiny_model, train_data, tmp_path):
+    from shrink_edge.cache import default_cache_dir
+
+    cache = default_cache_dir()
+    before = {kind: len(list(cache.rglob(kind))) for kind in ("artifact.int8.pt2", "artifact.safetensors")}
     result = run_cli("export", *model_args(tiny_model), "--train-data", train_data, *SMALL,
                      "--out", tmp_path / "out", "--json")
     assert result.exit_code == 0, result.stderr
@@ -51,11 +39,8 @@ def test_export_with_recipe_reuses_the_optimized_models(optimized, tiny_model, t
     assert report["reference"]["runtime"] == "torch (QAT int8)"
     metrics = {a["format"]: a["metrics"] for a in report["artifacts"]}
     assert metrics["onnx-int8"]["agreement"] >= 0.99
-    from shrink_edge.cache import default_cache_dir
-    cache = default_cache_dir()
-    # one QAT program, no PTQ one: the int8 ONNX came from the cached QAT result; prune + distill cached once
-    assert len(list(cache.rglob("artifact.int8.pt2"))) == 1
-    assert len(list(cache.rglob("artifact.safetensors"))) == 2
+    # no new int8 program (no PTQ, no second QAT) and no new pruned or distilled checkpoint: all reused
+    assert {kind: len(list(cache.rglob(kind))) for kind in before} == before
 
 
 @pytest.mark.parametrize("override, message", [

@@ -27,3 +27,30 @@ def test_the_workaround_annotates_conv_bn_for_qat():
     fake_quant = [m for m in prepared.modules() if "FakeQuantize" in type(m).__name__]
     assert len(fake_quant) > 5
     assert prepared(torch.rand(4, 1, 28, 28)).shape == (4, 10)
+
+
+class ChainedResiduals(torch.nn.Module):
+    """Two residual adds in a row, as in MobileNetV2's stacked blocks."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = torch.nn.Conv2d(4, 4, 1), torch.nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        x = x + self.a(x)
+        return x + self.b(x)
+
+
+def test_chained_residual_adds_are_quantized_on_every_input():
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
+
+    def unobserved_add_inputs(quantizer):
+        program = torch.export.export(ChainedResiduals().eval(), (torch.rand(1, 4, 8, 8),)).module()
+        prepared = prepare_pt2e(program, quantizer)
+        return [a.name for n in prepared.graph.nodes if n.target == torch.ops.aten.add.Tensor
+                for a in n.args if "activation_post_process" not in a.name]
+
+    plain = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    assert unobserved_add_inputs(plain), "litert-torch now quantizes add chains: drop ResidualAddQuantizer"
+    assert unobserved_add_inputs(make_quantizer(Quantization())) == []

@@ -12,14 +12,20 @@ from .base import Context, Pass
 DEPLOYMENT_TARGET = "iOS17"
 
 
-def _convert(program):
-    import coremltools as ct
-
+@contextlib.contextmanager
+def _quiet():
+    """coremltools prints progress bars and warns that it was tested up to an older torch."""
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
             contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
-        return ct.convert(program.run_decompositions({}), convert_to="mlprogram",
-                          minimum_deployment_target=getattr(ct.target, DEPLOYMENT_TARGET))
+        yield
+
+
+def _convert(program):
+    import coremltools as ct
+
+    return ct.convert(program.run_decompositions({}), convert_to="mlprogram",
+                      minimum_deployment_target=getattr(ct.target, DEPLOYMENT_TARGET))
 
 
 class CoremlExportInt8(Pass):
@@ -30,7 +36,8 @@ class CoremlExportInt8(Pass):
     target = "coreml-int8"
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
-        _convert(load_program(src)).save(str(dst))
+        with _quiet():
+            _convert(load_program(src)).save(str(dst))
 
 
 class CoremlExportWeights8(Pass):
@@ -44,6 +51,5 @@ class CoremlExportWeights8(Pass):
 
         config = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(
             mode="linear_symmetric", dtype="int8", granularity="per_channel"))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _quiet():
             cto.linear_quantize_weights(_convert(load_program(src)), config=config).save(str(dst))

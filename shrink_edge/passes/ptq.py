@@ -15,6 +15,7 @@ class PostTrainingQuantize(Pass):
     name = "ptq"
     source = "pt2"
     target = "pt2-int8"
+    version = 3  # chained residual adds quantized (workarounds.ResidualAddQuantizer)
 
     def settings(self, ctx: Context) -> dict:
         return {"scheme": vars(ctx.quantization), "calibration": ctx.calibration.digest()}

@@ -57,6 +57,7 @@ class QuantizationAwareTraining(Pass):
     name = "qat"
     source = "torch"
     target = "pt2-int8"
+    version = 3  # chained residual adds quantized (workarounds.ResidualAddQuantizer)
 
     def __init__(self, settings: QatSettings):
         self.config = settings

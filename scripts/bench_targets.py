@@ -1,0 +1,135 @@
+"""Every backend from the sample's one QAT checkpoint, verified on the full 10k Fashion-MNIST test set.
+
+1. `shrink-edge export --target all --recipe sample_models/fashion_mnist/recipe.toml --data <10k test set>`
+   (reuses the cache: run scripts/bench_optimize.py or the optimize command first to time the recipe).
+2. Sizes against the float32 ONNX of the unpruned model.
+3. onnxruntime, 1 thread, interleaved: our int8 ONNX against onnxruntime's own quantize_static output for the
+   same pruned float model (QDQ, uint8 activations, int8 per-channel weights, after quant_pre_process).
+Writes bench/targets.json and the table between the targets-table markers in README.md.
+"""
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from shrink_edge import sample
+from shrink_edge.data import load_idx_dir
+from shrink_edge.runtimes.onnxruntime_runner import session
+
+ROOT = Path(__file__).resolve().parents[1]
+FULL_TEST = Path("/usr/share/datasets/fashion-mnist")
+CLI = str(Path(sys.executable).with_name("shrink-edge"))
+
+
+def export(*args: str) -> dict:
+    done = subprocess.run([CLI, "export", *args, "--json"], capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(done.stderr)
+    return json.loads(done.stdout)
+
+
+def ort_static(float_onnx: Path, calibration: np.ndarray, dst: Path) -> None:
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"x": calibration[i:i + 1]} for i in range(len(calibration))])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    prepared = dst.with_suffix(".pre.onnx")
+    quant_pre_process(str(float_onnx), str(prepared))
+    quantize_static(str(prepared), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+
+
+def interleaved_p50(models: dict[str, Path], x: np.ndarray, rounds: int = 30, warmup: int = 20) -> dict:
+    """Latency per single-image inference, 1 thread, the models taking turns so drift hits all alike."""
+    sessions = {k: session(p, threads=1) for k, p in models.items()}
+    times = {k: [] for k in models}
+    for _ in range(warmup):
+        for s in sessions.values():
+            s.run(None, {"x": x[:1]})
+    for r in range(rounds):
+        for name, s in sessions.items():
+            start = time.perf_counter()
+            for i in range(20):
+                s.run(None, {"x": x[i:i + 1]})
+            times[name].append((time.perf_counter() - start) / 20 * 1e6)
+    return {k: round(float(np.median(v)), 1) for k, v in times.items()}
+
+
+def main() -> None:
+    recipe = str(sample.SAMPLE_DIR / "recipe.toml")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        unpruned = export("--target", "onnx", "--out", str(tmp / "unpruned"))
+        float32 = next(a for a in unpruned["artifacts"] if a["format"] == "onnx")["size_bytes"]
+        report = export("--target", "all", "--recipe", recipe, "--data", str(FULL_TEST),
+                        "--calibration", str(sample.CALIBRATION), "--out", str(tmp / "all"))
+        rows = []
+        for a in report["artifacts"]:
+            m = a["metrics"] or {}
+            rows.append({"target": a["target"], "file": a["file"], "runtime": a["runtime"],
+                         "size_bytes": a["size_bytes"] if not a["file"].endswith(".tflm") else a["facts"]["model_bytes"],
+                         "accuracy": m.get("accuracy"), "agreement": m.get("agreement"),
+                         "max_error_lsb": m.get("max_error_lsb"), "error_lsb_p99": m.get("error_lsb_p99"),
+                         "facts": a.get("facts", {})})
+        for row in rows:
+            row["smaller_than_unpruned_float32"] = round(float32 / row["size_bytes"], 1)
+
+        test = load_idx_dir(FULL_TEST, "test")
+        ours = tmp / "all" / "fashion_mnist.int8.onnx"
+        peer = tmp / "ort_static.onnx"
+        with np.load(sample.CALIBRATION) as f:
+            calibration = f["x"].astype(np.float32) / 255
+        ort_static(tmp / "all" / "fashion_mnist.onnx", calibration, peer)
+        latency = interleaved_p50({"float32 (pruned)": tmp / "all" / "fashion_mnist.onnx", "ours int8": ours,
+                                   "onnxruntime quantize_static": peer}, test.x)
+        peer_acc = float((session(peer).run(None, {"x": test.x})[0].argmax(1) == test.y).mean())
+
+    figures = {"reference": report["reference"], "unpruned_float32_onnx_bytes": float32, "artifacts": rows,
+               "onnxruntime_1_thread_p50_us": latency,
+               "ours_vs_quantize_static_latency_ratio": round(latency["ours int8"]
+                                                               / latency["onnxruntime quantize_static"], 3),
+               "quantize_static_accuracy": peer_acc}
+    (ROOT / "bench").mkdir(exist_ok=True)
+    (ROOT / "bench" / "targets.json").write_text(json.dumps(figures, indent=2) + "\n")
+    write_readme_table(figures)
+    print(json.dumps(figures, indent=2))
+
+
+def write_readme_table(figures: dict) -> None:
+    ref = figures["reference"]
+    lines = [f"Reference: the QAT int8 model in PyTorch, top-1 {ref['accuracy']:.2%} on the {ref['samples']:,}-image "
+             f"test set. Unpruned float32 ONNX: {figures['unpruned_float32_onnx_bytes']:,} B.", "",
+             "| target | artifact | runtime | size (B) | smaller than unpruned fp32 | top-1 | agreement | error p99 / max |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in figures["artifacts"]:
+        if r["accuracy"] is None:
+            cells = ["skipped: " + r["facts"].get("verification_skipped", ""), "", ""]
+        else:
+            lsb = (f"{r['error_lsb_p99']:.0f} / {r['max_error_lsb']:.0f} LSB" if r["max_error_lsb"] is not None
+                   else "(float model)")
+            cells = [f"{r['accuracy']:.2%}", f"{r['agreement']:.2%}", lsb]
+        lines.append(f"| {r['target']} | `{r['file']}` | {r['runtime']} | {r['size_bytes']:,} | "
+                     f"{r['smaller_than_unpruned_float32']}x | " + " | ".join(cells) + " |")
+    lat = figures["onnxruntime_1_thread_p50_us"]
+    lines += ["", "onnxruntime, 1 thread, single image, p50 (interleaved): " +
+              ", ".join(f"{k} {v} µs" for k, v in lat.items()) +
+              f"; ours / quantize_static = {figures['ours_vs_quantize_static_latency_ratio']}."]
+    readme = (ROOT / "README.md").read_text()
+    start, end = "<!-- targets-table:start -->", "<!-- targets-table:end -->"
+    head, _, rest = readme.partition(start)
+    _, _, tail = rest.partition(end)
+    (ROOT / "README.md").write_text(f"{head}{start}\n" + "\n".join(lines) + f"\n{end}{tail}")
+
+
+if __name__ == "__main__":
+    main()

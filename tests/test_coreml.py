@@ -1,0 +1,30 @@
+"""Core ML packages: W8A8 and weight-only int8; the spec loads and holds the quantization ops.
+Prediction needs macOS: elsewhere verification is skipped with that reason, never faked."""
+import platform
+
+import pytest
+
+
+def test_w8a8_package_holds_quantize_and_int8_weight_ops(all_targets):
+    _, _, artifacts = all_targets
+    facts = artifacts["coreml-int8"]["facts"]
+    assert facts["quantize_ops"] > 0 and facts["dequantize_ops"] > 0
+    assert facts["int8_weight_ops"] >= 5
+
+
+def test_weight_only_package_has_int8_weights_and_float_activations(all_targets):
+    facts = all_targets[2]["coreml-w8"]["facts"]
+    assert facts["int8_weight_ops"] >= 5 and facts["quantize_ops"] == 0
+
+
+@pytest.mark.skipif(platform.system() == "Darwin", reason="on macOS the packages are verified by prediction")
+def test_prediction_is_skipped_with_the_reason_off_macos(all_targets):
+    for fmt in ("coreml-int8", "coreml-w8"):
+        artifact = all_targets[2][fmt]
+        assert artifact["metrics"] is None
+        assert "needs macOS" in artifact["facts"]["verification_skipped"]
+
+
+@pytest.mark.skipif(platform.system() != "Darwin", reason="Core ML prediction needs macOS")
+def test_prediction_agrees_on_macos(all_targets):
+    assert all_targets[2]["coreml-int8"]["metrics"]["agreement"] >= 0.99

@@ -1,0 +1,28 @@
+"""The int8 ONNX is rewritten so onnxruntime fuses every convolution, add and matmul, keeping its numbers."""
+from collections import Counter
+
+import onnx
+import onnxruntime as ort
+
+
+def fused_ops(path, tmp_path):
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return Counter(n.op_type for n in onnx.load(tmp_path / "optimized.onnx").graph.node)
+
+
+def test_onnxruntime_fuses_every_conv_add_and_gemm(all_targets, tmp_path):
+    out, _, artifacts = all_targets
+    path = out / artifacts["onnx-int8"]["file"]
+    convs = sum(n.op_type == "Conv" for n in onnx.load(path).graph.node)
+    ops = fused_ops(path, tmp_path)
+    assert ops["QLinearConv"] == convs == 4
+    assert ops["Conv"] == 0 and ops["Add"] == 0 and ops["Gemm"] == 0 and ops["MatMul"] == 0
+    assert ops["QLinearAdd"] == 1
+
+
+def test_rewritten_onnx_agrees_with_the_qat_reference(all_targets):
+    metrics = all_targets[2]["onnx-int8"]["metrics"]
+    assert metrics["agreement"] >= 0.99 and metrics["error_lsb_p99"] <= 2 and metrics["max_error_lsb"] <= 4

@@ -1,0 +1,37 @@
+"""TFLite full-int8 from the QAT checkpoint: int8 everywhere, agrees with the QAT reference in LiteRT."""
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+from shrink_edge.errors import UserError
+from shrink_edge.passes.tflite import float_tensors
+
+
+def test_every_tensor_and_the_io_are_int8(all_targets):
+    out, _, artifacts = all_targets
+    path = out / artifacts["tflite-int8"]["file"]
+    assert float_tensors(path) == []
+    interpreter = Interpreter(model_path=str(path),
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    assert interpreter.get_input_details()[0]["dtype"] == np.int8
+    assert interpreter.get_output_details()[0]["dtype"] == np.int8
+    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "FULLY_CONNECTED"} <= ops
+    assert not ops & {"QUANTIZE", "DEQUANTIZE"}
+
+
+def test_agrees_with_the_qat_reference_within_2_lsb(all_targets):
+    _, report, artifacts = all_targets
+    assert report["reference"]["runtime"] == "torch (QAT int8)"
+    metrics = artifacts["tflite-int8"]["metrics"]
+    assert metrics["agreement"] >= 0.99
+    assert metrics["error_lsb_p99"] <= 2 and metrics["max_error_lsb"] <= 4
+
+
+def test_uint8_io_is_refused_clearly(tmp_path):
+    from shrink_edge.passes.base import Context
+    from shrink_edge.passes.tflite import TfliteExport
+
+    ctx = Context(model=None, calibration=None, quantization=None, steps=None, options={"io_dtype": "uint8"})
+    with pytest.raises(UserError, match="uint8 I/O needs TensorFlow's converter"):
+        TfliteExport().run(tmp_path / "in.pt2", tmp_path / "out.tflite", ctx)
