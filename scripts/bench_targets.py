@@ -8,6 +8,7 @@
 Writes bench/targets.json and the table between the targets-table markers in README.md.
 """
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,8 @@ CLI = str(Path(sys.executable).with_name("shrink-edge"))
 
 
 def export(*args: str) -> dict:
-    done = subprocess.run([CLI, "export", *args, "--json"], capture_output=True, text=True)
+    done = subprocess.run([CLI, "export", *args, "--json"], capture_output=True, text=True,
+                          env={**os.environ, "SHRINK_EDGE_CACHE_DIR": str(ROOT / ".bench-cache")})
     if done.returncode:
         sys.exit(done.stderr)
     return json.loads(done.stdout)

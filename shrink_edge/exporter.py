@@ -14,6 +14,7 @@ from .formats import FORMATS
 from .job import Job, predict_torch
 from .model_source import ModelSource
 from .recipe import Recipe
+from .versions import tool_versions
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def export(target: str = "onnx", model: ModelSource | None = None, data: Path | 
 
     reference_name = "torch (QAT int8)" if optimized.int8_model else "torch"
     manifest = {"run_key": run_key, "command": "export", "target": job.spec.name, "model": job.model.name,
-                **described,
+                **described, "versions": tool_versions(),
                 "reference": {"runtime": reference_name, "samples": len(evaluation),
                               "accuracy": round(reference_accuracy, 6)},
                 "artifacts": []}

@@ -14,6 +14,7 @@ from .graph import Artifact, run_chain
 from .job import Job, predict_torch
 from .model_source import ModelSource, load_program
 from .recipe import Recipe
+from .versions import tool_versions
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ def optimize(recipe: Recipe, target: str = "onnx", model: ModelSource | None = N
                                                         == evaluation.y).mean()), 6)}
               for name, (m, stats) in stages.items()}
     manifest = {"run_key": run_key, "command": "optimize", "model": job.model.name, **described,
+                "versions": tool_versions(),
                 "evaluated_on": len(evaluation), "stages": report, "artifacts": []}
     outputs = [("optimized_float", optimized.float_model, ".optimized"), ("qat_int8", optimized.int8_model, ".qat")]
     for stage, artifact, infix in outputs:

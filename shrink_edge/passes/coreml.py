@@ -43,6 +43,7 @@ class CoremlExportInt8(Pass):
 class CoremlExportWeights8(Pass):
     """Float activations, weights linearly quantized to int8 per channel (coremltools' optimizer)."""
     name = "coreml-export-w8"
+    version = 2  # every weight quantized, small ones too
     source = "pt2"
     target = "coreml-w8"
 
@@ -50,6 +51,6 @@ class CoremlExportWeights8(Pass):
         import coremltools.optimize.coreml as cto
 
         config = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(
-            mode="linear_symmetric", dtype="int8", granularity="per_channel"))
+            mode="linear_symmetric", dtype="int8", granularity="per_channel", weight_threshold=0))
         with _quiet():
             cto.linear_quantize_weights(_convert(load_program(src)), config=config).save(str(dst))
