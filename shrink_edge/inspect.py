@@ -11,7 +11,7 @@ def inspect_artifact(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"artifact not found: {path}")
-    readers = {".onnx": _inspect_onnx}
+    readers = {".onnx": _inspect_onnx, ".tflite": _inspect_tflite}
     if path.suffix not in readers:
         raise UserError(f"cannot inspect {path}: unknown kind '{path.suffix}'; supported: {', '.join(readers)}")
     return {"path": str(path), "size_bytes": path.stat().st_size, **readers[path.suffix](path)}
@@ -37,4 +37,24 @@ def _inspect_onnx(path: Path) -> dict:
     return {"format": "onnx", "opset": max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
                                            default=None),
             "inputs": describe(model.graph.input), "outputs": describe(model.graph.output),
+            "ops": dict(sorted(ops.items(), key=lambda kv: (-kv[1], kv[0])))}
+
+
+def _inspect_tflite(path: Path) -> dict:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    try:
+        interpreter = Interpreter(model_path=str(path),
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    except (ValueError, RuntimeError) as e:
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise UserError(f"{path} is not a valid TFLite model: {first}") from None
+
+    def describe(details):
+        return [{"name": d["name"], "dtype": d["dtype"].__name__, "shape": [int(v) for v in d["shape"]],
+                 "quantization": list(d["quantization"])} for d in details]
+
+    ops = Counter(op["op_name"] for op in interpreter._get_ops_details())
+    return {"format": "tflite", "inputs": describe(interpreter.get_input_details()),
+            "outputs": describe(interpreter.get_output_details()),
             "ops": dict(sorted(ops.items(), key=lambda kv: (-kv[1], kv[0])))}

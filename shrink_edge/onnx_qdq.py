@@ -59,6 +59,10 @@ def make_ort_fusable(model: onnx.ModelProto) -> dict[str, int]:
     del graph.node[:]
     graph.node.extend(_topological(nodes))
     del graph.value_info[:]  # stale element types; onnxruntime infers them again
+    used = {name for node in graph.node for name in node.input}
+    kept = [i for i in graph.initializer if i.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
     return {"uint8_activation_qdq": retyped, "duplicated_dequantize": duplicated}
 
 

@@ -2,21 +2,11 @@
 dense model on every runtime. checkpoint.py records the pruned shapes so it reloads without unpickling."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from .errors import UserError
-
-
-@dataclass(frozen=True)
-class PruneSettings:
-    ratio: float = 0.5                 # fraction of channels to remove, 0 <= ratio < 1
-    importance: str = "magnitude"      # "magnitude" (L2) or "taylor" (gradient x weight)
-    round_to: int | None = None        # keep channel counts a multiple of this (default: the target's)
-    ignore: tuple[str, ...] = ()       # module names never pruned, besides the classifier head
-    layer_ratios: tuple[tuple[str, float], ...] = ()  # (module name, ratio) overrides
+from .settings import PruneSettings
 
 
 def count(model: nn.Module, example: torch.Tensor) -> dict[str, int]:

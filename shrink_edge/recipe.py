@@ -15,13 +15,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .errors import UserError
-from .passes.base import Pass
-from .passes.distill import Distill
-from .passes.prune import Prune
-from .passes.qat import QatSettings, QuantizationAwareTraining
-from .pruning import PruneSettings
+from .settings import DistillSettings, PruneSettings, QatSettings
 from .targets import TargetSpec
-from .training import DistillSettings
 
 SECTIONS = {"prune": PruneSettings, "distill": DistillSettings, "qat": QatSettings}
 TOP_LEVEL = {"train_data", "targets"}
@@ -35,8 +30,12 @@ class Recipe:
     distill: DistillSettings | None = None
     qat: QatSettings | None = None
 
-    def passes(self, spec: TargetSpec) -> list[Pass]:
+    def passes(self, spec: TargetSpec) -> list:
         """The passes in order; pruning rounds channels to the target's multiple unless the recipe sets one."""
+        from .passes.distill import Distill
+        from .passes.prune import Prune
+        from .passes.qat import QuantizationAwareTraining
+
         prune = self.prune and replace(self.prune, round_to=self.prune.round_to or spec.pruning.round_to)
         chosen = [(prune, Prune), (self.distill, Distill), (self.qat, QuantizationAwareTraining)]
         return [cls(config) for config, cls in chosen if config is not None]

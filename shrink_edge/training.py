@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +17,7 @@ from torch import nn
 from .data import Dataset
 from .errors import UserError
 from .progress import Steps
-
-
-@dataclass(frozen=True)
-class DistillSettings:
-    epochs: int = 2
-    batch_size: int = 128
-    lr: float = 2e-3
-    temperature: float = 4.0
-    alpha: float = 0.7          # weight of the distillation term; 1 - alpha weighs the labels
-    holdout: float = 0.05       # fraction of the training data kept aside for early stopping
-    patience: int = 2           # epochs without a better held-out accuracy before stopping
-    seed: int = 0
+from .settings import DistillSettings
 
 
 def distillation_loss(student_logits, teacher_logits, labels, settings: DistillSettings) -> torch.Tensor:

@@ -8,7 +8,8 @@ from conftest import load_tiny_module
 
 from shrink_edge.data import Dataset
 from shrink_edge.progress import Steps
-from shrink_edge.training import DistillSettings, distill
+from shrink_edge.settings import DistillSettings
+from shrink_edge.training import distill
 
 out = sys.argv[1]
 rng = np.random.default_rng(0)

@@ -3,7 +3,8 @@ import torch
 from conftest import load_tiny_module
 
 from shrink_edge import checkpoint
-from shrink_edge.pruning import PruneSettings, prune
+from shrink_edge.pruning import prune
+from shrink_edge.settings import PruneSettings
 
 
 def test_pruned_model_round_trips(tmp_path):

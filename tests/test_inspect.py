@@ -31,3 +31,18 @@ def test_inspect_unknown_kind(tmp_path):
     (tmp_path / "m.bin").write_bytes(b"x")
     shown = run_cli("inspect", tmp_path / "m.bin")
     assert shown.exit_code == 2 and "unknown kind '.bin'" in shown.stderr
+
+
+def test_inspect_tflite_shows_int8_io_and_ops(all_targets):
+    out, _, artifacts = all_targets
+    shown = run_cli("inspect", out / artifacts["tflite-int8"]["file"], "--json")
+    assert shown.exit_code == 0
+    info = json.loads(shown.stdout)
+    assert info["format"] == "tflite" and info["inputs"][0]["dtype"] == "int8"
+    assert info["ops"]["CONV_2D"] >= 1 and "DEQUANTIZE" not in info["ops"]
+
+
+def test_inspect_corrupt_tflite(tmp_path):
+    (tmp_path / "m.tflite").write_bytes(b"not a flatbuffer at all")
+    shown = run_cli("inspect", tmp_path / "m.tflite")
+    assert shown.exit_code == 2 and "not a valid TFLite model" in shown.stderr

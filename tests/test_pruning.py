@@ -5,7 +5,8 @@ from conftest import load_tiny_module
 from torch import nn
 
 from shrink_edge.errors import UserError
-from shrink_edge.pruning import PruneSettings, count, prune
+from shrink_edge.pruning import count, prune
+from shrink_edge.settings import PruneSettings
 
 EXAMPLE = torch.zeros(1, 1, 28, 28)
 

@@ -7,7 +7,8 @@ from conftest import load_tiny_module
 from shrink_edge.data import Dataset
 from shrink_edge.errors import UserError
 from shrink_edge.progress import Steps
-from shrink_edge.training import DistillSettings, distill
+from shrink_edge.settings import DistillSettings
+from shrink_edge.training import distill
 
 SETTINGS = DistillSettings(epochs=2, batch_size=32, lr=3e-3, holdout=0.1, patience=5)
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from .. import checkpoint
 from ..errors import UserError
-from ..training import DistillSettings, distill
+from ..settings import DistillSettings
+from ..training import distill
 from .base import Context, Pass
 
 

@@ -58,7 +58,7 @@ class OnnxExportInt8(OnnxExport):
     name = "onnx-export-int8"
     source = "pt2-int8"
     target = "onnx-int8"
-    version = 2  # uint8 activations, one DequantizeLinear per consumer
+    version = 3  # uint8 activations, one DequantizeLinear per consumer, unused initializers dropped
 
     def rewrite(self, model) -> None:
         from ..onnx_qdq import make_ort_fusable

@@ -5,7 +5,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .. import checkpoint
-from ..pruning import PruneSettings, prune
+from ..pruning import prune
+from ..settings import PruneSettings
 from .base import Context, Pass
 
 TAYLOR_BATCHES = 4

@@ -7,30 +7,16 @@ verified against.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from ..quantization import make_quantizer
-from ..training import DistillSettings, distill
+from ..settings import QatSettings
+from ..training import distill
 from ..workarounds import litert_conv_bn_qat_patterns
 from .base import Context, Pass
 from .distill import training_data
 from .torch_export import export_program
-
-
-@dataclass(frozen=True)
-class QatSettings:
-    epochs: int = 1
-    batch_size: int = 128
-    lr: float = 5e-4
-    temperature: float = 4.0
-    alpha: float = 0.7
-    freeze_after: float = 0.75   # fraction of the training steps after which observers and BN stats freeze
-    seed: int = 0
-
-    def distill_settings(self) -> DistillSettings:
-        return DistillSettings(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                               temperature=self.temperature, alpha=self.alpha, patience=self.epochs, seed=self.seed)
 
 
 def freeze(prepared) -> None:

@@ -1,0 +1,41 @@
+"""The declared settings of the compression passes, as recipes write them. No torch here: the CLI reads
+recipes before deciding whether there is any work to do."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PruneSettings:
+    ratio: float = 0.5                 # fraction of channels to remove, 0 <= ratio < 1
+    importance: str = "magnitude"      # "magnitude" (L2) or "taylor" (gradient x weight)
+    round_to: int | None = None        # keep channel counts a multiple of this (default: the target's)
+    ignore: tuple[str, ...] = ()       # module names never pruned, besides the classifier head
+    layer_ratios: tuple[tuple[str, float], ...] = ()  # (module name, ratio) overrides
+
+
+@dataclass(frozen=True)
+class DistillSettings:
+    epochs: int = 2
+    batch_size: int = 128
+    lr: float = 2e-3
+    temperature: float = 4.0
+    alpha: float = 0.7          # weight of the distillation term; 1 - alpha weighs the labels
+    holdout: float = 0.05       # fraction of the training data kept aside for early stopping
+    patience: int = 2           # epochs without a better held-out accuracy before stopping
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class QatSettings:
+    epochs: int = 1
+    batch_size: int = 128
+    lr: float = 5e-4
+    temperature: float = 4.0
+    alpha: float = 0.7
+    freeze_after: float = 0.75   # fraction of the training steps after which observers and BN stats freeze
+    seed: int = 0
+
+    def distill_settings(self) -> "DistillSettings":
+        return DistillSettings(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                               temperature=self.temperature, alpha=self.alpha, patience=self.epochs, seed=self.seed)
