@@ -80,11 +80,28 @@ class Job:
             _check_fits(dataset, self.model.input_shape, path, what)
         with torch.no_grad():
             classes = int(module(torch.zeros(self.model.input_shape)).shape[1])
+        self._lint(module, steps)
         for what, dataset, path in checks:
             _check_labels(dataset, classes, path)
         ctx = Context(model=self.model, calibration=calib, quantization=self.spec.quantization, steps=steps,
                       options=self.spec.options, train=train, device=self.device)
         return ctx, evaluation, module
+
+
+    def _lint(self, module, steps) -> None:
+        """Say now, before any training, what a target will not convert."""
+        from .lint import unsupported
+        from .passes.torch_export import export_program
+
+        specs = [s for s in members(self.spec) if s.supported_ops]
+        if not specs:
+            return
+        with steps.step("checking the model against the targets"):
+            program = export_program(module, self.model.input_shape)
+        problems = [f"{s.name} lacks {', '.join(ops)}" for s in specs if (ops := unsupported(program, s))]
+        if problems:
+            raise UserError("the model will not convert: " + "; ".join(problems) +
+                            "; replace those ops or choose another target")
 
 
 def predict_torch(module, x: np.ndarray, batch: int = 250) -> np.ndarray:

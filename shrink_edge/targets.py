@@ -43,6 +43,7 @@ class TargetSpec:
     budget: Budget = field(default_factory=Budget)
     options: dict = field(default_factory=dict)  # backend-specific settings, e.g. nhwc_io for TFLite
     include: tuple[str, ...] = ()  # a group target: these targets' artifacts, each under its own budget
+    supported_ops: frozenset[str] = frozenset()  # torch ops the backend converts; empty: not checked
 
 
 def _parse(path: Path) -> TargetSpec:
@@ -59,6 +60,7 @@ def _parse(path: Path) -> TargetSpec:
             budget=Budget(**raw.get("budget", {})),
             options=dict(raw.get("options", {})),
             include=tuple(raw.get("include", ())),
+            supported_ops=frozenset(raw.get("ops", {}).get("supported", ())),
         )
     except (tomllib.TOMLDecodeError, KeyError, TypeError) as e:
         raise UserError(f"invalid target spec {path}: {type(e).__name__}: {e}; see targets/onnx.toml for the fields")
