@@ -27,6 +27,7 @@ def _quiet_third_party() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
     for name in ("torch", "torchao", "onnxscript", "absl"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

@@ -7,7 +7,7 @@ from .exporter import ExportResult
 
 
 def _kb(n: int) -> str:
-    return f"{n / 1024:,.1f} KB"
+    return f"{n / 1024:,.0f} KB" if n >= 100 * 1024 else f"{n / 1024:,.1f} KB"
 
 
 def export_table(result: ExportResult) -> Table:
@@ -17,18 +17,19 @@ def export_table(result: ExportResult) -> Table:
     table = Table(title=title)
     widest = max(len(a["file"]) for a in m["artifacts"])
     table.add_column("artifact", no_wrap=True, min_width=widest)
-    table.add_column("runtime")
+    table.add_column("runtime", no_wrap=True)
     for column in ("size", "top-1", "agree", "error"):
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     table.add_row("PyTorch reference", ref["runtime"], "", f"{ref['accuracy']:.2%}", "", "")
     for a in m["artifacts"]:
         mt = a["metrics"]
+        size = _kb(a.get("facts", {}).get("model_bytes", a["size_bytes"]))  # a TFLM bundle: its model
         if mt is None:
-            table.add_row(a["file"], a["runtime"], _kb(a["size_bytes"]), "skipped", "", "")
+            table.add_row(a["file"], a["runtime"], size, "skipped", "", "")
             continue
         error = (f"{mt['error_lsb_p99']:.0f}/{mt['max_error_lsb']:.0f} LSB" if mt.get("max_error_lsb") is not None
                  else f"{mt['max_abs_error']:.3g}")
-        table.add_row(a["file"], a["runtime"], _kb(a["size_bytes"]), f"{mt['accuracy']:.2%}",
+        table.add_row(a["file"], a["runtime"], size, f"{mt['accuracy']:.2%}",
                       f"{mt['agreement']:.2%}", error)
     notes = sorted({a["facts"]["verification_skipped"] for a in m["artifacts"]
                     if "verification_skipped" in a.get("facts", {})})
