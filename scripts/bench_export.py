@@ -7,7 +7,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from shrink_edge.data import load_idx_dir
 from shrink_edge.runtimes import PREDICT

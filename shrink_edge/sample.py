@@ -6,7 +6,6 @@ from .model_source import ModelSource
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_models" / "fashion_mnist"
 HELDOUT = SAMPLE_DIR / "heldout.npz"          # 1,000 images of the official test set
 CALIBRATION = SAMPLE_DIR / "calibration.npz"  # 512 images of the official training set
-LABELS = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 
 def model_source() -> ModelSource:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -38,3 +38,17 @@ class Pass(ABC):
     @abstractmethod
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         """Write the output to dst. src is None for the user's original model."""
+
+
+class ConfiguredPass(Pass):
+    """A pass with declared settings (a frozen dataclass from settings.py) that enter its cache key."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def settings(self, ctx: Context) -> dict:
+        return {**asdict(self.config), **self.data_settings(ctx)}
+
+    def data_settings(self, ctx: Context) -> dict:
+        """What else changes the output: the data it trains on, the quantization scheme."""
+        return {}

@@ -1,14 +1,13 @@
 """torch -> torch: fine-tune with knowledge distillation from the original float model."""
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 from .. import checkpoint
 from ..errors import UserError
 from ..settings import DistillSettings
 from ..training import distill
-from .base import Context, Pass
+from .base import ConfiguredPass, Context
 
 
 def training_data(ctx: Context):
@@ -18,16 +17,14 @@ def training_data(ctx: Context):
     return ctx.train
 
 
-class Distill(Pass):
+class Distill(ConfiguredPass):
     name = "distill"
     source = "torch"
     target = "torch"
+    config: DistillSettings
 
-    def __init__(self, settings: DistillSettings):
-        self.config = settings
-
-    def settings(self, ctx: Context) -> dict:
-        return {**asdict(self.config), "data": training_data(ctx).digest()}
+    def data_settings(self, ctx: Context) -> dict:
+        return {"data": training_data(ctx).digest()}
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         student, teacher = ctx.model.load(src), ctx.model.load()

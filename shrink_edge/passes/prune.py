@@ -1,28 +1,25 @@
 """torch -> torch: structured channel pruning."""
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 from .. import checkpoint
 from ..pruning import prune
 from ..settings import PruneSettings
-from .base import Context, Pass
+from .base import ConfiguredPass, Context
 
 TAYLOR_BATCHES = 4
 
 
-class Prune(Pass):
+class Prune(ConfiguredPass):
     name = "prune"
     source = "torch"
     target = "torch"
+    config: PruneSettings
 
-    def __init__(self, settings: PruneSettings):
-        self.config = settings
-
-    def settings(self, ctx: Context) -> dict:
+    def data_settings(self, ctx: Context) -> dict:
         uses_data = self.config.importance == "taylor" and ctx.train is not None
-        return {**asdict(self.config), "data": ctx.train.digest() if uses_data else None}
+        return {"data": ctx.train.digest() if uses_data else None}
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         import torch

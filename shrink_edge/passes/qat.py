@@ -14,7 +14,7 @@ from ..quantization import make_quantizer
 from ..settings import QatSettings
 from ..training import distill
 from ..workarounds import litert_conv_bn_qat_patterns
-from .base import Context, Pass
+from .base import ConfiguredPass, Context
 from .distill import training_data
 from .torch_export import export_program
 
@@ -39,17 +39,16 @@ def prepare_qat(model, input_shape: tuple[int, ...], scheme):
         return prepare_qat_pt2e(program.module(), make_quantizer(scheme, qat=True))
 
 
-class QuantizationAwareTraining(Pass):
+class QuantizationAwareTraining(ConfiguredPass):
     name = "qat"
     source = "torch"
     target = "pt2-int8"
     version = 3  # chained residual adds quantized (workarounds.ResidualAddQuantizer)
 
-    def __init__(self, settings: QatSettings):
-        self.config = settings
+    config: QatSettings
 
-    def settings(self, ctx: Context) -> dict:
-        return {**asdict(self.config), "scheme": asdict(ctx.quantization), "data": training_data(ctx).digest()}
+    def data_settings(self, ctx: Context) -> dict:
+        return {"scheme": asdict(ctx.quantization), "data": training_data(ctx).digest()}
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         import torch
