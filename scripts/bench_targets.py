@@ -51,15 +51,18 @@ def ort_static(float_onnx: Path, calibration: np.ndarray, dst: Path) -> None:
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
 
 
-def interleaved_p50(models: dict[str, Path], x: np.ndarray, rounds: int = 30, warmup: int = 20) -> dict:
-    """Latency per single-image inference, 1 thread, the models taking turns so drift hits all alike."""
+def interleaved_p50(models: dict[str, Path], x: np.ndarray, rounds: int = 60, warmup: int = 20) -> dict:
+    """Latency per single-image inference, 1 thread, the models taking turns (in a rotating order, so none
+    always runs first or after the same neighbour) so that drift hits all alike."""
     sessions = {k: session(p, threads=1) for k, p in models.items()}
     times = {k: [] for k in models}
     for _ in range(warmup):
         for s in sessions.values():
             s.run(None, {"x": x[:1]})
+    names = list(sessions)
     for r in range(rounds):
-        for name, s in sessions.items():
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            s = sessions[name]
             start = time.perf_counter()
             for i in range(20):
                 s.run(None, {"x": x[i:i + 1]})
