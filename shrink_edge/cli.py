@@ -64,6 +64,15 @@ SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a r
 TrainOpt = Annotated[Optional[Path], typer.Option("--train-data", help="Fine-tuning data (IDX directory or .npz); "
                                                   "overrides the recipe's train_data.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="Where fine-tuning runs: cpu or cuda.")]
+AndroidOpt = Annotated[Optional[Path], typer.Option("--android-project", help="Android project root: the .tflite "
+                                                    "and its metadata go to app/src/main/assets, plus a Kotlin helper "
+                                                    "and shrink-edge.gradle.kts.")]
+AssetsOpt = Annotated[Optional[Path], typer.Option("--assets-dir", help="Just the assets folder for the .tflite and "
+                                                   "its metadata.")]
+IosOpt = Annotated[Optional[Path], typer.Option("--ios-project", help="iOS project root: the .mlpackage and metadata "
+                                                "go to ShrinkEdge/Resources, plus a Swift helper and a Run Script "
+                                                "build phase.")]
+LabelsOpt = Annotated[Optional[Path], typer.Option("--labels", help="Class names for the app metadata, one per line.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
@@ -97,16 +106,30 @@ def export(
     model: ModelOpt = None, weights: WeightsOpt = None, input_shape: ShapeOpt = None, data: DataOpt = None,
     calibration: CalibrationOpt = None, recipe: RecipeOpt = None, overrides: SetOpt = None,
     train_data: TrainOpt = None, device: DeviceOpt = "cpu", out: OutOpt = Path("out"), cache_dir: CacheOpt = None,
-    unsafe_allow_pickle: PickleOpt = False, as_json: JsonOpt = False,
+    unsafe_allow_pickle: PickleOpt = False, android_project: AndroidOpt = None, assets_dir: AssetsOpt = None,
+    ios_project: IosOpt = None, labels: LabelsOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Convert a model (optimized by --recipe if given) for a target and verify every artifact in its runtime."""
+    from . import app_metadata, sample
+    from .app_install import AppTargets
     from .exporter import export as run_export
     from .tables import export_table
 
     try:
         source, plan = _inputs(model, weights, input_shape, unsafe_allow_pickle, recipe, overrides, train_data)
+        app_info = sample.app_defaults() if source is None else {"labels": None, "normalization": None}
+        if labels is not None:
+            app_info["labels"] = app_metadata.read_labels(labels)
+        command = _command(target=target, model=model, weights=weights, input_shape=input_shape, data=data,
+                           calibration=calibration, recipe=recipe, set=overrides, train_data=train_data,
+                           device=device if device != "cpu" else None, out=out, cache_dir=cache_dir,
+                           unsafe_allow_pickle=unsafe_allow_pickle, android_project=android_project,
+                           assets_dir=assets_dir, ios_project=ios_project, labels=labels)
+        apps = AppTargets(android_project=android_project, assets_dir=assets_dir, ios_project=ios_project,
+                          command=command, **app_info)
         result = run_export(target=_target(target, plan), model=source, data=data, calibration=calibration,
-                            out=out, cache_dir=cache_dir, recipe=plan, device=device, progress=_progress(as_json))
+                            out=out, cache_dir=cache_dir, recipe=plan, device=device, progress=_progress(as_json),
+                            apps=apps)
     except UserError as e:
         _fail(str(e), 2)
     except BudgetError as e:
@@ -136,6 +159,23 @@ def optimize(
     except UserError as e:
         _fail(str(e), 2)
     _emit(as_json, {**result.manifest, "reused": result.reused}, optimize_table(result))
+
+
+def _command(**options) -> tuple[str, ...]:
+    """The export command line that reproduces these options, for an app's build to re-run."""
+    args = ["export"]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is None or value is False:
+            continue
+        if value is True:
+            args.append(flag)
+        elif isinstance(value, list):
+            for item in value:
+                args += [flag, str(item)]
+        else:
+            args += [flag, str(value)]
+    return tuple(args)
 
 
 def _progress(as_json: bool) -> bool:

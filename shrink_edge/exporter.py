@@ -6,6 +6,7 @@ from pathlib import Path
 
 from . import manifest as manifest_io
 from . import targets
+from .app_install import AppTargets, check, install
 from .targets import members
 from .cache import Cache
 from .errors import BudgetError, PredictionUnavailable
@@ -30,14 +31,20 @@ class ExportResult:
 
 def export(target: str = "onnx", model: ModelSource | None = None, data: Path | None = None,
            calibration: Path | None = None, out: Path = Path("out"), cache_dir: Path | None = None,
-           recipe: Recipe | None = None, device: str = "cpu", progress: bool = True) -> ExportResult:
+           recipe: Recipe | None = None, device: str = "cpu", progress: bool = True,
+           apps: AppTargets | None = None) -> ExportResult:
     """Convert `model` (default: the bundled sample), optimized by `recipe` if given, for `target`; verify every
-    artifact in its runtime against the PyTorch reference on `data`; write the artifacts and manifest.json."""
+    artifact in its runtime against the PyTorch reference on `data`; write the artifacts and manifest.json,
+    and into the Android / iOS projects of `apps`."""
     job = Job.create(targets.resolve(target), model, data, calibration, recipe, device)
+    apps = apps or AppTargets()
+    if apps.any():
+        check(apps, {f for spec in members(job.spec) for f in spec.artifacts})
+        apps = replace(apps, inputs=job.input_files())
     run_key, described = job.run_key(command="export")
     out = Path(out)
     if (previous := manifest_io.read_current(out, run_key)) is not None:
-        return ExportResult(out, previous, reused=True)
+        return _installed(ExportResult(out, previous, reused=True), apps)
 
     from .graph import build, reachable
     from .optimizer import run_recipe
@@ -94,4 +101,10 @@ def export(target: str = "onnx", model: ModelSource | None = None, data: Path | 
             "metrics": metrics.as_dict() if metrics else None, **({"facts": facts} if facts else {}),
         })
     manifest_io.write(out, manifest)
-    return ExportResult(out, manifest, reused=False)
+    return _installed(ExportResult(out, manifest, reused=False), apps)
+
+
+def _installed(result: ExportResult, apps: AppTargets) -> ExportResult:
+    if apps.any():
+        install(apps, result.manifest, result.out)
+    return result

@@ -41,6 +41,12 @@ class Job:
             raise UserError(f"unknown --device '{device}'; choose cpu or cuda")
         return cls(spec, model, Path(data), Path(calibration) if calibration else None, recipe or Recipe(), device)
 
+    def input_files(self) -> tuple[Path, ...]:
+        """The files this run reads: what a build tool should watch."""
+        files = [self.model.module_file, self.model.weights, self.model.program, self.data, self.calibration,
+                 self.recipe.source]
+        return tuple(Path(f).resolve() for f in files if f is not None and Path(f).is_file())
+
     def run_key(self, **settings) -> tuple[str, dict]:
         """The key of a run: every input's hash, the settings, tool versions and this package's code."""
         inputs = {"model": self.model.fingerprint(), "data": _digest(self.data),

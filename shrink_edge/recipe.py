@@ -29,6 +29,7 @@ class Recipe:
     prune: PruneSettings | None = None
     distill: DistillSettings | None = None
     qat: QatSettings | None = None
+    source: Path | None = None  # the recipe file, if any
 
     def passes(self, spec: TargetSpec) -> list:
         """The passes in order; pruning rounds channels to the target's multiple unless the recipe sets one."""
@@ -101,4 +102,5 @@ def load(path: Path | None, overrides: list[str] = ()) -> Recipe:
     if (p := settings.get("prune")) and not 0 <= p.ratio < 1:
         raise UserError(f"[prune] ratio = {p.ratio} is out of range; give 0 <= ratio < 1 (e.g. 0.5)")
     train = raw.get("train_data")
-    return Recipe(train_data=(base / train) if train else None, targets=tuple(raw.get("targets", ())), **settings)
+    return Recipe(train_data=(base / train) if train else None, targets=tuple(raw.get("targets", ())), source=path,
+                  **settings)
