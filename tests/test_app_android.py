@@ -1,5 +1,6 @@
 """Android: the .tflite and its metadata land in the app's assets; the Gradle task's command keeps them in sync."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -108,3 +109,11 @@ def test_bad_project_path(flag, tmp_path):
 def test_target_without_a_tflite_is_refused(tmp_path):
     result = run_cli("export", "--target", "onnx", "--android-project", tmp_path, "--out", tmp_path / "out")
     assert result.exit_code == 2 and "need a .tflite" in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere: a read-only folder cannot be shown as root")
+def test_project_without_write_permission(tmp_path):
+    project = tmp_path / "readonly"
+    project.mkdir(mode=0o555)
+    result = run_cli("export", "--target", "tflite", "--android-project", project, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "is not writable" in result.stderr
