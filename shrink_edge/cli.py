@@ -182,6 +182,29 @@ def _progress(as_json: bool) -> bool:
     return not as_json and sys.stderr.isatty()
 
 
+@app.command()
+def profile(
+    artifacts: Annotated[list[Path], typer.Argument(help="Artifacts to profile (.tflite, .onnx, OpenVINO IR, .tflm); "
+                                                      "several are measured interleaved, as ratios to the first.")],
+    device: Annotated[str, typer.Option(help="Where to run: local (the host's runtimes).")] = "local",
+    runs: Annotated[int, typer.Option(help="Timed runs per artifact.")] = 50,
+    warmup: Annotated[int, typer.Option(help="Untimed runs first.")] = 10,
+    threads: Annotated[int, typer.Option(help="Runtime threads.")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Latency (min, p50, p90, std, init, first run) and memory of artifacts, with the run conditions."""
+    from .profiler import profile as run_profile
+    from .tables import profile_table
+
+    try:
+        if device != "local":
+            raise UserError(f"unknown --device '{device}'; this version profiles on 'local' only")
+        report = run_profile(artifacts, runs=runs, warmup=warmup, threads=threads)
+    except UserError as e:
+        _fail(str(e), 2)
+    _emit(as_json, report, profile_table(report))
+
+
 @app.command("targets")
 def list_targets(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
     """List the target specs."""

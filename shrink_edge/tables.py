@@ -1,6 +1,8 @@
 """Rich tables for what the commands print."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.table import Table
 
 from .exporter import ExportResult
@@ -49,6 +51,23 @@ def optimize_table(result) -> Table:
         table.add_row(stage.replace("_", " "), f"{row['params']:,}", f"{row['macs']:,}", f"{row['accuracy']:.2%}")
     files = ", ".join(a["file"] for a in m["artifacts"])
     table.caption = f"top-1 on {m['evaluated_on']} held-out samples; wrote {files} in {result.out}"
+    return table
+
+
+def profile_table(report: dict) -> Table:
+    c = report["conditions"]
+    table = Table(title=f"latency on {c['device']} ({c['threads']} thread{'s' if c['threads'] > 1 else ''})")
+    table.add_column("artifact", no_wrap=True)
+    table.add_column("runtime", no_wrap=True)
+    for column in ("p50 ms", "p90 ms", "min ms", "init ms", "mem MB", "ratio"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for r in report["results"]:
+        table.add_row(Path(r["artifact"]).name, r["runtime"], f"{r['p50_ms']:.3f}" + (" (noisy)" if r["noisy"] else ""),
+                      f"{r['p90_ms']:.3f}", f"{r['min_ms']:.3f}", f"{r['init_ms']:.1f}", f"{r['memory_mb']:.1f}",
+                      f"{r['p50_ratio_to_first']:.2f}x" if "p50_ratio_to_first" in r else "")
+    table.caption = (f"{report['results'][0]['runs']} runs after {report['results'][0]['warmup']} warm-up, "
+                     f"interleaved; {c['cpu']}, load {c['load_average'][0]}; mem: RSS growth while loading "
+                     "(the first artifact of a runtime also loads its libraries)")
     return table
 
 
