@@ -17,10 +17,9 @@ def read_labels(path: Path | None) -> list[str] | None:
 
 
 def _tflite_io(path: Path) -> dict:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from .runtimes.litert_runner import inspector
 
-    interpreter = Interpreter(model_path=str(path),
-                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter = inspector(path)
 
     def describe(details):
         return [{"name": d["name"], "shape": [int(v) for v in d["shape"]], "dtype": d["dtype"].__name__,

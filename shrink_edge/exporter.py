@@ -24,10 +24,6 @@ class ExportResult:
     manifest: dict
     reused: bool  # nothing had changed: the previous run's artifacts stand
 
-    @property
-    def artifacts(self) -> list[dict]:
-        return self.manifest["artifacts"]
-
 
 def export(target: str = "onnx", model: ModelSource | None = None, data: Path | None = None,
            calibration: Path | None = None, out: Path = Path("out"), cache_dir: Path | None = None,
@@ -47,7 +43,7 @@ def export(target: str = "onnx", model: ModelSource | None = None, data: Path | 
         return _installed(ExportResult(out, previous, reused=True), apps)
 
     from .graph import build, reachable
-    from .optimizer import run_recipe
+    from .optimizer import output_scale, run_recipe
     from .progress import Steps
     from .runtimes import FACTS, PREDICT
     from .verify import budget_violations, compare
@@ -58,9 +54,10 @@ def export(target: str = "onnx", model: ModelSource | None = None, data: Path | 
         ctx, evaluation, _ = job.open(steps)
         optimized = run_recipe(job, ctx, cache)
         with steps.step("reference outputs (PyTorch)"):
-            reference = predict_torch(optimized.reference(job), evaluation.x)
+            reference_module = optimized.reference(job)
+            reference = predict_torch(reference_module, evaluation.x)
         reference_accuracy = float((reference.argmax(1) == evaluation.y).mean())
-        lsb = optimized.output_scale()
+        lsb = output_scale(reference_module) if optimized.int8_model else None
         for spec in members(job.spec):
             for fmt in spec.artifacts:
                 # int8 formats come from the QAT program when there is one; the rest from the float model

@@ -41,11 +41,10 @@ def _inspect_onnx(path: Path) -> dict:
 
 
 def _inspect_tflite(path: Path) -> dict:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from .runtimes.litert_runner import inspector
 
     try:
-        interpreter = Interpreter(model_path=str(path),
-                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interpreter = inspector(path)
     except (ValueError, RuntimeError) as e:
         first = (str(e).strip().splitlines() or [""])[0]
         raise UserError(f"{path} is not a valid TFLite model: {first}") from None

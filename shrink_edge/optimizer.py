@@ -22,22 +22,20 @@ class Optimized:
     float_model: Artifact          # after pruning and distillation (the origin when the recipe has neither)
     int8_model: Artifact | None    # the converted QAT program, when the recipe has [qat]
 
-    def output_scale(self) -> float | None:
-        """The QAT program's output quantization step, the unit of an int8 artifact's error."""
-        if self.int8_model is None:
-            return None
-        import torch
-
-        graph = load_program(self.int8_model.path).module().graph
-        output = next(n for n in graph.nodes if n.op == "output").args[0][0]
-        dequantize = torch.ops.quantized_decomposed.dequantize_per_tensor.default
-        return float(output.args[1]) if getattr(output, "target", None) == dequantize else None
-
     def reference(self, job: Job):
         """The PyTorch module every exported artifact is verified against: the QAT model when there is one."""
         if self.int8_model is not None:
             return load_program(self.int8_model.path).module()
         return job.model.load(self.float_model.path)
+
+
+def output_scale(program_module) -> float | None:
+    """An int8 program's output quantization step, the unit of an int8 artifact's error."""
+    import torch
+
+    output = next(n for n in program_module.graph.nodes if n.op == "output").args[0][0]
+    dequantize = torch.ops.quantized_decomposed.dequantize_per_tensor.default
+    return float(output.args[1]) if getattr(output, "target", None) == dequantize else None
 
 
 def origin(job: Job) -> Artifact:

@@ -44,10 +44,9 @@ def unfold_weights(module) -> int:
 
 
 def float_tensors(path: Path) -> list[str]:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from ..runtimes.litert_runner import inspector
 
-    interpreter = Interpreter(model_path=str(path),
-                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter = inspector(path)
     return [t["name"] for t in interpreter.get_tensor_details() if t["dtype"].__name__ == "float32"]
 
 

@@ -47,10 +47,9 @@ def minimal_arena(model: bytes) -> int:
 
 
 def op_names(path: Path) -> Counter:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    from ..runtimes.litert_runner import inspector
 
-    interpreter = Interpreter(model_path=str(path),
-                              experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter = inspector(path)
     return Counter(op["op_name"] for op in interpreter._get_ops_details())
 
 

@@ -28,6 +28,14 @@ def to_layout(x: np.ndarray, shape) -> np.ndarray:
     return x
 
 
+def inspector(path: Path):
+    """An interpreter with the built-in kernels only (no XNNPACK delegate), for reading a model's ops and tensors."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    return Interpreter(model_path=str(path),
+                       experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+
+
 def predict(path: Path, x: np.ndarray, threads: int = 1) -> np.ndarray:
     from ai_edge_litert.interpreter import Interpreter
 
