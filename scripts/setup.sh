@@ -5,13 +5,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist) >/dev/null \
-      || echo "setup: could not install dataset-fashion-mnist; only retraining and benchmarks need it" >&2
-  else
-    echo "setup: run 'sudo apt-get install dataset-fashion-mnist' for retraining and benchmarks" >&2
+# Debian packages, as root: the Fashion-MNIST files; adb and a real adbd (bookworm-backports), qemu-user 10
+# (backports; bookworm's 7.2 crashes LiteRT and onnxruntime) and mmdebstrap for the emulated arm64 phone.
+needs_apt() { [ ! -d /usr/share/datasets/fashion-mnist ] || [ ! -x /usr/sbin/adbd ] \
+  || ! command -v mmdebstrap >/dev/null || [ ! -x /usr/bin/qemu-aarch64-static ]; }
+if ! needs_apt; then
+  :
+elif command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: %s\n' \
+      /usr/share/keyrings/debian-archive-keyring.gpg > /etc/apt/sources.list.d/bookworm-backports.sources
   fi
+  (apt-get update -qq \
+   && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist mmdebstrap iproute2 \
+   && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t bookworm-backports adb adbd qemu-user-static) \
+    >/dev/null || echo "setup: could not install the Debian packages; device tests and benchmarks will skip" >&2
+else
+  echo "setup: as root, apt-get install dataset-fashion-mnist mmdebstrap and (bookworm-backports) adb adbd" \
+       "qemu-user-static for the full-test-set benchmarks and the device tests" >&2
 fi
 
 PYTHON=${PYTHON:-python3.11}

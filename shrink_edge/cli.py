@@ -186,23 +186,52 @@ def _progress(as_json: bool) -> bool:
 def profile(
     artifacts: Annotated[list[Path], typer.Argument(help="Artifacts to profile (.tflite, .onnx, OpenVINO IR, .tflm); "
                                                       "several are measured interleaved, as ratios to the first.")],
-    device: Annotated[str, typer.Option(help="Where to run: local (the host's runtimes).")] = "local",
+    device: Annotated[list[str], typer.Option(help="Where to run: local (the host's runtimes), adb (the only "
+                                                   "attached device), adb:SERIAL, or emulator (the emulated arm64 "
+                                                   "phone). Repeatable: devices run in parallel.")] = ["local"],
     runs: Annotated[int, typer.Option(help="Timed runs per artifact.")] = 50,
     warmup: Annotated[int, typer.Option(help="Untimed runs first.")] = 10,
     threads: Annotated[int, typer.Option(help="Runtime threads.")] = 1,
+    benchmark_model: Annotated[Optional[Path], typer.Option(help="TFLite's benchmark_model binary for the device's "
+                                                            "ABI, for adb devices without python3.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Latency (min, p50, p90, std, init, first run) and memory of artifacts, with the run conditions."""
     from .profiler import profile as run_profile
     from .tables import profile_table
 
+    report = _guarded(lambda: run_profile(artifacts, tuple(device), runs=runs, warmup=warmup, threads=threads,
+                                          benchmark_model=benchmark_model))
+    _emit(as_json, report, profile_table(report))
+
+
+device_app = typer.Typer(no_args_is_help=True, help="The emulated arm64 phone (adbd under qemu-user).")
+app.add_typer(device_app, name="device")
+
+
+@device_app.command("create")
+def device_create(
+    root: Annotated[Optional[Path], typer.Option(help="Where its root filesystem goes [default: "
+                                                      "$SHRINK_EDGE_PHONE_ROOT or ~/.cache/shrink-edge-phone-arm64].")]
+    = None,
+) -> None:
+    """Build the emulated phone: Debian arm64 + python3 + LiteRT/onnxruntime aarch64 wheels + adbd (as root)."""
+    from .devices import phone
+
+    made = _guarded(lambda: phone.create(root or phone.default_root()))
+    stdout.print(f"emulated phone ready at {made}; profile on it with --device emulator")
+
+
+def _guarded(work):
+    """Run work; bad input exits 2 and a device failure 3, each with one line."""
+    from .errors import DeviceError
+
     try:
-        if device != "local":
-            raise UserError(f"unknown --device '{device}'; this version profiles on 'local' only")
-        report = run_profile(artifacts, runs=runs, warmup=warmup, threads=threads)
+        return work()
     except UserError as e:
         _fail(str(e), 2)
-    _emit(as_json, report, profile_table(report))
+    except DeviceError as e:
+        _fail(str(e), 3)
 
 
 @app.command("targets")

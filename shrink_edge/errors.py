@@ -11,3 +11,7 @@ class BudgetError(Exception):
 
 class PredictionUnavailable(Exception):
     """A runtime cannot run here (e.g. Core ML off macOS); verification is skipped with this reason."""
+
+
+class DeviceError(Exception):
+    """A device that is missing, went away, or failed to run the model. The CLI exits with code 3."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.console import Group
 from rich.table import Table
 
 from .exporter import ExportResult
@@ -54,20 +55,29 @@ def optimize_table(result) -> Table:
     return table
 
 
-def profile_table(report: dict) -> Table:
-    c = report["conditions"]
-    table = Table(title=f"latency on {c['device']} ({c['threads']} thread{'s' if c['threads'] > 1 else ''})")
+def profile_table(report: dict) -> Group:
+    return Group(*(_device_table(profile) for profile in report["profiles"]))
+
+
+def _device_table(profile: dict) -> Table:
+    c, results = profile["conditions"], profile["results"]
+    where = c["device"] + (f" ({c['abi']})" if "abi" in c else "")
+    table = Table(title=f"latency on {where}, {c['threads']} thread{'s' if c['threads'] > 1 else ''}"
+                  + (" [EMULATED: not a latency]" if c.get("emulated") else ""))
     table.add_column("artifact", no_wrap=True)
     table.add_column("runtime", no_wrap=True)
     for column in ("p50 ms", "p90 ms", "min ms", "init ms", "mem MB", "ratio"):
         table.add_column(column, justify="right", no_wrap=True)
-    for r in report["results"]:
-        table.add_row(Path(r["artifact"]).name, r["runtime"], f"{r['p50_ms']:.3f}" + (" (noisy)" if r["noisy"] else ""),
-                      f"{r['p90_ms']:.3f}", f"{r['min_ms']:.3f}", f"{r['init_ms']:.1f}", f"{r['memory_mb']:.1f}",
+    figure = lambda r, key, digits: "" if r.get(key) is None else f"{r[key]:.{digits}f}"  # noqa: E731
+    for r in results:
+        table.add_row(Path(r["artifact"]).name, r["runtime"],
+                      figure(r, "p50_ms", 3) + (" (noisy)" if r.get("noisy") else ""), figure(r, "p90_ms", 3),
+                      figure(r, "min_ms", 3), figure(r, "init_ms", 1), figure(r, "memory_mb", 1),
                       f"{r['p50_ratio_to_first']:.2f}x" if "p50_ratio_to_first" in r else "")
-    table.caption = (f"{report['results'][0]['runs']} runs after {report['results'][0]['warmup']} warm-up, "
-                     f"interleaved; {c['cpu']}, load {c['load_average'][0]}; mem: RSS growth while loading "
-                     "(the first artifact of a runtime also loads its libraries)")
+    how = ("one at a time by benchmark_model" if c.get("runner") == "benchmark_model" else "interleaved")
+    table.caption = (f"{results[0]['runs']} runs after {results[0].get('warmup', '?')} warm-up, {how}; "
+                     f"{c.get('cpu', c.get('abi', ''))}, load {c.get('load_average', ['?'])[0]}; "
+                     "mem: RSS growth while loading (the first artifact of a runtime also loads its libraries)")
     return table
 
 

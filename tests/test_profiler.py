@@ -10,14 +10,16 @@ def test_profiles_each_runtime_with_conditions(all_targets):
     files = [out / artifacts[f]["file"] for f in ("onnx", "onnx-int8", "tflite-int8", "openvino-int8", "tflm")]
     shown = run_cli("profile", *files, "--runs", "10", "--warmup", "2", "--json")
     assert shown.exit_code == 0, shown.stderr
-    report = json.loads(shown.stdout)
+    [report] = json.loads(shown.stdout)["profiles"]
     assert report["conditions"]["threads"] == 1 and report["conditions"]["cores"] >= 1
+    assert report["conditions"]["device"] == "local" and not report["conditions"]["emulated"]
     assert "onnxruntime" in report["conditions"]["versions"]
     results = report["results"]
     assert [r["runtime"] for r in results] == ["onnxruntime", "onnxruntime", "litert", "openvino", "tflm"]
     for r in results:
         assert 0 < r["min_ms"] <= r["p50_ms"] <= r["p90_ms"]
         assert r["init_ms"] > 0 and r["runs"] == 10 and isinstance(r["noisy"], bool)
+        assert r["peak_memory_mb"] > 0
     assert all(r["p50_ratio_to_first"] > 0 for r in results[1:])
 
 
@@ -42,5 +44,6 @@ def test_bad_artifacts(name, content, message, tmp_path):
 
 
 def test_unknown_device(tmp_path):
-    shown = run_cli("profile", tmp_path / "m.tflite", "--device", "adb:emulator-5554")
-    assert shown.exit_code == 2 and "unknown --device" in shown.stderr
+    (tmp_path / "m.tflite").write_bytes(b"x")
+    shown = run_cli("profile", tmp_path / "m.tflite", "--device", "phone")
+    assert shown.exit_code == 2 and "unknown --device 'phone'" in shown.stderr

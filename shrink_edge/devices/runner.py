@@ -1,0 +1,173 @@
+"""Times models in their runtime: load, first run, warm-up, then timed runs that rotate through the models, so
+that drift on a shared machine hits them all alike.
+
+Standalone on purpose (numpy and the runtimes only, no shrink_edge imports): `shrink-edge profile --device adb`
+pushes this file to the device and runs it there with the device's python3; the host runs the same code in-process.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+RUNTIME_PACKAGES = {"litert": "ai-edge-litert", "onnxruntime": "onnxruntime", "openvino": "openvino",
+                    "tflm": "tflite-micro"}
+
+
+class RunnerError(Exception):
+    """A model that its runtime cannot load or run; the message is the runtime's own first line."""
+
+
+def _memory_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _random_input(shape, dtype) -> np.ndarray:
+    shape = [int(d) if int(d) > 0 else 1 for d in shape]
+    rng = np.random.default_rng(0)
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+    return rng.random(shape, dtype=np.float32)
+
+
+def _litert(path: Path, threads: int):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    detail = interpreter.get_input_details()[0]
+    interpreter.set_tensor(detail["index"], _random_input(detail["shape"], detail["dtype"]))
+    return interpreter.invoke
+
+
+def _onnxruntime(path: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0]
+    feed = {inp.name: _random_input([d if isinstance(d, int) else 1 for d in inp.shape], np.float32)}
+    return lambda: sess.run(None, feed)
+
+
+def _openvino(path: Path, threads: int):
+    import openvino as ov
+
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(str(path / "model.xml" if path.is_dir() else path)), "CPU",
+                                  {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"})
+    request = compiled.create_infer_request()
+    shape = [d.get_length() if d.is_static else 1 for d in compiled.input(0).get_partial_shape()]
+    x = _random_input(shape, np.float32)
+    return lambda: request.infer({0: x})
+
+
+def _tflm(path: Path, threads: int):
+    from tflite_micro import runtime
+
+    info = json.loads((path / "tflm.json").read_text())
+    interpreter = runtime.Interpreter.from_bytes((path / "model.tflite").read_bytes(), arena_size=info["arena_bytes"])
+    detail = interpreter.get_input_details(0)
+    interpreter.set_input(_random_input(detail["shape"], detail["dtype"]), 0)
+    return interpreter.invoke
+
+
+LOADERS = {"litert": _litert, "onnxruntime": _onnxruntime, "openvino": _openvino, "tflm": _tflm}
+
+
+def runtime_of(path: Path) -> str | None:
+    """Which runtime runs this file, by its kind; None if no runtime here does."""
+    if path.suffix == ".tflite":
+        return "litert"
+    if path.suffix == ".onnx":
+        return "onnxruntime"
+    if path.suffix == ".xml" or (path / "model.xml").is_file():
+        return "openvino"
+    if (path / "tflm.json").is_file():
+        return "tflm"
+    return None
+
+
+def measure(paths: list[Path], runs: int, warmup: int, threads: int) -> list[dict]:
+    """Raw timings per model, in milliseconds."""
+    entries = []
+    for path in paths:
+        runtime = runtime_of(path)
+        before = _memory_mb("VmRSS")
+        start = time.perf_counter()
+        try:
+            run = LOADERS[runtime](path, threads)
+            loaded = time.perf_counter()
+            run()
+        except Exception as e:  # the runtime's own words: corrupt or unsupported file, or a missing runtime
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise RunnerError(f"{runtime} cannot run {path}: {type(e).__name__}: {first}") from None
+        entries.append({"artifact": str(path), "runtime": runtime, "run": run,
+                        "init_ms": (loaded - start) * 1e3, "first_ms": (time.perf_counter() - loaded) * 1e3,
+                        "memory_mb": _memory_mb("VmRSS") - before, "times_ms": []})
+    for entry in entries:
+        for _ in range(warmup):
+            entry["run"]()
+    for r in range(runs):
+        for entry in entries[r % len(entries):] + entries[:r % len(entries)]:
+            start = time.perf_counter()
+            entry["run"]()
+            entry["times_ms"].append((time.perf_counter() - start) * 1e3)
+    peak = _memory_mb("VmHWM")
+    for entry in entries:
+        del entry["run"]
+        entry["peak_memory_mb"] = peak
+    return entries
+
+
+def facts(threads: int) -> dict:
+    """What the figures depend on: CPU, cores, threads, load and runtime versions."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        cpuinfo = []
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo
+                if line.split(":")[0].strip() in ("model name", "Hardware", "Processor")), "") or platform.processor()
+    versions = {}
+    for runtime, package in RUNTIME_PACKAGES.items():
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return {"machine": platform.machine(), "cpu": cpu or platform.machine(), "cores": os.cpu_count(),
+            "threads": threads, "load_average": [round(v, 2) for v in os.getloadavg()],
+            "python": platform.python_version(), "versions": versions}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        entries = measure(args.models, args.runs, args.warmup, args.threads)
+    except RunnerError as e:
+        print(e, file=sys.stderr)  # the caller reports this last line
+        return 1
+    args.out.write_text(json.dumps({"facts": facts(args.threads), "entries": entries}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
