@@ -107,7 +107,11 @@ def export(
     calibration: CalibrationOpt = None, recipe: RecipeOpt = None, overrides: SetOpt = None,
     train_data: TrainOpt = None, device: DeviceOpt = "cpu", out: OutOpt = Path("out"), cache_dir: CacheOpt = None,
     unsafe_allow_pickle: PickleOpt = False, android_project: AndroidOpt = None, assets_dir: AssetsOpt = None,
-    ios_project: IosOpt = None, labels: LabelsOpt = None, as_json: JsonOpt = False,
+    ios_project: IosOpt = None, labels: LabelsOpt = None,
+    profile_on: Annotated[Optional[list[str]], typer.Option("--profile", help="Then profile the artifacts on this "
+                                                            "device (local, adb[:SERIAL], emulator; repeatable) and "
+                                                            "record the figures in manifest.json.")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Convert a model (optimized by --recipe if given) for a target and verify every artifact in its runtime."""
     from . import app_metadata, sample
@@ -134,7 +138,14 @@ def export(
         _fail(str(e), 2)
     except BudgetError as e:
         _fail(str(e), 1)
+    if profile_on:
+        from .profiler import profile_run
+        from .tables import profile_table
+
+        profiled = _guarded(lambda: profile_run(result.out, result.manifest, tuple(profile_on)))
     _emit(as_json, {**result.manifest, "reused": result.reused}, export_table(result))
+    if profile_on and not as_json:
+        stdout.print(profile_table(profiled))
 
 
 @app.command()
@@ -232,6 +243,20 @@ def _guarded(work):
         _fail(str(e), 2)
     except DeviceError as e:
         _fail(str(e), 3)
+
+
+@app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Output folders of export runs (each with manifest.json), e.g. "
+                                                    "one per target or pruning level.")],
+    out: Annotated[Optional[Path], typer.Option(help="Folder for report.html and the PNG plots [default: "
+                                                     "FIRST_RUN/report].")] = None,
+) -> None:
+    """Write a self-contained HTML report (and PNG plots) of size, accuracy and latency, with the run conditions."""
+    from .report import write_report
+
+    page = _guarded(lambda: write_report(runs, out))
+    stdout.print(f"wrote {page}")
 
 
 @app.command("targets")

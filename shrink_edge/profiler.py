@@ -98,3 +98,19 @@ def profile(paths: list[Path], devices: tuple[str, ...] = ("local",), runs: int 
             profiles[spec] = _profile_one(spec, *args)
     return {"profiles": [profiles[spec] for spec in devices]}
 
+
+
+def profile_run(out: Path, manifest: dict, devices: tuple[str, ...], **options) -> dict:
+    """Profile an export's artifacts on each device and record the figures in its manifest. adb devices get the
+    files they can run (.tflite, .onnx); the host runs every kind."""
+    from . import manifest as manifest_io
+
+    files = [out / a["file"] for a in manifest["artifacts"] if runner.runtime_of(out / a["file"])]
+    pushable = [f for f in files if f.suffix in (".tflite", ".onnx")]
+    remote = tuple(d for d in devices if parse_device(d)[0] != "local")
+    profiles = profile(pushable, remote, **options)["profiles"] if remote else []
+    if "local" in devices:
+        profiles += profile(files, ("local",), **options)["profiles"]
+    manifest["profiles"] = profiles
+    manifest_io.write(out, manifest)
+    return {"profiles": profiles}
