@@ -205,6 +205,9 @@ def profile(
     threads: Annotated[int, typer.Option(help="Runtime threads.")] = 1,
     benchmark_model: Annotated[Optional[Path], typer.Option(help="TFLite's benchmark_model binary for the device's "
                                                             "ABI, for adb devices without python3.")] = None,
+    instructions: Annotated[bool, typer.Option(help="Also count instructions per inference with valgrind "
+                                                    "(callgrind, LiteRT on the host): repeatable under any load.")]
+    = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Latency (min, p50, p90, std, init, first run) and memory of artifacts, with the run conditions."""
@@ -212,7 +215,7 @@ def profile(
     from .tables import profile_table
 
     report = _guarded(lambda: run_profile(artifacts, tuple(device), runs=runs, warmup=warmup, threads=threads,
-                                          benchmark_model=benchmark_model))
+                                          benchmark_model=benchmark_model, instructions=instructions))
     _emit(as_json, report, profile_table(report))
 
 

@@ -57,13 +57,20 @@ def _on_adb(kind: str, serial: str | None, paths, runs, warmup, threads, benchma
         return remote.run_runner(adb, paths, runs, warmup, threads)
 
 
-def _profile_one(spec: str, paths, runs, warmup, threads, benchmark_model, phone_root) -> dict:
+def _profile_one(spec: str, paths, runs, warmup, threads, benchmark_model, phone_root, instructions) -> dict:
     kind, serial = parse_device(spec)
     if kind == "local":
         facts, entries = _local(paths, runs, warmup, threads)
+        if instructions:
+            from .instructions import per_inference
+
+            for entry in entries:
+                entry["instructions"] = per_inference(Path(entry["artifact"]))
     else:
         facts, entries = _on_adb(kind, serial, paths, runs, warmup, threads, benchmark_model, phone_root)
-    results = [e if "times_ms" not in e else _summarize(e, runs, warmup) for e in entries]
+    results = [e if "times_ms" not in e else {**_summarize(e, runs, warmup), **({"instructions": e["instructions"]}
+                                                                              if "instructions" in e else {})}
+               for e in entries]
     if all(r.get("p50_ms") for r in results):
         for result in results[1:]:
             result["p50_ratio_to_first"] = round(result["p50_ms"] / results[0]["p50_ms"], 3)
@@ -74,8 +81,10 @@ def _profile_one(spec: str, paths, runs, warmup, threads, benchmark_model, phone
 
 
 def profile(paths: list[Path], devices: tuple[str, ...] = ("local",), runs: int = 50, warmup: int = 10,
-            threads: int = 1, benchmark_model: Path | None = None, phone_root: Path | None = None) -> dict:
-    """Profile artifacts on each device; adb devices in parallel, then the host on its own."""
+            threads: int = 1, benchmark_model: Path | None = None, phone_root: Path | None = None,
+            instructions: bool = False) -> dict:
+    """Profile artifacts on each device; adb devices in parallel, then the host on its own. `instructions` adds
+    callgrind's count per inference for .tflite files on the host."""
     if runs < 5 or warmup < 0:
         raise UserError(f"--runs {runs} / --warmup {warmup}: give at least 5 runs and a non-negative warm-up")
     paths, devices = [Path(p) for p in paths], tuple(dict.fromkeys(devices))
@@ -88,8 +97,10 @@ def profile(paths: list[Path], devices: tuple[str, ...] = ("local",), runs: int 
     kinds = [parse_device(spec)[0] for spec in devices]
     if benchmark_model is not None and "local" in kinds:
         raise UserError("--benchmark-model runs on adb devices; profile --device local without it")
+    if instructions and (kinds != ["local"] or any(path.suffix != ".tflite" for path in paths)):
+        raise UserError("--instructions counts LiteRT (.tflite) on --device local only")
     remote = [spec for spec, kind in zip(devices, kinds) if kind != "local"]
-    args = (paths, runs, warmup, threads, benchmark_model, phone_root)
+    args = (paths, runs, warmup, threads, benchmark_model, phone_root, instructions)
     with ThreadPoolExecutor(max_workers=max(1, len(remote))) as pool:
         futures = {spec: pool.submit(_profile_one, spec, *args) for spec in remote}
         profiles = {spec: future.result() for spec, future in futures.items()}

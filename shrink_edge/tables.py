@@ -66,14 +66,16 @@ def _device_table(profile: dict) -> Table:
                   + (" [EMULATED: not a latency]" if c.get("emulated") else ""))
     table.add_column("artifact", no_wrap=True)
     table.add_column("runtime", no_wrap=True)
-    for column in ("p50 ms", "p90 ms", "min ms", "init ms", "mem MB", "ratio"):
+    counted = any("instructions" in r for r in results)
+    for column in ("p50 ms", "p90 ms", "min ms", "init ms", "mem MB", "ratio") + (("instructions",) if counted else ()):
         table.add_column(column, justify="right", no_wrap=True)
     figure = lambda r, key, digits: "" if r.get(key) is None else f"{r[key]:.{digits}f}"  # noqa: E731
     for r in results:
         table.add_row(Path(r["artifact"]).name, r["runtime"],
                       figure(r, "p50_ms", 3) + (" (noisy)" if r.get("noisy") else ""), figure(r, "p90_ms", 3),
                       figure(r, "min_ms", 3), figure(r, "init_ms", 1), figure(r, "memory_mb", 1),
-                      f"{r['p50_ratio_to_first']:.2f}x" if "p50_ratio_to_first" in r else "")
+                      f"{r['p50_ratio_to_first']:.2f}x" if "p50_ratio_to_first" in r else "",
+                      *((f"{r['instructions']:,}" if "instructions" in r else "",) if counted else ()))
     how = ("one at a time by benchmark_model" if c.get("runner") == "benchmark_model" else "interleaved")
     table.caption = (f"{results[0]['runs']} runs after {results[0].get('warmup', '?')} warm-up, {how}; "
                      f"{c.get('cpu', c.get('abi', ''))}, load {c.get('load_average', ['?'])[0]}; "
