@@ -18,6 +18,7 @@ FORMATS = {f.name: f for f in (
     Format("onnx-int8", ".int8.onnx", "onnxruntime"),
     Format("tflite-int8", ".int8.tflite", "litert"),
     Format("tflm", ".tflm", "tflm"),  # a folder: flatbuffer, C array, op resolver, measured arena
+    Format("ethos-u", ".ethos-u", "ethos-u"),  # a folder: the Vela-compiled flatbuffer and Vela's estimates
     Format("openvino-int8", ".int8.openvino", "openvino"),  # a folder: model.xml + model.bin
     Format("coreml-int8", ".int8.mlpackage", "coreml"),     # W8A8
     Format("coreml-w8", ".w8.mlpackage", "coreml"),         # int8 weights, float activations

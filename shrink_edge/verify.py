@@ -29,17 +29,18 @@ def compare(outputs: np.ndarray, reference: np.ndarray, labels: np.ndarray, lsb:
                    error_lsb_p99=float(np.quantile(steps, 0.99)) if lsb else None)
 
 
-def budget_violations(metrics: Metrics, reference_accuracy: float, budget: Budget, facts: dict) -> list[str]:
-    """What an artifact breaks of the budget, each with by how much; empty when within it."""
+def budget_violations(metrics: Metrics | None, reference_accuracy: float, budget: Budget, facts: dict) -> list[str]:
+    """What an artifact breaks of the budget, each with by how much; empty when within it. Without metrics (a
+    runtime that cannot predict here) only its facts are judged."""
     broken = []
-    drop = (reference_accuracy - metrics.accuracy) * 100
+    drop = (reference_accuracy - metrics.accuracy) * 100 if metrics else 0.0
     if budget.max_accuracy_drop is not None and drop > budget.max_accuracy_drop:
         broken.append(f"accuracy drop {drop:.2f} pt > {budget.max_accuracy_drop:g} pt allowed "
                       f"(over by {drop - budget.max_accuracy_drop:.2f} pt)")
-    if budget.min_agreement is not None and metrics.agreement < budget.min_agreement:
+    if budget.min_agreement is not None and metrics and metrics.agreement < budget.min_agreement:
         broken.append(f"top-1 agreement {metrics.agreement:.2%} < {budget.min_agreement:.2%} required "
                       f"(short by {(budget.min_agreement - metrics.agreement) * 100:.2f} pt)")
-    lsb = metrics.error_lsb_p99
+    lsb = metrics.error_lsb_p99 if metrics else None
     if budget.max_error_lsb is not None and lsb is not None and lsb > budget.max_error_lsb:
         broken.append(f"99th-percentile output error {lsb:.2f} LSB > {budget.max_error_lsb:g} LSB allowed")
     if budget.ram_bytes is not None and "arena_bytes" in facts and facts["arena_bytes"] > budget.ram_bytes:
@@ -48,6 +49,15 @@ def budget_violations(metrics: Metrics, reference_accuracy: float, budget: Budge
     if budget.flash_bytes is not None and "model_bytes" in facts and facts["model_bytes"] > budget.flash_bytes:
         broken.append(f"flash: model {facts['model_bytes']:,} B (weights, quantization parameters, graph) > "
                       f"{budget.flash_bytes:,} B (over by {facts['model_bytes'] - budget.flash_bytes:,} B)")
+    if budget.ram_bytes is not None and facts.get("sram_bytes", 0) > budget.ram_bytes:
+        broken.append(f"SRAM: {facts['sram_bytes']:,} B (Vela's estimate: tensors and weight buffers) > "
+                      f"{budget.ram_bytes:,} B (over by {facts['sram_bytes'] - budget.ram_bytes:,} B)")
+    if budget.flash_bytes is not None and facts.get("off_chip_bytes", 0) > budget.flash_bytes:
+        broken.append(f"flash: {facts['off_chip_bytes']:,} B (Vela's estimate: command stream and weights) > "
+                      f"{budget.flash_bytes:,} B (over by {facts['off_chip_bytes'] - budget.flash_bytes:,} B)")
+    if budget.int8_compute and facts.get("cpu_ops"):
+        reasons = "; ".join(facts.get("cpu_fallback", [])[:2]) or "see vela.json"
+        broken.append(f"{facts['cpu_ops']} operator(s) fall back from the NPU to the CPU (Vela: {reasons})")
     if budget.int8_compute and facts.get("float_compute_layers"):
         layers = facts["float_compute_layers"]
         broken.append(f"{len(layers)} compute layers do not run in int8: {', '.join(layers[:3])}")

@@ -7,8 +7,10 @@ from .ptq import PostTrainingQuantize
 from .tflite import TfliteExport
 from .tflm import TflmBundle
 from .torch_export import TorchExport
+from .vela import VelaCompile
 
 PASSES: tuple[Pass, ...] = (TorchExport(), PostTrainingQuantize(), OnnxExportFloat(), OnnxExportInt8(), TfliteExport(),
-                               TflmBundle(), OpenVinoExport(), CoremlExportInt8(), CoremlExportWeights8())
+                               TflmBundle(), VelaCompile(), OpenVinoExport(), CoremlExportInt8(),
+                               CoremlExportWeights8())
 
 __all__ = ["PASSES", "Context", "Pass"]

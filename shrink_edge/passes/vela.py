@@ -1,0 +1,62 @@
+"""tflite-int8 -> ethos-u: the int8 flatbuffer compiled by Arm's Vela for an Ethos-U NPU, with Vela's estimates.
+
+The folder holds model_vela.tflite (the NPU command stream in an ethos-u custom op) and vela.json: cycles, time at
+the configured clock, SRAM and off-chip (flash or DRAM) bytes, and how many operators run on the NPU vs fall back to
+the CPU. All of it is Vela's static estimate for the named system configuration, not a measurement.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+from ..errors import UserError
+from .base import Context, Pass
+
+DEFAULTS = {"accelerator": "ethos-u55-128", "system_config": "Ethos_U55_High_End_Embedded",
+            "memory_mode": "Shared_Sram"}
+
+
+class VelaCompile(Pass):
+    name = "vela-compile"
+    source = "tflite-int8"
+    target = "ethos-u"
+
+    def settings(self, ctx: Context) -> dict:
+        return {**{k: ctx.options.get(k, v) for k, v in DEFAULTS.items()}, "vela": version("ethos-u-vela")}
+
+    def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
+        config = self.settings(ctx)
+        dst.mkdir()
+        with ctx.steps.step(f"compiling for {config['accelerator']} with Vela"):
+            done = subprocess.run(
+                [sys.executable, "-c", "import sys; from ethosu.vela.vela import main; sys.exit(main())",
+                 str(src), "--accelerator-config", config["accelerator"], "--system-config",
+                 config["system_config"], "--memory-mode", config["memory_mode"], "--output-dir", str(dst)],
+                capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
+            raise UserError(f"Vela could not compile for {config['accelerator']}: {last} (check the target's "
+                            "[options] accelerator / system_config / memory_mode)")
+        compiled = dst / f"{src.stem}_vela.tflite"
+        compiled.rename(dst / "model_vela.tflite")
+        [summary] = list(csv.DictReader(next(dst.glob("*_summary_*.csv")).open()))
+        for leftover in dst.glob("*_summary_*.csv"):
+            leftover.unlink()
+        ops = {kind.lower(): int(n) for kind, n in re.findall(r"^(CPU|NPU) operators = (\d+)", done.stdout, re.M)}
+        fallbacks = [f"{op}: {reason.strip()}" for op, reason in re.findall(
+            r"^Warning \(supported operators\) operator: (\w+).*\nReason: (.*)$", done.stdout, re.M)]
+        kib = lambda key: round(float(summary.get(key) or 0) * 1024)  # noqa: E731
+        (dst / "vela.json").write_text(json.dumps({
+            "accelerator": summary["accelerator_configuration"], "system_config": summary["system_config"],
+            "memory_mode": summary["memory_mode"], "clock_hz": float(summary["core_clock"]),
+            "cycles_total": int(float(summary["cycles_total"])), "cycles_npu": int(float(summary["cycles_npu"])),
+            "inference_time_ms": round(float(summary["inference_time"]) * 1e3, 4),
+            "sram_bytes": kib("sram_memory_used"),
+            "off_chip_bytes": kib("off_chip_flash_memory_used") + kib("dram_memory_used"),
+            "npu_ops": ops.get("npu", 0), "cpu_ops": ops.get("cpu", 0), "cpu_fallback": fallbacks, "estimated_by": f"vela {config['vela']}",
+        }, indent=2) + "\n")
