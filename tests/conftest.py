@@ -108,3 +108,25 @@ def all_targets(tiny_model, train_data, tmp_path_factory):
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     return out, report, {a["format"]: a for a in report["artifacts"]}
+
+
+@pytest.fixture(scope="session")
+def third_party(tmp_path_factory):
+    """Files no shrink-edge pass wrote: an ONNX graph made with onnx.helper (dynamic batch) and a float .tflite
+    straight from litert-torch."""
+    import litert_torch
+    import numpy as np
+    import onnx
+    import torch
+    from onnx import TensorProto, helper, numpy_helper
+
+    folder = tmp_path_factory.mktemp("third_party")
+    weight = numpy_helper.from_array(np.random.default_rng(0).random((16, 4), dtype=np.float32), "w")
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
+                              "hand_made", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 16])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])], [weight])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), folder / "hand_made.onnx")
+    module = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.ReLU()).eval()
+    litert_torch.convert(module, (torch.zeros(1, 16),)).export(str(folder / "float.tflite"))
+    return [folder / "hand_made.onnx", folder / "float.tflite"]
+

@@ -64,6 +64,13 @@ def test_profiles_on_the_device_and_cleans_up(device, all_targets):
     assert _leftovers(device) == []
 
 
+def test_third_party_files_on_the_device(device, third_party):
+    shown = _profile(device, *third_party, "--device", f"adb:{device.serial}", "--runs", "5", "--json")
+    assert shown.returncode == 0, shown.stderr
+    [report] = json.loads(shown.stdout)["profiles"]
+    assert [r["runtime"] for r in report["results"]] == ["onnxruntime", "litert"]
+
+
 def test_two_devices_in_parallel(device, all_targets):
     """The same phone named two ways: two concurrent sessions, each in its own remote folder."""
     out, _, artifacts = all_targets

@@ -47,3 +47,11 @@ def test_unknown_device(tmp_path):
     (tmp_path / "m.tflite").write_bytes(b"x")
     shown = run_cli("profile", tmp_path / "m.tflite", "--device", "phone")
     assert shown.exit_code == 2 and "unknown --device 'phone'" in shown.stderr
+
+
+def test_third_party_files(third_party):
+    shown = run_cli("profile", *third_party, "--runs", "5", "--json")
+    assert shown.exit_code == 0, shown.stderr
+    [report] = json.loads(shown.stdout)["profiles"]
+    assert [r["runtime"] for r in report["results"]] == ["onnxruntime", "litert"]
+    assert all(r["p50_ms"] > 0 for r in report["results"])
