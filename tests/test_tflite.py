@@ -35,3 +35,17 @@ def test_uint8_io_is_refused_clearly(tmp_path):
     ctx = Context(model=None, calibration=None, quantization=None, steps=None, options={"io_dtype": "uint8"})
     with pytest.raises(UserError, match="uint8 I/O needs TensorFlow's converter"):
         TfliteExport().run(tmp_path / "in.pt2", tmp_path / "out.tflite", ctx)
+
+
+def test_inner_tensor_names_are_short_and_buffers_aligned(all_targets):
+    from ai_edge_litert import schema_py_generated as schema
+
+    out, _, artifacts = all_targets
+    model = schema.Model.GetRootAs((out / artifacts["tflite-int8"]["file"]).read_bytes(), 0)
+    graph = model.Subgraphs(0)
+    io = {graph.Inputs(0), graph.Outputs(0)}
+    names = {i: graph.Tensors(i).Name().decode() for i in range(graph.TensorsLength())}
+    assert all(name == f"t{i}" for i, name in names.items() if i not in io)
+    assert all(names[i].startswith("serving_default") for i in io)  # what apps look up stays
+    data = [model.Buffers(i) for i in range(model.BuffersLength()) if model.Buffers(i).DataLength()]
+    assert data and all(b._tab.Vector(b._tab.Offset(4)) % 16 == 0 for b in data)

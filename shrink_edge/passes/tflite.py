@@ -3,7 +3,9 @@
 litert-torch needs the weights as float -> quantize -> dequantize (convert_pt2e(fold_quantize=False)), while
 our int8 program keeps them folded as int8 constants; `unfold_weights` restores the unfolded form, with the
 same int8 values. Without its own quant_config litert-torch silently writes a float model with Q/DQ pairs,
-so the result is checked to hold no float tensor.
+so the result is checked to hold no float tensor. litert-torch names every tensor after its torch module path,
+about a tenth of a small model's bytes; `short_tensor_names` numbers them instead, keeping the input and output
+names that apps look up.
 """
 from __future__ import annotations
 
@@ -43,6 +45,42 @@ def unfold_weights(module) -> int:
     return done
 
 
+def short_tensor_names(path: Path) -> None:
+    """Rename the inner tensors t<index>, then repack with every constant buffer 16-byte aligned as LiteRT's own
+    converter writes them (flatbuffers' Python packer would align them to 1 byte)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    class AlignedBuffer(schema.BufferT):
+        def Pack(self, builder):
+            data = None
+            if self.data is not None and len(self.data):
+                raw = bytes(self.data)
+                builder.StartVector(1, len(raw), 16)
+                builder.head -= len(raw)
+                builder.Bytes[builder.head:builder.head + len(raw)] = raw
+                builder.vectorNumElems = len(raw)
+                data = builder.EndVector()
+            schema.BufferStart(builder)
+            if data is not None:
+                schema.BufferAddData(builder, data)
+            schema.BufferAddOffset(builder, self.offset)
+            schema.BufferAddSize(builder, self.size)
+            return schema.BufferEnd(builder)
+
+    model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+    for subgraph in model.subgraphs:
+        keep = set(subgraph.inputs) | set(subgraph.outputs)
+        for i, tensor in enumerate(subgraph.tensors):
+            if i not in keep:
+                tensor.name = f"t{i}"
+    for buffer in model.buffers:
+        buffer.__class__ = AlignedBuffer
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    path.write_bytes(builder.Output())
+
+
 def float_tensors(path: Path) -> list[str]:
     from ..runtimes.litert_runner import inspector
 
@@ -54,6 +92,7 @@ class TfliteExport(Pass):
     name = "tflite-export"
     source = "pt2-int8"
     target = "tflite-int8"
+    version = 2  # inner tensors renamed t<index>
 
     def settings(self, ctx: Context) -> dict:
         return {"nhwc_io": ctx.options.get("nhwc_io", False), "io_dtype": ctx.options.get("io_dtype", "int8")}
@@ -75,5 +114,6 @@ class TfliteExport(Pass):
         scheme = make_quantizer(ctx.quantization, qat=True)
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             litert_torch.convert(module, example, quant_config=QuantConfig(pt2e_quantizer=scheme)).export(str(dst))
+        short_tensor_names(dst)
         if floats := float_tensors(dst):
             raise RuntimeError(f"litert-torch left {len(floats)} float tensors (e.g. {floats[0]}): not fully int8")
