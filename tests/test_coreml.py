@@ -28,3 +28,26 @@ def test_prediction_is_skipped_with_the_reason_off_macos(all_targets):
 @pytest.mark.skipif(platform.system() != "Darwin", reason="Core ML prediction needs macOS")
 def test_prediction_agrees_on_macos(all_targets):
     assert all_targets[2]["coreml-int8"]["metrics"]["agreement"] >= 0.99
+
+
+def test_same_program_same_package_bytes(tiny_model, tmp_path):
+    """coremltools' random UUIDs, conversion date and hash-ordered maps are normalised: two fresh runs with
+    different hash seeds write identical packages."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    from conftest import tiny_args
+
+    digests = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"out{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed, "SHRINK_EDGE_CACHE_DIR": str(tmp_path / f"cache{seed}")}
+        done = subprocess.run([sys.executable, "-m", "shrink_edge.cli", "export", "--target", "coreml",
+                               *map(str, tiny_args(tiny_model)), "--out", str(out)], env=env, capture_output=True,
+                              text=True)
+        assert done.returncode == 0, done.stderr
+        digests.append({str(f.relative_to(out)): hashlib.sha256(f.read_bytes()).hexdigest()
+                        for f in sorted(out.rglob("*")) if f.is_file() and ".mlpackage" in str(f)})
+    assert digests[0] == digests[1] and len(digests[0]) >= 6

@@ -1,8 +1,13 @@
-"""Core ML .mlpackage (mlprogram, iOS 17+): W8A8 from the int8 program, and a weight-only int8 variant."""
+"""Core ML .mlpackage (mlprogram, iOS 17+): W8A8 from the int8 program, and a weight-only int8 variant.
+
+coremltools writes random item UUIDs into Manifest.json, today's date into the model's metadata and protobuf maps
+in hash order; `_save` fixes all three so that the same program gives the same package bytes."""
 from __future__ import annotations
 
 import contextlib
 import io
+import json
+import uuid
 import warnings
 from pathlib import Path
 
@@ -28,22 +33,42 @@ def _convert(program):
                       minimum_deployment_target=getattr(ct.target, DEPLOYMENT_TARGET))
 
 
+def _save(model, dst: Path) -> None:
+    from coremltools.proto import Model_pb2
+
+    model.save(str(dst))
+    manifest_path = dst / "Manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    ids = {old: str(uuid.uuid5(uuid.NAMESPACE_URL, f"shrink-edge:{item['path']}"))
+           for old, item in manifest["itemInfoEntries"].items()}
+    manifest["itemInfoEntries"] = {ids[old]: item for old, item in sorted(manifest["itemInfoEntries"].items(),
+                                                                          key=lambda kv: ids[kv[0]])}
+    manifest["rootModelIdentifier"] = ids[manifest["rootModelIdentifier"]]
+    manifest_path.write_text(json.dumps(manifest, indent=4) + "\n")
+    spec_path = next(dst.glob("Data/com.apple.CoreML/*.mlmodel"))
+    spec = Model_pb2.Model()
+    spec.ParseFromString(spec_path.read_bytes())
+    spec.description.metadata.userDefined.pop("com.github.apple.coremltools.conversion_date", None)
+    spec_path.write_bytes(spec.SerializeToString(deterministic=True))
+
+
 class CoremlExportInt8(Pass):
     """The int8 program's quantize/dequantize pairs become Core ML quantize/dequantize and
     constexpr_affine_dequantize ops: weights and activations int8."""
     name = "coreml-export-int8"
     source = "pt2-int8"
     target = "coreml-int8"
+    version = 2  # reproducible bytes
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         with _quiet():
-            _convert(load_program(src)).save(str(dst))
+            _save(_convert(load_program(src)), dst)
 
 
 class CoremlExportWeights8(Pass):
     """Float activations, weights linearly quantized to int8 per channel (coremltools' optimizer)."""
     name = "coreml-export-w8"
-    version = 2  # every weight quantized, small ones too
+    version = 3  # every weight quantized, small ones too; reproducible bytes
     source = "pt2"
     target = "coreml-w8"
 
@@ -53,4 +78,4 @@ class CoremlExportWeights8(Pass):
         config = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(
             mode="linear_symmetric", dtype="int8", granularity="per_channel", weight_threshold=0))
         with _quiet():
-            cto.linear_quantize_weights(_convert(load_program(src)), config=config).save(str(dst))
+            _save(cto.linear_quantize_weights(_convert(load_program(src)), config=config), dst)
