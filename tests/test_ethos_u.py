@@ -25,18 +25,48 @@ def test_vela_build_with_estimates(target, accelerator, tmp_path):
     assert b"ethos-u" in (out / npu["file"] / "model_vela.tflite").read_bytes()  # the NPU custom op
 
 
+STRIDE_4 = """
+import torch
+from torch import nn
+
+
+class Stride4(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 8, 4, stride=4)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.head(self.pool(torch.relu(self.conv(x))).flatten(1))
+
+
+def build():
+    torch.manual_seed(0)
+    return Stride4()
+"""
+
+
 def test_cpu_fallback_fails_with_vela_s_reason(tiny_model, tmp_path):
-    """TinyNet's x.mean((2, 3)) becomes a MEAN over the channel-last depth, which the NPU cannot reduce."""
-    done = run_cli("export", "--target", "ethos-u55", *tiny_args(tiny_model), "--out", tmp_path / "out")
+    """Ops the lint cannot judge (here: a stride the NPU lacks) still fail the export, with Vela's reason."""
+    (tmp_path / "stride4.py").write_text(STRIDE_4)
+    done = run_cli("export", "--target", "ethos-u55", "--model", f"{tmp_path / 'stride4.py'}:build",
+                   "--input-shape", "1,1,28,28", "--data", tiny_model["data"], "--out", tmp_path / "out")
     assert done.exit_code == 1 and "1 operator(s) fall back from the NPU to the CPU" in done.stderr
-    assert "MEAN: Unsupported depth-reduction" in done.stderr and not (tmp_path / "out").exists()
+    assert "Unsupported kernel stride: 4, 4" in done.stderr and not (tmp_path / "out").exists()
 
 
-def test_sram_over_budget_fails(tiny_model, tmp_path, monkeypatch):
+def test_mean_is_refused_before_any_work(tiny_model, tmp_path):
+    """TinyNet's x.mean((2, 3)) would become a MEAN the NPU cannot reduce: the lint says so first."""
+    done = run_cli("export", "--target", "ethos-u55", *tiny_args(tiny_model), "--out", tmp_path / "out")
+    assert done.exit_code == 2 and "ethos-u55 lacks mean" in done.stderr
+
+
+def test_sram_over_budget_fails(tmp_path, monkeypatch):
     spec = (targets.TARGETS_DIR / "ethos-u55.toml").read_text().replace("ram_bytes = 524288", "ram_bytes = 1024")
     (tmp_path / "targets").mkdir()
     (tmp_path / "targets" / "ethos-u55.toml").write_text(spec)
     monkeypatch.setattr(targets, "TARGETS_DIR", tmp_path / "targets")
-    done = run_cli("export", "--target", "ethos-u55", *tiny_args(tiny_model), "--out", tmp_path / "out")
+    done = run_cli("export", "--target", "ethos-u55", "--out", tmp_path / "out")  # the sample
     assert done.exit_code == 1 and "ethos-u: SRAM:" in done.stderr and "Vela's estimate" in done.stderr
     assert not (tmp_path / "out").exists()
