@@ -80,5 +80,6 @@ def run_benchmark_model(adb: Adb, binary: Path, paths: list[Path], runs: int, wa
             text = adb.shell([tool, f"--graph={model}", f"--num_threads={threads}", f"--num_runs={runs}",
                               f"--warmup_runs={warmup}", "--min_secs=0"], f"benchmark_model on {path.name}",
                              timeout=None)
-            results.append({"artifact": str(path), "runtime": "benchmark_model", **benchmark_model.parse(text)})
+            results.append({"artifact": str(path), "runtime": "benchmark_model", "warmup": warmup,
+                            **benchmark_model.parse(text)})
     return {"abi": abi, "threads": threads, "runner": "benchmark_model"}, results
