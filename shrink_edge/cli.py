@@ -6,13 +6,14 @@ import logging
 import os
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 
-from .errors import BudgetError, UserError
+from .errors import BudgetError, DeviceError, UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Take a trained PyTorch model to the edge: quantize, export, verify.")
@@ -35,6 +36,19 @@ def _quiet_third_party() -> None:
 def _fail(message: str, code: int) -> None:
     stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+@contextmanager
+def _one_line_errors():
+    """Bad input exits 2, a broken budget 1, a failing device 3: each as one line, never a traceback."""
+    try:
+        yield
+    except UserError as e:
+        _fail(str(e), 2)
+    except BudgetError as e:
+        _fail(str(e), 1)
+    except DeviceError as e:
+        _fail(str(e), 3)
 
 
 def _emit(as_json: bool, payload: dict, table) -> None:
@@ -119,7 +133,7 @@ def export(
     from .exporter import export as run_export
     from .tables import export_table
 
-    try:
+    with _one_line_errors():
         source, plan = _inputs(model, weights, input_shape, unsafe_allow_pickle, recipe, overrides, train_data)
         app_info = sample.app_defaults() if source is None else {"labels": None, "normalization": None}
         if labels is not None:
@@ -134,15 +148,11 @@ def export(
         result = run_export(target=_target(target, plan), model=source, data=data, calibration=calibration,
                             out=out, cache_dir=cache_dir, recipe=plan, device=device, progress=_progress(as_json),
                             apps=apps)
-    except UserError as e:
-        _fail(str(e), 2)
-    except BudgetError as e:
-        _fail(str(e), 1)
-    if profile_on:
-        from .profiler import profile_run
-        from .tables import profile_table
+        if profile_on:
+            from .profiler import profile_run
+            from .tables import profile_table
 
-        profiled = _guarded(lambda: profile_run(result.out, result.manifest, tuple(profile_on)))
+            profiled = profile_run(result.out, result.manifest, tuple(profile_on))
     _emit(as_json, {**result.manifest, "reused": result.reused}, export_table(result))
     if profile_on and not as_json:
         stdout.print(profile_table(profiled))
@@ -161,14 +171,12 @@ def optimize(
     from .optimizer import optimize as run_optimize
     from .tables import optimize_table
 
-    try:
+    with _one_line_errors():
         source, plan = _inputs(model, weights, input_shape, unsafe_allow_pickle, recipe, overrides, train_data)
         if plan is None:
             raise UserError("optimize needs a --recipe file or --set overrides naming the passes")
         result = run_optimize(plan, target=_target(target, plan), model=source, data=data, calibration=calibration,
                               out=out, cache_dir=cache_dir, device=device, progress=_progress(as_json))
-    except UserError as e:
-        _fail(str(e), 2)
     _emit(as_json, {**result.manifest, "reused": result.reused}, optimize_table(result))
 
 
@@ -214,8 +222,9 @@ def profile(
     from .profiler import profile as run_profile
     from .tables import profile_table
 
-    report = _guarded(lambda: run_profile(artifacts, tuple(device), runs=runs, warmup=warmup, threads=threads,
-                                          benchmark_model=benchmark_model, instructions=instructions))
+    with _one_line_errors():
+        report = run_profile(artifacts, tuple(device), runs=runs, warmup=warmup, threads=threads,
+                             benchmark_model=benchmark_model, instructions=instructions)
     _emit(as_json, report, profile_table(report))
 
 
@@ -232,20 +241,9 @@ def device_create(
     """Build the emulated phone: Debian arm64 + python3 + LiteRT/onnxruntime aarch64 wheels + adbd (as root)."""
     from .devices import phone
 
-    made = _guarded(lambda: phone.create(root or phone.default_root()))
+    with _one_line_errors():
+        made = phone.create(root or phone.default_root())
     stdout.print(f"emulated phone ready at {made}; profile on it with --device emulator")
-
-
-def _guarded(work):
-    """Run work; bad input exits 2 and a device failure 3, each with one line."""
-    from .errors import DeviceError
-
-    try:
-        return work()
-    except UserError as e:
-        _fail(str(e), 2)
-    except DeviceError as e:
-        _fail(str(e), 3)
 
 
 @app.command()
@@ -258,7 +256,8 @@ def report(
     """Write a self-contained HTML report (and PNG plots) of size, accuracy and latency, with the run conditions."""
     from .report import write_report
 
-    page = _guarded(lambda: write_report(runs, out))
+    with _one_line_errors():
+        page = write_report(runs, out)
     stdout.print(f"wrote {page}")
 
 
@@ -268,10 +267,8 @@ def list_targets(as_json: Annotated[bool, typer.Option("--json", help="Print as 
     from . import targets
     from .tables import targets_table
 
-    try:
+    with _one_line_errors():
         specs = targets.available()
-    except UserError as e:
-        _fail(str(e), 2)
     payload = {name: {"runtime": s.runtime, "artifacts": list(s.artifacts), "description": s.description,
                       "budget": vars(s.budget), "quantization": vars(s.quantization)} for name, s in specs.items()}
     _emit(as_json, payload, targets_table(specs))
@@ -286,10 +283,8 @@ def inspect(
     from .inspect import inspect_artifact
     from .tables import inspect_table
 
-    try:
+    with _one_line_errors():
         info = inspect_artifact(artifact)
-    except UserError as e:
-        _fail(str(e), 2)
     _emit(as_json, info, inspect_table(info))
 
 

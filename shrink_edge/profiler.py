@@ -3,7 +3,6 @@ Several artifacts are measured interleaved in one run and compared as ratios; se
 then the host alone, so that its figures are not disturbed. The conditions go with every figure."""
 from __future__ import annotations
 
-import platform
 import statistics
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -43,7 +42,7 @@ def _local(paths: list[Path], runs: int, warmup: int, threads: int) -> tuple[dic
         raise UserError(str(e)) from None
     facts = runner.facts(threads)
     facts["versions"] = {**tool_versions(), **facts["versions"]}
-    return {**facts, "python": platform.python_version()}, entries
+    return facts, entries
 
 
 def _on_adb(kind: str, serial: str | None, paths, runs, warmup, threads, benchmark_model, phone_root):
@@ -61,16 +60,14 @@ def _profile_one(spec: str, paths, runs, warmup, threads, benchmark_model, phone
     kind, serial = parse_device(spec)
     if kind == "local":
         facts, entries = _local(paths, runs, warmup, threads)
-        if instructions:
-            from .instructions import per_inference
-
-            for entry in entries:
-                entry["instructions"] = per_inference(Path(entry["artifact"]))
     else:
         facts, entries = _on_adb(kind, serial, paths, runs, warmup, threads, benchmark_model, phone_root)
-    results = [e if "times_ms" not in e else {**_summarize(e, runs, warmup), **({"instructions": e["instructions"]}
-                                                                              if "instructions" in e else {})}
-               for e in entries]
+    results = [_summarize(e, runs, warmup) if "times_ms" in e else e for e in entries]
+    if instructions:  # profile() allows it on the host only
+        from .instructions import per_inference
+
+        for result in results:
+            result["instructions"] = per_inference(Path(result["artifact"]))
     if all(r.get("p50_ms") for r in results):
         for result in results[1:]:
             result["p50_ratio_to_first"] = round(result["p50_ms"] / results[0]["p50_ms"], 3)

@@ -37,13 +37,17 @@ class Adb:
             raise DeviceError(f"device {self.name}: {what} failed: {_reason(done)}")
         return done
 
+    def state(self) -> str:
+        """adb's word for the device: "device" when online; the error otherwise."""
+        done = self._run(["get-state"], "checking the device", timeout=60, check=False)
+        return done.stdout.strip() if done.returncode == 0 else _reason(done)
+
     def check(self) -> None:
         """Fail with one line unless the device is attached and online."""
-        state = self._run(["get-state"], "checking the device", timeout=60, check=False)
-        if state.returncode != 0 or state.stdout.strip() != "device":
+        if (state := self.state()) != "device":
             listed = self._run(["devices"], "listing devices", timeout=60, check=False).stdout.splitlines()[1:]
             attached = [line.split()[0] for line in listed if line.strip()]
-            raise DeviceError(f"device {self.name} is not available ({_reason(state)}); adb lists: "
+            raise DeviceError(f"device {self.name} is not available ({state}); adb lists: "
                               f"{', '.join(attached) or 'no devices'} (check the connection, or `adb connect`)")
 
     def shell(self, argv: list[str], what: str, timeout: float = TIMEOUT_S) -> str:

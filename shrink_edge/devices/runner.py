@@ -51,13 +51,18 @@ def _litert(path: Path, threads: int):
     return interpreter.invoke
 
 
-def _onnxruntime(path: Path, threads: int):
+def ort_session(path: Path, threads: int = 1):
+    """An onnxruntime CPU session with `threads` intra-op threads (also what verification runs on the host)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _onnxruntime(path: Path, threads: int):
+    sess = ort_session(path, threads)
     inp = sess.get_inputs()[0]
     feed = {inp.name: _random_input([d if isinstance(d, int) else 1 for d in inp.shape], np.float32)}
     return lambda: sess.run(None, feed)
@@ -142,7 +147,7 @@ def facts(threads: int) -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo
                 if line.split(":")[0].strip() in ("model name", "Hardware", "Processor")), "") or platform.processor()
     versions = {}
-    for runtime, package in RUNTIME_PACKAGES.items():
+    for package in RUNTIME_PACKAGES.values():
         try:
             versions[package] = version(package)
         except PackageNotFoundError:

@@ -55,19 +55,15 @@ class AdbdSandbox:
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT_S
         self.netns = self._hold_namespace(deadline)
-        adb = Adb(f"127.0.0.1:{self.port}", ("nsenter", f"--net=/proc/{os.getpid()}/fd/{self.netns}", "--"))
-        self.adb = adb
+        self.adb = adb = Adb(f"127.0.0.1:{self.port}", ("nsenter", f"--net=/proc/{os.getpid()}/fd/{self.netns}", "--"))
         while True:
             if self.process.poll() is not None:
                 self.__exit__(None, None, None)
                 raise DeviceError(f"the emulated device's adbd exited at start: {self._last_log_line()}")
             connect = subprocess.run([*adb.prefix, "adb", "connect", adb.serial], capture_output=True, text=True,
                                      timeout=60)
-            if connect.stdout.startswith("connected to") or connect.stdout.startswith("already connected"):
-                state = subprocess.run([*adb.prefix, "adb", "-s", adb.serial, "get-state"], capture_output=True,
-                                       text=True, timeout=60)
-                if state.stdout.strip() == "device":
-                    return adb
+            if connect.stdout.startswith(("connected to", "already connected")) and adb.state() == "device":
+                return adb
             if time.monotonic() > deadline:
                 self.__exit__(None, None, None)
                 raise DeviceError(f"the emulated device did not come up in {START_TIMEOUT_S} s: "

@@ -5,16 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..devices.runner import ort_session as session  # one session recipe for profiling and verifying
+
 BATCH = 250
-
-
-def session(path: Path, threads: int = 1):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def predict(path: Path, x: np.ndarray) -> np.ndarray:
