@@ -95,19 +95,28 @@ class Job:
 
 
     def _lint(self, module, steps) -> None:
-        """Say now, before any training, what a target will not convert."""
-        from .lint import unsupported
+        """Say now, before any training, what a target will not convert, and what it will fix in place."""
+        from .lint import beyond_limits, dynamic_dims, unsupported
+        from .model_source import load_program
         from .passes.torch_export import export_program
 
-        specs = [s for s in members(self.spec) if s.supported_ops]
-        if not specs:
-            return
+        specs = members(self.spec)
         with steps.step("checking the model against the targets"):
             program = export_program(module, self.model.input_shape)
         problems = [f"{s.name} lacks {', '.join(ops)}" for s in specs if (ops := unsupported(program, s))]
+        problems += [f"{s.name}: {', '.join(found)}" for s in specs
+                     if (found := beyond_limits(program, s, self.model.input_shape))]
         if problems:
             raise UserError("the model will not convert: " + "; ".join(problems) +
-                            "; replace those ops or choose another target")
+                            "; change those layers or choose another target")
+        if self.model.program is None:
+            return
+        shape = self.model.input_shape
+        if fixed := [d for d in dynamic_dims(load_program(self.model.program)) if d > 0]:
+            steps.note(f"dimensions {', '.join(map(str, fixed))} of the input are dynamic in {self.model.program}; "
+                       f"the int8 artifacts fix them at {', '.join(str(shape[d]) for d in fixed)} (--input-shape)")
+        if static := [s.name for s in specs if s.limits.static_shapes]:
+            steps.note(f"static input shapes in {', '.join(static)}: the batch is fixed at {shape[0]} (--input-shape)")
 
 
 def predict_torch(module, x: np.ndarray, batch: int = 250) -> np.ndarray:

@@ -80,9 +80,11 @@ class ModelSource:
                                 "instead of a .pt2 program")
             model = ckpt.restore(self._build(), checkpoint).eval()
         elif self.program is not None:
-            model = load_program(self.program).module()
+            program = load_program(self.program)
             if not self.input_shape:
                 raise UserError(f"--input-shape is needed for {self.program}, e.g. --input-shape 1,1,28,28")
+            _check_dynamic_batch(program, self.program)
+            model = program.module()
         else:
             model = self._build()
             if self.weights is not None:
@@ -159,6 +161,16 @@ def load_program(path: Path):
         return torch.export.load(path)
     except Exception as e:
         raise UserError(f"cannot load {path} as a torch.export program: {_first_line(e)}") from None
+
+
+def _check_dynamic_batch(program, path: Path) -> None:
+    """Calibration, training and verification run in batches: a program whose batch is fixed cannot take them."""
+    from .lint import dynamic_dims
+
+    if 0 not in dynamic_dims(program):
+        raise UserError(f"{path} was exported with a fixed batch size; shrink-edge runs it on batches: export it "
+                        "with a dynamic batch, torch.export.export(model, (x,), "
+                        "dynamic_shapes=({0: torch.export.Dim('batch')},))")
 
 
 def _fit_weights(model, state: dict, path: Path, source: ModelSource) -> None:

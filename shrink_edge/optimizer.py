@@ -26,6 +26,8 @@ class Optimized:
         """The PyTorch module every exported artifact is verified against: the QAT model when there is one."""
         if self.int8_model is not None:
             return load_program(self.int8_model.path).module()
+        if self.float_model.format == "pt2":  # the user's own program, unchanged
+            return job.model.load()
         return job.model.load(self.float_model.path)
 
 

@@ -21,6 +21,10 @@ class Steps:
     def __exit__(self, *exc) -> None:
         self._progress.stop()
 
+    def note(self, text: str) -> None:
+        """Something the user should know that does not stop the run."""
+        self._progress.console.print(f"note: {text}", highlight=False, soft_wrap=True)
+
     @contextmanager
     def step(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
         """A task on the board; yields advance(n). A step without a total completes as 1 of 1."""

@@ -32,6 +32,18 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """Shape and per-layer limits of the target's converter or hardware, checked before any training."""
+    static_shapes: bool = False              # the artifact's input shape is fixed (no dynamic batch)
+    batch: int | None = None                 # the only batch size the target runs
+    max_stride_height: int | None = None     # convolution stride along the height, where the output is taller than 1
+    max_kernel_height: int | None = None     # dilated convolution kernel height
+    max_kernel_area: int | None = None       # dilated convolution kernel height x width
+    max_channels: int | None = None          # input or output channels of one layer
+    depth_multiplier: bool = True            # depthwise convolutions with more outputs than inputs (input > 1)
+
+
+@dataclass(frozen=True)
 class TargetSpec:
     name: str
     path: Path
@@ -41,6 +53,7 @@ class TargetSpec:
     quantization: Quantization = field(default_factory=Quantization)
     pruning: Pruning = field(default_factory=Pruning)
     budget: Budget = field(default_factory=Budget)
+    limits: Limits = field(default_factory=Limits)
     options: dict = field(default_factory=dict)  # backend-specific settings, e.g. nhwc_io for TFLite
     include: tuple[str, ...] = ()  # a group target: these targets' artifacts, each under its own budget
     supported_ops: frozenset[str] = frozenset()  # torch ops the backend converts; empty: not checked
@@ -58,6 +71,7 @@ def _parse(path: Path) -> TargetSpec:
             quantization=Quantization(**raw.get("quantization", {})),
             pruning=Pruning(**raw.get("pruning", {})),
             budget=Budget(**raw.get("budget", {})),
+            limits=Limits(**raw.get("limits", {})),
             options=dict(raw.get("options", {})),
             include=tuple(raw.get("include", ())),
             supported_ops=frozenset(raw.get("ops", {}).get("supported", ())),

@@ -46,6 +46,7 @@ def test_pt2_program_is_a_model(tmp_path):
 
     module = load_tiny_module().build().eval()
     x = torch.rand(2, 1, 28, 28)
-    torch.export.save(torch.export.export(module, (x,)), tmp_path / "m.pt2")
+    batch = torch.export.Dim("batch")
+    torch.export.save(torch.export.export(module, (x,), dynamic_shapes=({0: batch},)), tmp_path / "m.pt2")
     loaded = ModelSource.from_cli(str(tmp_path / "m.pt2"), None, "2,1,28,28").load()
     torch.testing.assert_close(loaded(x), module(x))
