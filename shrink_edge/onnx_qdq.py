@@ -5,6 +5,10 @@ activations, and only where each DequantizeLinear has one consumer. The PT2E exp
 and shared DequantizeLinear nodes, so half its convolutions stayed float. Here: activations become uint8
 with zero point + 128 (the same real values: (q + 128) - (z + 128) = q - z), weights stay int8, and every
 shared activation DequantizeLinear is duplicated per consumer.
+
+The exporter also names every node and value after the torch graph ("dequantize_per_channel_12",
+"features.3.body.0.0.weight_bias"), a sixth of a small int8 model's bytes; `short_names` numbers them instead,
+keeping the graph's input and output names that apps look up.
 """
 from __future__ import annotations
 
@@ -83,3 +87,24 @@ def _topological(nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
     for i in range(len(nodes)):
         visit(i)
     return order
+
+
+def short_names(model: onnx.ModelProto) -> None:
+    """Rename nodes n<i> and inner values v<i>; graph inputs and outputs keep their names."""
+    graph = model.graph
+    kept = {v.name for v in [*graph.input, *graph.output]}
+    names: dict[str, str] = {}
+
+    def short(name: str) -> str:
+        if not name or name in kept:
+            return name
+        return names.setdefault(name, f"v{len(names)}")
+
+    for initializer in graph.initializer:
+        initializer.name = short(initializer.name)
+    for i, node in enumerate(graph.node):
+        node.name = f"n{i}"
+        node.input[:] = [short(n) for n in node.input]
+        node.output[:] = [short(n) for n in node.output]
+    for value in graph.value_info:
+        value.name = short(value.name)

@@ -17,6 +17,16 @@ def test_weight_only_package_has_int8_weights_and_float_activations(all_targets)
     assert facts["int8_weight_ops"] >= 5 and facts["quantize_ops"] == 0
 
 
+def test_packages_hold_only_the_model_and_its_weights(all_targets):
+    """coremltools' ExecuTorch debug mapping (larger than the model) is left out."""
+    out, _, artifacts = all_targets
+    for fmt in ("coreml-int8", "coreml-w8"):
+        package = out / artifacts[fmt]["file"]
+        files = sorted(str(f.relative_to(package)) for f in package.rglob("*") if f.is_file())
+        assert files == ["Data/com.apple.CoreML/model.mlmodel", "Data/com.apple.CoreML/weights/weight.bin",
+                         "Manifest.json"]
+
+
 @pytest.mark.skipif(platform.system() == "Darwin", reason="on macOS the packages are verified by prediction")
 def test_prediction_is_skipped_with_the_reason_off_macos(all_targets):
     for fmt in ("coreml-int8", "coreml-w8"):

@@ -1,7 +1,9 @@
 """Core ML .mlpackage (mlprogram, iOS 17+): W8A8 from the int8 program, and a weight-only int8 variant.
 
 coremltools writes random item UUIDs into Manifest.json, today's date into the model's metadata and protobuf maps
-in hash order; `_save` fixes all three so that the same program gives the same package bytes."""
+in hash order; `_save` fixes all three so that the same program gives the same package bytes. It also writes
+ExecuTorch's debugger mapping (executorch_debug_handle_mapping.json, not a package item: Core ML never reads it)
+next to a program that came from torch.export, larger than the model itself; `_save` leaves it out."""
 from __future__ import annotations
 
 import contextlib
@@ -37,6 +39,7 @@ def _save(model, dst: Path) -> None:
     from coremltools.proto import Model_pb2
 
     model.save(str(dst))
+    (dst / "executorch_debug_handle_mapping.json").unlink(missing_ok=True)
     manifest_path = dst / "Manifest.json"
     manifest = json.loads(manifest_path.read_text())
     ids = {old: str(uuid.uuid5(uuid.NAMESPACE_URL, f"shrink-edge:{item['path']}"))
@@ -58,7 +61,7 @@ class CoremlExportInt8(Pass):
     name = "coreml-export-int8"
     source = "pt2-int8"
     target = "coreml-int8"
-    version = 2  # reproducible bytes
+    version = 3  # reproducible bytes, no ExecuTorch debug mapping
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         with _quiet():
@@ -68,7 +71,7 @@ class CoremlExportInt8(Pass):
 class CoremlExportWeights8(Pass):
     """Float activations, weights linearly quantized to int8 per channel (coremltools' optimizer)."""
     name = "coreml-export-w8"
-    version = 3  # every weight quantized, small ones too; reproducible bytes
+    version = 4  # every weight quantized, small ones too; reproducible bytes, no ExecuTorch debug mapping
     source = "pt2"
     target = "coreml-w8"
 

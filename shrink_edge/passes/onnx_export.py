@@ -58,9 +58,10 @@ class OnnxExportInt8(OnnxExport):
     name = "onnx-export-int8"
     source = "pt2-int8"
     target = "onnx-int8"
-    version = 3  # uint8 activations, one DequantizeLinear per consumer, unused initializers dropped
+    version = 4  # uint8 activations, one DequantizeLinear per consumer, unused initializers dropped, short names
 
     def rewrite(self, model) -> None:
-        from ..onnx_qdq import make_ort_fusable
+        from ..onnx_qdq import make_ort_fusable, short_names
 
         make_ort_fusable(model)
+        short_names(model)
