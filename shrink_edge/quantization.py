@@ -13,3 +13,35 @@ def make_quantizer(scheme: Quantization, qat: bool = False):
 
     config = get_symmetric_quantization_config(is_per_channel=scheme.weights_per_channel, is_qat=qat)
     return ResidualAddQuantizer().set_global(config)
+
+
+def biases_on_int32_grid(module) -> int:
+    """Round each convolution and linear bias of a converted int8 program onto the int32 grid that every int8
+    runtime stores it on (step: input scale x weight scale, per output channel). PT2E keeps biases in float,
+    so without this the torch reference adds a bias that no deployed artifact has: measured on the sample's QAT
+    program, 46% of its outputs differed from LiteRT's by 1-3 LSB, and 0.5% by 1 LSB with the biases rounded.
+    The artifacts do not change: their converters round these biases to the same integers. Returns how many."""
+    import torch
+
+    qd = torch.ops.quantized_decomposed
+    dequantize = (qd.dequantize_per_tensor.default, qd.dequantize_per_channel.default)
+    layers = (torch.ops.aten.conv1d.default, torch.ops.aten.conv2d.default, torch.ops.aten.linear.default)
+
+    def scale(node):
+        value = node.args[1]
+        return module.get_buffer(value.target).double() if isinstance(value, torch.fx.Node) else float(value)
+
+    rounded = 0
+    for node in module.graph.nodes:
+        if node.op != "call_function" or node.target not in layers or len(node.args) < 3 or node.args[2] is None:
+            continue
+        x, weight, bias = node.args[:3]
+        if x.target not in dequantize or weight.target not in dequantize or bias.op != "get_attr":
+            continue
+        step = scale(x) * scale(weight)
+        values = module.get_parameter(bias.target) if bias.target in dict(module.named_parameters()) \
+            else module.get_buffer(bias.target)
+        with torch.no_grad():
+            values.copy_(torch.round(values.double() / step) * step)
+        rounded += 1
+    return rounded

@@ -25,7 +25,7 @@ def test_onnxruntime_fuses_every_conv_add_and_gemm(all_targets, tmp_path):
 
 def test_rewritten_onnx_agrees_with_the_qat_reference(all_targets):
     metrics = all_targets[2]["onnx-int8"]["metrics"]
-    assert metrics["agreement"] >= 0.99 and metrics["error_lsb_p99"] <= 2 and metrics["max_error_lsb"] <= 4
+    assert metrics["agreement"] >= 0.99 and metrics["max_error_lsb"] <= 1  # same arithmetic, up to rounding
 
 
 def test_inner_names_are_numbered_and_io_names_kept(all_targets):

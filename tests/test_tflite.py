@@ -20,12 +20,12 @@ def test_every_tensor_and_the_io_are_int8(all_targets):
     assert not ops & {"QUANTIZE", "DEQUANTIZE"}
 
 
-def test_agrees_with_the_qat_reference_within_2_lsb(all_targets):
+def test_agrees_with_the_qat_reference_within_1_lsb(all_targets):
+    """XNNPACK's int8 arithmetic is the reference's, biases on their int32 grid included, up to rounding."""
     _, report, artifacts = all_targets
     assert report["reference"]["runtime"] == "torch (QAT int8)"
     metrics = artifacts["tflite-int8"]["metrics"]
-    assert metrics["agreement"] >= 0.99
-    assert metrics["error_lsb_p99"] <= 2 and metrics["max_error_lsb"] <= 4
+    assert metrics["agreement"] >= 0.99 and metrics["max_error_lsb"] <= 1
 
 
 def test_uint8_io_is_refused_clearly(tmp_path):

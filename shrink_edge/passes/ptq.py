@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..model_source import load_program
-from ..quantization import make_quantizer
+from ..quantization import biases_on_int32_grid, make_quantizer
 from .base import Context, Pass
 from .torch_export import export_program
 
@@ -15,7 +15,7 @@ class PostTrainingQuantize(Pass):
     name = "ptq"
     source = "pt2"
     target = "pt2-int8"
-    version = 3  # chained residual adds quantized (workarounds.ResidualAddQuantizer)
+    version = 4  # biases on their int32 grid
 
     def settings(self, ctx: Context) -> dict:
         return {"scheme": vars(ctx.quantization), "calibration": ctx.calibration.digest()}
@@ -30,5 +30,7 @@ class PostTrainingQuantize(Pass):
             for i in range(0, len(x), BATCH):
                 prepared(torch.from_numpy(x[i:i + BATCH]))
                 advance(len(x[i:i + BATCH]))
-        torch.export.save(export_program(convert_pt2e(prepared), ctx.model.input_shape), dst)
+        converted = convert_pt2e(prepared)
+        biases_on_int32_grid(converted)
+        torch.export.save(export_program(converted, ctx.model.input_shape), dst)
 

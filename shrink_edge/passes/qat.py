@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from ..quantization import make_quantizer
+from ..quantization import biases_on_int32_grid, make_quantizer
 from ..settings import QatSettings
 from ..training import distill
 from ..workarounds import litert_conv_bn_qat_patterns
@@ -43,7 +43,7 @@ class QuantizationAwareTraining(ConfiguredPass):
     name = "qat"
     source = "torch"
     target = "pt2-int8"
-    version = 3  # chained residual adds quantized (workarounds.ResidualAddQuantizer)
+    version = 4  # biases on their int32 grid
 
     config: QatSettings
 
@@ -75,4 +75,5 @@ class QuantizationAwareTraining(ConfiguredPass):
         move_exported_model_to_eval(prepared)
         with ctx.steps.step("converting the QAT model to int8"):
             converted = convert_pt2e(prepared)
+            biases_on_int32_grid(converted)
         torch.export.save(export_program(converted, ctx.model.input_shape), dst)
