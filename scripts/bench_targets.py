@@ -1,7 +1,8 @@
 """Every backend from the sample's one QAT checkpoint, verified on the full 10k Fashion-MNIST test set.
 
 1. `shrink-edge export --target all --recipe sample_models/fashion_mnist/recipe.toml --data <10k test set>`
-   (reuses the cache: run scripts/bench_optimize.py or the optimize command first to time the recipe).
+   (reuses the cache: run scripts/bench_optimize.py or the optimize command first to time the recipe), and the
+   deeper recipe-deep.toml for the targets it is meant for (tflite, onnx) and Core ML.
 2. Sizes against the float32 ONNX of the unpruned model.
 3. onnxruntime, 1 thread, interleaved: our int8 ONNX against onnxruntime's own quantize_static output for the
    same pruned float model (QDQ, uint8 activations, int8 per-channel weights, after quant_pre_process).
@@ -78,14 +79,12 @@ def main() -> None:
         float32 = next(a for a in unpruned["artifacts"] if a["format"] == "onnx")["size_bytes"]
         report = export("--target", "all", "--recipe", recipe, "--data", str(FULL_TEST),
                         "--calibration", str(sample.CALIBRATION), "--out", str(tmp / "all"))
-        rows = []
-        for a in report["artifacts"]:
-            m = a["metrics"] or {}
-            rows.append({"target": a["target"], "file": a["file"], "runtime": a["runtime"],
-                         "size_bytes": a["size_bytes"] if not a["file"].endswith(".tflm") else a["facts"]["model_bytes"],
-                         "accuracy": m.get("accuracy"), "agreement": m.get("agreement"),
-                         "max_error_lsb": m.get("max_error_lsb"), "error_lsb_p99": m.get("error_lsb_p99"),
-                         "facts": a.get("facts", {})})
+        rows = _rows(report, "recipe.toml")
+        for target in ("tflite", "onnx", "coreml"):  # the deeper cut, where its budgets hold
+            deep = export("--target", target, "--recipe", str(sample.SAMPLE_DIR / "recipe-deep.toml"),
+                          "--data", str(FULL_TEST), "--calibration", str(sample.CALIBRATION),
+                          "--out", str(tmp / f"deep-{target}"))
+            rows += _rows(deep, "recipe-deep.toml")
         for row in rows:
             row["smaller_than_unpruned_float32"] = round(float32 / row["size_bytes"], 1)
 
@@ -110,12 +109,24 @@ def main() -> None:
     print(json.dumps(figures, indent=2))
 
 
+def _rows(report: dict, recipe: str) -> list[dict]:
+    rows = []
+    for a in report["artifacts"]:
+        m = a["metrics"] or {}
+        rows.append({"recipe": recipe, "target": a["target"], "file": a["file"], "runtime": a["runtime"],
+                     "size_bytes": a["size_bytes"] if not a["file"].endswith(".tflm") else a["facts"]["model_bytes"],
+                     "accuracy": m.get("accuracy"), "agreement": m.get("agreement"),
+                     "max_error_lsb": m.get("max_error_lsb"), "error_lsb_p99": m.get("error_lsb_p99"),
+                     "facts": a.get("facts", {})})
+    return rows
+
+
 def write_readme_table(figures: dict) -> None:
     ref = figures["reference"]
     lines = [f"Reference: the QAT int8 model in PyTorch, top-1 {ref['accuracy']:.2%} on the {ref['samples']:,}-image "
              f"test set. Unpruned float32 ONNX: {figures['unpruned_float32_onnx_bytes']:,} B.", "",
-             "| target | artifact | runtime | size (B) | smaller than unpruned fp32 | top-1 | agreement | error p99 / max |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+             "| recipe | target | artifact | runtime | size (B) | smaller than unpruned fp32 | top-1 | agreement | "
+             "error p99 / max |", "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in figures["artifacts"]:
         if r["accuracy"] is None:
             cells = ["skipped: " + r["facts"].get("verification_skipped", ""), "", ""]
@@ -123,7 +134,7 @@ def write_readme_table(figures: dict) -> None:
             lsb = (f"{r['error_lsb_p99']:.0f} / {r['max_error_lsb']:.0f} LSB" if r["max_error_lsb"] is not None
                    else "(float model)")
             cells = [f"{r['accuracy']:.2%}", f"{r['agreement']:.2%}", lsb]
-        lines.append(f"| {r['target']} | `{r['file']}` | {r['runtime']} | {r['size_bytes']:,} | "
+        lines.append(f"| {r['recipe']} | {r['target']} | `{r['file']}` | {r['runtime']} | {r['size_bytes']:,} | "
                      f"{r['smaller_than_unpruned_float32']}x | " + " | ".join(cells) + " |")
     lat = figures["onnxruntime_1_thread_p50_us"]
     lines += ["", "onnxruntime, 1 thread, single image, p50 (interleaved): " +
