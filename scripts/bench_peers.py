@@ -40,7 +40,8 @@ RUNS, WARMUP = 200, 30
 MODELS = {
     "fashion_mnist": {"model": None, "weights": None, "shape": "1,1,28,28", "data": "/usr/share/datasets/fashion-mnist",
                       "calibration": "sample_models/fashion_mnist/calibration.npz",
-                      "recipe": "sample_models/fashion_mnist/recipe.toml"},
+                      "recipe": "sample_models/fashion_mnist/recipe.toml",
+                      "deep_recipe": "sample_models/fashion_mnist/recipe-deep.toml"},  # LiteRT and onnxruntime
     "digits": {"model": "sample_models/digits/model.py:build", "weights": "sample_models/digits/weights.safetensors",
                "shape": "1,1,8,8", "data": "sample_models/digits/test.npz",
                "calibration": "sample_models/digits/train.npz", "recipe": "sample_models/digits/recipe.toml"},
@@ -68,12 +69,14 @@ def qat_only_recipe(recipe: Path, dst: Path) -> Path:
     return dst
 
 
-def ours(name: str, spec: dict, variant: str, recipe: Path | None) -> list[dict]:
+def ours(name: str, spec: dict, variant: str, recipe: Path | None, targets: tuple[str, ...] = tuple(TARGETS)) \
+        -> list[dict]:
     """One empty cache per variant: the first target's time includes quantizing / training, the next reuse it."""
     rows = []
     cache = WORK / name / f"cache-{variant}"
     shutil.rmtree(cache, ignore_errors=True)
-    for target, (fmt, runtime) in TARGETS.items():
+    for target in targets:
+        fmt, runtime = TARGETS[target]
         out = WORK / name / f"ours-{variant}-{target}"
         shutil.rmtree(out, ignore_errors=True)  # else a matching manifest there makes the export a no-op
         args = [CLI, "export", "--target", target, "--out", str(out), "--json", "--data", spec["data"],
@@ -89,6 +92,9 @@ def ours(name: str, spec: dict, variant: str, recipe: Path | None) -> list[dict]
                      "seconds": round(seconds, 1), "from_empty_cache": not rows})
         if variant == "PTQ" and target == "onnx":  # the float ONNX of the unpruned model: the peers' input
             rows.append({"tool": "float32", "runtime": runtime, "path": str(out / f"{manifest['model']}.onnx")})
+        if recipe and variant != "QAT" and target == "onnx":  # the same export's pruned, distilled float ONNX
+            rows.append({"tool": f"shrink-edge {variant.removesuffix('+QAT')}, float", "runtime": runtime,
+                         "path": str(out / f"{manifest['model']}.onnx")})
     return rows
 
 
@@ -205,6 +211,8 @@ def main() -> None:
         rows += floats(folder, float_onnx, source)
         rows += ours(name, spec, "QAT", qat_only_recipe(ROOT / spec["recipe"], folder / "qat_only.toml"))
         rows += ours(name, spec, "prune+distill+QAT", ROOT / spec["recipe"])
+        if "deep_recipe" in spec:
+            rows += ours(name, spec, "deep-prune+distill+QAT", ROOT / spec["deep_recipe"], ("onnx", "tflite"))
         float_tflite = Path(next(r["path"] for r in rows if r["tool"] == "float32" and r["runtime"] == "litert"))
         float_ir = Path(next(r["path"] for r in rows if r["tool"] == "float32" and r["runtime"] == "openvino"))
         rows += peers(folder, float_onnx, float_tflite, float_ir, calibration)
