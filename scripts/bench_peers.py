@@ -44,7 +44,8 @@ MODELS = {
                       "deep_recipe": "sample_models/fashion_mnist/recipe-deep.toml"},  # LiteRT and onnxruntime
     "digits": {"model": "sample_models/digits/model.py:build", "weights": "sample_models/digits/weights.safetensors",
                "shape": "1,1,8,8", "data": "sample_models/digits/test.npz",
-               "calibration": "sample_models/digits/train.npz", "recipe": "sample_models/digits/recipe.toml"},
+               "calibration": "sample_models/digits/train.npz", "recipe": "sample_models/digits/recipe.toml",
+               "deep_recipe": "sample_models/digits/recipe-deep.toml"},
 }
 TARGETS = {"onnx": ("onnx-int8", "onnxruntime"), "tflite": ("tflite-int8", "litert"),
            "openvino": ("openvino-int8", "openvino")}
