@@ -97,7 +97,6 @@ class Job:
     def _lint(self, module, steps) -> None:
         """Say now, before any training, what a target will not convert, and what it will fix in place."""
         from .lint import beyond_limits, dynamic_dims, unsupported
-        from .model_source import load_program
         from .passes.torch_export import export_program
 
         specs = members(self.spec)
@@ -112,7 +111,7 @@ class Job:
         if self.model.program is None:
             return
         shape = self.model.input_shape
-        if fixed := [d for d in dynamic_dims(load_program(self.model.program)) if d > 0]:
+        if fixed := [d for d in dynamic_dims(module) if d > 0]:  # module: the program's own, as loaded
             steps.note(f"dimensions {', '.join(map(str, fixed))} of the input are dynamic in {self.model.program}; "
                        f"the int8 artifacts fix them at {', '.join(str(shape[d]) for d in fixed)} (--input-shape)")
         if static := [s.name for s in specs if s.limits.static_shapes]:

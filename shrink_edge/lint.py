@@ -96,11 +96,9 @@ def beyond_limits(program, spec: TargetSpec, input_shape: tuple[int, ...]) -> li
     return problems
 
 
-def dynamic_dims(program) -> list[int]:
-    """The dimensions of the program's first input that it declares dynamic."""
+def dynamic_dims(module) -> list[int]:
+    """The dimensions of a program module's first input (`ExportedProgram.module()`) that it declares dynamic."""
     import torch
 
-    for node in program.graph.nodes:
-        if node.op == "placeholder" and node.name in program.graph_signature.user_inputs:
-            return [i for i, size in enumerate(node.meta["val"].shape) if isinstance(size, torch.SymInt)]
-    return []
+    first = next(n for n in module.graph.nodes if n.op == "placeholder")
+    return [i for i, size in enumerate(first.meta["val"].shape) if isinstance(size, torch.SymInt)]

@@ -80,11 +80,10 @@ class ModelSource:
                                 "instead of a .pt2 program")
             model = ckpt.restore(self._build(), checkpoint).eval()
         elif self.program is not None:
-            program = load_program(self.program)
+            model = load_program(self.program).module()
             if not self.input_shape:
                 raise UserError(f"--input-shape is needed for {self.program}, e.g. --input-shape 1,1,28,28")
-            _check_dynamic_batch(program, self.program)
-            model = program.module()
+            _check_dynamic_batch(model, self.program)
         else:
             model = self._build()
             if self.weights is not None:
@@ -163,11 +162,11 @@ def load_program(path: Path):
         raise UserError(f"cannot load {path} as a torch.export program: {_first_line(e)}") from None
 
 
-def _check_dynamic_batch(program, path: Path) -> None:
+def _check_dynamic_batch(module, path: Path) -> None:
     """Calibration, training and verification run in batches: a program whose batch is fixed cannot take them."""
     from .lint import dynamic_dims
 
-    if 0 not in dynamic_dims(program):
+    if 0 not in dynamic_dims(module):
         raise UserError(f"{path} was exported with a fixed batch size; shrink-edge runs it on batches: export it "
                         "with a dynamic batch, torch.export.export(model, (x,), "
                         "dynamic_shapes=({0: torch.export.Dim('batch')},))")

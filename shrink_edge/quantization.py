@@ -31,6 +31,7 @@ def biases_on_int32_grid(module) -> int:
         value = node.args[1]
         return module.get_buffer(value.target).double() if isinstance(value, torch.fx.Node) else float(value)
 
+    tensors = {**dict(module.named_buffers()), **dict(module.named_parameters())}
     rounded = 0
     for node in module.graph.nodes:
         if node.op != "call_function" or node.target not in layers or len(node.args) < 3 or node.args[2] is None:
@@ -39,8 +40,7 @@ def biases_on_int32_grid(module) -> int:
         if x.target not in dequantize or weight.target not in dequantize or bias.op != "get_attr":
             continue
         step = scale(x) * scale(weight)
-        values = module.get_parameter(bias.target) if bias.target in dict(module.named_parameters()) \
-            else module.get_buffer(bias.target)
+        values = tensors[bias.target]
         with torch.no_grad():
             values.copy_(torch.round(values.double() / step) * step)
         rounded += 1
