@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -130,3 +131,14 @@ def third_party(tmp_path_factory):
     litert_torch.convert(module, (torch.zeros(1, 16),)).export(str(folder / "float.tflite"))
     return [folder / "hand_made.onnx", folder / "float.tflite"]
 
+
+def fused_ops(path, tmp_path) -> Counter:
+    """The op types onnxruntime's CPU provider runs after its graph optimizations."""
+    import onnx
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return Counter(n.op_type for n in onnx.load(tmp_path / "optimized.onnx").graph.node)

@@ -1,16 +1,6 @@
 """The int8 ONNX is rewritten so onnxruntime fuses every convolution, add and matmul, keeping its numbers."""
-from collections import Counter
-
 import onnx
-import onnxruntime as ort
-
-
-def fused_ops(path, tmp_path):
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
-    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return Counter(n.op_type for n in onnx.load(tmp_path / "optimized.onnx").graph.node)
+from conftest import fused_ops
 
 
 def test_onnxruntime_fuses_every_conv_add_and_gemm(all_targets, tmp_path):

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from ..model_source import load_program
+from ..onnx_pooling import global_average_pools
 from .base import Context, Pass
 
 OPSET = 18
@@ -26,6 +27,8 @@ def _clean(model) -> None:
 
 
 class OnnxExport(Pass):
+    version = 2  # global means written as GlobalAveragePool
+
     def settings(self, ctx: Context) -> dict:
         return {"opset": OPSET}
 
@@ -41,6 +44,7 @@ class OnnxExport(Pass):
                                          verbose=False)
         model = exported.model_proto
         _clean(model)
+        global_average_pools(model)
         self.rewrite(model)
         onnx.save(model, dst)
 
@@ -58,7 +62,7 @@ class OnnxExportInt8(OnnxExport):
     name = "onnx-export-int8"
     source = "pt2-int8"
     target = "onnx-int8"
-    version = 4  # uint8 activations, one DequantizeLinear per consumer, unused initializers dropped, short names
+    version = 5  # + GlobalAveragePool; 4: uint8 activations, one DequantizeLinear per consumer, short names
 
     def rewrite(self, model) -> None:
         from ..onnx_qdq import make_ort_fusable, short_names
