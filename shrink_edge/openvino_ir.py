@@ -1,0 +1,72 @@
+"""Make the OpenVINO IR read from a QDQ ONNX as small as NNCF's own, with the same outputs.
+
+A small int8 IR is mostly XML text, and the ONNX frontend writes more of it than it needs to:
+- every FakeQuantize range as a [1, 1, 1, 1] constant (each dimension is a line, twice: in the constant and in
+  the FakeQuantize's port). A scalar broadcasts the same way;
+- a FakeQuantize after each MaxPool and Reshape that repeats the one before it (PT2E gives those ops their
+  input's quantization, and the max or reshape of values on a grid is on that grid): it is the identity, up to
+  the last bit of its float arithmetic (on the sample and the digits model the outputs stay bit-identical).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+RANGES = ("input_low", "input_high", "output_low", "output_high")
+KEEPS_GRID = {"MaxPool", "Reshape", "Squeeze", "Unsqueeze"}  # outputs are some of the input's values
+
+
+def _ranges(fake_quantize) -> list[np.ndarray] | None:
+    nodes = [fake_quantize.input_value(i).get_node() for i in range(1, 5)]
+    if any(n.get_type_name() != "Constant" for n in nodes):
+        return None
+    return [n.get_data() for n in nodes]
+
+
+def scalar_ranges(model) -> int:
+    """Replace [1, ..., 1] FakeQuantize range constants with scalars; returns how many."""
+    from openvino import opset13
+
+    replaced = 0
+    for op in model.get_ordered_ops():
+        if op.get_type_name() != "FakeQuantize":
+            continue
+        for i, name in enumerate(RANGES, 1):
+            constant = op.input_value(i).get_node()
+            if constant.get_type_name() != "Constant" or any(d != 1 for d in constant.get_output_shape(0)):
+                continue
+            scalar = opset13.constant(constant.get_data().reshape(()))
+            scalar.set_friendly_name(f"{op.get_friendly_name()}/{name}")
+            op.input(i).replace_source_output(scalar.output(0))
+            replaced += 1
+    return replaced
+
+
+def _same_quantization(a, b) -> bool:
+    ra, rb = _ranges(a), _ranges(b)
+    return (ra is not None and rb is not None and a.get_levels() == b.get_levels()
+            and all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(ra, rb)))
+
+
+def repeated_fake_quantizes(model) -> int:
+    """Remove every FakeQuantize that repeats the one its input passed through unchanged; returns how many."""
+    removed = 0
+    for op in model.get_ordered_ops():
+        if op.get_type_name() != "FakeQuantize":
+            continue
+        source = op.input_value(0).get_node()
+        while source.get_type_name() in KEEPS_GRID:
+            source = source.input_value(0).get_node()
+        users = [t.get_node().get_type_name() for t in op.output(0).get_target_inputs()]
+        if source is op or source.get_type_name() != "FakeQuantize" or "Result" in users \
+                or not _same_quantization(op, source):
+            continue
+        op.output(0).replace(op.input_value(0))
+        removed += 1
+    return removed
+
+
+def compact(model) -> dict[str, int]:
+    """Rewrite in place; returns what changed."""
+    changes = {"scalar_ranges": scalar_ranges(model), "repeated_fake_quantizes": repeated_fake_quantizes(model)}
+    model.validate_nodes_and_infer_types()
+    return changes

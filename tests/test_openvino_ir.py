@@ -1,0 +1,54 @@
+"""The IR is compacted (scalar FakeQuantize ranges, repeated FakeQuantizes dropped) with the same outputs."""
+import numpy as np
+import openvino as ov
+import pytest
+from openvino import opset13 as ops
+
+from shrink_edge.openvino_ir import compact
+
+
+def fake_quantize(x, low: float, high: float):
+    ranges = [ops.constant(np.full((1, 1, 1, 1), v, np.float32)) for v in (low, high, low, high)]
+    return ops.fake_quantize(x, *ranges, 256)
+
+
+def pooled_twice(second_high: float) -> ov.Model:
+    """x -> FakeQuantize -> MaxPool -> FakeQuantize(0, second_high) -> x 3: the second repeats the first at 1.0."""
+    x = ops.parameter([1, 2, 8, 8], np.float32, name="x")
+    pooled = ops.max_pool(fake_quantize(x, 0.0, 1.0), [2, 2], [1, 1], [0, 0], [0, 0], [2, 2]).output(0)
+    y = ops.multiply(fake_quantize(pooled, 0.0, second_high), ops.constant(np.float32(3.0)))
+    return ov.Model([y], [x])
+
+
+def run(model: ov.Model, x: np.ndarray) -> np.ndarray:
+    return ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})(x)[0]
+
+
+def count(model: ov.Model, kind: str) -> int:
+    return sum(op.get_type_name() == kind for op in model.get_ops())
+
+
+@pytest.mark.parametrize("second_high, kept", [(1.0, 1), (0.5, 2)])
+def test_a_repeated_fake_quantize_is_dropped_and_a_different_one_kept(second_high, kept):
+    x = np.random.default_rng(0).uniform(-0.2, 1.2, (1, 2, 8, 8)).astype(np.float32)
+    model = pooled_twice(second_high)
+    before = run(model, x)
+    changes = compact(model)
+    assert changes == {"scalar_ranges": 8, "repeated_fake_quantizes": 2 - kept}
+    assert count(model, "FakeQuantize") == kept
+    np.testing.assert_allclose(run(model, x), before, rtol=1e-6)  # a FakeQuantize of values on its grid: ±1 ulp
+
+
+def test_exported_ir_has_scalar_ranges_and_the_outputs_of_the_plain_conversion(all_targets, tmp_path):
+    out, _, artifacts = all_targets
+    core = ov.Core()
+    ir = core.read_model(out / artifacts["openvino-int8"]["file"] / "model.xml")
+    plain = ov.convert_model(str(out / artifacts["onnx-int8"]["file"]))
+    shapes = [list(op.input_value(i).get_node().get_output_shape(0)) for op in ir.get_ops()
+              if op.get_type_name() == "FakeQuantize" for i in range(1, 5)]
+    assert shapes and all(s == [] or max(s) > 1 for s in shapes)  # scalars, or one value per channel
+    ov.save_model(plain, str(tmp_path / "plain.xml"), compress_to_fp16=False)
+    compacted = (out / artifacts["openvino-int8"]["file"] / "model.xml").stat().st_size
+    assert compacted < 0.9 * (tmp_path / "plain.xml").stat().st_size
+    x = np.random.default_rng(1).random((16, 1, 28, 28), dtype=np.float32)
+    np.testing.assert_array_equal(run(ir, x), run(plain, x))
