@@ -7,7 +7,9 @@ digits, 360-image test split). For each, from the same float checkpoint:
 - peers: onnxruntime `quantize_static` (QDQ, u8 activations / s8 per-channel weights, after quant_pre_process);
   TensorFlow's TFLiteConverter full-integer PTQ through onnx2tf (own venv .peers/onnx2tf, pins TF 2.19 /
   numpy 1.26); ai-edge-quantizer's static int8 recipe (static_wi8_ai8) on the float .tflite; OpenVINO NNCF
-  `nncf.quantize` on the float IR. Every peer gets the same 512 calibration images.
+  `nncf.quantize` on the float IR. Every peer gets the same 512 calibration images and starts from the float model
+  as users export it by hand (`torch.onnx.export`, litert-torch, OpenVINO's convert_model of that ONNX), which
+  are also the float baselines.
 Every artifact runs in its real runtime on the test set; latency is 1 thread, p50 of interleaved runs per runtime
 (shrink_edge/devices/runner.py), with the ratio to that runtime's float model. Writes bench/results.json, the table
 between the peers-table markers in README.md, and bench/peers.png.
@@ -91,28 +93,31 @@ def ours(name: str, spec: dict, variant: str, recipe: Path | None, targets: tupl
         artifact = next(a for a in manifest["artifacts"] if a["format"] == fmt)
         rows.append({"tool": f"shrink-edge {variant}", "runtime": runtime, "path": str(out / artifact["file"]),
                      "seconds": round(seconds, 1), "from_empty_cache": not rows})
-        if variant == "PTQ" and target == "onnx":  # the float ONNX of the unpruned model: the peers' input
-            rows.append({"tool": "float32", "runtime": runtime, "path": str(out / f"{manifest['model']}.onnx")})
         if recipe and variant != "QAT" and target == "onnx":  # the same export's pruned, distilled float ONNX
             rows.append({"tool": f"shrink-edge {variant.removesuffix('+QAT')}, float", "runtime": runtime,
                          "path": str(out / f"{manifest['model']}.onnx")})
     return rows
 
 
-def floats(folder: Path, model_onnx: Path, source) -> list[dict]:
-    """The float .tflite (litert-torch) and float IR of the unpruned model: the other runtimes' baselines."""
+def floats(folder: Path, source) -> list[dict]:
+    """The unpruned model as users export it by hand: float ONNX straight from `torch.onnx.export` (the peers'
+    input; our float ONNX has our graph rewrites), float .tflite (litert-torch) and float IR from that ONNX."""
     import litert_torch
     import openvino as ov
     import torch
 
     module = source.load().eval()
+    example = (torch.zeros(source.input_shape),)
+    onnx_path = folder / "float32.onnx"
+    torch.onnx.export(module, example, onnx_path, dynamo=True, external_data=False, opset_version=18, verbose=False,
+                      dynamic_shapes=({0: torch.export.Dim("batch")},))
     tflite = folder / "float32.tflite"
-    litert_torch.convert(module, (torch.zeros(source.input_shape),)).export(str(tflite))
+    litert_torch.convert(module, example).export(str(tflite))
     ir = folder / "float32.openvino"
     ir.mkdir(exist_ok=True)
-    ov.save_model(ov.convert_model(str(model_onnx)), str(ir / "model.xml"), compress_to_fp16=False)
-    return [{"tool": "float32", "runtime": "litert", "path": str(tflite)},
-            {"tool": "float32", "runtime": "openvino", "path": str(ir)}]
+    ov.save_model(ov.convert_model(str(onnx_path)), str(ir / "model.xml"), compress_to_fp16=False)
+    return [{"tool": "float32", "runtime": runtime, "path": str(path)}
+            for runtime, path in (("onnxruntime", onnx_path), ("litert", tflite), ("openvino", ir))]
 
 
 def peers(folder: Path, float_onnx: Path, float_tflite: Path, float_ir: Path, calibration: np.ndarray) -> list[dict]:
@@ -207,15 +212,13 @@ def main() -> None:
         calibration = load_npz(ROOT / spec["calibration"]).x[:512]
         source = (sample.model_source() if spec["model"] is None else
                   ModelSource.from_cli(spec["model"], ROOT / spec["weights"], spec["shape"]))
-        rows = ours(name, spec, "PTQ", None)
-        float_onnx = Path(next(r["path"] for r in rows if r["tool"] == "float32"))
-        rows += floats(folder, float_onnx, source)
+        rows = floats(folder, source)
+        rows += ours(name, spec, "PTQ", None)
         rows += ours(name, spec, "QAT", qat_only_recipe(ROOT / spec["recipe"], folder / "qat_only.toml"))
         rows += ours(name, spec, "prune+distill+QAT", ROOT / spec["recipe"])
         if "deep_recipe" in spec:
             rows += ours(name, spec, "deep-prune+distill+QAT", ROOT / spec["deep_recipe"], ("onnx", "tflite"))
-        float_tflite = Path(next(r["path"] for r in rows if r["tool"] == "float32" and r["runtime"] == "litert"))
-        float_ir = Path(next(r["path"] for r in rows if r["tool"] == "float32" and r["runtime"] == "openvino"))
+        float_onnx, float_tflite, float_ir = (Path(r["path"]) for r in rows[:3])
         rows += peers(folder, float_onnx, float_tflite, float_ir, calibration)
         measure(rows, test)
         results["models"][name] = {"test_images": len(test), "rows": rows}
