@@ -21,9 +21,12 @@ SHAPE_ATTRS = {
 
 
 def architecture(model: nn.Module) -> dict[str, dict]:
-    """Each module's shape attributes, enough to rebuild the pruned model from the original factory."""
+    """Each module's shape attributes, and which modules are identities (layers pruning removed), enough to
+    rebuild the pruned model from the original factory."""
     arch = {}
     for name, module in model.named_modules():
+        if isinstance(module, nn.Identity) and name:
+            arch[name] = {"identity": True}
         for kind, attrs in SHAPE_ATTRS.items():
             if isinstance(module, kind):
                 arch[name] = {a: getattr(module, a) for a in attrs}
@@ -32,7 +35,13 @@ def architecture(model: nn.Module) -> dict[str, dict]:
 
 def apply_architecture(model: nn.Module, arch: dict[str, dict], state: dict[str, torch.Tensor]) -> nn.Module:
     """Reshape `model` (fresh from its factory) to the recorded architecture so that `state` loads."""
+    removed = [name for name, attrs in arch.items() if attrs.get("identity")]
+    for name in removed:
+        parent, _, leaf = name.rpartition(".")
+        setattr(model.get_submodule(parent), leaf, nn.Identity())
     for name, attrs in arch.items():
+        if name in removed:
+            continue
         module = model.get_submodule(name)
         for attr, value in attrs.items():
             setattr(module, attr, tuple(value) if isinstance(value, list) else value)

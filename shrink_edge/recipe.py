@@ -2,7 +2,7 @@
 
     train_data = "/usr/share/datasets/fashion-mnist"   # paths are relative to the recipe file
     [prune]    ratio = 0.5, importance = "magnitude", round_to (default: the target spec's), ignore = [names],
-               layer_ratios = { "module.name" = 0.3 }
+               layer_ratios = { "module.name" = 0.3 }, drop = [names of modules to remove whole]
     [distill]  epochs, batch_size, lr, temperature, alpha, holdout, patience, seed
     [qat]      epochs, batch_size, lr, temperature, alpha, freeze_after, seed
 
@@ -97,6 +97,7 @@ def load(path: Path | None, overrides: list[str] = ()) -> Recipe:
                 raise UserError(f"[{section}] {f.name} = {values[f.name]!r} should be a {type(f.default).__name__}")
         if section == "prune":
             values["ignore"] = tuple(values.get("ignore", ()))
+            values["drop"] = tuple(values.get("drop", ()))
             values["layer_ratios"] = tuple(sorted(values.get("layer_ratios", {}).items()))
         settings[section] = cls(**values)
     if (p := settings.get("prune")) and not 0 <= p.ratio < 1:

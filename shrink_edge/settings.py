@@ -12,6 +12,8 @@ class PruneSettings:
     round_to: int | None = None        # keep channel counts a multiple of this (default: the target's)
     ignore: tuple[str, ...] = ()       # module names never pruned, besides the classifier head
     layer_ratios: tuple[tuple[str, float], ...] = ()  # (module name, ratio) overrides
+    drop: tuple[str, ...] = ()         # whole modules to remove (each must return its input's shape), before
+    # the channels: each is a layer fewer for the runtime, which on small models costs more than its arithmetic
 
 
 @dataclass(frozen=True)
