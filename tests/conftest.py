@@ -19,10 +19,14 @@ TESTS = Path(__file__).resolve().parent
 TINY_MODEL = TESTS / "models" / "tiny_net.py"
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory, monkeypatch):
-    """Each test session uses its own cache, never the user's."""
-    monkeypatch.setenv("SHRINK_EDGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+@pytest.fixture(autouse=True, scope="session")
+def isolated_cache(tmp_path_factory):
+    """Each test session uses its own cache, never the user's. Session-wide and autouse, so it is in place before
+    any session or module fixture exports."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SHRINK_EDGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+    yield
+    mp.undo()
 
 
 def run_cli(*args: str):
@@ -34,13 +38,7 @@ def run_cli(*args: str):
 def sample_export(tmp_path_factory):
     """`shrink-edge export --target onnx --json` on the bundled sample, once per session."""
     out = tmp_path_factory.mktemp("sample") / "out"
-    cache = tmp_path_factory.getbasetemp() / "cache"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SHRINK_EDGE_CACHE_DIR", str(cache))
-    try:
-        result = run_cli("export", "--target", "onnx", "--out", out, "--json")
-    finally:
-        mp.undo()
+    result = run_cli("export", "--target", "onnx", "--out", out, "--json")
     assert result.exit_code == 0, result.stderr
     return out, json.loads(result.stdout)
 
@@ -99,13 +97,8 @@ def tiny_args(tiny_model):
 def all_targets(tiny_model, train_data, tmp_path_factory):
     """`export --target all` of the pruned + distilled + QAT tiny model: every backend from one checkpoint."""
     out = tmp_path_factory.mktemp("all") / "out"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("SHRINK_EDGE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
-    try:
-        result = run_cli("export", "--target", "all", *tiny_args(tiny_model), "--train-data", train_data,
-                         *RECIPE_SMALL, "--out", out, "--json")
-    finally:
-        mp.undo()
+    result = run_cli("export", "--target", "all", *tiny_args(tiny_model), "--train-data", train_data,
+                     *RECIPE_SMALL, "--out", out, "--json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     return out, report, {a["format"]: a for a in report["artifacts"]}
