@@ -57,8 +57,7 @@ def repeated_fake_quantizes(model) -> int:
         while source.get_type_name() in KEEPS_GRID:
             source = source.input_value(0).get_node()
         users = [t.get_node().get_type_name() for t in op.output(0).get_target_inputs()]
-        if source is op or source.get_type_name() != "FakeQuantize" or "Result" in users \
-                or not _same_quantization(op, source):
+        if source.get_type_name() != "FakeQuantize" or "Result" in users or not _same_quantization(op, source):
             continue
         op.output(0).replace(op.input_value(0))
         removed += 1
