@@ -33,12 +33,17 @@ def architecture(model: nn.Module) -> dict[str, dict]:
     return arch
 
 
+def remove(model: nn.Module, name: str) -> None:
+    """Replace the submodule `name` with an identity (a layer pruning removed)."""
+    parent, _, leaf = name.rpartition(".")
+    setattr(model.get_submodule(parent), leaf, nn.Identity())
+
+
 def apply_architecture(model: nn.Module, arch: dict[str, dict], state: dict[str, torch.Tensor]) -> nn.Module:
     """Reshape `model` (fresh from its factory) to the recorded architecture so that `state` loads."""
     removed = [name for name, attrs in arch.items() if attrs.get("identity")]
     for name in removed:
-        parent, _, leaf = name.rpartition(".")
-        setattr(model.get_submodule(parent), leaf, nn.Identity())
+        remove(model, name)
     for name, attrs in arch.items():
         if name in removed:
             continue

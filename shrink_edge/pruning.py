@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import checkpoint
 from .errors import UserError
 from .settings import PruneSettings
 
@@ -60,8 +61,7 @@ def drop(model: nn.Module, example: torch.Tensor, names: tuple[str, ...]) -> Non
                             f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}; only a "
                             "module that returns a tensor of its input's shape can be removed (e.g. a stride-1 "
                             "block with as many output as input channels)")
-        parent, _, leaf = name.rpartition(".")
-        setattr(model.get_submodule(parent), leaf, nn.Identity())
+        checkpoint.remove(model, name)
 
 
 def prune(model: nn.Module, example: torch.Tensor, settings: PruneSettings,
