@@ -11,6 +11,8 @@ from __future__ import annotations
 import onnx
 from onnx import helper, numpy_helper
 
+from .onnx_graph import consumers, replace_nodes
+
 
 def _ranks(model: onnx.ModelProto) -> dict[str, int]:
     graph = onnx.shape_inference.infer_shapes(model).graph
@@ -35,10 +37,7 @@ def global_average_pools(model: onnx.ModelProto) -> int:
     graph = model.graph
     constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     ranks = _ranks(model)
-    users: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            users.setdefault(name, []).append(node)
+    users = consumers(graph)
     graph_outputs = {v.name for v in graph.output}
     flatten_after: dict[str, onnx.NodeProto] = {}  # a QuantizeLinear's output -> the Flatten that reads it
     nodes, rewritten = [], 0
@@ -64,11 +63,5 @@ def global_average_pools(model: onnx.ModelProto) -> int:
         else:
             nodes.append(flatten)
     if rewritten:
-        del graph.node[:]
-        graph.node.extend(nodes)
-        del graph.value_info[:]  # stale shapes; onnxruntime infers them again
-        used = {name for node in graph.node for name in node.input}
-        kept = [i for i in graph.initializer if i.name in used]
-        del graph.initializer[:]
-        graph.initializer.extend(kept)
+        replace_nodes(graph, nodes)
     return rewritten

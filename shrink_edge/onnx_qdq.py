@@ -16,6 +16,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from .onnx_graph import consumers, replace_nodes
+
 
 def _constants(graph) -> dict[str, np.ndarray]:
     values = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
@@ -43,14 +45,11 @@ def make_ort_fusable(model: onnx.ModelProto) -> dict[str, int]:
         node.input[2] = name
         retyped += 1
 
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    readers = consumers(graph)
     duplicated, nodes = 0, []
     for node in graph.node:
         nodes.append(node)
-        users = consumers.get(node.output[0], []) if node.op_type == "DequantizeLinear" else []
+        users = readers.get(node.output[0], []) if node.op_type == "DequantizeLinear" else []
         if node.input[0] in constants or len(users) < 2:
             continue
         for i, user in enumerate(users[1:], 1):
@@ -60,13 +59,7 @@ def make_ort_fusable(model: onnx.ModelProto) -> dict[str, int]:
             user.input[:] = [copy.output[0] if n == node.output[0] else n for n in user.input]
             nodes.append(copy)
             duplicated += 1
-    del graph.node[:]
-    graph.node.extend(_topological(nodes))
-    del graph.value_info[:]  # stale element types; onnxruntime infers them again
-    used = {name for node in graph.node for name in node.input}
-    kept = [i for i in graph.initializer if i.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
+    replace_nodes(graph, _topological(nodes))
     return {"uint8_activation_qdq": retyped, "duplicated_dequantize": duplicated}
 
 
