@@ -13,13 +13,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 from shrink_edge import sample
 from shrink_edge.data import load_idx_dir
+from shrink_edge.devices import runner
 from shrink_edge.runtimes.onnxruntime_runner import session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,23 +52,10 @@ def ort_static(float_onnx: Path, calibration: np.ndarray, dst: Path) -> None:
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
 
 
-def interleaved_p50(models: dict[str, Path], x: np.ndarray, rounds: int = 60, warmup: int = 20) -> dict:
-    """Latency per single-image inference, 1 thread, the models taking turns (in a rotating order, so none
-    always runs first or after the same neighbour) so that drift hits all alike."""
-    sessions = {k: session(p, threads=1) for k, p in models.items()}
-    times = {k: [] for k in models}
-    for _ in range(warmup):
-        for s in sessions.values():
-            s.run(None, {"x": x[:1]})
-    names = list(sessions)
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            s = sessions[name]
-            start = time.perf_counter()
-            for i in range(20):
-                s.run(None, {"x": x[i:i + 1]})
-            times[name].append((time.perf_counter() - start) / 20 * 1e6)
-    return {k: round(float(np.median(v)), 1) for k, v in times.items()}
+def p50_us(models: dict[str, Path]) -> dict:
+    """1 thread, single image, the models taking turns (shrink_edge/devices/runner.py, as `profile` measures)."""
+    entries = runner.measure(list(models.values()), runs=1200, warmup=100, threads=1)
+    return {name: round(float(np.median(e["times_ms"])) * 1e3, 1) for name, e in zip(models, entries)}
 
 
 def main() -> None:
@@ -94,8 +81,8 @@ def main() -> None:
         with np.load(sample.CALIBRATION) as f:
             calibration = f["x"].astype(np.float32) / 255
         ort_static(tmp / "all" / "fashion_mnist.onnx", calibration, peer)
-        latency = interleaved_p50({"float32 (pruned)": tmp / "all" / "fashion_mnist.onnx", "ours int8": ours,
-                                   "onnxruntime quantize_static": peer}, test.x)
+        latency = p50_us({"float32 (pruned)": tmp / "all" / "fashion_mnist.onnx", "ours int8": ours,
+                          "onnxruntime quantize_static": peer})
         peer_acc = float((session(peer).run(None, {"x": test.x})[0].argmax(1) == test.y).mean())
 
     figures = {"reference": report["reference"], "unpruned_float32_onnx_bytes": float32, "artifacts": rows,
