@@ -1,10 +1,12 @@
-"""Times models in their runtime: load, first run, warm-up, then timed runs that rotate through the models, so
-that drift on a shared machine hits them all alike.
+"""Times models in their runtime: load, first run, warm-up, then timed runs in which the models take turns, in blocks
+of BLOCK calls and an order that rotates every round, so that drift on a shared machine hits them all alike while
+each call finds the caches as an app calling one model does (with turns of one call, each of 8 digits models ran
+~25% slower on onnxruntime).
 
 Every runtime is timed the same way, as LiteRT's benchmark_model and onnxruntime_perf_test do: the input is set
 once and each timed call is the inference alone. Passing the input on every call (`sess.run(None, feed)`,
-`request.infer({0: x})`) adds Python's conversion of feed and results, measured at 10 µs a call for onnxruntime and
-~180 µs for OpenVINO on the digits models: more than a small model's whole inference.
+`request.infer({0: x})`) adds Python's conversion of feed and results: 3.5-10 µs a call on onnxruntime and 110-180
+µs on OpenVINO (a new input tensor each call), measured on the digits models: up to a small model's whole inference.
 
 Standalone on purpose (numpy and the runtimes only, no shrink_edge imports): `shrink-edge profile --device adb`
 pushes this file to the device and runs it there with the device's python3; the host runs the same code in-process.
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+BLOCK = 10  # consecutive timed calls per model and round
 RUNTIME_PACKAGES = {"litert": "ai-edge-litert", "onnxruntime": "onnxruntime", "openvino": "openvino",
                     "tflm": "tflite-micro"}
 
@@ -135,11 +138,12 @@ def measure(paths: list[Path], runs: int, warmup: int, threads: int) -> list[dic
     for entry in entries:
         for _ in range(warmup):
             entry["run"]()
-    for r in range(runs):
+    for r in range(-(-runs // BLOCK)):
         for entry in entries[r % len(entries):] + entries[:r % len(entries)]:
-            start = time.perf_counter()
-            entry["run"]()
-            entry["times_ms"].append((time.perf_counter() - start) * 1e3)
+            for _ in range(min(BLOCK, runs - r * BLOCK)):
+                start = time.perf_counter()
+                entry["run"]()
+                entry["times_ms"].append((time.perf_counter() - start) * 1e3)
     peak = _memory_mb("VmHWM")
     for entry in entries:
         del entry["run"]
