@@ -25,10 +25,10 @@ def parse_device(spec: str) -> tuple[str, str | None]:
     raise UserError(f"unknown --device '{spec}': use local, emulator, adb (the only attached device) or adb:SERIAL")
 
 
-def _summarize(entry: dict, runs: int, warmup: int) -> dict:
+def _summarize(entry: dict, warmup: int) -> dict:
     times = sorted(entry["times_ms"])
     p50, p90 = float(np.percentile(times, 50)), float(np.percentile(times, 90))
-    return {"artifact": entry["artifact"], "runtime": entry["runtime"], "runs": runs, "warmup": warmup,
+    return {"artifact": entry["artifact"], "runtime": entry["runtime"], "runs": len(times), "warmup": warmup,
             "init_ms": round(entry["init_ms"], 3), "first_ms": round(entry["first_ms"], 3),
             "min_ms": round(times[0], 4), "p50_ms": round(p50, 4), "p90_ms": round(p90, 4),
             "std_ms": round(statistics.stdev(times), 4), "memory_mb": round(entry["memory_mb"], 1),
@@ -62,7 +62,7 @@ def _profile_one(spec: str, paths, runs, warmup, threads, benchmark_model, phone
         facts, entries = _local(paths, runs, warmup, threads)
     else:
         facts, entries = _on_adb(kind, serial, paths, runs, warmup, threads, benchmark_model, phone_root)
-    results = [_summarize(e, runs, warmup) if "times_ms" in e else e for e in entries]
+    results = [_summarize(e, warmup) if "times_ms" in e else e for e in entries]
     if instructions:  # profile() allows it on the host only
         from .instructions import per_inference
 
