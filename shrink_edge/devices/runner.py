@@ -1,7 +1,7 @@
 """Times models in their runtime: load, first run, warm-up, then timed runs in which the models take turns, in blocks
 of BLOCK calls and an order that rotates every round, so that drift on a shared machine hits them all alike while
 each call finds the caches as an app calling one model does (with turns of one call, each of 8 digits models ran
-~25% slower on onnxruntime).
+22-34% slower on onnxruntime).
 
 Every runtime is timed the same way, as LiteRT's benchmark_model and onnxruntime_perf_test do: the input is set
 once and each timed call is the inference alone. Passing the input on every call (`sess.run(None, feed)`,
