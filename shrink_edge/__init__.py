@@ -1,6 +1,7 @@
 """shrink-edge: take a trained PyTorch model to the edge."""
 from .errors import BudgetError, UserError
 from .exporter import ExportResult, export
+from .optimizer import OptimizeResult, optimize
 from .model_source import ModelSource
 
-__all__ = ["BudgetError", "ExportResult", "ModelSource", "UserError", "export"]
+__all__ = ["BudgetError", "ExportResult", "ModelSource", "OptimizeResult", "UserError", "export", "optimize"]

@@ -16,16 +16,20 @@ def read_labels(path: Path | None) -> list[str] | None:
         raise UserError(f"cannot read labels {path}: {e.strerror}; give a text file with one label per line") from None
 
 
-def _tflite_io(path: Path) -> dict:
-    from .runtimes.litert_runner import inspector
+def _tflite_io(path: Path, signature: dict) -> dict:
+    """Inputs and outputs by their signature names (what LiteRT's runSignature takes), in the model's order."""
+    from .runtimes.litert_runner import inspector, io_details
 
-    interpreter = inspector(path)
+    inputs, outputs = io_details(inspector(path))
 
-    def describe(details):
-        return [{"name": d["name"], "shape": [int(v) for v in d["shape"]], "dtype": d["dtype"].__name__,
-                 "scale": float(d["quantization"][0]), "zero_point": int(d["quantization"][1])} for d in details]
+    def describe(details: dict, order: list[str]):
+        names = [n for n in order if n in details] + [n for n in details if n not in order]
+        return [{"name": n, "tensor": details[n]["name"], "shape": [int(v) for v in details[n]["shape"]],
+                 "dtype": details[n]["dtype"].__name__, "scale": float(details[n]["quantization"][0]),
+                 "zero_point": int(details[n]["quantization"][1])} for n in names]
 
-    return {"inputs": describe(interpreter.get_input_details()), "outputs": describe(interpreter.get_output_details())}
+    return {"inputs": describe(inputs, [i["name"] for i in signature.get("inputs", [])]),
+            "outputs": describe(outputs, list(signature.get("outputs", [])))}
 
 
 def _coreml_io(path: Path) -> dict:
@@ -43,13 +47,15 @@ def _coreml_io(path: Path) -> dict:
 
 def build(artifact: dict, manifest: dict, path: Path, labels: list[str] | None,
           normalization: dict | None) -> dict:
-    io = _tflite_io(path) if artifact["format"] == "tflite-int8" else _coreml_io(path)
+    signature = manifest.get("signature", {})
+    io = _tflite_io(path, signature) if artifact["format"] == "tflite-int8" else _coreml_io(path)
     return {
         "model": artifact["file"], "format": artifact["format"], "sha256": artifact["sha256"],
         **io,
         # the app computes input = raw * scale + offset before quantizing (null: feed what the model was trained on)
         "normalization": normalization,
         "labels": labels,
+        "class_output": signature.get("class_output"),  # the output the labels name the classes of
         "verification": artifact["metrics"],
         "run_key": manifest["run_key"], "inputs_sha256": manifest["inputs"], "versions": manifest["versions"],
     }

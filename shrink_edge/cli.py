@@ -40,7 +40,7 @@ def _fail(message: str, code: int) -> None:
 
 @contextmanager
 def _one_line_errors():
-    """Bad input exits 2, a broken budget 1, a failing device 3: each as one line, never a traceback."""
+    """Bad input exits 2, a broken budget 1, a failing device 3, Ctrl-C 130: each as one line, never a traceback."""
     try:
         yield
     except UserError as e:
@@ -49,6 +49,8 @@ def _one_line_errors():
         _fail(str(e), 1)
     except DeviceError as e:
         _fail(str(e), 3)
+    except KeyboardInterrupt:
+        _fail("interrupted: nothing was written (the output folder holds what it held before)", 130)
 
 
 def _emit(as_json: bool, payload: dict, table) -> None:
@@ -62,9 +64,12 @@ ModelOpt = Annotated[Optional[str], typer.Option("--model", help="path/to/file.p
                                                   "file; default: the bundled Fashion-MNIST sample.")]
 WeightsOpt = Annotated[Optional[Path], typer.Option("--weights", help="State dict: .safetensors, or .pt/.pth loaded "
                                                     "weights-only.")]
-ShapeOpt = Annotated[Optional[str], typer.Option("--input-shape", help="Example input shape, batch first: 1,1,28,28.")]
+ShapeOpt = Annotated[Optional[list[str]], typer.Option("--input-shape", help="Example input shape, batch first: "
+                                                      "1,1,28,28; name=1,32 per input, repeatable [default: one "
+                                                      "sample of each --data array].")]
 DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Evaluation data: a directory of IDX files or an "
-                                                 ".npz with arrays x and y.")]
+                                                 ".npz with one array per input (named after forward()'s "
+                                                 "parameters; x for a single input) and optional labels y.")]
 CalibrationOpt = Annotated[Optional[Path], typer.Option("--calibration", help="Calibration data (same forms as "
                                                         "--data); default: the first part of --data.")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output folder for artifacts and manifest.json.")]
@@ -125,6 +130,9 @@ def export(
     profile_on: Annotated[Optional[list[str]], typer.Option("--profile", help="Then profile the artifacts on this "
                                                             "device (local, adb[:SERIAL], emulator; repeatable) and "
                                                             "record the figures in manifest.json.")] = None,
+    no_budget: Annotated[bool, typer.Option("--no-budget", help="Report a broken budget in manifest.json "
+                                            "(budget_broken) and write the artifacts anyway, instead of failing.")]
+    = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Convert a model (optimized by --recipe if given) for a target and verify every artifact in its runtime."""
@@ -142,12 +150,12 @@ def export(
                            calibration=calibration, recipe=recipe, set=overrides, train_data=train_data,
                            device=device if device != "cpu" else None, out=out, cache_dir=cache_dir,
                            unsafe_allow_pickle=unsafe_allow_pickle, android_project=android_project,
-                           assets_dir=assets_dir, ios_project=ios_project, labels=labels)
+                           assets_dir=assets_dir, ios_project=ios_project, labels=labels, no_budget=no_budget)
         apps = AppTargets(android_project=android_project, assets_dir=assets_dir, ios_project=ios_project,
                           command=command, **app_info)
-        result = run_export(target=_target(target, plan), model=source, data=data, calibration=calibration,
+        result = run_export(source, target=_target(target, plan), data=data, calibration=calibration,
                             out=out, cache_dir=cache_dir, recipe=plan, device=device, progress=_progress(as_json),
-                            apps=apps)
+                            apps=apps, enforce_budget=not no_budget)
         if profile_on:
             from .profiler import profile_run
             from .tables import profile_table

@@ -1,8 +1,9 @@
-"""Evaluation and calibration data: IDX files (as Fashion-MNIST ships) or an .npz with arrays x and y.
+"""Evaluation, calibration and training data: IDX files (as Fashion-MNIST ships) or an .npz with one array per
+model input, by name (`x` for a single input), and optional labels `y`.
 
-Images are returned as float32 in NCHW. IDX images (uint8) are scaled to [0, 1] and given a channel axis;
-.npz arrays are taken as they are (uint8 is scaled to [0, 1] too), so an .npz can hold any preprocessed
-input the model expects.
+IDX images (uint8) are scaled to [0, 1] and given a channel axis (NCHW). .npz arrays are taken as they are
+(uint8 is scaled to [0, 1] too), so an .npz can hold any preprocessed input the model expects; integer and bool
+arrays (token ids, masks) stay integers.
 """
 from __future__ import annotations
 
@@ -21,19 +22,31 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.int16, 0x0C: np.int32, 0x
 
 @dataclass(frozen=True)
 class Dataset:
-    x: np.ndarray  # float32, (N, ...) model input
-    y: np.ndarray  # int64, (N,) class labels
+    inputs: dict[str, np.ndarray]    # one (N, ...) array per model input, by name
+    labels: np.ndarray | None = None  # int64 (N,) class labels, for the output that holds class scores
 
     def __len__(self) -> int:
-        return len(self.y)
+        return len(next(iter(self.inputs.values())))
+
+    def arrays(self) -> list[np.ndarray]:
+        return list(self.inputs.values())
 
     def digest(self) -> str:
-        h = hashlib.sha256(self.x.tobytes())
-        h.update(self.y.tobytes())
+        h = hashlib.sha256()
+        for name, x in self.inputs.items():
+            h.update(f"{name}:{x.dtype}:{x.shape}".encode())
+            h.update(x.tobytes())
+        if self.labels is not None:
+            h.update(self.labels.tobytes())
         return h.hexdigest()
 
     def take(self, start: int, stop: int | None = None) -> "Dataset":
-        return Dataset(self.x[start:stop], self.y[start:stop])
+        return self.select(slice(start, stop))
+
+    def select(self, index) -> "Dataset":
+        """The samples at `index` (a slice or an index array)."""
+        return Dataset({k: v[index] for k, v in self.inputs.items()},
+                       self.labels[index] if self.labels is not None else None)
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -70,9 +83,18 @@ def _find_idx_pair(directory: Path, split: str) -> tuple[Path, Path] | None:
 
 
 def _as_input(x: np.ndarray) -> np.ndarray:
+    """uint8 images are scaled to [0, 1], other floats become float32; integer and bool arrays (token ids, masks,
+    lengths) are passed as they are."""
     if x.dtype == np.uint8:
         return x.astype(np.float32) / 255.0
-    return x.astype(np.float32)
+    if np.issubdtype(x.dtype, np.floating):
+        return x.astype(np.float32)
+    if x.dtype in (np.int64, np.int32, np.bool_):
+        return x
+    if np.issubdtype(x.dtype, np.integer):
+        return x.astype(np.int64)
+    raise UserError(f"array of dtype {x.dtype} cannot be a model input; give float32, int64, int32, bool or uint8 "
+                    "(images, scaled to [0, 1])")
 
 
 def load_idx_dir(directory: Path, split: str = "test") -> Dataset:
@@ -83,38 +105,113 @@ def load_idx_dir(directory: Path, split: str = "test") -> Dataset:
     images, labels = (read_idx(p) for p in pair)
     if images.ndim == 3:
         images = images[:, None]
-    return _checked(_as_input(images), labels, directory)
+    return _checked({"x": _as_input(images)}, labels, directory)
 
 
 def load_npz(path: Path) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as f:
-            if "x" not in f or "y" not in f:
-                raise UserError(f"{path} must hold arrays named 'x' (inputs) and 'y' (labels); "
-                                f"it holds {sorted(f.files)}")
-            x, y = f["x"], f["y"]
+            arrays = {name: f[name] for name in f.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise UserError(f"cannot read {path} as .npz: {e}; save it with numpy.savez(path, x=..., y=...)")
-    return _checked(_as_input(x), y, path)
+        raise UserError(f"cannot read {path} as .npz: {e}; save it with numpy.savez(path, x=..., y=...) "
+                        "(one array per model input, by name, and optional labels y)")
+    labels = arrays.pop("y", None)
+    if not arrays:
+        raise UserError(f"{path} holds no input arrays (only {sorted(f.files) or 'nothing'}); save one array per "
+                        "model input, named after forward()'s parameters (x for a single input), and optional "
+                        "labels y")
+    return _checked({name: _as_input(x) for name, x in arrays.items()}, labels, path)
 
 
-def _checked(x: np.ndarray, y: np.ndarray, where: Path) -> Dataset:
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise UserError(f"labels in {where} must be a 1-D integer array, got shape {y.shape} of {y.dtype}")
-    if len(x) != len(y):
-        raise UserError(f"{where} has {len(x)} inputs but {len(y)} labels; they must match one to one")
-    if len(y) == 0:
+def _checked(inputs: dict[str, np.ndarray], y: np.ndarray | None, where: Path) -> Dataset:
+    counts = {name: len(x) if x.ndim else 0 for name, x in inputs.items()}
+    if len(set(counts.values())) > 1:
+        raise UserError(f"arrays in {where} hold different numbers of samples ({', '.join(f'{k}: {n}' for k, n in counts.items())}); "
+                        "every input array needs one row per sample")
+    n = next(iter(counts.values()))
+    if n == 0:
         raise UserError(f"{where} holds no samples")
-    return Dataset(np.ascontiguousarray(x), y.astype(np.int64))
+    if y is not None:
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            raise UserError(f"labels in {where} must be a 1-D integer array, got shape {y.shape} of {y.dtype}")
+        if len(y) != n:
+            raise UserError(f"{where} has {n} inputs but {len(y)} labels; they must match one to one")
+        y = y.astype(np.int64)
+    return Dataset({name: np.ascontiguousarray(x) for name, x in inputs.items()}, y)
 
 
-def load(path: Path, split: str = "test") -> Dataset:
-    """Load evaluation data from an IDX directory or an .npz file."""
-    path = Path(path)
+def mismatch(dataset: Dataset, names: list[str], arrays: dict, where, what: str = "data") -> None:
+    """Refuse data whose arrays are not the model's inputs, one for one by name."""
+    missing, extra = [n for n in names if n not in arrays], [n for n in arrays if n not in names]
+    if missing or extra:
+        holds = ", ".join(f"{k} {tuple(v.shape[1:])}" for k, v in dataset.inputs.items())
+        raise UserError(f"{what} {where} holds arrays {holds} but the model's forward() takes "
+                        f"{', '.join(names)}" + (f": missing {', '.join(missing)}" if missing else "") +
+                        (f"; no input named {', '.join(extra)}" if extra else "") +
+                        "; name one array per input after forward()'s parameters")
+
+
+def bind(dataset: Dataset, inputs, where: Path | str, what: str = "data") -> Dataset:
+    """The dataset's arrays matched to the model's inputs (TensorSpecs) by name, in forward()'s order; a single
+    array feeds a single input whatever its name. Each must have the input's per-sample shape and dtype."""
+    names = [spec.name for spec in inputs]
+    arrays = dataset.inputs
+    if len(inputs) == 1 and len(arrays) == 1:
+        arrays = {names[0]: next(iter(arrays.values()))}
+    mismatch(dataset, names, arrays, where, what)
+    for spec in inputs:
+        x = arrays[spec.name]
+        if tuple(x.shape[1:]) != tuple(spec.shape[1:]):
+            raise UserError(f"{what} {where} has {spec.name} of shape {tuple(x.shape[1:])} per sample but the model "
+                            f"takes {tuple(spec.shape[1:])}; give data matching --input-shape (batch first)")
+        if str(x.dtype) != spec.dtype and not (spec.dtype.startswith("int") and str(x.dtype).startswith("int")):
+            raise UserError(f"{what} {where} has {spec.name} of dtype {x.dtype} but the model takes {spec.dtype}; "
+                            f"save it as {spec.dtype}")
+    return Dataset({spec.name: arrays[spec.name].astype(spec.dtype, copy=False) for spec in inputs}, dataset.labels)
+
+
+def load(source, split: str = "test") -> Dataset:
+    """Data from an IDX directory or an .npz file, or, from the Python API, arrays in memory: a Dataset, an array
+    (one input), a dict of arrays by input name (labels under "y"), an (inputs, labels) pair, or an iterable of
+    such batches."""
+    if isinstance(source, Dataset):
+        return source
+    if not isinstance(source, (str, Path)):
+        return from_arrays(source)
+    path = Path(source)
     if not path.exists():
-        raise UserError(f"data not found: {path}; give a directory of IDX files or an .npz with x and y")
+        raise UserError(f"data not found: {path}; give a directory of IDX files or an .npz with one array per "
+                        "input (x for a single input) and optional labels y")
     if path.is_dir():
         return load_idx_dir(path, split)
     if path.suffix == ".npz":
         return load_npz(path)
-    raise UserError(f"unsupported data {path}: give a directory of IDX files or an .npz with arrays x and y")
+    raise UserError(f"unsupported data {path}: give a directory of IDX files or an .npz with one array per input "
+                    "and optional labels y")
+
+
+def from_arrays(value, where: str = "the data passed in") -> Dataset:
+    def numpy(v):
+        return v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+
+    def parts(item) -> tuple[dict, np.ndarray | None]:
+        if isinstance(item, dict):
+            arrays = {k: numpy(v) for k, v in item.items()}
+            return arrays, arrays.pop("y", None)
+        if isinstance(item, (tuple, list)) and len(item) == 2:
+            inputs, labels = parts(item[0])[0], numpy(item[1])
+            return inputs, labels
+        if hasattr(item, "shape"):
+            return {"x": numpy(item)}, None
+        raise UserError(f"{where}: cannot read {type(item).__name__} as data; give arrays, a dict of arrays by input "
+                        "name, an (inputs, labels) pair, or an iterable of those")
+
+    if isinstance(value, (dict, tuple)) or hasattr(value, "shape"):
+        inputs, labels = parts(value)
+    else:
+        batches = [parts(item) for item in value]
+        if not batches:
+            raise UserError(f"{where} holds no batches")
+        inputs = {k: np.concatenate([b[0][k] for b in batches]) for k in batches[0][0]}
+        labels = np.concatenate([b[1] for b in batches]) if batches[0][1] is not None else None
+    return _checked({k: _as_input(v) for k, v in inputs.items()}, labels, where)

@@ -15,3 +15,9 @@ class PredictionUnavailable(Exception):
 
 class DeviceError(Exception):
     """A device that is missing, went away, or failed to run the model. The CLI exits with code 3."""
+
+
+def first_line(e: BaseException) -> str:
+    """An exception's first line of text, for a one-line message."""
+    text = str(e).strip().splitlines()
+    return text[0] if text else ""

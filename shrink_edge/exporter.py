@@ -9,12 +9,12 @@ from . import targets
 from .app_install import AppTargets, check, install
 from .targets import members
 from .cache import Cache
-from .errors import BudgetError, PredictionUnavailable
-from .files import atomic_copy, size_bytes, tree_sha256
+from .errors import BudgetError, PredictionUnavailable, UserError, first_line
+from .files import atomic_copies, size_bytes, tree_sha256
 from .formats import FORMATS
 from .job import Job, predict_torch
-from .model_source import ModelSource
-from .recipe import Recipe
+from .model_source import as_source
+from .recipe import Recipe, as_recipe
 from .versions import tool_versions
 
 
@@ -25,25 +25,31 @@ class ExportResult:
     reused: bool  # nothing had changed: the previous run's artifacts stand
 
 
-def export(target: str = "onnx", model: ModelSource | None = None, data: Path | None = None,
-           calibration: Path | None = None, out: Path = Path("out"), cache_dir: Path | None = None,
-           recipe: Recipe | None = None, device: str = "cpu", progress: bool = True,
-           apps: AppTargets | None = None) -> ExportResult:
-    """Convert `model` (default: the bundled sample), optimized by `recipe` if given, for `target`; verify every
-    artifact in its runtime against the PyTorch reference on `data`; write the artifacts and manifest.json,
-    and into the Android / iOS projects of `apps`."""
-    job = Job.create(targets.resolve(target), model, data, calibration, recipe, device)
+def export(model=None, example_inputs=None, target: str = "onnx", data=None, calibration=None,
+           out: Path = Path("out"), cache_dir: Path | None = None, recipe: Recipe | Path | None = None,
+           device: str = "cpu", progress: bool = True, apps: AppTargets | None = None,
+           enforce_budget: bool = True) -> ExportResult:
+    """Convert `model`, optimized by `recipe` if given, for `target`; verify every artifact in its runtime against
+    the PyTorch reference on `data`; write the artifacts and manifest.json, and into the Android / iOS projects of
+    `apps`.
+
+    `model`: a live nn.Module (with `example_inputs`, a tensor or a tuple, or none: one sample of `data` is the
+    example), a ModelSource, "file.py:factory" or a .pt2 path; None is the bundled sample. `data` and
+    `calibration`: an IDX directory, an .npz, or arrays (see data.load). With `enforce_budget` off, a broken budget
+    is recorded in the manifest (`budget_broken`) instead of failing the export."""
+    job = Job.create(targets.resolve(target), as_source(model, example_inputs), data, calibration,
+                     as_recipe(recipe), device)
     apps = apps or AppTargets()
     if apps.any():
         check(apps, {f for spec in members(job.spec) for f in spec.artifacts})
         apps = replace(apps, inputs=job.input_files())
-    run_key, described = job.run_key(command="export")
+    run_key, described = job.run_key(command="export", enforce_budget=enforce_budget)
     out = Path(out)
     if (previous := manifest_io.read_current(out, run_key)) is not None:
         return _installed(ExportResult(out, previous, reused=True), apps)
 
     from .graph import build, reachable
-    from .optimizer import output_scale, run_recipe
+    from .optimizer import output_scales, run_recipe
     from .progress import Steps
     from .runtimes import FACTS, PREDICT
     from .verify import budget_violations, compare
@@ -52,12 +58,15 @@ def export(target: str = "onnx", model: ModelSource | None = None, data: Path | 
     rows = []
     with Steps(progress) as steps:
         ctx, evaluation, _ = job.open(steps)
+        model = ctx.model
         optimized = run_recipe(job, ctx, cache)
         with steps.step("reference outputs (PyTorch)"):
-            reference_module = optimized.reference(job)
-            reference = predict_torch(reference_module, evaluation.x)
-        reference_accuracy = float((reference.argmax(1) == evaluation.y).mean())
-        lsb = output_scale(reference_module) if optimized.int8_model else None
+            reference_module = optimized.reference(model)
+            reference = predict_torch(reference_module, evaluation.arrays())
+        reference_accuracy = None
+        if ctx.class_output is not None:
+            reference_accuracy = float((reference[ctx.class_output].argmax(1) == evaluation.labels).mean())
+        lsbs = output_scales(reference_module) if optimized.int8_model else None
         for spec in members(job.spec):
             for fmt in spec.artifacts:
                 # int8 formats come from the QAT program when there is one; the rest from the float model
@@ -68,11 +77,17 @@ def export(target: str = "onnx", model: ModelSource | None = None, data: Path | 
                 runtime = FORMATS[fmt].runtime
                 with steps.step(f"verifying {fmt} in {runtime} on {len(evaluation)} samples"):
                     try:
-                        outputs = PREDICT[runtime](artifact.path, evaluation.x)
-                        metrics = compare(outputs, reference, evaluation.y,
-                                          lsb if start is optimized.int8_model else None)
+                        outputs = PREDICT[runtime](artifact.path, evaluation.inputs)
+                        metrics = compare(in_order(outputs, model.outputs, fmt), reference, model.outputs,
+                                          evaluation.labels, ctx.class_output,
+                                          lsbs if start is optimized.int8_model else None)
                     except PredictionUnavailable as e:
                         metrics, skipped = None, str(e)
+                    except UserError:
+                        raise
+                    except Exception as e:  # a runtime failing deep inside: one line, naming it
+                        raise UserError(f"{runtime} could not run {fmt} ({artifact.path.name}): "
+                                        f"{type(e).__name__}: {first_line(e)}") from None
                 facts = FACTS[runtime](artifact.path) if runtime in FACTS else {}
                 if metrics is None:
                     facts = {**facts, "verification_skipped": skipped}
@@ -80,25 +95,39 @@ def export(target: str = "onnx", model: ModelSource | None = None, data: Path | 
 
     broken = [f"{spec.name} {fmt}: {v}" for spec, fmt, _, _, m, facts in rows if FORMATS[fmt].quantized
               for v in budget_violations(m, reference_accuracy, spec.budget, facts)]
-    if broken:
+    if broken and enforce_budget:
         raise BudgetError(f"target {job.spec.name} budget broken: " + "; ".join(broken))
 
     reference_name = "torch (QAT int8)" if optimized.int8_model else "torch"
-    manifest = {"run_key": run_key, "command": "export", "target": job.spec.name, "model": job.model.name,
+    manifest = {"run_key": run_key, "command": "export", "target": job.spec.name, "model": model.name,
                 **described, "versions": tool_versions(),
+                "signature": {"inputs": [s.describe() for s in model.inputs], "outputs": list(model.outputs),
+                              "class_output": model.outputs[ctx.class_output] if ctx.class_output is not None
+                              else None},
                 "reference": {"runtime": reference_name, "samples": len(evaluation),
-                              "accuracy": round(reference_accuracy, 6)},
-                "artifacts": []}
+                              "accuracy": round(reference_accuracy, 6) if reference_accuracy is not None else None},
+                **({"budget_broken": broken} if broken else {}), "artifacts": []}
+    copies = []
     for spec, fmt, artifact, runtime, metrics, facts in rows:
-        file = f"{job.model.name}{FORMATS[fmt].suffix}"
-        atomic_copy(artifact.path, out / file)
+        file = f"{model.name}{FORMATS[fmt].suffix}"
+        copies.append((artifact.path, out / file))
         manifest["artifacts"].append({
             "target": spec.name, "format": fmt, "file": file, "path": str(out / file), "runtime": runtime,
             "size_bytes": size_bytes(artifact.path), "sha256": tree_sha256(artifact.path),
             "metrics": metrics.as_dict() if metrics else None, **({"facts": facts} if facts else {}),
         })
+    atomic_copies(copies)
     manifest_io.write(out, manifest)
     return _installed(ExportResult(out, manifest, reused=False), apps)
+
+
+def in_order(outputs: dict, names: tuple[str, ...], fmt: str) -> list:
+    """A runtime's outputs in the signature's order: by name, or by position where the file renamed them."""
+    if all(n in outputs for n in names):
+        return [outputs[n] for n in names]
+    if len(outputs) == len(names):
+        return list(outputs.values())
+    raise UserError(f"the {fmt} artifact has outputs {', '.join(outputs)} but the model returns {', '.join(names)}")
 
 
 def _installed(result: ExportResult, apps: AppTargets) -> ExportResult:

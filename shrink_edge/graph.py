@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .cache import Cache
-from .errors import UserError
+from .errors import UserError, first_line
 from .files import sha256_json
 from .formats import FORMATS
 from .passes import PASSES, Context, Pass
@@ -58,8 +58,14 @@ def run_chain(origin: Artifact, passes: list[Pass], ctx: Context, cache: Cache) 
                            "settings": p.settings(ctx), "tools": tool_versions()})
         src = current.path
         with ctx.steps.step(f"{p.name}: {p.source} -> {p.target}"):
-            path, _ = cache.get_or_create(key, f"artifact{FORMATS[p.target].suffix}",
-                                          lambda dst: p.run(src, dst, replace(ctx, scratch=cache.scratch(key))))
+            try:
+                path, _ = cache.get_or_create(key, f"artifact{FORMATS[p.target].suffix}",
+                                              lambda dst: p.run(src, dst, replace(ctx, scratch=cache.scratch(key))))
+            except (UserError, KeyboardInterrupt):
+                raise
+            except Exception as e:  # a converter failing deep inside: one line, naming the pass and its reason
+                raise UserError(f"{p.name} could not convert the {p.source} model to {p.target}: "
+                                f"{type(e).__name__}: {first_line(e)}") from None
         current = Artifact(p.target, path, key)
     return current
 

@@ -13,6 +13,7 @@ from .errors import UserError
 from .files import sha256_file, sha256_json
 from .model_source import ModelSource
 from .recipe import Recipe
+from .signature import as_numpy, examples, flatten_outputs
 from .targets import TargetSpec, members
 from .versions import tool_versions
 
@@ -23,34 +24,35 @@ CODE_DIR = Path(__file__).resolve().parent
 class Job:
     spec: TargetSpec
     model: ModelSource
-    data: Path
-    calibration: Path | None
+    data: object               # a path (IDX directory or .npz), or arrays from the Python API
+    calibration: object | None
     recipe: Recipe = field(default_factory=Recipe)
     device: str = "cpu"
 
     @classmethod
-    def create(cls, spec: TargetSpec, model: ModelSource | None, data: Path | None, calibration: Path | None,
+    def create(cls, spec: TargetSpec, model: ModelSource | None, data, calibration,
                recipe: Recipe | None = None, device: str = "cpu") -> "Job":
         if model is None:
             model = sample.model_source()
-            data = data or sample.HELDOUT
-            calibration = calibration or (sample.CALIBRATION if data == sample.HELDOUT else None)
+            data = data if data is not None else sample.HELDOUT
+            calibration = calibration or (sample.CALIBRATION if _is(data, sample.HELDOUT) else None)
         elif data is None:
-            raise UserError("--data is needed with --model: a directory of IDX files or an .npz with arrays x and y")
+            raise UserError("--data is needed with --model: a directory of IDX files or an .npz with one array per "
+                            "input (x for a single input) and optional labels y")
         if device not in ("cpu", "cuda"):
             raise UserError(f"unknown --device '{device}'; choose cpu or cuda")
-        return cls(spec, model, Path(data), Path(calibration) if calibration else None, recipe or Recipe(), device)
+        return cls(spec, model, _as_path(data), _as_path(calibration), recipe or Recipe(), device)
 
     def input_files(self) -> tuple[Path, ...]:
         """The files this run reads: what a build tool should watch."""
         files = [self.model.module_file, self.model.weights, self.model.program, self.data, self.calibration,
                  self.recipe.source]
-        return tuple(Path(f).resolve() for f in files if f is not None and Path(f).is_file())
+        return tuple(Path(f).resolve() for f in files if isinstance(f, Path) and f.is_file())
 
     def run_key(self, **settings) -> tuple[str, dict]:
         """The key of a run: every input's hash, the settings, tool versions and this package's code."""
         inputs = {"model": self.model.fingerprint(), "data": _digest(self.data),
-                  "calibration": _digest(self.calibration) if self.calibration else None,
+                  "calibration": _digest(self.calibration) if self.calibration is not None else None,
                   "train_data": _digest(self.recipe.train_data) if self.recipe.train_data else None}
         specs = {self.spec.name: self.spec, **{m.name: m for m in members(self.spec)}}
         settings = {**settings, "target": self.spec.name,
@@ -62,85 +64,118 @@ class Job:
         return key, {"inputs": inputs, "settings": settings}
 
     def open(self, steps):
-        """Load the data and the model, check they fit each other, and build the passes' context.
+        """Load the data and the model, match the data to the model's inputs, and build the passes' context.
         Returns (context, evaluation data, float module)."""
-        import torch
-
         from .passes import Context
 
         evaluation = data_io.load(self.data)
-        calib = data_io.load(self.calibration, split="train") if self.calibration else None
-        if calib is None:  # calibrate on the first part of the data and verify on the rest
-            n = min(self.spec.quantization.calibration_samples, len(evaluation) // 5)
-            if n == 0:
-                raise UserError(f"{self.data} holds {len(evaluation)} samples: too few to calibrate and verify; "
-                                "give at least 5")
-            calib, evaluation = evaluation.take(0, n), evaluation.take(n)
+        calib = data_io.load(self.calibration, split="train") if self.calibration is not None else None
         train = data_io.load(self.recipe.train_data, split="train") if self.recipe.train_data else None
         with steps.step("loading the model"):
-            module = self.model.load()
-        checks = [("data", evaluation, self.data), ("calibration data", calib, self.calibration or self.data)]
+            model = self.model.resolved(evaluation, _where(self.data))
+            module = model.load()
+        evaluation = data_io.bind(evaluation, model.inputs, _where(self.data))
+        if calib is not None:
+            calib = data_io.bind(calib, model.inputs, _where(self.calibration), "calibration data")
+        else:  # calibrate on the first part of the data and verify on the rest
+            n = min(self.spec.quantization.calibration_samples, len(evaluation) // 5)
+            if n == 0:
+                raise UserError(f"{_where(self.data)} holds {len(evaluation)} samples: too few to calibrate and "
+                                "verify; give at least 5")
+            calib, evaluation = evaluation.take(0, n), evaluation.take(n)
         if train is not None:
-            checks.append(("training data", train, self.recipe.train_data))
-        for what, dataset, path in checks:
-            _check_fits(dataset, self.model.input_shape, path, what)
-        with torch.no_grad():
-            classes = int(module(torch.zeros(self.model.input_shape)).shape[1])
-        self._lint(module, steps)
-        for what, dataset, path in checks:
-            _check_labels(dataset, classes, path)
-        ctx = Context(model=self.model, calibration=calib, quantization=self.spec.quantization, steps=steps,
-                      options=self.spec.options, train=train, device=self.device)
+            train = data_io.bind(train, model.inputs, _where(self.recipe.train_data), "training data")
+        class_output = _class_output(module, model, [(d, w) for d, w in ((evaluation, self.data),
+                                                                          (train, self.recipe.train_data)) if d])
+        self._lint(module, model, steps)
+        ctx = Context(model=model, calibration=calib, quantization=self.spec.quantization, steps=steps,
+                      options=self.spec.options, train=train, device=self.device, class_output=class_output)
         return ctx, evaluation, module
 
-
-    def _lint(self, module, steps) -> None:
-        """Say now, before any training, what a target will not convert, and what it will fix in place."""
+    def _lint(self, module, model: ModelSource, steps) -> None:
+        """Say now, before any training, what a target will not convert (its declared limits; and, when a recipe
+        trains, what the real converters refuse), and what it will fix in place."""
         from .lint import beyond_limits, dynamic_dims, unsupported
         from .passes.torch_export import export_program
 
         specs = members(self.spec)
         with steps.step("checking the model against the targets"):
-            program = export_program(module, self.model.input_shape)
+            program = export_program(module, model.inputs)
         problems = [f"{s.name} lacks {', '.join(ops)}" for s in specs if (ops := unsupported(program, s))]
         problems += [f"{s.name}: {', '.join(found)}" for s in specs
-                     if (found := beyond_limits(program, s, self.model.input_shape))]
+                     if (found := beyond_limits(program, s, model.input_shape))]
+        if not problems and self.recipe.passes(self.spec):  # minutes of training ahead: try the converters first
+            from .conversion_check import problems as refused
+
+            with steps.step("converting the float model for each target"):
+                problems = refused(module, model, specs)
         if problems:
             raise UserError("the model will not convert: " + "; ".join(problems) +
                             "; change those layers or choose another target")
-        if self.model.program is None:
+        if model.program is None:
             return
-        shape = self.model.input_shape
+        shape = model.input_shape
         if fixed := [d for d in dynamic_dims(module) if d > 0]:  # module: the program's own, as loaded
-            steps.note(f"dimensions {', '.join(map(str, fixed))} of the input are dynamic in {self.model.program}; "
+            steps.note(f"dimensions {', '.join(map(str, fixed))} of the input are dynamic in {model.program}; "
                        f"the int8 artifacts fix them at {', '.join(str(shape[d]) for d in fixed)} (--input-shape)")
         if static := [s.name for s in specs if s.limits.static_shapes]:
             steps.note(f"static input shapes in {', '.join(static)}: the batch is fixed at {shape[0]} (--input-shape)")
 
 
-def predict_torch(module, x: np.ndarray, batch: int = 250) -> np.ndarray:
+def predict_torch(module, inputs: list[np.ndarray], batch: int = 250) -> list[np.ndarray]:
+    """The module's outputs on every sample, one array per output."""
     import torch
 
+    chunks = []
     with torch.no_grad():
-        return np.concatenate([module(torch.from_numpy(x[i:i + batch])).numpy() for i in range(0, len(x), batch)])
+        for i in range(0, len(inputs[0]), batch):
+            chunks.append(as_numpy(flatten_outputs(module(*(torch.from_numpy(x[i:i + batch]) for x in inputs)))))
+    return [np.concatenate(parts) for parts in zip(*chunks)]
 
 
-def _digest(path: Path) -> str:
-    path = Path(path)
+def _class_output(module, model: ModelSource, labelled: list) -> int | None:
+    """Which output the labels are for: the class scores, (batch, classes). None without labels."""
+    import torch
+
+    labelled = [(d, w) for d, w in labelled if d.labels is not None]
+    if not labelled:
+        return None
+    with torch.no_grad():
+        outs = flatten_outputs(module(*examples(model.inputs)))
+    scores = [i for i, o in enumerate(outs) if o.ndim == 2 and o.dtype.is_floating_point]
+    if not scores:
+        raise UserError(f"{_where(labelled[0][1])} has labels y but no output of the model holds class scores "
+                        f"(batch, classes): it returns {', '.join(f'{n} {tuple(o.shape)}' for n, o in zip(model.outputs, outs))}; "
+                        "leave y out to verify every output against the float model")
+    index = scores[0]
+    classes = int(outs[index].shape[1])
+    for dataset, where in labelled:
+        if dataset.labels.min() < 0 or dataset.labels.max() >= classes:
+            raise UserError(f"labels in {_where(where)} range over {dataset.labels.min()}..{dataset.labels.max()} "
+                            f"but the model's {model.outputs[index]} has {classes} outputs; give labels "
+                            f"0..{classes - 1}")
+    return index
+
+
+def _as_path(value):
+    return Path(value) if isinstance(value, (str, Path)) else value
+
+
+def _is(value, path: Path) -> bool:
+    return isinstance(value, (str, Path)) and Path(value) == path
+
+
+def _where(value) -> str:
+    return str(value) if isinstance(value, (str, Path)) else "the data passed in"
+
+
+def _digest(value) -> str:
+    if not isinstance(value, (str, Path)):
+        return data_io.load(value).digest()
+    path = Path(value)
     if path.is_dir():
         return sha256_json({p.name: sha256_file(p) for p in sorted(path.iterdir()) if p.is_file()})
     if path.is_file():
         return sha256_file(path)
-    raise UserError(f"data not found: {path}; give a directory of IDX files or an .npz with arrays x and y")
-
-
-def _check_fits(dataset, input_shape: tuple[int, ...], path: Path, what: str) -> None:
-    if tuple(dataset.x.shape[1:]) != tuple(input_shape[1:]):
-        raise UserError(f"{what} {path} has inputs of shape {tuple(dataset.x.shape[1:])} per sample but the model "
-                        f"takes {tuple(input_shape[1:])}; give data matching --input-shape (batch first)")
-
-
-def _check_labels(dataset, classes: int, path: Path) -> None:
-    if dataset.y.min() < 0 or dataset.y.max() >= classes:
-        raise UserError(f"labels in {path} range over {dataset.y.min()}..{dataset.y.max()} but the model has "
-                        f"{classes} outputs; give labels 0..{classes - 1}")
+    raise UserError(f"data not found: {path}; give a directory of IDX files or an .npz with one array per input "
+                    "(x for a single input) and optional labels y")

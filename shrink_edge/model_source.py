@@ -5,13 +5,16 @@ weights_only=True) unless the user passes the loudly named allow_pickle flag.
 """
 from __future__ import annotations
 
+import copy
+import hashlib
 import importlib.util
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import UserError
 from .files import sha256_file
+from .signature import TensorSpec, dtype_name, examples, flatten_outputs, output_names, parameter_names
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -20,28 +23,51 @@ def parse_shape(text: str) -> tuple[int, ...]:
     except ValueError:
         shape = ()
     if not shape or any(v <= 0 for v in shape):
-        raise UserError(f"bad --input-shape '{text}'; give positive sizes with the batch first, e.g. 1,1,28,28")
+        raise UserError(f"bad --input-shape '{text}'; give positive sizes with the batch first, e.g. 1,1,28,28 "
+                        "(or name=1,32 per input)")
     return shape
+
+
+def parse_shapes(texts) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """--input-shape values: a bare shape for a single input ('' names it), or name=shape per input."""
+    shapes = []
+    for text in [texts] if isinstance(texts, str) else texts or ():
+        name, _, shape = text.rpartition("=")
+        if name and not name.isidentifier():
+            raise UserError(f"bad --input-shape '{text}'; name the input after its forward() parameter: ids=1,32")
+        shapes.append((name, parse_shape(shape)))
+    if len(shapes) > 1 and any(not name for name, _ in shapes):
+        raise UserError("several --input-shape values need a name each: --input-shape ids=1,32 "
+                        "--input-shape mask=1,32")
+    return tuple(shapes)
 
 
 @dataclass(frozen=True)
 class ModelSource:
+    """Where the model comes from, and, once `resolved` against data, its inputs and output names."""
     name: str
-    input_shape: tuple[int, ...]
+    shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()  # as asked for (--input-shape); '' names a single input
     module_file: Path | None = None
     factory: str | None = None
     weights: Path | None = None
     program: Path | None = None
     allow_pickle: bool = False
+    module: object | None = field(default=None, compare=False, repr=False)  # a live nn.Module (Python API)
+    inputs: tuple[TensorSpec, ...] = ()  # resolved: names, shapes, dtypes in forward()'s order
+    outputs: tuple[str, ...] = ()        # resolved: output names
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The first input's shape (batch first)."""
+        return self.inputs[0].shape if self.inputs else self.shapes[0][1] if self.shapes else ()
 
     @classmethod
-    def from_cli(cls, model: str, weights: Path | None, input_shape: str | None,
-                 allow_pickle: bool = False) -> "ModelSource":
-        shape = parse_shape(input_shape) if input_shape else None
+    def from_cli(cls, model: str, weights: Path | None, input_shape, allow_pickle: bool = False) -> "ModelSource":
+        shapes = parse_shapes(input_shape)
         if model.endswith(".pt2"):
             path = Path(model)
             _must_exist(path, "model program")
-            return cls(name=path.stem, input_shape=shape or (), program=path)
+            return cls(name=path.stem, shapes=shapes, program=path)
         file, _, factory = model.rpartition(":")
         if not file or not factory.isidentifier():
             raise UserError(f"bad --model '{model}'; give path/to/file.py:factory (a callable returning an nn.Module) "
@@ -50,26 +76,102 @@ class ModelSource:
         _must_exist(path, "model file")
         if weights is not None:
             _must_exist(weights, "weights file")
-        if shape is None:
-            raise UserError("--input-shape is needed with --model file.py:factory, e.g. --input-shape 1,1,28,28")
-        return cls(name=path.stem, input_shape=shape, module_file=path, factory=factory, weights=weights,
+        return cls(name=path.stem, shapes=shapes, module_file=path, factory=factory, weights=weights,
                    allow_pickle=allow_pickle)
+
+    @classmethod
+    def from_module(cls, module, example_inputs=None, name: str | None = None) -> "ModelSource":
+        """A live nn.Module (Python API); example inputs give the shapes, else the data does."""
+        from torch import nn
+
+        if not isinstance(module, nn.Module):
+            raise UserError(f"export() takes an nn.Module, got {type(module).__name__}")
+        names = [n for n, _ in parameter_names(module) or []]
+        examples = () if example_inputs is None else (
+            (example_inputs,) if hasattr(example_inputs, "shape") else tuple(example_inputs))
+        if examples and len(examples) > len(names):
+            raise UserError(f"{len(examples)} example inputs for forward({', '.join(names)})")
+        shapes = tuple((n, tuple(int(d) for d in x.shape)) for n, x in zip(names, examples))
+        return cls(name=name or type(module).__name__.lower(), shapes=shapes, module=module)
 
     def fingerprint(self) -> dict:
         """What identifies this model for caching: file hashes and settings."""
         files = {k: str(p) for k, p in (("module", self.module_file), ("weights", self.weights),
                                          ("program", self.program)) if p is not None}
+        found = {k: sha256_file(Path(p)) for k, p in files.items()}
+        if self.module is not None:
+            found["live_module"] = _module_digest(self.module)
         return {
             "name": self.name,
             "factory": self.factory,
-            "input_shape": list(self.input_shape),
+            "input_shape": {n: list(s) for n, s in self.shapes},
             "allow_pickle": self.allow_pickle,
-            "sha256": {k: sha256_file(Path(p)) for k, p in files.items()},
+            "sha256": found,
         }
 
+    def resolved(self, data, where) -> "ModelSource":
+        """This source with its inputs (forward()'s names; shapes from --input-shape, else one sample of the data;
+        dtypes from the data, or the program's own) and output names, checked by running the model once."""
+        import torch
+
+        module = self._loaded()
+        names, program_specs = self._input_names(module)
+        arrays = data.inputs
+        if len(arrays) == 1 and len([n for n, optional in names if not optional]) == 1:
+            arrays = {names[0][0]: next(iter(arrays.values()))}
+        chosen = [n for n, optional in names if not optional or n in arrays or n in dict(self.shapes)]
+        asked = dict(self.shapes)
+        if "" in asked:
+            if len(chosen) != 1:
+                raise UserError(f"--input-shape {_fmt(asked[''])} names no input but forward() takes "
+                                f"{', '.join(chosen)}: give one name=shape per input")
+            asked = {chosen[0]: asked[""]}
+        if unknown := [n for n in asked if n not in chosen]:
+            raise UserError(f"--input-shape names {', '.join(unknown)}, which forward() does not take "
+                            f"(it takes {', '.join(chosen)})")
+        from .data import mismatch
+
+        mismatch(data, chosen, arrays, where)
+        specs = []
+        for n in chosen:
+            own = program_specs.get(n)
+            if n in asked:
+                shape = asked[n]
+            elif own is not None and all(isinstance(d, int) for d in own.shape[1:]):
+                shape = (1, *own.shape[1:])
+            else:
+                shape = (1, *arrays[n].shape[1:])
+            dtype = own.dtype if own is not None else dtype_name(arrays[n].dtype) if n in arrays else "float32"
+            specs.append(TensorSpec(n, tuple(int(d) for d in shape), dtype))
+        specs = tuple(specs)
+        try:
+            with torch.no_grad():
+                out = module(*examples(specs))
+        except UserError:
+            raise
+        except Exception as e:  # the user's forward can raise anything; report its first line
+            given = "; ".join(f"{s.name} {_fmt(s.shape)} {s.dtype}" for s in specs)
+            raise UserError(f"the model fails on inputs {given}: {_first_line(e)}; pass the --input-shape the model "
+                            "takes (batch first) and data of the dtypes it expects") from None
+        return replace(self, inputs=specs, outputs=tuple(output_names(out)))
+
+    def _input_names(self, module) -> tuple[list[tuple[str, bool]], dict[str, TensorSpec]]:
+        """forward()'s inputs as (name, optional), and for a program, the specs it was exported with."""
+        if self.program is not None:
+            specs = program_inputs(module)
+            return [(s.name, False) for s in specs], {s.name: s for s in specs}
+        found = parameter_names(module)
+        if found is None:
+            raise UserError(f"{self._describe()}'s forward() takes *args; name its inputs as parameters, e.g. "
+                            "forward(self, ids, mask)")
+        return found, {}
+
+    def _describe(self) -> str:
+        return f"{self.module_file}:{self.factory}" if self.module_file else self.name
+
     def load(self, checkpoint: Path | None = None):
-        """The float model as an nn.Module in eval mode, checked against the input shape. With `checkpoint`
-        (written by checkpoint.save, e.g. after pruning) its weights and shapes replace the original ones."""
+        """The float model as an nn.Module in eval mode, checked against the inputs. With `checkpoint` (written by
+        checkpoint.save, e.g. after pruning) its weights and shapes replace the original ones."""
         import torch
 
         if checkpoint is not None:
@@ -79,29 +181,28 @@ class ModelSource:
                 raise UserError("pruning and fine-tuning need the model's Python source: give --model file.py:factory "
                                 "instead of a .pt2 program")
             model = ckpt.restore(self._build(), checkpoint).eval()
-        elif self.program is not None:
-            model = load_program(self.program).module()
-            if not self.input_shape:
-                raise UserError(f"--input-shape is needed for {self.program}, e.g. --input-shape 1,1,28,28")
-            _check_dynamic_batch(model, self.program)
         else:
-            model = self._build()
-            if self.weights is not None:
-                _fit_weights(model, self._read_weights(), self.weights, self)
-            model.eval()
-        try:
+            model = self._loaded()
+        if self.inputs:
             with torch.no_grad():
-                out = model(torch.zeros(self.input_shape))
-        except Exception as e:  # the user's forward can raise anything; report its first line
-            raise UserError(f"the model fails on input shape {_fmt(self.input_shape)}: {_first_line(e)}; "
-                            "pass the --input-shape the model takes (batch first)") from None
-        if not isinstance(out, torch.Tensor) or out.ndim != 2:
-            raise UserError(f"the model must return one (batch, classes) tensor; it returned "
-                            f"{getattr(out, 'shape', type(out).__name__)}")
+                flatten_outputs(model(*examples(self.inputs)))
         return model
+
+    def _loaded(self):
+        if self.program is not None:
+            model = load_program(self.program).module()
+            _check_dynamic_batch(model, self.program)
+            return model
+        model = self._build()
+        if self.weights is not None:
+            _fit_weights(model, self._read_weights(), self.weights, self)
+        return model.eval()
 
     def _build(self):
         from torch import nn
+
+        if self.module is not None:
+            return copy.deepcopy(self.module)
 
         module_name = f"shrink_edge_user_{self.module_file.stem}"
         spec = importlib.util.spec_from_file_location(module_name, self.module_file)
@@ -152,6 +253,15 @@ class ModelSource:
         return state
 
 
+def as_source(model, example_inputs=None) -> "ModelSource | None":
+    """What the Python API takes as a model: a ModelSource, a live nn.Module, 'file.py:factory' or a .pt2 path."""
+    if model is None or isinstance(model, ModelSource):
+        return model
+    if isinstance(model, (str, Path)):
+        return ModelSource.from_cli(str(model), None, None)
+    return ModelSource.from_module(model, example_inputs)
+
+
 def load_program(path: Path):
     import torch
     import torch.ao.quantization.fx._decomposed  # noqa: F401  registers the quantized_decomposed ops
@@ -160,6 +270,33 @@ def load_program(path: Path):
         return torch.export.load(path)
     except Exception as e:
         raise UserError(f"cannot load {path} as a torch.export program: {_first_line(e)}") from None
+
+
+def program_inputs(module) -> list[TensorSpec]:
+    """A program module's inputs as they were exported (dynamic sizes as None)."""
+    import torch
+
+    specs = []
+    for node in module.graph.nodes:
+        if node.op == "placeholder" and isinstance(node.meta.get("val"), torch.Tensor):
+            shape = tuple(int(d) if not isinstance(d, torch.SymInt) else None for d in node.meta["val"].shape)
+            specs.append(TensorSpec(node.name, shape, dtype_name(node.meta["val"].dtype)))
+    return specs
+
+
+def _module_digest(module) -> str:
+    """A live module's identity: its class, its source where Python has it, and its weights."""
+    import inspect
+
+    h = hashlib.sha256(f"{type(module).__module__}.{type(module).__qualname__}".encode())
+    try:
+        h.update(inspect.getsource(type(module)).encode())
+    except (OSError, TypeError):
+        pass
+    for key, value in module.state_dict().items():
+        h.update(key.encode())
+        h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _check_dynamic_batch(module, path: Path) -> None:

@@ -23,3 +23,25 @@ def replace_nodes(graph: onnx.GraphProto, nodes: list[onnx.NodeProto]) -> None:
     kept = [i for i in graph.initializer if i.name in used]
     del graph.initializer[:]
     graph.initializer.extend(kept)
+
+
+def rename_outputs(model: onnx.ModelProto, names: list[str]) -> None:
+    """Give the graph's outputs these names, in order. A value inside the graph that already has one of them (the
+    exporter names values after modules) is renamed out of the way first."""
+    graph = model.graph
+    old = [o.name for o in graph.output]
+    taken = set(names) - set(old)
+    mapping = {name: f"{name}__{i}" for i, name in enumerate(sorted(taken))}
+    mapping.update({o: n for o, n in zip(old, names)})
+    mapping = {k: v for k, v in mapping.items() if k != v}
+    if not mapping:
+        return
+
+    def renamed(name: str) -> str:
+        return mapping.get(name, name)
+
+    for node in graph.node:
+        node.input[:] = [renamed(n) for n in node.input]
+        node.output[:] = [renamed(n) for n in node.output]
+    for value in [*graph.initializer, *graph.value_info, *graph.output, *graph.input]:
+        value.name = renamed(value.name)

@@ -27,9 +27,37 @@ def _constants(graph) -> dict[str, np.ndarray]:
     return values
 
 
+def fold_constant_quantize(model: onnx.ModelProto) -> int:
+    """Replace QuantizeLinear of a float constant (a weight the exporter left unfolded, e.g. attention's packed
+    projections) by the int8 constant it computes, so its DequantizeLinear reads a weight like every other. Returns
+    how many."""
+    graph = model.graph
+    constants = _constants(graph)
+    kept, folded = [], 0
+    for node in graph.node:
+        inputs = list(node.input)
+        if node.op_type != "QuantizeLinear" or len(inputs) < 3 or not all(i in constants for i in inputs[:3]):
+            kept.append(node)
+            continue
+        x, scale, zero = (constants[i] for i in inputs[:3])
+        axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+        if scale.ndim == 1 and x.ndim > 1:  # per channel along `axis`
+            shape = [1] * x.ndim
+            shape[axis] = -1
+            scale, zero = scale.reshape(shape), zero.reshape(shape)
+        info = np.iinfo(zero.dtype)
+        values = np.clip(np.rint(x / scale) + zero.astype(np.int32), info.min, info.max).astype(zero.dtype)
+        graph.initializer.append(numpy_helper.from_array(values, node.output[0]))
+        folded += 1
+    if folded:
+        replace_nodes(graph, kept)
+    return folded
+
+
 def make_ort_fusable(model: onnx.ModelProto) -> dict[str, int]:
     """Rewrite in place; returns what changed."""
     graph = model.graph
+    fold_constant_quantize(model)
     constants = _constants(graph)
     retyped = 0
     for node in graph.node:
@@ -61,6 +89,52 @@ def make_ort_fusable(model: onnx.ModelProto) -> dict[str, int]:
             duplicated += 1
     replace_nodes(graph, _topological(nodes))
     return {"uint8_activation_qdq": retyped, "duplicated_dequantize": duplicated}
+
+
+def weights_as(model: onnx.ModelProto, dtype: str) -> int:
+    """Store the weights as "uint8" (value + 128, zero point + 128) or back as "int8": the same numbers either way.
+    With uint8 weights onnxruntime runs its u8u8 kernels: its u8s8 kernels on x86 CPUs without VNNI (AVX2, AVX-512
+    without VNNI) add pairs of u8 x s8 products in int16, which saturates. Measured on this AVX2 machine: the
+    sample's int8 file agreed with the float model on 97.7% of the held-out images (99.2% with uint8 weights), and
+    a two-output model's outputs kept cosine 0.973 / 0.960 (0.9999 / 0.9998). Returns how many tensors changed."""
+    source, target, shift = ((onnx.TensorProto.INT8, np.uint8, 128) if dtype == "uint8"
+                             else (onnx.TensorProto.UINT8, np.int8, -128))
+    graph = model.graph
+    initializers = {i.name: i for i in graph.initializer}
+    done: set[str] = set()
+    for node in graph.node:
+        weight = initializers.get(node.input[0]) if node.op_type == "DequantizeLinear" else None
+        if weight is None or weight.data_type != source or len(node.input) < 3:
+            continue
+        for name in (node.input[0], node.input[2]):
+            if name not in done and name in initializers:
+                shifted = numpy_helper.to_array(initializers[name]).astype(np.int16) + shift
+                initializers[name].CopyFrom(numpy_helper.from_array(shifted.astype(target), name))
+                done.add(name)
+    return len(done)
+
+
+def unshared_weight_parameters(model: onnx.ModelProto) -> int:
+    """Give every weight's DequantizeLinear its own scale and zero point. The exporter stores equal constants once,
+    and OpenVINO's low-precision transformations leave a layer in f32 when its weights' zero point is shared with
+    another layer's (found on a model whose first conv and last linear both had 16 zero-valued zero points).
+    Returns how many were copied."""
+    graph = model.graph
+    initializers = {i.name: i for i in graph.initializer}
+    readers = consumers(graph)
+    copied = 0
+    for node in graph.node:
+        if node.op_type != "DequantizeLinear" or node.input[0] not in initializers:
+            continue
+        for slot in range(1, len(node.input)):
+            name = node.input[slot]
+            if name in initializers and len(readers.get(name, [])) > 1:
+                copy = numpy_helper.from_array(numpy_helper.to_array(initializers[name]), f"{name}_{copied}")
+                graph.initializer.append(copy)
+                readers[name].remove(node)
+                node.input[slot] = copy.name
+                copied += 1
+    return copied
 
 
 def _topological(nodes: list[onnx.NodeProto]) -> list[onnx.NodeProto]:

@@ -12,8 +12,10 @@ from .files import atomic_copy, sha256_file, sha256_json
 from .formats import FORMATS
 from .graph import Artifact, run_chain
 from .job import Job, predict_torch
-from .model_source import ModelSource, load_program
-from .recipe import Recipe
+from .model_source import ModelSource, as_source, load_program
+from .signature import examples
+from .verify import compare, rounded
+from .recipe import Recipe, as_recipe
 from .versions import tool_versions
 
 
@@ -22,22 +24,23 @@ class Optimized:
     float_model: Artifact          # after pruning and distillation (the origin when the recipe has neither)
     int8_model: Artifact | None    # the converted QAT program, when the recipe has [qat]
 
-    def reference(self, job: Job):
+    def reference(self, model: ModelSource):
         """The PyTorch module every exported artifact is verified against: the QAT model when there is one."""
         if self.int8_model is not None:
             return load_program(self.int8_model.path).module()
         if self.float_model.format == "pt2":  # the user's own program, unchanged
-            return job.model.load()
-        return job.model.load(self.float_model.path)
+            return model.load()
+        return model.load(self.float_model.path)
 
 
-def output_scale(program_module) -> float | None:
-    """An int8 program's output quantization step, the unit of an int8 artifact's error."""
+def output_scales(program_module) -> list[float | None]:
+    """An int8 program's quantization step of each output, the unit of an int8 artifact's error (None for an
+    output that is not quantized)."""
     import torch
 
-    output = next(n for n in program_module.graph.nodes if n.op == "output").args[0][0]
+    outputs = next(n for n in program_module.graph.nodes if n.op == "output").args[0]
     dequantize = torch.ops.quantized_decomposed.dequantize_per_tensor.default
-    return float(output.args[1]) if getattr(output, "target", None) == dequantize else None
+    return [float(o.args[1]) if getattr(o, "target", None) == dequantize else None for o in outputs]
 
 
 def origin(job: Job) -> Artifact:
@@ -66,12 +69,11 @@ def optimize(recipe: Recipe, target: str = "onnx", model: ModelSource | None = N
              device: str = "cpu", progress: bool = True) -> OptimizeResult:
     """Run `recipe` on `model` (default: the sample); write the float checkpoint (pruned, distilled) and the
     QAT int8 program into `out` with a manifest of params, MACs and held-out accuracy at each stage."""
-    import torch
-
     from .pruning import count
     from .progress import Steps
 
-    job = Job.create(targets.resolve(target), model, data, calibration, recipe, device)
+    recipe = as_recipe(recipe)
+    job = Job.create(targets.resolve(target), as_source(model), data, calibration, recipe, device)
     if not recipe.passes(job.spec):
         raise UserError("the recipe runs no pass: add a [prune], [distill] or [qat] section (or --set prune.ratio=0.5)")
     run_key, described = job.run_key(command="optimize")
@@ -82,16 +84,19 @@ def optimize(recipe: Recipe, target: str = "onnx", model: ModelSource | None = N
     with Steps(progress) as steps:
         ctx, evaluation, original = job.open(steps)
         optimized = run_recipe(job, ctx, cache=Cache(cache_dir))
-        example = torch.zeros(job.model.input_shape)
-        optimized_float = job.model.load(optimized.float_model.path)
+        example = examples(ctx.model.inputs)
+        optimized_float = ctx.model.load(optimized.float_model.path)
         stages = {"original": (original, count(original, example)),
                   "optimized_float": (optimized_float, count(optimized_float, example))}
         if optimized.int8_model is not None:
-            stages["qat_int8"] = (optimized.reference(job), stages["optimized_float"][1])
+            stages["qat_int8"] = (optimized.reference(ctx.model), stages["optimized_float"][1])
 
-    report = {name: {**stats, "accuracy": round(float((predict_torch(m, evaluation.x).argmax(1)
-                                                        == evaluation.y).mean()), 6)}
-              for name, (m, stats) in stages.items()}
+    reference = predict_torch(original, evaluation.arrays())
+    report = {}
+    for name, (m, stats) in stages.items():
+        metrics = compare(predict_torch(m, evaluation.arrays()), reference, ctx.model.outputs, evaluation.labels,
+                          ctx.class_output)
+        report[name] = {**stats, "accuracy": rounded(metrics.accuracy), "cosine": rounded(metrics.worst("cosine"))}
     manifest = {"run_key": run_key, "command": "optimize", "model": job.model.name, **described,
                 "versions": tool_versions(),
                 "evaluated_on": len(evaluation), "stages": report, "artifacts": []}

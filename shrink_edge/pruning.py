@@ -11,17 +11,57 @@ from .errors import UserError
 from .settings import PruneSettings
 
 
-def count(model: nn.Module, example: torch.Tensor) -> dict[str, int]:
+# Autograd nodes that keep the channels of their input: an output reached through them from a layer fixes
+# that layer's output channels, so the layer is a head.
+_PASS_THROUGH = ("View", "Reshape", "UnsafeView", "Permute", "Transpose", "Clone", "Squeeze", "Unsqueeze", "Cat",
+                 "Stack", "Split", "Select", "Slice", "Mean", "Sum", "Add", "Sub", "Mul", "Div", "Sigmoid", "Softmax",
+                 "LogSoftmax", "Tanh", "Relu", "Hardtanh", "Hardswish", "Hardsigmoid", "Gelu", "Silu", "Expand",
+                 "NativeLayerNorm", "NativeBatchNorm", "CudnnBatchNorm", "AdaptiveAvgPool2D", "AvgPool2D",
+                 "MaxPool2DWithIndices", "Upsample", "Contiguous", "Neg", "Exp", "Pow", "Sqrt", "Clamp", "Flatten")
+
+
+def count(model: nn.Module, example: tuple) -> dict[str, int]:
     import torch_pruning as tp
 
     macs, params = tp.utils.count_ops_and_params(model, example)
     return {"macs": int(macs), "params": int(params)}
 
 
-def _head(model: nn.Module) -> list[nn.Module]:
-    """The classifier head: the last Linear (or conv) whose outputs are the model's outputs."""
-    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))]
-    return layers[-1:]
+def heads(model: nn.Module, example: tuple) -> list[nn.Module]:
+    """The layers whose output channels are the model's outputs (a classifier, each head of a detector): found by
+    walking back from every output through ops that keep channels to the conv or linear layer that made them."""
+    from .signature import flatten_outputs
+
+    made_by: dict[int, nn.Module] = {}
+
+    def record(module):
+        def hook(_, __, out) -> None:
+            if isinstance(out, torch.Tensor) and out.grad_fn is not None:
+                made_by[id(out.grad_fn)] = module
+        return hook
+
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd, nn.Embedding))]
+    hooks = [m.register_forward_hook(record(m)) for m in layers]
+    try:
+        with torch.enable_grad():
+            outputs = flatten_outputs(model.eval()(*example))
+            found, seen = [], set()
+            stack = [o.grad_fn for o in outputs if o.grad_fn is not None]
+            while stack:
+                node = stack.pop()
+                if node is None or id(node) in seen:
+                    continue
+                seen.add(id(node))
+                if id(node) in made_by:
+                    if made_by[id(node)] not in found:
+                        found.append(made_by[id(node)])
+                    continue
+                if type(node).__name__.removesuffix("Backward0").removesuffix("Backward1") in _PASS_THROUGH:
+                    stack.extend(next_node for next_node, _ in node.next_functions)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return found or layers[-1:]
 
 
 def _missing(name: str, modules: dict[str, nn.Module]) -> UserError:
@@ -29,7 +69,7 @@ def _missing(name: str, modules: dict[str, nn.Module]) -> UserError:
                      f"{', '.join(list(n for n in modules if n)[:4])}")
 
 
-def drop(model: nn.Module, example: torch.Tensor, names: tuple[str, ...]) -> None:
+def drop(model: nn.Module, example: tuple, names: tuple[str, ...]) -> None:
     """Replace each named module with nn.Identity, in place. Only a module whose output has its input's shape can
     go; the caller names whole blocks (a residual block, not its body: x + body(x) would become 2x)."""
     modules = dict(model.named_modules())
@@ -47,7 +87,7 @@ def drop(model: nn.Module, example: torch.Tensor, names: tuple[str, ...]) -> Non
         hooks.append(modules[name].register_forward_hook(record(name)))
     try:
         with torch.no_grad():
-            model.eval()(example)
+            model.eval()(*example)
     finally:
         for hook in hooks:
             hook.remove()
@@ -64,10 +104,10 @@ def drop(model: nn.Module, example: torch.Tensor, names: tuple[str, ...]) -> Non
         checkpoint.remove(model, name)
 
 
-def prune(model: nn.Module, example: torch.Tensor, settings: PruneSettings,
-          batches: list[tuple[torch.Tensor, torch.Tensor]] = ()) -> nn.Module:
+def prune(model: nn.Module, example: tuple, settings: PruneSettings,
+          batches: list[tuple[list, torch.Tensor]] = (), class_output: int = 0) -> nn.Module:
     """Physically remove the named layers, then channels, from `model` in place and return it. Taylor importance
-    needs `batches`."""
+    needs labelled `batches` (inputs, labels) and the index of the output the labels are for."""
     import torch_pruning as tp
 
     if not 0 <= settings.ratio < 1:
@@ -77,10 +117,11 @@ def prune(model: nn.Module, example: torch.Tensor, settings: PruneSettings,
     for name in [*settings.ignore, *(n for n, _ in settings.layer_ratios)]:
         if name not in modules:
             raise _missing(name, modules)
-    ignored = _head(model) + [modules[n] for n in settings.ignore]
+    ignored = heads(model, example) + [modules[n] for n in settings.ignore]
     if settings.importance == "taylor":
         if not batches:
-            raise UserError("Taylor importance needs training data to take gradients on; give --train-data")
+            raise UserError("Taylor importance needs labelled training data to take gradients on; give --train-data "
+                            "with labels y, or use importance = \"magnitude\"")
         importance = tp.importance.GroupTaylorImportance()
     elif settings.importance == "magnitude":
         importance = tp.importance.GroupMagnitudeImportance(p=2)
@@ -98,8 +139,10 @@ def prune(model: nn.Module, example: torch.Tensor, settings: PruneSettings,
             ignored_layers=ignored, round_to=settings.round_to or None)
         if settings.importance == "taylor":
             model.zero_grad()
-            for x, y in batches:
-                nn.functional.cross_entropy(model(x), y).backward()
+            from .signature import flatten_outputs
+
+            for inputs, y in batches:
+                nn.functional.cross_entropy(flatten_outputs(model(*inputs))[class_output], y).backward()
         pruner.step()
     except UserError:
         raise

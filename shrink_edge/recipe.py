@@ -105,3 +105,10 @@ def load(path: Path | None, overrides: list[str] = ()) -> Recipe:
     train = raw.get("train_data")
     return Recipe(train_data=(base / train) if train else None, targets=tuple(raw.get("targets", ())), source=path,
                   **settings)
+
+
+def as_recipe(recipe) -> Recipe | None:
+    """What the Python API takes as a recipe: a Recipe, a TOML path, or None."""
+    if recipe is None or isinstance(recipe, Recipe):
+        return recipe
+    return load(Path(recipe))

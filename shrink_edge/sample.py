@@ -9,7 +9,7 @@ CALIBRATION = SAMPLE_DIR / "calibration.npz"  # 512 images of the official train
 
 
 def model_source() -> ModelSource:
-    return ModelSource(name="fashion_mnist", input_shape=(1, 1, 28, 28), module_file=SAMPLE_DIR / "model.py",
+    return ModelSource(name="fashion_mnist", shapes=(("", (1, 1, 28, 28)),), module_file=SAMPLE_DIR / "model.py",
                        factory="build", weights=SAMPLE_DIR / "weights.safetensors")
 
 

@@ -13,32 +13,47 @@ def _kb(n: int) -> str:
     return f"{n / 1024:,.0f} KB" if n >= 100 * 1024 else f"{n / 1024:,.1f} KB"
 
 
+def _pct(value) -> str:
+    return f"{value:.2%}" if value is not None else ""
+
+
+def _fidelity(mt: dict) -> tuple[str, str, str]:
+    """cosine, SQNR and error columns of one output's (or the worst output's) metrics."""
+    sqnr = "exact" if mt.get("sqnr_db") is None else f"{mt['sqnr_db']:.1f} dB"
+    error = (f"{mt['error_lsb_p99']:.0f}/{mt['max_error_lsb']:.0f} LSB" if mt.get("max_error_lsb") is not None
+             else f"{mt['max_abs_error']:.3g}")
+    return f"{mt['cosine']:.4f}", sqnr, error
+
+
 def export_table(result: ExportResult) -> Table:
     m = result.manifest
     ref = m["reference"]
+    outputs = m.get("signature", {}).get("outputs", [])
     title = f"{m['model']} -> {m['target']}" + (" (unchanged: nothing to do)" if result.reused else "")
     table = Table(title=title)
     widest = max(len(a["file"]) for a in m["artifacts"])
     table.add_column("artifact", no_wrap=True, min_width=widest)
     table.add_column("runtime", no_wrap=True)
-    for column in ("size", "top-1", "agree", "error"):
+    for column in ("size", "top-1", "agree", "cosine", "SQNR", "error"):
         table.add_column(column, justify="right", no_wrap=True)
-    table.add_row("PyTorch reference", ref["runtime"], "", f"{ref['accuracy']:.2%}", "", "")
+    table.add_row("PyTorch reference", ref["runtime"], "", _pct(ref["accuracy"]), "", "", "", "")
     for a in m["artifacts"]:
         mt = a["metrics"]
         size = _kb(a.get("facts", {}).get("model_bytes", a["size_bytes"]))  # a TFLM bundle: its model
         if mt is None:
-            table.add_row(a["file"], a["runtime"], size, "skipped", "", "")
+            table.add_row(a["file"], a["runtime"], size, "skipped", "", "", "", "")
             continue
-        error = (f"{mt['error_lsb_p99']:.0f}/{mt['max_error_lsb']:.0f} LSB" if mt.get("max_error_lsb") is not None
-                 else f"{mt['max_abs_error']:.3g}")
-        table.add_row(a["file"], a["runtime"], size, f"{mt['accuracy']:.2%}",
-                      f"{mt['agreement']:.2%}", error)
+        table.add_row(a["file"], a["runtime"], size, _pct(mt["accuracy"]), _pct(mt["agreement"]), *_fidelity(mt))
+        if len(outputs) > 1:
+            for name, own in mt["outputs"].items():
+                table.add_row(f"  {name}", "", "", "", "", *_fidelity(own))
     notes = sorted({a["facts"]["verification_skipped"] for a in m["artifacts"]
                     if "verification_skipped" in a.get("facts", {})})
+    worst = "; cosine, SQNR, error: the worst output's, then each output's" if len(outputs) > 1 else ""
     table.caption = "\n".join([f"verified on {ref['samples']} held-out samples against {ref['runtime']} "
-                               "(error: p99/max in output LSB against an int8 reference); "
-                               f"artifacts and manifest.json in {result.out}", *(f"skipped: {n}" for n in notes)])
+                               "(cosine: mean per sample; error: p99/max in output LSB against an int8 reference, "
+                               f"else max abs{worst}); artifacts and manifest.json in {result.out}",
+                               *(f"skipped: {n}" for n in notes)])
     return table
 
 
@@ -46,12 +61,14 @@ def optimize_table(result) -> Table:
     m = result.manifest
     table = Table(title=f"{m['model']} optimized" + (" (unchanged: nothing to do)" if result.reused else ""))
     table.add_column("stage")
-    for column in ("params", "MACs", "top-1"):
+    for column in ("params", "MACs", "top-1", "cosine"):
         table.add_column(column, justify="right")
     for stage, row in m["stages"].items():
-        table.add_row(stage.replace("_", " "), f"{row['params']:,}", f"{row['macs']:,}", f"{row['accuracy']:.2%}")
+        table.add_row(stage.replace("_", " "), f"{row['params']:,}", f"{row['macs']:,}", _pct(row["accuracy"]),
+                      f"{row['cosine']:.4f}")
     files = ", ".join(a["file"] for a in m["artifacts"])
-    table.caption = f"top-1 on {m['evaluated_on']} held-out samples; wrote {files} in {result.out}"
+    table.caption = (f"top-1 (where there are labels) and cosine to the original (worst output) on "
+                     f"{m['evaluated_on']} held-out samples; wrote {files} in {result.out}")
     return table
 
 

@@ -26,6 +26,8 @@ class Budget:
     max_accuracy_drop: float | None = None  # top-1 points
     min_agreement: float | None = None      # fraction, 0..1
     max_error_lsb: float | None = None      # 99th-percentile output error in quantization steps, vs a QAT reference
+    min_sqnr_db: float | None = None        # every output's SQNR against the reference
+    min_cosine: float | None = None         # every output's mean cosine similarity against the reference
     ram_bytes: int | None = None            # microcontrollers: the tensor arena must fit
     flash_bytes: int | None = None          # microcontrollers: the model bytes must fit (kernel code not counted)
     int8_compute: bool = False              # every convolution / fully-connected layer must run in int8

@@ -1,7 +1,10 @@
 """Fine-tuning with knowledge distillation: the original float model teaches the pruned or QAT student.
 
-Loss = alpha * T^2 * KL(student/T || teacher/T) + (1 - alpha) * cross-entropy(labels). Fixed seed, a held-out
-split for early stopping, a checkpoint after every epoch to resume from, and DistributedDataParallel when
+On the output that holds class scores, when the data has labels: alpha * T^2 * KL(student/T || teacher/T) +
+(1 - alpha) * cross-entropy(labels). On every other output, and on every output of unlabelled data (embeddings,
+boxes, masks, logits alike): the mean squared error to the teacher's output, divided by the teacher output's
+variance so that outputs of any scale weigh the same. Early stopping on held-out accuracy where there are labels,
+else on that loss. Fixed seed, a checkpoint after every epoch to resume from, and DistributedDataParallel when
 launched under torchrun (WORLD_SIZE > 1): each rank trains on its shard, rank 0 keeps the result.
 """
 from __future__ import annotations
@@ -18,6 +21,7 @@ from .data import Dataset
 from .errors import UserError
 from .progress import Steps
 from .settings import DistillSettings
+from .signature import flatten_outputs
 
 
 def distillation_loss(student_logits, teacher_logits, labels, settings: DistillSettings) -> torch.Tensor:
@@ -26,6 +30,14 @@ def distillation_loss(student_logits, teacher_logits, labels, settings: DistillS
                               nn.functional.log_softmax(teacher_logits / t, 1), log_target=True,
                               reduction="batchmean") * t * t
     return settings.alpha * kd + (1 - settings.alpha) * nn.functional.cross_entropy(student_logits, labels)
+
+
+def matching_loss(student: list, teacher: list, scales: list, labels, class_output: int | None,
+                  settings: DistillSettings) -> torch.Tensor:
+    """The loss over every output: distillation + labels on the class scores, scaled MSE on the rest."""
+    return sum(distillation_loss(s, t, labels, settings) if i == class_output and labels is not None
+               else ((s.float() - t.float()) ** 2).mean() / scales[i]
+               for i, (s, t) in enumerate(zip(student, teacher)))
 
 
 def _distributed() -> tuple[int, int]:
@@ -42,18 +54,32 @@ def split(data: Dataset, settings: DistillSettings) -> tuple[Dataset, Dataset]:
         raise UserError(f"training data holds {len(data)} samples: too few to fine-tune with batch size "
                         f"{settings.batch_size} and a {settings.holdout:.0%} held-out split; give more data")
     order = np.random.default_rng(settings.seed).permutation(len(data))
-    return Dataset(data.x[order[n_hold:]], data.y[order[n_hold:]]), Dataset(data.x[order[:n_hold]], data.y[order[:n_hold]])
+    return data.select(order[n_hold:]), data.select(order[:n_hold])
 
 
-def accuracy(model: nn.Module, data: Dataset, device: str, batch: int = 500) -> float:
+def _outputs(model: nn.Module, inputs: list, device: str) -> list:
+    return flatten_outputs(model(*(x.to(device) for x in inputs)))
+
+
+def _in_batches(model: nn.Module, data: Dataset, device: str, batch: int = 500) -> list[torch.Tensor]:
+    xs = [torch.from_numpy(x) for x in data.arrays()]
     with torch.no_grad():
-        hits = sum(int((model(torch.from_numpy(data.x[i:i + batch]).to(device)).argmax(1).cpu()
-                        == torch.from_numpy(data.y[i:i + batch])).sum()) for i in range(0, len(data), batch))
-    return hits / len(data)
+        chunks = [[o.cpu() for o in _outputs(model, [x[i:i + batch] for x in xs], device)]
+                  for i in range(0, len(data), batch)]
+    return [torch.cat(parts) for parts in zip(*chunks)]
+
+
+def held_out_score(model: nn.Module, data: Dataset, teacher: list, scales: list, class_output: int | None,
+                   device: str) -> float:
+    """Higher is better: top-1 accuracy where there are labels, else minus the scaled MSE to the teacher."""
+    outputs = _in_batches(model, data, device)
+    if class_output is not None and data.labels is not None:
+        return float((outputs[class_output].argmax(1) == torch.from_numpy(data.labels)).float().mean())
+    return -float(sum(((o - t) ** 2).mean() / s for o, t, s in zip(outputs, teacher, scales)))
 
 
 def distill(student: nn.Module, teacher: nn.Module, data: Dataset, settings: DistillSettings, steps: Steps,
-            label: str, checkpoint: Path | None = None, device: str = "cpu",
+            label: str, class_output: int | None = None, checkpoint: Path | None = None, device: str = "cpu",
             set_training: Callable[[nn.Module, bool], None] = lambda m, on: m.train(on),
             on_step: Callable[[int, int], None] = lambda step, total: None) -> nn.Module:
     """Train `student` against `teacher` and return it with the weights of its best held-out epoch.
@@ -71,7 +97,7 @@ def distill(student: nn.Module, teacher: nn.Module, data: Dataset, settings: Dis
     per_rank = len(train) // world
     steps_per_epoch = per_rank // settings.batch_size
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.epochs * steps_per_epoch)
-    start, best, best_state, stale = 0, -1.0, None, 0
+    start, best, best_state, stale = 0, float("-inf"), None, 0
     if checkpoint is not None and checkpoint.exists():
         saved = torch.load(checkpoint, map_location=device, weights_only=True)
         student.load_state_dict(saved["model"])
@@ -79,14 +105,17 @@ def distill(student: nn.Module, teacher: nn.Module, data: Dataset, settings: Dis
         scheduler.load_state_dict(saved["scheduler"])
         start, best, stale, best_state = saved["epoch"], saved["best"], saved["stale"], saved["best_state"]
 
-    x_all, y_all = torch.from_numpy(train.x), torch.from_numpy(train.y)
+    xs = [torch.from_numpy(x) for x in train.arrays()]
+    y_all = torch.from_numpy(train.labels) if train.labels is not None else None
     # No augmentation, so the teacher's answers never change: compute them once, not every epoch.
     with steps.step(f"{label}: teacher outputs", total=len(train)) as advance, torch.no_grad():
         chunks = []
         for i in range(0, len(train), 500):
-            chunks.append(teacher(x_all[i:i + 500].to(device)).cpu())
-            advance(len(chunks[-1]))
-        teacher_all = torch.cat(chunks)
+            chunks.append([o.cpu() for o in _outputs(teacher, [x[i:i + 500] for x in xs], device)])
+            advance(len(chunks[-1][0]))
+        teacher_all = [torch.cat(parts) for parts in zip(*chunks)]
+        teacher_held = _in_batches(teacher, held, device)
+    scales = [float(t.float().var()) + 1e-8 for t in teacher_all]
     for epoch in range(start, settings.epochs):
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(settings.seed + epoch))
         shard = order[rank * per_rank:(rank + 1) * per_rank]
@@ -95,15 +124,16 @@ def distill(student: nn.Module, teacher: nn.Module, data: Dataset, settings: Dis
             for i in range(steps_per_epoch):
                 on_step(epoch * steps_per_epoch + i, settings.epochs * steps_per_epoch)
                 idx = shard[i * settings.batch_size:(i + 1) * settings.batch_size]
-                x, y = x_all[idx].to(device), y_all[idx].to(device)
-                loss = distillation_loss(model(x), teacher_all[idx].to(device), y, settings)
+                y = y_all[idx].to(device) if y_all is not None else None
+                loss = matching_loss(_outputs(model, [x[idx] for x in xs], device),
+                                     [t[idx].to(device) for t in teacher_all], scales, y, class_output, settings)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 scheduler.step()
                 advance(1)
         set_training(student, False)
-        score = accuracy(student, held, device)
+        score = held_out_score(student, held, teacher_held, scales, class_output, device)
         if score > best:
             best, stale = score, 0
             best_state = {k: v.detach().clone() for k, v in student.state_dict().items()}

@@ -17,6 +17,7 @@ from shrink_edge.cli import app
 
 TESTS = Path(__file__).resolve().parent
 TINY_MODEL = TESTS / "models" / "tiny_net.py"
+TWO_HEADS = TESTS / "models" / "two_heads.py"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -43,11 +44,15 @@ def sample_export(tmp_path_factory):
     return out, json.loads(result.stdout)
 
 
-def load_tiny_module():
-    spec = importlib.util.spec_from_file_location("tiny_net_for_tests", TINY_MODEL)
+def load_model_file(path):
+    spec = importlib.util.spec_from_file_location(f"{path.stem}_for_tests", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_tiny_module():
+    return load_model_file(TINY_MODEL)
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +78,38 @@ def tiny_model(tmp_path_factory):
         data = root / "tiny_data.npz"
         np.savez(data, x=f["x"][:400], y=f["y"][:400])
     return {"model": f"{TINY_MODEL}:build", "weights": weights, "data": data, "input_shape": "1,1,28,28"}
+
+
+@pytest.fixture(scope="session")
+def two_heads(tmp_path_factory):
+    """TwoHeads (an image and token ids in; class scores and an embedding out) trained for a few seconds on the
+    sample's images, with 8 token ids per image (random, but the first names the class); its data: 400 held-out images with
+    tokens, as labelled.npz and unlabelled.npz."""
+    root = tmp_path_factory.mktemp("two_heads")
+    torch.manual_seed(0)
+    net = load_model_file(TWO_HEADS).build()
+    rng = np.random.default_rng(0)
+    with np.load(sample.CALIBRATION) as cal, np.load(sample.HELDOUT) as held:
+        images = np.concatenate([cal["x"], held["x"]])
+        labels = np.concatenate([cal["y"], held["y"]]).astype(np.int64)
+    tokens = rng.integers(0, 32, (len(images), 8))
+    tokens[:, 0] = 16 + labels  # the first token names the class, so the scores are decisive
+    x, t, y = torch.from_numpy(images[400:].astype(np.float32) / 255), torch.from_numpy(tokens[400:]), \
+        torch.from_numpy(labels[400:])
+    opt = torch.optim.Adam(net.parameters(), 3e-3)
+    for _ in range(10):
+        for i in range(0, len(x), 64):
+            out = net(x[i:i + 64], t[i:i + 64])
+            loss = torch.nn.functional.cross_entropy(out["scores"], y[i:i + 64])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    weights = root / "two_heads.safetensors"
+    save_file(net.eval().state_dict(), weights)
+    np.savez(root / "labelled.npz", image=images[:400], tokens=tokens[:400], y=labels[:400])
+    np.savez(root / "unlabelled.npz", image=images[:400], tokens=tokens[:400])
+    return {"model": f"{TWO_HEADS}:build", "weights": weights, "labelled": root / "labelled.npz",
+            "unlabelled": root / "unlabelled.npz"}
 
 
 RECIPE_SMALL = ["--set", "prune.ratio=0.5", "--set", "prune.round_to=8", "--set", "distill.epochs=1",

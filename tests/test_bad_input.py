@@ -31,7 +31,7 @@ def bad(tmp_path, tiny_model, kind):
         expect = "--unsafe-allow-pickle"
     elif kind == "wrong input shape":
         m["input_shape"] = "1,3,28"
-        expect = "fails on input shape 1,3,28"
+        expect = "fails on inputs x 1,3,28 float32"
     elif kind == "unparseable input shape":
         m["input_shape"] = "one,two"
         expect = "bad --input-shape"
@@ -117,3 +117,52 @@ def test_model_that_torch_export_cannot_capture(tmp_path, tiny_model):
     assert result.exit_code == 2
     assert "torch.export cannot capture the model" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def bad_signature(tmp_path, two_heads, kind):
+    """Arguments for a model with two named inputs given data or a model that does not fit, and the message."""
+    with np.load(two_heads["labelled"]) as f:
+        image, tokens = f["image"][:50], f["tokens"][:50]
+    data, model, extra = tmp_path / "d.npz", two_heads["model"], []
+    if kind == "data missing an input":
+        np.savez(data, image=image)
+        expect = "missing tokens"
+    elif kind == "names that do not match forward()":
+        np.savez(data, img=image, tokens=tokens)
+        expect = "no input named img"
+    elif kind == "wrong dtype":
+        np.savez(data, image=image, tokens=tokens.astype(np.float32))
+        expect = "the model fails on inputs image 1,1,28,28 float32; tokens 1,8 float32"
+    elif kind == "wrong shape of one input":
+        np.savez(data, image=image, tokens=np.zeros((50, 9), np.int64))
+        extra = ["--input-shape", "image=1,1,28,28", "--input-shape", "tokens=1,8"]
+        expect = "tokens of shape (9,) per sample but the model takes (8,)"
+    elif kind == "an output that is not a tensor":
+        source = tmp_path / "not_a_tensor.py"
+        source.write_text("import torch\n"
+                          "class M(torch.nn.Module):\n"
+                          "    def forward(self, image, tokens):\n"
+                          "        return image.mean(), 'a string'\n")
+        model = f"{source}:M"
+        np.savez(data, image=image, tokens=tokens)
+        expect = "the model returned a tuple holding str"
+    else:
+        raise AssertionError(kind)
+    weights = [] if kind == "an output that is not a tensor" else ["--weights", two_heads["weights"]]
+    return ["export", "--model", model, *weights, "--data", data, *extra], expect
+
+
+SIGNATURE_CASES = ["data missing an input", "names that do not match forward()", "wrong dtype",
+                   "wrong shape of one input", "an output that is not a tensor"]
+
+
+@pytest.mark.parametrize("kind", SIGNATURE_CASES)
+def test_bad_data_or_outputs_for_named_inputs(kind, tmp_path, two_heads):
+    args, expect = bad_signature(tmp_path, two_heads, kind)
+    out = tmp_path / "out"
+    result = run_cli(*args, "--out", out)
+    assert result.exit_code == 2, result.stderr
+    assert expect in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists()

@@ -8,7 +8,7 @@ from shrink_edge.settings import PruneSettings
 
 
 def test_pruned_model_round_trips(tmp_path):
-    model = prune(load_tiny_module().build(), torch.zeros(1, 1, 28, 28), PruneSettings(ratio=0.5, round_to=8)).eval()
+    model = prune(load_tiny_module().build(), (torch.zeros(1, 1, 28, 28),), PruneSettings(ratio=0.5, round_to=8)).eval()
     checkpoint.save(model, tmp_path / "pruned.safetensors")
     restored = checkpoint.restore(load_tiny_module().build(), tmp_path / "pruned.safetensors").eval()
     x = torch.rand(4, 1, 28, 28)

@@ -22,9 +22,10 @@ def test_idx_directory_gives_scaled_nchw_images(tmp_path):
     write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images)
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.array([2, 0, 1], np.uint8))
     data = load(tmp_path)
-    assert data.x.shape == (3, 1, 4, 5) and data.x.dtype == np.float32
-    np.testing.assert_allclose(data.x[:, 0] * 255, images)
-    assert data.y.tolist() == [2, 0, 1]
+    x = data.inputs["x"]
+    assert x.shape == (3, 1, 4, 5) and x.dtype == np.float32
+    np.testing.assert_allclose(x[:, 0] * 255, images)
+    assert data.labels.tolist() == [2, 0, 1]
 
 
 def test_idx_keeps_wider_types(tmp_path):
@@ -41,14 +42,31 @@ def test_idx_with_bad_magic_is_refused(tmp_path):
 def test_npz_uint8_is_scaled_and_float_kept(tmp_path):
     np.savez(tmp_path / "u.npz", x=np.full((2, 1, 2, 2), 255, np.uint8), y=np.array([1, 0]))
     np.savez(tmp_path / "f.npz", x=np.full((2, 3), -2.5, np.float64), y=np.array([1, 0]))
-    assert load(tmp_path / "u.npz").x.max() == 1.0
-    assert load(tmp_path / "f.npz").x.min() == -2.5
+    assert load(tmp_path / "u.npz").inputs["x"].max() == 1.0
+    assert load(tmp_path / "f.npz").inputs["x"].min() == -2.5
 
 
-def test_npz_without_named_arrays_is_refused(tmp_path):
-    np.savez(tmp_path / "d.npz", images=np.zeros((2, 2)), labels=np.zeros(2))
-    with pytest.raises(UserError, match="must hold arrays named 'x'"):
+def test_npz_arrays_by_name_integers_kept_labels_optional(tmp_path):
+    np.savez(tmp_path / "d.npz", ids=np.arange(6, dtype=np.int64).reshape(2, 3), mask=np.ones((2, 3), bool),
+             pixels=np.full((2, 4), 255, np.uint8))
+    data = load(tmp_path / "d.npz")
+    assert list(data.inputs) == ["ids", "mask", "pixels"] and data.labels is None
+    assert data.inputs["ids"].dtype == np.int64 and data.inputs["mask"].dtype == np.bool_
+    assert data.inputs["pixels"].dtype == np.float32 and data.inputs["pixels"].max() == 1.0
+
+
+def test_arrays_of_different_lengths_are_refused(tmp_path):
+    np.savez(tmp_path / "d.npz", ids=np.zeros((3, 4), np.int64), mask=np.zeros((2, 4), bool))
+    with pytest.raises(UserError, match="different numbers of samples"):
         load(tmp_path / "d.npz")
+
+
+def test_arrays_in_memory_and_batches(tmp_path):
+    one = load({"x": np.zeros((2, 3), np.float32), "y": np.array([0, 1])})
+    batches = load([({"ids": np.zeros((2, 4), np.int64)}, np.array([1, 0])),
+                    ({"ids": np.ones((3, 4), np.int64)}, np.array([0, 0, 1]))])
+    assert one.labels.tolist() == [0, 1] and len(one) == 2
+    assert len(batches) == 5 and batches.labels.tolist() == [1, 0, 0, 0, 1]
 
 
 def test_float_labels_are_refused(tmp_path):

@@ -10,7 +10,7 @@ from shrink_edge.errors import UserError
 from shrink_edge.pruning import count, prune
 from shrink_edge.settings import PruneSettings
 
-EXAMPLE = torch.zeros(1, 1, 28, 28)
+EXAMPLE = (torch.zeros(1, 1, 28, 28),)
 
 
 def test_a_dropped_layer_is_gone_and_the_model_reloads_without_it(tmp_path):

@@ -12,7 +12,9 @@ def test_writes_float_and_int8_onnx_with_metrics(sample_export):
     assert set(formats) == {"onnx", "onnx-int8"}
     for a in formats.values():
         assert (out / a["file"]).stat().st_size == a["size_bytes"] > 0
-        assert set(a["metrics"]) == {"accuracy", "agreement", "max_abs_error", "max_error_lsb", "error_lsb_p99"}
+        assert set(a["metrics"]) == {"accuracy", "agreement", "sqnr_db", "cosine", "max_abs_error", "max_error_lsb",
+                                 "error_lsb_p99", "outputs"}
+    assert list(a["metrics"]["outputs"]) == ["output_0"]
     float_acc, int8_acc = formats["onnx"]["metrics"]["accuracy"], formats["onnx-int8"]["metrics"]["accuracy"]
     assert float_acc == result["reference"]["accuracy"]
     assert formats["onnx"]["metrics"]["max_abs_error"] < 1e-3

@@ -1,9 +1,11 @@
 """The IR is compacted (scalar FakeQuantize ranges, repeated FakeQuantizes dropped) with the same outputs."""
 import numpy as np
+import onnx
 import openvino as ov
 import pytest
 from openvino import opset13 as ops
 
+from shrink_edge.onnx_qdq import unshared_weight_parameters, weights_as
 from shrink_edge.openvino_ir import compact
 
 
@@ -43,7 +45,11 @@ def test_exported_ir_has_scalar_ranges_and_the_outputs_of_the_plain_conversion(a
     out, _, artifacts = all_targets
     core = ov.Core()
     ir = core.read_model(out / artifacts["openvino-int8"]["file"] / "model.xml")
-    plain = ov.convert_model(str(out / artifacts["onnx-int8"]["file"]))
+    proto = onnx.load(out / artifacts["onnx-int8"]["file"])  # uint8 weights, for onnxruntime
+    weights_as(proto, "int8")
+    unshared_weight_parameters(proto)
+    onnx.save(proto, tmp_path / "unshared.onnx")
+    plain = ov.convert_model(str(tmp_path / "unshared.onnx"))
     shapes = [list(op.input_value(i).get_node().get_output_shape(0)) for op in ir.get_ops()
               if op.get_type_name() == "FakeQuantize" for i in range(1, 5)]
     assert shapes and all(s == [] or max(s) > 1 for s in shapes)  # scalars, or one value per channel

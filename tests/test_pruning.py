@@ -8,7 +8,7 @@ from shrink_edge.errors import UserError
 from shrink_edge.pruning import count, prune
 from shrink_edge.settings import PruneSettings
 
-EXAMPLE = torch.zeros(1, 1, 28, 28)
+EXAMPLE = (torch.zeros(1, 1, 28, 28),)
 
 
 def convs(model):
@@ -36,10 +36,10 @@ def test_ignored_modules_keep_their_channels():
 
 def test_taylor_importance_uses_gradients():
     model = load_tiny_module().build()
-    batch = [(torch.rand(8, 1, 28, 28), torch.randint(0, 10, (8,)))]
+    batch = [([torch.rand(8, 1, 28, 28)], torch.randint(0, 10, (8,)))]
     prune(model, EXAMPLE, PruneSettings(ratio=0.5, importance="taylor", round_to=8), batch)
     assert model.down[0].out_channels == 16
-    with pytest.raises(UserError, match="Taylor importance needs training data"):
+    with pytest.raises(UserError, match="Taylor importance needs labelled training data"):
         prune(load_tiny_module().build(), EXAMPLE, PruneSettings(importance="taylor"))
 
 

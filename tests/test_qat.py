@@ -5,12 +5,13 @@ from torchao.quantization.pt2e import move_exported_model_to_eval
 from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
 
 from shrink_edge.passes.qat import freeze, prepare_qat
+from shrink_edge.signature import TensorSpec
 from shrink_edge.targets import Quantization
 
 
 def test_converted_model_stays_within_tolerance_of_fake_quant():
     torch.manual_seed(0)
-    prepared = prepare_qat(load_tiny_module().build(), (1, 1, 28, 28), Quantization())
+    prepared = prepare_qat(load_tiny_module().build(), (TensorSpec("x", (1, 1, 28, 28)),), Quantization())
     opt = torch.optim.SGD(prepared.parameters(), lr=0.01)
     for step in range(6):
         if step == 4:

@@ -3,6 +3,7 @@ import torch
 from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
 from shrink_edge.passes.torch_export import export_program
+from shrink_edge.signature import TensorSpec
 from shrink_edge.quantization import biases_on_int32_grid, make_quantizer
 from shrink_edge.targets import Quantization
 
@@ -12,7 +13,8 @@ def test_biases_become_whole_multiples_of_their_step():
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
                                 torch.nn.Linear(4 * 26 * 26, 3)).eval()
     x = torch.rand(8, 1, 28, 28)
-    prepared = prepare_pt2e(export_program(model, (1, 1, 28, 28)).module(), make_quantizer(Quantization()))
+    prepared = prepare_pt2e(export_program(model, (TensorSpec("x", (1, 1, 28, 28)),)).module(),
+                            make_quantizer(Quantization()))
     prepared(x)
     converted = convert_pt2e(prepared)
     before = converted(x)

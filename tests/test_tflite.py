@@ -4,13 +4,13 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from shrink_edge.errors import UserError
-from shrink_edge.passes.tflite import float_tensors
+from shrink_edge.runtimes.litert_runner import float_ops
 
 
 def test_every_tensor_and_the_io_are_int8(all_targets):
     out, _, artifacts = all_targets
     path = out / artifacts["tflite-int8"]["file"]
-    assert float_tensors(path) == []
+    assert float_ops(path) == []
     interpreter = Interpreter(model_path=str(path),
                               experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     assert interpreter.get_input_details()[0]["dtype"] == np.int8

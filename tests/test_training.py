@@ -1,4 +1,5 @@
-"""Distillation fine-tuning: it learns from the teacher, is deterministic, resumes, and refuses tiny data."""
+"""Distillation fine-tuning: it learns from the teacher, with labels or from the teacher's outputs alone, is
+deterministic, resumes, and refuses tiny data."""
 import numpy as np
 import pytest
 import torch
@@ -15,7 +16,7 @@ SETTINGS = DistillSettings(epochs=2, batch_size=32, lr=3e-3, holdout=0.1, patien
 
 def data(n=400, seed=0):
     rng = np.random.default_rng(seed)
-    return Dataset(rng.random((n, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, n))
+    return Dataset({"x": rng.random((n, 1, 28, 28), dtype=np.float32)}, rng.integers(0, 10, n))
 
 
 def teacher_and_data():
@@ -23,8 +24,8 @@ def teacher_and_data():
     teacher = load_tiny_module().build().eval()
     d = data()
     with torch.no_grad():  # labels the teacher agrees with, so there is something to learn
-        y = teacher(torch.from_numpy(d.x)).argmax(1).numpy()
-    return teacher, Dataset(d.x, y)
+        y = teacher(torch.from_numpy(d.inputs["x"])).argmax(1).numpy()
+    return teacher, Dataset(d.inputs, y)
 
 
 def agreement(a, b, x):
@@ -36,10 +37,28 @@ def test_student_learns_from_teacher():
     teacher, d = teacher_and_data()
     torch.manual_seed(2)
     student = load_tiny_module().build()
-    x = torch.from_numpy(d.x)
+    x = torch.from_numpy(d.inputs["x"])
     before = agreement(student.eval(), teacher, x)
-    distill(student, teacher, d, DistillSettings(epochs=4, batch_size=32, lr=3e-3, patience=5), Steps(False), "t")
+    distill(student, teacher, d, DistillSettings(epochs=4, batch_size=32, lr=3e-3, patience=5), Steps(False), "t", 0)
     assert agreement(student.eval(), teacher, x) > before + 0.2
+
+
+def test_student_learns_without_labels():
+    """Unlabelled data: the student matches the teacher's outputs (any kind: here taken as an embedding)."""
+    teacher, d = teacher_and_data()
+    unlabelled = Dataset(d.inputs)
+    torch.manual_seed(2)
+    student = load_tiny_module().build()
+    x = torch.from_numpy(d.inputs["x"])
+
+    def error(model):
+        with torch.no_grad():
+            return float(((model.eval()(x) - teacher(x)) ** 2).mean())
+
+    before = error(student)
+    distill(student, teacher, unlabelled, DistillSettings(epochs=4, batch_size=32, lr=3e-3, patience=5),
+            Steps(False), "t")
+    assert error(student) < before / 4
 
 
 def test_same_seed_same_weights_and_resume_matches(tmp_path):
@@ -47,7 +66,7 @@ def test_same_seed_same_weights_and_resume_matches(tmp_path):
     runs = []
     for _ in range(2):
         torch.manual_seed(3)
-        runs.append(distill(load_tiny_module().build(), teacher, d, SETTINGS, Steps(False), "t"))
+        runs.append(distill(load_tiny_module().build(), teacher, d, SETTINGS, Steps(False), "t", 0))
     torch.testing.assert_close(runs[0].state_dict(), runs[1].state_dict(), rtol=0, atol=0)
 
     # crash at the first step of the second epoch, then run again from the checkpoint
@@ -61,11 +80,11 @@ def test_same_seed_same_weights_and_resume_matches(tmp_path):
     ckpt = tmp_path / "resume.pt"
     torch.manual_seed(3)
     with pytest.raises(Crash):
-        distill(load_tiny_module().build(), teacher, d, SETTINGS, Steps(False), "t", checkpoint=ckpt,
+        distill(load_tiny_module().build(), teacher, d, SETTINGS, Steps(False), "t", 0, checkpoint=ckpt,
                 on_step=crash_in_epoch_two)
     assert torch.load(ckpt, weights_only=True)["epoch"] == 1
     torch.manual_seed(3)
-    resumed = distill(load_tiny_module().build(), teacher, d, SETTINGS, Steps(False), "t", checkpoint=ckpt)
+    resumed = distill(load_tiny_module().build(), teacher, d, SETTINGS, Steps(False), "t", 0, checkpoint=ckpt)
     torch.testing.assert_close(resumed.state_dict(), runs[0].state_dict(), rtol=0, atol=0)
 
 

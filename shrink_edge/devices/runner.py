@@ -40,13 +40,19 @@ def _memory_mb(field: str) -> float:
     return float("nan")
 
 
-def _random_input(shape, dtype) -> np.ndarray:
+def _random_input(shape, dtype, quantized: bool = True) -> np.ndarray:
+    """Random values for a float or quantized input; zeros for token ids, lengths and masks (random ones could
+    index past an embedding table), True for a bool mask."""
     shape = [int(d) if int(d) > 0 else 1 for d in shape]
     rng = np.random.default_rng(0)
+    if dtype == np.bool_:
+        return np.ones(shape, np.bool_)
     if np.issubdtype(dtype, np.integer):
+        if not quantized:
+            return np.zeros(shape, dtype)
         info = np.iinfo(dtype)
         return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
-    return rng.random(shape, dtype=np.float32)
+    return rng.random(shape, dtype=np.float32).astype(dtype)
 
 
 def _litert(path: Path, threads: int):
@@ -54,8 +60,9 @@ def _litert(path: Path, threads: int):
 
     interpreter = Interpreter(model_path=str(path), num_threads=threads)
     interpreter.allocate_tensors()
-    detail = interpreter.get_input_details()[0]
-    interpreter.set_tensor(detail["index"], _random_input(detail["shape"], detail["dtype"]))
+    for detail in interpreter.get_input_details():
+        quantized = detail["quantization"][0] != 0
+        interpreter.set_tensor(detail["index"], _random_input(detail["shape"], detail["dtype"], quantized))
     return interpreter.invoke
 
 
@@ -71,10 +78,12 @@ def ort_session(path: Path, threads: int = 1):
 
 def _onnxruntime(path: Path, threads: int):
     sess = ort_session(path, threads)
-    inp = sess.get_inputs()[0]
-    x = _random_input([d if isinstance(d, int) else 1 for d in inp.shape], np.float32)
+    types = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32,
+             "tensor(bool)": np.bool_, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8}
     binding = sess.io_binding()
-    binding.bind_cpu_input(inp.name, x)
+    for inp in sess.get_inputs():
+        shape = [d if isinstance(d, int) else 1 for d in inp.shape]
+        binding.bind_cpu_input(inp.name, _random_input(shape, types.get(inp.type, np.float32), quantized=False))
     for out in sess.get_outputs():
         binding.bind_output(out.name, "cpu")
     return lambda: sess.run_with_iobinding(binding)
@@ -87,8 +96,9 @@ def _openvino(path: Path, threads: int):
     compiled = core.compile_model(core.read_model(str(path / "model.xml" if path.is_dir() else path)), "CPU",
                                   {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"})
     request = compiled.create_infer_request()
-    shape = [d.get_length() if d.is_static else 1 for d in compiled.input(0).get_partial_shape()]
-    request.set_input_tensor(ov.Tensor(_random_input(shape, np.float32)))
+    for i, port in enumerate(compiled.inputs):
+        shape = [d.get_length() if d.is_static else 1 for d in port.get_partial_shape()]
+        request.set_input_tensor(i, ov.Tensor(_random_input(shape, port.get_element_type().to_dtype(), False)))
     return request.infer
 
 
@@ -97,9 +107,30 @@ def _tflm(path: Path, threads: int):
 
     info = json.loads((path / "tflm.json").read_text())
     interpreter = runtime.Interpreter.from_bytes((path / "model.tflite").read_bytes(), arena_size=info["arena_bytes"])
-    detail = interpreter.get_input_details(0)
-    interpreter.set_input(_random_input(detail["shape"], detail["dtype"]), 0)
+    for i, detail in enumerate(_tflm_inputs(interpreter)):
+        quantized = len(detail["quantization_parameters"]["scales"]) > 0
+        interpreter.set_input(_random_input(detail["shape"], detail["dtype"], quantized), i)
     return interpreter.invoke
+
+
+def _tflm_inputs(interpreter) -> list[dict]:
+    """Every input's details: TFLM has no input count, so ask until it says there is no such input (which it also
+    prints on fd 1 and 2: silenced)."""
+    details = []
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+            while True:
+                try:
+                    details.append(interpreter.get_input_details(len(details)))
+                except (IndexError, RuntimeError, ValueError):
+                    return details
+    finally:
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 LOADERS = {"litert": _litert, "onnxruntime": _onnxruntime, "openvino": _openvino, "tflm": _tflm}

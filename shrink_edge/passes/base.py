@@ -23,6 +23,7 @@ class Context:
     train: Dataset | None = None  # fine-tuning data (distillation, QAT)
     device: str = "cpu"
     scratch: Path | None = None   # per-pass folder that survives a crash (resume checkpoints); set by the engine
+    class_output: int | None = None  # the output that holds class scores, when the data has labels
 
 
 class Pass(ABC):

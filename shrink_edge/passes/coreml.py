@@ -35,6 +35,20 @@ def _convert(program):
                       minimum_deployment_target=getattr(ct.target, DEPLOYMENT_TARGET))
 
 
+def _named(model, outputs: tuple[str, ...]):
+    """The outputs named as the model names them (Core ML calls them after the last op, dequantize_per_tensor_7);
+    the inputs already carry forward()'s parameter names."""
+    import coremltools as ct
+
+    spec = model.get_spec()
+    current = [f.name for f in spec.description.output]
+    if len(current) != len(outputs) or current == list(outputs):
+        return model
+    for old, new in zip(current, outputs):
+        ct.utils.rename_feature(spec, old, new)
+    return ct.models.MLModel(spec, weights_dir=model.weights_dir, skip_model_load=True)
+
+
 def _save(model, dst: Path) -> None:
     from coremltools.proto import Model_pb2
 
@@ -61,17 +75,17 @@ class CoremlExportInt8(Pass):
     name = "coreml-export-int8"
     source = "pt2-int8"
     target = "coreml-int8"
-    version = 3  # reproducible bytes, no ExecuTorch debug mapping
+    version = 4  # outputs named; 3: reproducible bytes, no ExecuTorch debug mapping
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         with _quiet():
-            _save(_convert(load_program(src)), dst)
+            _save(_named(_convert(load_program(src)), ctx.model.outputs), dst)
 
 
 class CoremlExportWeights8(Pass):
     """Float activations, weights linearly quantized to int8 per channel (coremltools' optimizer)."""
     name = "coreml-export-w8"
-    version = 4  # every weight quantized, small ones too; reproducible bytes, no ExecuTorch debug mapping
+    version = 5  # outputs named; 4: every weight quantized, small ones too; reproducible bytes, no debug mapping
     source = "pt2"
     target = "coreml-w8"
 
@@ -81,4 +95,5 @@ class CoremlExportWeights8(Pass):
         config = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(
             mode="linear_symmetric", dtype="int8", granularity="per_channel", weight_threshold=0))
         with _quiet():
-            _save(cto.linear_quantize_weights(_convert(load_program(src)), config=config), dst)
+            _save(_named(cto.linear_quantize_weights(_convert(load_program(src)), config=config), ctx.model.outputs),
+                  dst)

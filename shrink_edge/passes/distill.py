@@ -28,6 +28,6 @@ class Distill(ConfiguredPass):
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         student, teacher = ctx.model.load(src), ctx.model.load()
-        distill(student, teacher, training_data(ctx), self.config, ctx.steps, "distill",
+        distill(student, teacher, training_data(ctx), self.config, ctx.steps, "distill", ctx.class_output,
                 ctx.scratch / "resume.pt" if ctx.scratch else None, ctx.device)
         checkpoint.save(student, dst)

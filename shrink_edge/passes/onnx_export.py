@@ -7,7 +7,10 @@ import logging
 from pathlib import Path
 
 from ..model_source import load_program
+from ..errors import UserError
+from ..onnx_graph import rename_outputs
 from ..onnx_pooling import global_average_pools
+from ..signature import examples
 from .base import Context, Pass
 
 OPSET = 18
@@ -27,7 +30,7 @@ def _clean(model) -> None:
 
 
 class OnnxExport(Pass):
-    version = 2  # global means written as GlobalAveragePool
+    version = 3  # inputs and outputs named after forward()'s parameters and outputs
 
     def settings(self, ctx: Context) -> dict:
         return {"opset": OPSET}
@@ -37,18 +40,18 @@ class OnnxExport(Pass):
         import torch
 
         program = load_program(src)
-        example = (torch.zeros((2, *ctx.model.input_shape[1:])),)
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
         with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints its stages
-            exported = torch.onnx.export(program, example, dynamo=True, external_data=False, opset_version=OPSET,
-                                         verbose=False)
+            exported = torch.onnx.export(program, examples(ctx.model.inputs, 2), dynamo=True, external_data=False,
+                                         opset_version=OPSET, verbose=False)
         model = exported.model_proto
         _clean(model)
+        rename_outputs(model, list(ctx.model.outputs))  # inputs already carry forward()'s parameter names
         global_average_pools(model)
-        self.rewrite(model)
+        self.rewrite(model, ctx)
         onnx.save(model, dst)
 
-    def rewrite(self, model) -> None:
+    def rewrite(self, model, ctx: Context) -> None:
         """Format-specific changes after export."""
 
 
@@ -62,10 +65,24 @@ class OnnxExportInt8(OnnxExport):
     name = "onnx-export-int8"
     source = "pt2-int8"
     target = "onnx-int8"
-    version = 5  # + GlobalAveragePool; 4: uint8 activations, one DequantizeLinear per consumer, short names
+    version = 7  # 7: Q of constants folded; 6: named I/O; 5: GlobalAveragePool; 4: uint8 activations, short names
 
-    def rewrite(self, model) -> None:
-        from ..onnx_qdq import make_ort_fusable, short_names
+    def settings(self, ctx: Context) -> dict:
+        return {**super().settings(ctx), "weights": weight_dtype(ctx)}
+
+    def rewrite(self, model, ctx: Context) -> None:
+        from ..onnx_qdq import make_ort_fusable, short_names, weights_as
 
         make_ort_fusable(model)
+        if weight_dtype(ctx) == "uint8":
+            weights_as(model, "uint8")
         short_names(model)
+
+
+def weight_dtype(ctx: Context) -> str:
+    """The onnx target stores weights as uint8 (right on every CPU, see onnx_qdq.weights_as); int8 elsewhere, or
+    by the spec's choice."""
+    dtype = ctx.options.get("weights", "int8")
+    if dtype not in ("int8", "uint8"):
+        raise UserError(f"ONNX weights '{dtype}' in the target spec: choose \"uint8\" or \"int8\"")
+    return dtype

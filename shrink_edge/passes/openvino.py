@@ -1,7 +1,7 @@
 """onnx-int8 -> openvino-int8: OpenVINO IR (.xml + .bin) from the QDQ ONNX model.
 
-OpenVINO cannot convert the torchao-quantized torch graph directly, but reads the QDQ ONNX and runs its
-convolutions and matmuls in int8. Weights are saved as they are (no fp16 compression); the IR is compacted
+OpenVINO cannot convert the torchao-quantized torch graph directly, but reads the QDQ ONNX (its weights' quantization
+parameters unshared first) and runs its convolutions and matmuls in int8. Weights are saved as they are (no fp16 compression); the IR is compacted
 (openvino_ir.py) with the same outputs.
 """
 from __future__ import annotations
@@ -15,14 +15,23 @@ class OpenVinoExport(Pass):
     name = "openvino-export"
     source = "onnx-int8"
     target = "openvino-int8"
-    version = 2  # scalar FakeQuantize ranges, repeated FakeQuantizes removed
+    version = 3  # int8 weights, their quantization parameters unshared; 2: scalar FakeQuantize ranges, no repeats
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         import openvino as ov
 
         from ..openvino_ir import compact
 
+        import onnx
+
+        from ..onnx_qdq import unshared_weight_parameters, weights_as
+
+        proto = onnx.load(src)
+        weights_as(proto, "int8")  # OpenVINO's int8 kernels take signed weights (uint8 ones run in f32)
+        unshared_weight_parameters(proto)
+        onnx_file = ctx.scratch / "unshared.onnx"
+        onnx.save(proto, onnx_file)
         dst.mkdir()
-        model = ov.convert_model(str(src))
+        model = ov.convert_model(str(onnx_file))
         compact(model)
         ov.save_model(model, str(dst / "model.xml"), compress_to_fp16=False)

@@ -6,6 +6,7 @@ from pathlib import Path
 from .. import checkpoint
 from ..pruning import prune
 from ..settings import PruneSettings
+from ..signature import examples
 from .base import ConfiguredPass, Context
 
 TAYLOR_BATCHES = 4
@@ -25,9 +26,10 @@ class Prune(ConfiguredPass):
         import torch
 
         model = ctx.model.load(src)
-        example = torch.zeros(ctx.model.input_shape)
+        example = examples(ctx.model.inputs)
         batches = []
-        if self.config.importance == "taylor" and ctx.train is not None:
-            batches = [(torch.from_numpy(ctx.train.x[i:i + 64]), torch.from_numpy(ctx.train.y[i:i + 64]))
+        if self.config.importance == "taylor" and ctx.train is not None and ctx.class_output is not None:
+            batches = [([torch.from_numpy(x[i:i + 64]) for x in ctx.train.arrays()],
+                        torch.from_numpy(ctx.train.labels[i:i + 64]))
                        for i in range(0, min(len(ctx.train), 64 * TAYLOR_BATCHES), 64)]
-        checkpoint.save(prune(model, example, self.config, batches), dst)
+        checkpoint.save(prune(model, example, self.config, batches, ctx.class_output or 0), dst)

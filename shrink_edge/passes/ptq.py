@@ -25,12 +25,13 @@ class PostTrainingQuantize(Pass):
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
         prepared = prepare_pt2e(load_program(src).module(), make_quantizer(ctx.quantization))
-        x = ctx.calibration.x[: min(ctx.quantization.calibration_samples, len(ctx.calibration))]
-        with ctx.steps.step("calibrating int8 ranges", total=len(x)) as advance, torch.no_grad():
-            for i in range(0, len(x), BATCH):
-                prepared(torch.from_numpy(x[i:i + BATCH]))
-                advance(len(x[i:i + BATCH]))
+        n = min(ctx.quantization.calibration_samples, len(ctx.calibration))
+        inputs = [x[:n] for x in ctx.calibration.arrays()]
+        with ctx.steps.step("calibrating int8 ranges", total=n) as advance, torch.no_grad():
+            for i in range(0, n, BATCH):
+                prepared(*(torch.from_numpy(x[i:i + BATCH]) for x in inputs))
+                advance(min(BATCH, n - i))
         converted = convert_pt2e(prepared)
         biases_on_int32_grid(converted)
-        torch.export.save(export_program(converted, ctx.model.input_shape), dst)
+        torch.export.save(export_program(converted, ctx.model.inputs), dst)
 

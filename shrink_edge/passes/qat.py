@@ -30,11 +30,11 @@ def freeze(prepared) -> None:
     prepared.recompile()
 
 
-def prepare_qat(model, input_shape: tuple[int, ...], scheme):
+def prepare_qat(model, inputs, scheme):
     """Export in training mode (batch 2, dynamic batch) and insert fake-quantize for `scheme`."""
     from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
 
-    program = export_program(model.train(), input_shape)
+    program = export_program(model.train(), inputs)
     with litert_conv_bn_qat_patterns():
         return prepare_qat_pt2e(program.module(), make_quantizer(scheme, qat=True))
 
@@ -56,7 +56,7 @@ class QuantizationAwareTraining(ConfiguredPass):
         from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
 
         teacher = ctx.model.load()
-        prepared = prepare_qat(ctx.model.load(src), ctx.model.input_shape, ctx.quantization)
+        prepared = prepare_qat(ctx.model.load(src), ctx.model.inputs, ctx.quantization)
         frozen = False
 
         def on_step(step: int, total: int) -> None:
@@ -71,9 +71,10 @@ class QuantizationAwareTraining(ConfiguredPass):
                 freeze(module)
 
         distill(prepared, teacher, training_data(ctx), self.config.distill_settings(), ctx.steps, "qat",
+                ctx.class_output,
                 device=ctx.device, set_training=set_training, on_step=on_step)
         move_exported_model_to_eval(prepared)
         with ctx.steps.step("converting the QAT model to int8"):
             converted = convert_pt2e(prepared)
             biases_on_int32_grid(converted)
-        torch.export.save(export_program(converted, ctx.model.input_shape), dst)
+        torch.export.save(export_program(converted, ctx.model.inputs), dst)

@@ -16,7 +16,24 @@ from pathlib import Path
 from ..errors import UserError
 from ..model_source import load_program
 from ..quantization import make_quantizer
+from ..signature import examples, flatten_outputs
 from .base import Context, Pass
+
+
+def named_io(module, inputs: list[str], outputs: tuple[str, ...]):
+    """The module called with keyword arguments and returning a dict: litert-torch names the .tflite signature's
+    inputs after the keywords and its outputs after the keys (else args_0, output_0, ...)."""
+    import torch
+
+    class NamedIO(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = module
+
+        def forward(self, **kwargs):
+            return dict(zip(outputs, flatten_outputs(self.inner(*(kwargs[n] for n in inputs)))))
+
+    return NamedIO()
 
 
 def unfold_weights(module) -> int:
@@ -81,25 +98,17 @@ def short_tensor_names(path: Path) -> None:
     path.write_bytes(builder.Output())
 
 
-def float_tensors(path: Path) -> list[str]:
-    from ..runtimes.litert_runner import inspector
-
-    interpreter = inspector(path)
-    return [t["name"] for t in interpreter.get_tensor_details() if t["dtype"].__name__ == "float32"]
-
-
 class TfliteExport(Pass):
     name = "tflite-export"
     source = "pt2-int8"
     target = "tflite-int8"
-    version = 2  # inner tensors renamed t<index>
+    version = 3  # signature named after forward()'s inputs and outputs; 2: inner tensors renamed t<index>
 
     def settings(self, ctx: Context) -> dict:
         return {"nhwc_io": ctx.options.get("nhwc_io", False), "io_dtype": ctx.options.get("io_dtype", "int8")}
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         import litert_torch
-        import torch
         from litert_torch.quantize.quant_config import QuantConfig
 
         if ctx.options.get("io_dtype", "int8") != "int8":
@@ -107,13 +116,15 @@ class TfliteExport(Pass):
                             "input and output (uint8 I/O needs TensorFlow's converter); set io_dtype = \"int8\"")
         module = load_program(src).module()
         unfold_weights(module)
-        example = (torch.zeros(ctx.model.input_shape),)
+        example = list(examples(ctx.model.inputs))
         if ctx.options.get("nhwc_io", False):
-            module = litert_torch.to_channel_last_io(module, args=[0])
-            example = (example[0].permute(0, 2, 3, 1).contiguous(),)
+            images = [i for i, x in enumerate(example) if x.ndim == 4 and x.is_floating_point()]
+            module = litert_torch.to_channel_last_io(module, args=images)
+            for i in images:
+                example[i] = example[i].permute(0, 2, 3, 1).contiguous()
+        names = [s.name for s in ctx.model.inputs]
         scheme = make_quantizer(ctx.quantization, qat=True)
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            litert_torch.convert(module, example, quant_config=QuantConfig(pt2e_quantizer=scheme)).export(str(dst))
+            litert_torch.convert(named_io(module, names, ctx.model.outputs), (), sample_kwargs=dict(zip(names, example)),
+                                 quant_config=QuantConfig(pt2e_quantizer=scheme)).export(str(dst))
         short_tensor_names(dst)
-        if floats := float_tensors(dst):
-            raise RuntimeError(f"litert-torch left {len(floats)} float tensors (e.g. {floats[0]}): not fully int8")

@@ -6,11 +6,15 @@ op resolver the model needs, and tflm.json with the tensor arena measured in the
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import tempfile
 from collections import Counter
 from pathlib import Path
 
+from ..errors import UserError
 from .base import Context, Pass
 
 ARENA_MARGIN = 1.10          # headroom over the measured minimum, rounded up to 1 KiB
@@ -32,6 +36,43 @@ def arena_fits(model: bytes, size: int) -> bool:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextlib.contextmanager
+def captured_stderr():
+    """What native code writes to fd 2 (TFLM names a missing kernel there), as a list holding one string."""
+    text: list[str] = []
+    with tempfile.TemporaryFile(mode="w+") as sink:
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield text
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text.append(sink.read())
+
+
+def refusal(model: bytes) -> str | None:
+    """Why TFLite Micro cannot load a flatbuffer even with the largest arena, in its own words; None when it can.
+    Names the ops it has no kernel for, else the node that failed to prepare and the check it failed."""
+    from tflite_micro import runtime
+
+    with captured_stderr() as said:
+        try:
+            runtime.Interpreter.from_bytes(model, arena_size=ARENA_CEILING)
+            return None
+        except RuntimeError:
+            pass
+    if missing := sorted(set(re.findall(r"Didn't find op for builtin opcode '(\w+)'", said[0]))):
+        return f"TFLite Micro has no kernel for {', '.join(missing)}"
+    node = re.search(r"Node (\w+) \(number (\d+)\) failed to prepare", said[0])
+    check = re.search(r"kernels/(\S+) (.+ was not true)", said[0])
+    if node:
+        return (f"TFLite Micro cannot prepare its {node.group(1)} op (node {node.group(2)})" +
+                (f": {check.group(1)} {check.group(2)}" if check else ""))
+    return None  # loads at some size: the arena search decides
 
 
 def minimal_arena(model: bytes) -> int:
@@ -84,6 +125,8 @@ class TflmBundle(Pass):
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         model = src.read_bytes()
+        if reason := refusal(model):
+            raise UserError(f"{reason} (in the int8 .tflite): this microcontroller runtime cannot run the model")
         ops = op_names(src)
         with ctx.steps.step("measuring the TFLM tensor arena"):
             arena = minimal_arena(model)

@@ -4,16 +4,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
+from ..signature import TensorSpec, examples
 from .base import Context, Pass
 
 
-def export_program(module, input_shape: tuple[int, ...]):
-    """torch.export with batch 2 and a dynamic batch: a batch-1 example would specialise the batch."""
+def export_program(module, inputs: tuple[TensorSpec, ...]):
+    """torch.export with batch 2 and a batch dynamic in every input: a batch-1 example would specialise it."""
     import torch
 
-    example = (torch.zeros((2, *input_shape[1:])),)
+    batch = torch.export.Dim("batch", min=1)
     try:
-        return torch.export.export(module, example, dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+        return torch.export.export(module, examples(inputs, 2), dynamic_shapes=tuple({0: batch} for _ in inputs))
     except Exception as e:  # torch.export raises many error types; its first line names the culprit
         first = (str(e).strip().splitlines() or [""])[0]
         raise UserError(f"torch.export cannot capture the model: {type(e).__name__}: {first}; "
@@ -28,4 +29,4 @@ class TorchExport(Pass):
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         import torch
 
-        torch.export.save(export_program(ctx.model.load(src), ctx.model.input_shape), dst)
+        torch.export.save(export_program(ctx.model.load(src), ctx.model.inputs), dst)

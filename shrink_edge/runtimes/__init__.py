@@ -1,4 +1,4 @@
-"""Each artifact runs in its real runtime: runtime name -> predict(path, x) -> outputs."""
+"""Each artifact runs in its real runtime: runtime name -> predict(path, inputs by name) -> outputs by name."""
 from . import coreml_runner, ethos_u_runner, litert_runner, onnxruntime_runner, openvino_runner, tflm_runner
 
 PREDICT = {
@@ -12,6 +12,7 @@ PREDICT = {
 
 # What else a runtime can tell about an artifact (memory, precision), for budgets and the manifest.
 FACTS = {
+    "litert": litert_runner.facts,
     "tflm": tflm_runner.facts,
     "openvino": openvino_runner.facts,
     "coreml": coreml_runner.facts,

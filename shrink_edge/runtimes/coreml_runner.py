@@ -10,15 +10,21 @@ import numpy as np
 from ..errors import PredictionUnavailable
 
 
-def predict(path: Path, x: np.ndarray) -> np.ndarray:
+def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     if platform.system() != "Darwin":
         raise PredictionUnavailable(f"Core ML prediction needs macOS (this is {platform.system()})")
     import coremltools as ct
 
     model = ct.models.MLModel(str(path))
-    name = model.get_spec().description.input[0].name
-    return np.concatenate([np.asarray(next(iter(model.predict({name: x[i:i + 1]}).values())), np.float32)
-                           for i in range(len(x))])
+    description = model.get_spec().description
+    names = [f.name for f in description.input]
+    if not all(n in inputs for n in names):
+        names = names[:len(inputs)]
+        inputs = dict(zip(names, inputs.values()))
+    n = len(next(iter(inputs.values())))
+    results = [model.predict({k: v[i:i + 1] for k, v in inputs.items()}) for i in range(n)]
+    return {f.name: np.concatenate([np.asarray(r[f.name], np.float32) for r in results])
+            for f in description.output}
 
 
 def facts(path: Path) -> dict:

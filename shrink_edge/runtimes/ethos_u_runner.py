@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import PredictionUnavailable
 
 
-def predict(path: Path, x: np.ndarray) -> np.ndarray:
+def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     raise PredictionUnavailable("a Vela-compiled model runs only on an Ethos-U NPU (Arm's Corstone FVP is in no "
                                 "registry here); its int8 source .tflite is verified in LiteRT")
 

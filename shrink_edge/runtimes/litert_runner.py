@@ -1,4 +1,4 @@
-"""Run a .tflite model in ai-edge-litert's Interpreter, quantizing inputs and dequantizing outputs."""
+"""Run a .tflite model in ai-edge-litert's Interpreter, quantizing inputs and dequantizing outputs, by name."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,9 +7,10 @@ import numpy as np
 
 
 def quantize(x: np.ndarray, detail: dict) -> np.ndarray:
+    """Float data onto an int8 input's grid; other inputs (float, token ids as int32, bools) as the file types them."""
     scale, zero = detail["quantization"]
-    if detail["dtype"] == np.float32 or scale == 0:
-        return x.astype(np.float32)
+    if detail["dtype"] == np.float32 or scale == 0 or not np.issubdtype(x.dtype, np.floating):
+        return x.astype(detail["dtype"])
     info = np.iinfo(detail["dtype"])
     return np.clip(np.round(x / scale) + zero, info.min, info.max).astype(detail["dtype"])
 
@@ -36,20 +37,65 @@ def inspector(path: Path):
                        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
 
 
-def predict(path: Path, x: np.ndarray, threads: int = 1) -> np.ndarray:
+def io_details(interpreter) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Input and output details by name: the signature's names where the model has one (litert-torch names them
+    after forward()'s parameters and outputs), else the tensors' own names."""
+    by_index = {d["index"]: d for d in [*interpreter.get_input_details(), *interpreter.get_output_details()]}
+    signatures = interpreter._get_full_signature_list()
+    if len(signatures) == 1:
+        signature = next(iter(signatures.values()))
+        return ({name: by_index[i] for name, i in sorted(signature["inputs"].items(), key=lambda kv: kv[1])},
+                {name: by_index[i] for name, i in sorted(signature["outputs"].items(), key=lambda kv: kv[1])})
+    return ({d["name"]: d for d in interpreter.get_input_details()},
+            {d["name"]: d for d in interpreter.get_output_details()})
+
+
+def matched(names, details: dict[str, dict], what: str, path: Path) -> list[dict]:
+    """The details for each name; by position when the file's names differ (a model another tool wrote)."""
+    if all(n in details for n in names):
+        return [details[n] for n in names]
+    if len(details) == len(names):
+        return list(details.values())
+    raise RuntimeError(f"{path.name} has {what} {', '.join(details)}; expected {', '.join(names)}")
+
+
+def predict(path: Path, inputs: dict[str, np.ndarray], threads: int = 1) -> dict[str, np.ndarray]:
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path), num_threads=threads)
     interpreter.allocate_tensors()
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    batch = int(inp["shape"][0])
-    x = to_layout(x, inp["shape"])
-    outputs = []
-    for i in range(0, len(x), batch):
-        chunk = x[i:i + batch]
-        if len(chunk) < batch:  # a fixed-batch model: pad the last chunk
-            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - len(chunk), 0)])
-        interpreter.set_tensor(inp["index"], quantize(chunk, inp))
+    input_details, output_details = io_details(interpreter)
+    feeds = matched(list(inputs), input_details, "inputs", path)
+    batch = int(feeds[0]["shape"][0])
+    arrays = [to_layout(x, d["shape"]) for x, d in zip(inputs.values(), feeds)]
+    n = len(arrays[0])
+    outputs: dict[str, list] = {name: [] for name in output_details}
+    for i in range(0, n, batch):
+        for x, detail in zip(arrays, feeds):
+            chunk = x[i:i + batch]
+            if len(chunk) < batch:  # a fixed-batch model: pad the last chunk
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - len(chunk), 0)])
+            interpreter.set_tensor(detail["index"], quantize(chunk, detail))
         interpreter.invoke()
-        outputs.append(dequantize(interpreter.get_tensor(out["index"]), out)[:len(x) - i])
-    return np.concatenate(outputs)
+        for name, detail in output_details.items():
+            outputs[name].append(dequantize(interpreter.get_tensor(detail["index"]), detail)[:n - i])
+    return {name: np.concatenate(parts) for name, parts in outputs.items()}
+
+
+def float_ops(path: Path) -> list[str]:
+    """The ops that compute in float (a float input or output that is not a constant), each as OP or OP xN."""
+    interpreter = inspector(path)
+    ops = interpreter._get_ops_details()
+    dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    # a value is made by an op or fed as an input; every other tensor is a constant (weights, shapes)
+    values = {i for op in ops for i in op["outputs"]} | {d["index"] for d in interpreter.get_input_details()}
+    found: dict[str, int] = {}
+    for op in ops:
+        if any(dtypes.get(i) == np.float32 for i in [*op["inputs"], *op["outputs"]] if i in values):
+            found[op["op_name"]] = found.get(op["op_name"], 0) + 1
+    return [f"{name} x{n}" if n > 1 else name for name, n in found.items()]
+
+
+def facts(path: Path) -> dict:
+    """Which ops the file computes in float (none in a full-int8 model)."""
+    return {"float_ops": float_ops(path)}

@@ -19,13 +19,21 @@ def _compiled(xml: str):
                                                            "INFERENCE_PRECISION_HINT": "f32"})
 
 
-def predict(path: Path, x: np.ndarray, batch: int = 250) -> np.ndarray:
+def _name(port, i: int) -> str:
+    return next(iter(sorted(port.get_names())), f"output_{i}")
+
+
+def predict(path: Path, inputs: dict[str, np.ndarray], batch: int = 250) -> dict[str, np.ndarray]:
+    """Inputs in the model's order (the IR keeps the ONNX file's), outputs by their tensor names."""
     compiled = _compiled(str(path / "model.xml"))
     request = compiled.create_infer_request()
-    outputs = []
-    for i in range(0, len(x), batch):
-        outputs.append(np.array(request.infer({0: x[i:i + batch]})[compiled.output(0)]))
-    return np.concatenate(outputs)
+    arrays, n = list(inputs.values()), len(next(iter(inputs.values())))
+    chunks = []
+    for i in range(0, n, batch):
+        results = request.infer({k: x[i:i + batch] for k, x in enumerate(arrays)})
+        chunks.append([np.array(results[port]) for port in compiled.outputs])
+    names = [_name(port, i) for i, port in enumerate(compiled.outputs)]
+    return {name: np.concatenate(parts) for name, parts in zip(names, zip(*chunks))}
 
 
 def facts(path: Path) -> dict:

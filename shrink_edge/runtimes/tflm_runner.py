@@ -9,24 +9,38 @@ import numpy as np
 
 def _as_litert(detail: dict) -> dict:
     q = detail["quantization_parameters"]
+    if not len(q["scales"]):  # not quantized: token ids, float values
+        return {"dtype": detail["dtype"], "quantization": (0.0, 0)}
     return {"dtype": detail["dtype"], "quantization": (float(q["scales"][0]), int(q["zero_points"][0]))}
 
 
-def predict(path: Path, x: np.ndarray) -> np.ndarray:
+def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Sample by sample (TFLM has no batch); inputs and outputs in the flatbuffer's order, named by its signature."""
     from tflite_micro import runtime
 
-    from .litert_runner import dequantize, quantize, to_layout
+    from .litert_runner import dequantize, inspector, io_details, matched, quantize, to_layout
 
     info = json.loads((path / "tflm.json").read_text())
-    interpreter = runtime.Interpreter.from_bytes((path / "model.tflite").read_bytes(), arena_size=info["arena_bytes"])
-    inp, out = interpreter.get_input_details(0), interpreter.get_output_details(0)
-    x = to_layout(x, inp["shape"])
-    outputs = []
-    for sample in x:
-        interpreter.set_input(quantize(sample[None], _as_litert(inp)), 0)
+    flatbuffer = path / "model.tflite"
+    interpreter = runtime.Interpreter.from_bytes(flatbuffer.read_bytes(), arena_size=info["arena_bytes"])
+    litert = inspector(flatbuffer)
+    order = {d["index"]: i for i, d in enumerate(litert.get_input_details())}
+    out_order = {d["index"]: i for i, d in enumerate(litert.get_output_details())}
+    input_details, output_details = io_details(litert)
+    feeds = matched(list(inputs), input_details, "inputs", path)
+    positions = [order[d["index"]] for d in feeds]
+    arrays = [to_layout(x, d["shape"]) for x, d in zip(inputs.values(), feeds)]
+    feed = [_as_litert(interpreter.get_input_details(p)) for p in positions]
+    reads = {name: (out_order[d["index"]], _as_litert(interpreter.get_output_details(out_order[d["index"]])))
+             for name, d in output_details.items()}
+    outputs: dict[str, list] = {name: [] for name in output_details}
+    for s in range(len(arrays[0])):
+        for x, position, detail in zip(arrays, positions, feed):
+            interpreter.set_input(quantize(x[s:s + 1], detail), position)
         interpreter.invoke()
-        outputs.append(dequantize(interpreter.get_output(0), _as_litert(out)))
-    return np.concatenate(outputs)
+        for name, (position, detail) in reads.items():
+            outputs[name].append(dequantize(interpreter.get_output(position), detail))
+    return {name: np.concatenate(parts) for name, parts in outputs.items()}
 
 
 def facts(path: Path) -> dict:
