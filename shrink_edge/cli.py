@@ -130,6 +130,12 @@ def export(
     profile_on: Annotated[Optional[list[str]], typer.Option("--profile", help="Then profile the artifacts on this "
                                                             "device (local, adb[:SERIAL], emulator; repeatable) and "
                                                             "record the figures in manifest.json.")] = None,
+    metric: Annotated[Optional[str], typer.Option("--metric", help="Your task metric, path.py:fn: fn(outputs by "
+                                                  "name, labels or None) -> a number or dict of numbers, higher is "
+                                                  "better; computed on the reference and every artifact.")] = None,
+    max_metric_drop: Annotated[Optional[float], typer.Option("--max-metric-drop", help="Fail when an int8 "
+                                                             "artifact's --metric falls more than this below the "
+                                                             "reference's.")] = None,
     no_budget: Annotated[bool, typer.Option("--no-budget", help="Report a broken budget in manifest.json "
                                             "(budget_broken) and write the artifacts anyway, instead of failing.")]
     = False,
@@ -140,9 +146,12 @@ def export(
     from .app_install import AppTargets
     from .exporter import export as run_export
     from .tables import export_table
+    from .task_metric import TaskMetric
 
     with _one_line_errors():
         source, plan = _inputs(model, weights, input_shape, unsafe_allow_pickle, recipe, overrides, train_data)
+        if max_metric_drop is not None and metric is None:
+            raise UserError("--max-metric-drop bounds your --metric: give --metric path.py:fn too")
         app_info = sample.app_defaults() if source is None else {"labels": None, "normalization": None}
         if labels is not None:
             app_info["labels"] = app_metadata.read_labels(labels)
@@ -150,12 +159,14 @@ def export(
                            calibration=calibration, recipe=recipe, set=overrides, train_data=train_data,
                            device=device if device != "cpu" else None, out=out, cache_dir=cache_dir,
                            unsafe_allow_pickle=unsafe_allow_pickle, android_project=android_project,
-                           assets_dir=assets_dir, ios_project=ios_project, labels=labels, no_budget=no_budget)
+                           assets_dir=assets_dir, ios_project=ios_project, labels=labels, metric=metric,
+                           max_metric_drop=max_metric_drop, no_budget=no_budget)
         apps = AppTargets(android_project=android_project, assets_dir=assets_dir, ios_project=ios_project,
                           command=command, **app_info)
         result = run_export(source, target=_target(target, plan), data=data, calibration=calibration,
                             out=out, cache_dir=cache_dir, recipe=plan, device=device, progress=_progress(as_json),
-                            apps=apps, enforce_budget=not no_budget)
+                            apps=apps, enforce_budget=not no_budget,
+                            metric=TaskMetric.parse(metric) if metric else None, max_metric_drop=max_metric_drop)
         if profile_on:
             from .profiler import profile_run
             from .tables import profile_table

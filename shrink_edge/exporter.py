@@ -15,6 +15,7 @@ from .formats import FORMATS
 from .job import Job, predict_torch
 from .model_source import as_source
 from .recipe import Recipe, as_recipe
+from .task_metric import TaskMetric, drops
 from .versions import tool_versions
 
 
@@ -28,7 +29,8 @@ class ExportResult:
 def export(model=None, example_inputs=None, target: str = "onnx", data=None, calibration=None,
            out: Path = Path("out"), cache_dir: Path | None = None, recipe: Recipe | Path | None = None,
            device: str = "cpu", progress: bool = True, apps: AppTargets | None = None,
-           enforce_budget: bool = True) -> ExportResult:
+           enforce_budget: bool = True, metric: TaskMetric | None = None,
+           max_metric_drop: float | None = None) -> ExportResult:
     """Convert `model`, optimized by `recipe` if given, for `target`; verify every artifact in its runtime against
     the PyTorch reference on `data`; write the artifacts and manifest.json, and into the Android / iOS projects of
     `apps`.
@@ -36,14 +38,18 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
     `model`: a live nn.Module (with `example_inputs`, a tensor or a tuple, or none: one sample of `data` is the
     example), a ModelSource, "file.py:factory" or a .pt2 path; None is the bundled sample. `data` and
     `calibration`: an IDX directory, an .npz, or arrays (see data.load). With `enforce_budget` off, a broken budget
-    is recorded in the manifest (`budget_broken`) instead of failing the export."""
+    is recorded in the manifest (`budget_broken`) instead of failing the export. `metric` (task_metric.py) is
+    computed on the reference's and each artifact's outputs; `max_metric_drop` bounds how far it may fall."""
+    if isinstance(metric, str):
+        metric = TaskMetric.parse(metric)
     job = Job.create(targets.resolve(target), as_source(model, example_inputs), data, calibration,
                      as_recipe(recipe), device)
     apps = apps or AppTargets()
     if apps.any():
         check(apps, {f for spec in members(job.spec) for f in spec.artifacts})
         apps = replace(apps, inputs=job.input_files())
-    run_key, described = job.run_key(command="export", enforce_budget=enforce_budget)
+    run_key, described = job.run_key(command="export", enforce_budget=enforce_budget,
+                                     metric=metric.fingerprint() if metric else None, max_metric_drop=max_metric_drop)
     out = Path(out)
     if (previous := manifest_io.read_current(out, run_key)) is not None:
         return _installed(ExportResult(out, previous, reused=True), apps)
@@ -67,6 +73,7 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
         if ctx.class_output is not None:
             reference_accuracy = float((reference[ctx.class_output].argmax(1) == evaluation.labels).mean())
         lsbs = output_scales(reference_module) if optimized.int8_model else None
+        task_reference = metric(dict(zip(model.outputs, reference)), evaluation.labels) if metric else None
         for spec in members(job.spec):
             for fmt in spec.artifacts:
                 # int8 formats come from the QAT program when there is one; the rest from the float model
@@ -78,9 +85,12 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
                 with steps.step(f"verifying {fmt} in {runtime} on {len(evaluation)} samples"):
                     try:
                         outputs = PREDICT[runtime](artifact.path, evaluation.inputs)
-                        metrics = compare(in_order(outputs, model.outputs, fmt), reference, model.outputs,
-                                          evaluation.labels, ctx.class_output,
+                        ordered = in_order(outputs, model.outputs, fmt)
+                        metrics = compare(ordered, reference, model.outputs, evaluation.labels, ctx.class_output,
                                           lsbs if start is optimized.int8_model else None)
+                        if metric:
+                            metrics = replace(metrics, task=metric(dict(zip(model.outputs, ordered)),
+                                                                   evaluation.labels))
                     except PredictionUnavailable as e:
                         metrics, skipped = None, str(e)
                     except UserError:
@@ -95,6 +105,9 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
 
     broken = [f"{spec.name} {fmt}: {v}" for spec, fmt, _, _, m, facts in rows if FORMATS[fmt].quantized
               for v in budget_violations(m, reference_accuracy, spec.budget, facts)]
+    if max_metric_drop is not None and task_reference is not None:
+        broken += [f"{spec.name} {fmt}: {v}" for spec, fmt, _, _, m, _ in rows if FORMATS[fmt].quantized and m
+                   for v in drops(task_reference, m.task or {}, max_metric_drop)]
     if broken and enforce_budget:
         raise BudgetError(f"target {job.spec.name} budget broken: " + "; ".join(broken))
 
@@ -105,7 +118,8 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
                               "class_output": model.outputs[ctx.class_output] if ctx.class_output is not None
                               else None},
                 "reference": {"runtime": reference_name, "samples": len(evaluation),
-                              "accuracy": round(reference_accuracy, 6) if reference_accuracy is not None else None},
+                              "accuracy": round(reference_accuracy, 6) if reference_accuracy is not None else None,
+                              **({"task": task_reference} if task_reference is not None else {})},
                 **({"budget_broken": broken} if broken else {}), "artifacts": []}
     copies = []
     for spec, fmt, artifact, runtime, metrics, facts in rows:

@@ -41,6 +41,7 @@ def _rows(runs: list[tuple[Path, dict]]) -> list[dict]:
             rows.append({"run": _label(m), "target": a["target"], "file": a["file"], "format": a["format"],
                          "runtime": a["runtime"], "size_bytes": a["size_bytes"], "accuracy": metrics.get("accuracy"),
                          "agreement": metrics.get("agreement"), "error_lsb_p99": metrics.get("error_lsb_p99"),
+                         "cosine": metrics.get("cosine"), "sqnr_db": metrics.get("sqnr_db"),
                          "p50_ms": latency.get(a["file"], {})})
     return rows
 
@@ -78,7 +79,8 @@ def _plots(rows: list[dict], runs: list[tuple[Path, dict]], folder: Path) -> lis
                 ax.annotate(r["format"], (r["size_bytes"] / 1024, 100 * r["accuracy"]), fontsize=7,
                             xytext=(3, 3), textcoords="offset points")
         for _, m in runs:
-            ax.axhline(100 * m["reference"]["accuracy"], color="grey", lw=0.8, ls="--")
+            if m["reference"]["accuracy"] is not None:
+                ax.axhline(100 * m["reference"]["accuracy"], color="grey", lw=0.8, ls="--")
         ax.set_xlabel("size (KiB)")
         ax.set_ylabel("top-1 on the held-out data (%)")
         ax.set_title("accuracy vs size (dashed: PyTorch reference)")
@@ -104,12 +106,14 @@ def _plots(rows: list[dict], runs: list[tuple[Path, dict]], folder: Path) -> lis
 def _html(rows: list[dict], runs: list[tuple[Path, dict]], plots: list[Path]) -> str:
     e = html.escape
     devices = list(dict.fromkeys(d for r in rows for d in r["p50_ms"]))
-    head = ["run", "artifact", "runtime", "size (bytes)", "top-1", "agreement", "error p99 (LSB)",
-            *(f"p50 ms on {d}" for d in devices)]
+    head = ["run", "artifact", "runtime", "size (bytes)", "top-1", "agreement", "cosine (worst output)",
+            "SQNR dB (worst output)", "error p99 (LSB)", *(f"p50 ms on {d}" for d in devices)]
     pct = lambda v: "" if v is None else f"{100 * v:.2f}%"  # noqa: E731
     body = "".join(
         "<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in (
             r["run"], r["file"], r["runtime"], f"{r['size_bytes']:,}", pct(r["accuracy"]), pct(r["agreement"]),
+            "" if r["cosine"] is None else f"{r['cosine']:.4f}",
+            "" if r["cosine"] is None else "exact" if r["sqnr_db"] is None else f"{r['sqnr_db']:.1f}",
             "" if r["error_lsb_p99"] is None else r["error_lsb_p99"],
             *("" if r["p50_ms"].get(d) is None else f"{r['p50_ms'][d]:.3f}" for d in devices))) + "</tr>"
         for r in rows)

@@ -33,6 +33,7 @@ class Metrics:
     outputs: dict[str, OutputMetrics]
     accuracy: float | None = None   # top-1 against the labels, on the class-score output
     agreement: float | None = None  # fraction whose top-1 equals the reference's
+    task: dict[str, float] | None = None  # the user's own metric (--metric), by name
 
     def worst(self, field: str, highest: bool = False) -> float | None:
         values = [v for m in self.outputs.values() if (v := getattr(m, field)) is not None]
@@ -45,7 +46,8 @@ class Metrics:
                 "max_abs_error": rounded(self.worst("max_abs_error", True)),
                 "max_error_lsb": rounded(self.worst("max_error_lsb", True)),
                 "error_lsb_p99": rounded(self.worst("error_lsb_p99", True)),
-                "outputs": {name: m.as_dict() for name, m in self.outputs.items()}}
+                "outputs": {name: m.as_dict() for name, m in self.outputs.items()},
+                **({"task": {k: rounded(v) for k, v in self.task.items()}} if self.task is not None else {})}
 
 
 def sqnr_db(output: np.ndarray, reference: np.ndarray) -> float:

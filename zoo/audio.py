@@ -40,10 +40,10 @@ class PitchNet(nn.Module):
         chans = [1, 32, 32, 64, 64]
         layers = []
         for cin, cout in zip(chans, chans[1:]):
-            layers += [nn.Conv2d(cin, cout, (32, 1), (2, 1), bias=False), nn.ReLU(), nn.BatchNorm2d(cout),
-                       nn.MaxPool2d((2, 1))]
+            layers += [nn.Conv2d(cin, cout, (16, 1), 1, (8, 0), bias=False), nn.ReLU(), nn.BatchNorm2d(cout),
+                       nn.MaxPool2d((4, 1))]
         self.layers = nn.Sequential(*layers)
-        self.classifier = nn.Linear(64 * 2, bins)
+        self.classifier = nn.Linear(64 * 4, bins)
 
     def forward(self, wave):
         x = nn.functional.pad(wave[:, None, :, None], (0, 0, 31, 32))  # (N, 1, T, 1), padded along time
