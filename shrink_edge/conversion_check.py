@@ -35,7 +35,7 @@ def litert_problems(module, model, specs: list[TargetSpec], folder: Path) -> lis
     from .passes.tflm import refusal
 
     boards = [s for s in specs if s.runtime == "tflm"]
-    if not boards or not (reason := refusal((folder / "f.tflite").read_bytes())):
+    if not boards or not (reason := refusal(folder / "f.tflite")):
         return []
     return [f"{', '.join(s.name for s in boards)}: {reason} (in the float model as litert-torch writes it)"]
 

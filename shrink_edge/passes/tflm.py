@@ -6,11 +6,10 @@ op resolver the model needs, and tflm.json with the tensor arena measured in the
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import tempfile
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -21,69 +20,48 @@ ARENA_MARGIN = 1.10          # headroom over the measured minimum, rounded up to
 ARENA_CEILING = 64 << 20     # give up above 64 MiB
 
 
-def arena_fits(model: bytes, size: int) -> bool:
-    """Can TFLM allocate this model's tensors in `size` bytes? (It prints its complaint on fd 2: silence it.)"""
-    from tflite_micro import runtime
-
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            runtime.Interpreter.from_bytes(model, arena_size=size)
-        return True
-    except RuntimeError:
-        return False
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+_PROBE = ("import sys\nfrom tflite_micro import runtime\n"
+          "try:\n    runtime.Interpreter.from_bytes(open(sys.argv[1], 'rb').read(), arena_size=int(sys.argv[2]))\n"
+          "except RuntimeError:\n    sys.exit(1)\n")
 
 
-@contextlib.contextmanager
-def captured_stderr():
-    """What native code writes to fd 2 (TFLM names a missing kernel there), as a list holding one string."""
-    text: list[str] = []
-    with tempfile.TemporaryFile(mode="w+") as sink:
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield text
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            text.append(sink.read())
+def _load(path: Path, size: int) -> tuple[bool, str]:
+    """Can TFLM allocate this flatbuffer's tensors in `size` bytes, and what did it print? In a child process:
+    TFLM 0.dev segfaults for some arena sizes just too small for a large model (MobileNetV2 at 224x224), and a
+    crash there counts as not fitting."""
+    done = subprocess.run([sys.executable, "-c", _PROBE, str(path), str(size)], capture_output=True, text=True)
+    return done.returncode == 0, done.stderr
 
 
-def refusal(model: bytes) -> str | None:
+def arena_fits(path: Path, size: int) -> bool:
+    return _load(path, size)[0]
+
+
+def refusal(path: Path) -> str | None:
     """Why TFLite Micro cannot load a flatbuffer even with the largest arena, in its own words; None when it can.
     Names the ops it has no kernel for, else the node that failed to prepare and the check it failed."""
-    from tflite_micro import runtime
-
-    with captured_stderr() as said:
-        try:
-            runtime.Interpreter.from_bytes(model, arena_size=ARENA_CEILING)
-            return None
-        except RuntimeError:
-            pass
-    if missing := sorted(set(re.findall(r"Didn't find op for builtin opcode '(\w+)'", said[0]))):
+    fits, said = _load(path, ARENA_CEILING)
+    if fits:
+        return None
+    if missing := sorted(set(re.findall(r"Didn't find op for builtin opcode '(\w+)'", said))):
         return f"TFLite Micro has no kernel for {', '.join(missing)}"
-    node = re.search(r"Node (\w+) \(number (\d+)\) failed to prepare", said[0])
-    check = re.search(r"kernels/(\S+) (.+ was not true)", said[0])
+    node = re.search(r"Node (\w+) \(number (\d+)\) failed to prepare", said)
+    check = re.search(r"kernels/(\S+) (.+ was not true)", said)
     if node:
         return (f"TFLite Micro cannot prepare its {node.group(1)} op (node {node.group(2)})" +
                 (f": {check.group(1)} {check.group(2)}" if check else ""))
-    return None  # loads at some size: the arena search decides
+    return f"TFLite Micro cannot allocate the model's tensors in {ARENA_CEILING >> 20} MiB"
 
 
-def minimal_arena(model: bytes) -> int:
+def minimal_arena(path: Path) -> int:
     low, high = 0, 16 << 10  # low fails, high fits
-    while not arena_fits(model, high):
+    while not arena_fits(path, high):
         low, high = high, high * 2
         if high > ARENA_CEILING:
             raise RuntimeError(f"TFLM could not allocate the model's tensors in {ARENA_CEILING >> 20} MiB")
     while high - low > 16:
         mid = (low + high) // 2
-        low, high = (low, mid) if arena_fits(model, mid) else (mid, high)
+        low, high = (low, mid) if arena_fits(path, mid) else (mid, high)
     return high
 
 
@@ -125,11 +103,11 @@ class TflmBundle(Pass):
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         model = src.read_bytes()
-        if reason := refusal(model):
+        if reason := refusal(src):
             raise UserError(f"{reason} (in the int8 .tflite): this microcontroller runtime cannot run the model")
         ops = op_names(src)
         with ctx.steps.step("measuring the TFLM tensor arena"):
-            arena = minimal_arena(model)
+            arena = minimal_arena(src)
         recommended = -(-int(arena * ARENA_MARGIN) // 1024) * 1024
         dst.mkdir()
         (dst / "model.tflite").write_bytes(model)
