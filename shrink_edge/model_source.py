@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib.util
-import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import UserError
 from .files import sha256_file
 from .signature import TensorSpec, dtype_name, examples, flatten_outputs, output_names, parameter_names
+from .user_code import load_callable
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -204,20 +203,8 @@ class ModelSource:
         if self.module is not None:
             return copy.deepcopy(self.module)
 
-        module_name = f"shrink_edge_user_{self.module_file.stem}"
-        spec = importlib.util.spec_from_file_location(module_name, self.module_file)
-        if spec is None or spec.loader is None:
-            raise UserError(f"cannot import {self.module_file}: not a Python file")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module  # dataclasses and pickling look modules up by name
-        try:
-            spec.loader.exec_module(module)
-        except Exception as e:
-            raise UserError(f"cannot import {self.module_file}: {_first_line(e)}") from None
-        factory = getattr(module, self.factory, None)
-        if not callable(factory):
-            raise UserError(f"{self.module_file} has no callable '{self.factory}'; "
-                            "name a function or class there that returns the nn.Module")
+        factory = load_callable(self.module_file, self.factory, "shrink_edge_user",
+                                "name a function or class there that returns the nn.Module")
         try:
             model = factory()
         except Exception as e:

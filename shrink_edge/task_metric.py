@@ -3,9 +3,7 @@ outputs: `--metric path.py:fn`, where fn(outputs, labels) gets a dict of output 
 and the labels (None without them) and returns a number, or a dict of named numbers; higher is better."""
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import numpy as np
 
 from .errors import UserError, first_line
 from .files import sha256_file
+from .user_code import load_callable
 
 
 @dataclass(frozen=True)
@@ -33,18 +32,8 @@ class TaskMetric:
         return {"file": str(self.file), "function": self.function, "sha256": sha256_file(self.file)}
 
     def _function(self):
-        name = f"shrink_edge_metric_{self.file.stem}"
-        spec = importlib.util.spec_from_file_location(name, self.file)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as e:
-            raise UserError(f"cannot import metric {self.file}: {type(e).__name__}: {first_line(e)}") from None
-        function = getattr(module, self.function, None)
-        if not callable(function):
-            raise UserError(f"{self.file} has no callable '{self.function}' for --metric")
-        return function
+        return load_callable(self.file, self.function, "shrink_edge_metric",
+                             "name the function --metric calls as fn(outputs, labels)")
 
     def __call__(self, outputs: dict[str, np.ndarray], labels: np.ndarray | None) -> dict[str, float]:
         try:
