@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import warnings
 from contextlib import contextmanager
@@ -40,17 +41,27 @@ def _fail(message: str, code: int) -> None:
 
 @contextmanager
 def _one_line_errors():
-    """Bad input exits 2, a broken budget 1, a failing device 3, Ctrl-C 130: each as one line, never a traceback."""
+    """Bad input exits 2, a broken budget 1, a failing device 3, Ctrl-C 130: each as one line, never a traceback.
+    A library may turn the KeyboardInterrupt of Ctrl-C into an error of its own (torch.export wraps what its
+    tracing raises): whatever ends the command after Ctrl-C is reported as the interruption it was."""
+    pressed = []
+
+    def on_ctrl_c(signum, frame):
+        pressed.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
         yield
-    except UserError as e:
-        _fail(str(e), 2)
-    except BudgetError as e:
-        _fail(str(e), 1)
-    except DeviceError as e:
-        _fail(str(e), 3)
-    except KeyboardInterrupt:
-        _fail("interrupted: nothing was written (the output folder holds what it held before)", 130)
+    except (Exception, KeyboardInterrupt) as e:
+        if pressed or isinstance(e, KeyboardInterrupt):
+            _fail("interrupted: nothing was written (the output folder holds what it held before)", 130)
+        for kind, code in ((UserError, 2), (BudgetError, 1), (DeviceError, 3)):
+            if isinstance(e, kind):
+                _fail(str(e), code)
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _emit(as_json: bool, payload: dict, table) -> None:
