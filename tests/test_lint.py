@@ -109,3 +109,25 @@ def test_dynamic_dimensions_are_fixed_with_a_note(tmp_path, tiny_model):
     assert "note: dimensions 2, 3 of the input are dynamic" in result.stderr
     assert "the int8 artifacts fix them at 28, 28" in result.stderr
     assert "static input shapes in tflite: the batch is fixed at 1" in result.stderr
+
+
+def test_shape_arithmetic_is_not_an_op():
+    """x.reshape(x.shape[0], -1) under a dynamic batch records sym_size in the program: no NPU refuses that."""
+    import torch
+
+    from shrink_edge import targets
+    from shrink_edge.lint import unsupported
+    from shrink_edge.passes.torch_export import export_program
+    from shrink_edge.signature import TensorSpec
+
+    class Flat(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.head = torch.nn.Conv2d(1, 4, 3, 2, 1), torch.nn.Linear(4 * 14 * 14, 10)
+
+        def forward(self, x):
+            return self.head(torch.relu(self.conv(x)).reshape(x.shape[0], -1))
+
+    program = export_program(Flat().eval(), (TensorSpec("x", (1, 1, 28, 28)),))
+    assert any("sym_size" in str(n.target) for n in program.graph.nodes)
+    assert unsupported(program, targets.resolve("ethos-u55")) == []
