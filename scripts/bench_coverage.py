@@ -1,0 +1,343 @@
+"""The zoo through every target: does each real architecture convert, which ops stay float, how close each output
+stays, how big and how fast.
+
+For each model of zoo/ (random weights, seed 0, with batch-norm statistics estimated on the data, so activations
+have the ranges a trained model's would), real data that ships in packages: photos from scikit-image (random crops
+of its 13 colour photos, ImageNet-normalized), its LFW face crops, English text from scikit-learn's dataset
+descriptions hashed into token ids with a padding mask; no package ships speech, so the audio models get
+harmonic tones with noise (said in the table). 32 samples calibrate, 16 others verify.
+
+`shrink-edge export --target T --no-budget --json` per model and target; a target that refuses or fails gives its
+one line. Then, per runtime, the float and int8 files are timed interleaved, 1 thread (the profiler's runner), and
+int8 MAC/s are set against this CPU's int8 peak, computed from its vector width and clock (see PEAK below).
+Writes bench/coverage.json and the table between the coverage-table markers in README.md.
+
+    .venv/bin/python scripts/bench_coverage.py [--models mobilenet_v2,gru_kws] [--targets onnx,tflite]
+(a run of some models or targets keeps the other figures in bench/coverage.json)
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = str(Path(sys.executable).with_name("shrink-edge"))
+TARGETS = ("onnx", "tflite", "cortex-m4", "ethos-u55", "openvino", "coreml")
+CALIBRATE, VERIFY = 32, 16  # samples
+
+# (name, file in zoo/, factory, inputs attribute, data kind)
+ZOO = [
+    ("mobilenet_v2", "mobilenet.py", "build", "INPUTS", "photos"),
+    ("mobilenet_v3_small", "mobilenet.py", "build_v3", "INPUTS", "photos"),
+    ("resnet18", "resnet.py", "build", "INPUTS", "photos"),
+    ("efficientnet_lite", "resnet.py", "build_efficientnet", "INPUTS", "photos"),
+    ("detector", "vision_heads.py", "build", "INPUTS", "photos"),
+    ("unet", "vision_heads.py", "build_unet", "INPUTS", "photos"),
+    ("face_prelu", "vision_heads.py", "build_face", "INPUTS", "photos"),
+    ("ds_cnn_kws", "audio.py", "build", "INPUTS", "tones"),
+    ("gru_kws", "audio.py", "build_gru", "INPUTS", "tones"),
+    ("pitch_1d", "audio.py", "build_pitch", "WAVE_INPUTS", "tones"),
+    ("vit_tiny", "transformers.py", "build", "INPUTS", "photos"),
+    ("bert_mini", "transformers.py", "build_bert", "TEXT_INPUTS", "text"),
+]
+
+# int8 multiply-adds per cycle per core: AVX2 VPMADDUBSW, 32 u8 x s8 products into 16 sums per 256-bit register, on
+# two ports = 64 (AVX-512 VNNI: VPDPBUSD, 64 per 512-bit register, two ports = 128). Computed, not measured.
+PEAK_PER_CYCLE = {"avx512_vnni": 128, "avx2": 64}
+
+
+def zoo_module(file: str):
+    spec = importlib.util.spec_from_file_location(f"zoo_{Path(file).stem}", ROOT / "zoo" / file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def photos(n: int, shape, seed: int) -> np.ndarray:
+    """Random crops of scikit-image's colour photos, resized, ImageNet-normalized, NCHW."""
+    from skimage import data, transform
+
+    pictures = [data.astronaut(), data.chelsea(), data.coffee(), data.rocket(), data.cat(), data.colorwheel(),
+                data.immunohistochemistry(), data.hubble_deep_field(), data.retina(), *data.stereo_motorcycle()[:2],
+                data.logo()[..., :3], data.horse()]
+    pictures = [np.stack([p] * 3, -1) if p.ndim == 2 else p for p in pictures]
+    rng = np.random.default_rng(seed)
+    _, c, h, w = shape
+    out = np.empty((n, c, h, w), np.float32)
+    for i in range(n):
+        p = pictures[rng.integers(len(pictures))]
+        side = int(rng.integers(min(p.shape[:2]) // 3, min(p.shape[:2]) + 1))
+        y, x = rng.integers(0, p.shape[0] - side + 1), rng.integers(0, p.shape[1] - side + 1)
+        crop = transform.resize(p[y:y + side, x:x + side].astype(np.float32) / (255 if p.dtype == np.uint8 else 1),
+                                (h, w), anti_aliasing=True)
+        crop = (crop - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
+        out[i] = crop.transpose(2, 0, 1)[:c]
+    return out
+
+
+def tones(n: int, shape, seed: int) -> np.ndarray:
+    """Harmonic tones with noise: as waveforms, or as (frames x 10) log-spectra for the MFCC-input models."""
+    rng = np.random.default_rng(seed)
+    length = 16000 // 2 if len(shape) > 2 else shape[-1]
+    t = np.arange(length) / 16000
+    waves = []
+    for _ in range(n):
+        f0 = rng.uniform(80, 800)
+        wave = sum(rng.uniform(0.1, 1) / k * np.sin(2 * np.pi * f0 * k * t) for k in range(1, 6))
+        waves.append(wave + rng.normal(0, 0.05, length))
+    waves = np.array(waves, np.float32)
+    if len(shape) == 2:
+        return waves / np.abs(waves).max(1, keepdims=True)
+    frames, bins = shape[2], shape[3]
+    hop = length // frames
+    spectra = np.abs(np.fft.rfft(waves[:, :frames * hop].reshape(n, frames, hop), axis=-1))
+    bands = np.array_split(spectra, bins, axis=-1)
+    return np.log1p(np.stack([b.mean(-1) for b in bands], -1))[:, None].astype(np.float32)
+
+
+def text(n: int, length: int, vocabulary: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of English from scikit-learn's dataset descriptions, words hashed into ids; padded, with a mask."""
+    import zlib
+
+    from sklearn import datasets
+
+    words = " ".join(f().DESCR for f in (datasets.load_iris, datasets.load_digits, datasets.load_wine,
+                                         datasets.load_breast_cancer, datasets.load_diabetes)).split()
+    ids = np.array([1 + zlib.crc32(w.lower().encode()) % (vocabulary - 1) for w in words])
+    rng = np.random.default_rng(seed)
+    tokens, mask = np.zeros((n, length), np.int64), np.zeros((n, length), np.int64)
+    for i in range(n):
+        size = int(rng.integers(length // 2, length + 1))
+        start = int(rng.integers(0, len(ids) - size))
+        tokens[i, :size], mask[i, :size] = ids[start:start + size], 1
+    return tokens, mask
+
+
+def make_data(kind: str, inputs: dict, n: int, seed: int) -> dict:
+    if kind == "photos":
+        return {name: photos(n, shape, seed) for name, (shape, _) in inputs.items()}
+    if kind == "tones":
+        return {name: tones(n, shape, seed) for name, (shape, _) in inputs.items()}
+    (ids_name, ((_, length), _)), (mask_name, _) = inputs.items()
+    ids, mask = text(n, length, 1000, seed)
+    return {ids_name: ids, mask_name: mask}
+
+
+def prepared_model(file: str, factory: str, data: dict, folder: Path) -> Path:
+    """Random weights (seed 0) with batch-norm statistics estimated on the data, as safetensors."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    model = getattr(zoo_module(file), factory)()
+    model.train()
+    with torch.no_grad():
+        for i in range(0, len(next(iter(data.values()))), 16):
+            model(*(torch.from_numpy(x[i:i + 16]) for x in data.values()))
+    weights = folder / "weights.safetensors"
+    save_file({k: v.contiguous() for k, v in model.eval().state_dict().items()}, weights)
+    return weights
+
+
+def export(target: str, model: str, weights: Path, data: Path, calibration: Path, out: Path, cache: Path) -> dict:
+    start = time.perf_counter()
+    done = subprocess.run([CLI, "export", "--target", target, "--model", model, "--weights", str(weights),
+                           "--data", str(data), "--calibration", str(calibration), "--out", str(out), "--no-budget",
+                           "--json"], capture_output=True, text=True, env={**os.environ, "SHRINK_EDGE_CACHE_DIR": str(cache)})
+    seconds = round(time.perf_counter() - start, 1)
+    if done.returncode:
+        lines = done.stderr.strip().splitlines() or ["no output"]
+        return {"converts": False, "error": lines[-1].removeprefix("error: "), "seconds": seconds}
+    return {"converts": True, "manifest": json.loads(done.stdout), "seconds": seconds}
+
+
+def float_baselines(model_file: str, factory: str, weights: Path, inputs: dict, onnx_float: Path | None,
+                    folder: Path) -> dict[str, Path]:
+    """Float files for the runtimes whose target writes only int8: a float .tflite (litert-torch) and a float
+    OpenVINO IR (from the float ONNX), to time int8 against."""
+    import contextlib
+    import io
+
+    from safetensors.torch import load_file
+
+    found = {}
+    model = getattr(zoo_module(model_file), factory)()
+    model.load_state_dict(load_file(weights))
+    examples = tuple(torch.zeros(shape, dtype=getattr(torch, dtype)) for shape, dtype in inputs.values())
+    try:
+        import litert_torch
+
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            litert_torch.convert(model.eval(), examples).export(str(folder / "float.tflite"))
+        found["litert"] = folder / "float.tflite"
+    except Exception as e:  # noqa: BLE001 - a float conversion that fails leaves that runtime without a baseline
+        print(f"  float .tflite: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
+    if onnx_float is not None:
+        import openvino as ov
+
+        (folder / "float.openvino").mkdir(exist_ok=True)
+        ov.save_model(ov.convert_model(str(onnx_float)), str(folder / "float.openvino" / "model.xml"),
+                      compress_to_fp16=False)
+        found["openvino"] = folder / "float.openvino"
+        found["onnxruntime"] = onnx_float
+    return found
+
+
+def macs(model_file: str, factory: str, inputs: dict) -> int:
+    import torch_pruning as tp
+
+    model = getattr(zoo_module(model_file), factory)().eval()
+    examples = tuple(torch.zeros(shape, dtype=getattr(torch, dtype)) for shape, dtype in inputs.values())
+    return int(tp.utils.count_ops_and_params(model, examples)[0])
+
+
+def cpu_peak() -> tuple[float, str]:
+    flags, mhz = set(), 0.0
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags") and not flags:
+            flags = set(line.split(":", 1)[1].split())
+        if line.startswith("cpu MHz") and not mhz:
+            mhz = float(line.split(":", 1)[1])
+    isa = "avx512_vnni" if "avx512_vnni" in flags else "avx2"
+    return PEAK_PER_CYCLE[isa] * mhz * 1e6, f"{PEAK_PER_CYCLE[isa]} int8 MACs/cycle ({isa}, computed) at {mhz:.0f} MHz"
+
+
+def timings(pairs: dict[str, tuple[Path, Path]]) -> dict[str, dict]:
+    """Per runtime: float and int8 p50 (ms), timed interleaved, 1 thread."""
+    from shrink_edge.devices import runner
+
+    results = {}
+    for runtime, (float_file, int8_file) in pairs.items():
+        try:
+            entries = runner.measure([float_file, int8_file], runs=60, warmup=10, threads=1)
+        except runner.RunnerError as e:
+            results[runtime] = {"error": str(e)}
+            continue
+        f, q = (float(np.median(e["times_ms"])) for e in entries)
+        results[runtime] = {"float_ms": round(f, 4), "int8_ms": round(q, 4), "int8_speedup": round(f / q, 2)}
+    return results
+
+
+def row_cells(entry: dict, target: str, peak: float) -> list[str]:
+    result = entry["targets"][target]
+    if not result["converts"]:
+        return [entry["name"], target, "no", result["error"][:150], "", "", "", ""]
+    manifest = result["manifest"]
+    int8 = [a for a in manifest["artifacts"] if a["format"] not in ("onnx",)]
+    artifact = int8[0] if int8 else manifest["artifacts"][0]
+    metrics = artifact["metrics"]
+    if metrics is None:
+        fidelity = "not run here: " + artifact.get("facts", {}).get("verification_skipped", "")[:60]
+    else:
+        fidelity = ", ".join(f"{name} {m['cosine']:.4f} / " + ("exact" if m["sqnr_db"] is None else f"{m['sqnr_db']:.1f} dB")
+                             for name, m in metrics["outputs"].items())
+    facts = artifact.get("facts", {})
+    floats = facts.get("float_ops") or facts.get("float_compute_layers") or []
+    if facts.get("cpu_ops"):
+        floats = [f"{facts['cpu_ops']} ops on the CPU, not the NPU"] + facts.get("cpu_fallback", [])[:1]
+    speed = ""
+    runtime = artifact["runtime"]
+    timing = entry.get("timings", {}).get(runtime)
+    if timing and "int8_ms" in timing:
+        peak_share = entry["macs"] / (timing["int8_ms"] / 1e3) / peak
+        speed = f"{timing['int8_ms']:.3f} ms, {timing['int8_speedup']:.2f}x float, {peak_share:.1%} of peak"
+    broken = "; ".join(manifest.get("budget_broken", []))
+    size = facts.get("model_bytes", artifact["size_bytes"])  # a TFLM bundle: its flatbuffer, not the C source
+    return [entry["name"], target, "yes", ", ".join(floats)[:120] or "none", fidelity, f"{size:,}",
+            speed, broken[:140]]
+
+
+def table(entries: list[dict], peak: float, peak_text: str) -> str:
+    head = ["model", "target", "converts", "stays float (op / layer)", "cosine / SQNR per output (int8)",
+            "size (B)", "int8 p50, vs float, of peak", "budget broken"]
+    lines = [f"Random weights (batch-norm statistics from the data), {CALIBRATE} samples calibrate, {VERIFY} verify; "
+             f"int8 peak: {peak_text}.",
+             "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for entry in entries:
+        for target in entry["targets"]:
+            lines.append("| " + " | ".join(c.replace("|", "/") for c in row_cells(entry, target, peak)) + " |")
+    return "\n".join(lines)
+
+
+def write_readme(text_block: str) -> None:
+    readme = ROOT / "README.md"
+    content = readme.read_text()
+    start, end = "<!-- coverage-table:start -->", "<!-- coverage-table:end -->"
+    if start in content:
+        before, rest = content.split(start, 1)
+        content = before + start + "\n" + text_block + "\n" + end + rest.split(end, 1)[1]
+        readme.write_text(content)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", default=",".join(z[0] for z in ZOO))
+    parser.add_argument("--targets", default=",".join(TARGETS))
+    parser.add_argument("--table-only", action="store_true", help="write the README table from bench/coverage.json")
+    args = parser.parse_args()
+    chosen, targets = args.models.split(","), args.targets.split(",")
+    peak, peak_text = cpu_peak()
+    if args.table_only:
+        write_readme(table(json.loads((ROOT / "bench" / "coverage.json").read_text())["models"], peak, peak_text))
+        return
+    cache = ROOT / ".bench-cache"
+    entries = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, file, factory, attr, kind in ZOO:
+            if name not in chosen:
+                continue
+            print(f"{name}", file=sys.stderr)
+            folder = Path(tmp) / name
+            folder.mkdir()
+            inputs = getattr(zoo_module(file), attr)
+            data, calibration = make_data(kind, inputs, VERIFY, 1), make_data(kind, inputs, CALIBRATE, 2)
+            np.savez(folder / "data.npz", **data)
+            np.savez(folder / "calibration.npz", **calibration)
+            weights = prepared_model(file, factory, calibration, folder)
+            entry = {"name": name, "model": f"zoo/{file}:{factory}", "data": kind, "macs": macs(file, factory, inputs),
+                     "inputs": {k: [list(s), d] for k, (s, d) in inputs.items()}, "targets": {}}
+            for target in targets:
+                result = export(target, str(ROOT / "zoo" / file) + f":{factory}", weights, folder / "data.npz",
+                                folder / "calibration.npz", folder / target, cache)
+                print(f"  {target}: {'ok' if result['converts'] else result['error'][:200]} ({result['seconds']} s)",
+                      file=sys.stderr)
+                entry["targets"][target] = result
+            files = {a["format"]: Path(a["path"]) for r in entry["targets"].values() if r["converts"]
+                     for a in r["manifest"]["artifacts"]}
+            floats = float_baselines(file, factory, weights, inputs, files.get("onnx"), folder)
+            int8 = {"onnxruntime": files.get("onnx-int8"), "litert": files.get("tflite-int8"),
+                    "openvino": files.get("openvino-int8")}
+            entry["timings"] = timings({rt: (floats[rt], q) for rt, q in int8.items() if q and rt in floats})
+            for result in entry["targets"].values():  # keep the figures, not the paths of a temporary folder
+                for a in result.get("manifest", {}).get("artifacts", []):
+                    a.pop("path", None)
+            entries.append(entry)
+    (ROOT / "bench").mkdir(exist_ok=True)
+    figures = ROOT / "bench" / "coverage.json"
+    if figures.exists() and (len(chosen) < len(ZOO) or len(targets) < len(TARGETS)):
+        # a rerun of some models or targets: keep the other figures
+        order = [z[0] for z in ZOO]
+        kept = {e["name"]: e for e in json.loads(figures.read_text())["models"]}
+        for entry in entries:
+            old = kept.setdefault(entry["name"], entry)
+            if old is not entry:
+                old["targets"].update(entry["targets"])
+                old["timings"].update(entry["timings"])
+        entries = sorted(kept.values(), key=lambda e: order.index(e["name"]))
+    figures.write_text(json.dumps({"peak": peak_text, "models": entries}, indent=1) + "\n")
+    block = table(entries, peak, peak_text)
+    write_readme(block)
+    print(block)
+
+
+if __name__ == "__main__":
+    main()
