@@ -33,9 +33,11 @@ def main() -> None:
                    "heldout_reference_top1": result["reference"]["accuracy"], "artifacts": {}}
         test = load_idx_dir(FULL_TEST, "test") if FULL_TEST.is_dir() else None
         for a in result["artifacts"]:
-            row = {"size_bytes": a["size_bytes"], **{f"heldout_{k}": v for k, v in a["metrics"].items()}}
+            row = {"size_bytes": a["size_bytes"],
+                   **{f"heldout_{k}": v for k, v in a["metrics"].items() if k != "outputs"}}
             if test is not None:
-                row["full_test_top1"] = float((PREDICT[a["runtime"]](out / a["file"], test.x).argmax(1) == test.y).mean())
+                scores = next(iter(PREDICT[a["runtime"]](out / a["file"], test.inputs).values()))
+                row["full_test_top1"] = float((scores.argmax(1) == test.labels).mean())
             figures["artifacts"][a["file"]] = row
     path = ROOT / "bench" / "export_onnx.json"
     path.write_text(json.dumps(figures, indent=2) + "\n")

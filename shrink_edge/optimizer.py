@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import manifest as manifest_io
 from . import targets
@@ -10,13 +11,15 @@ from .cache import Cache
 from .errors import UserError
 from .files import atomic_copy, sha256_file, sha256_json
 from .formats import FORMATS
-from .graph import Artifact, run_chain
 from .job import Job, predict_torch
 from .model_source import ModelSource, as_source, load_program
+from .recipe import Recipe, as_recipe
 from .signature import examples
 from .verify import compare, rounded
-from .recipe import Recipe, as_recipe
 from .versions import tool_versions
+
+if TYPE_CHECKING:
+    from .graph import Artifact
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ def output_scales(program_module) -> list[float | None]:
 
 
 def origin(job: Job) -> Artifact:
+    from .graph import Artifact  # the converter graph imports every converter: only when there is work
+
     return Artifact("pt2" if job.model.program else "torch", job.model.program, sha256_json(job.model.fingerprint()))
 
 
@@ -52,6 +57,8 @@ def run_recipe(job: Job, ctx, cache: Cache) -> Optimized:
     start = origin(job)
     if passes and start.format != "torch":
         raise UserError("pruning, distillation and QAT need the model's Python source: give --model file.py:factory")
+    from .graph import run_chain
+
     float_model = run_chain(start, [p for p in passes if p.target == "torch"], ctx, cache)
     int8 = [p for p in passes if p.target != "torch"]
     return Optimized(float_model, run_chain(float_model, int8, ctx, cache) if int8 else None)
