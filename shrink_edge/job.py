@@ -72,8 +72,7 @@ class Job:
         calib = data_io.load(self.calibration, split="train") if self.calibration is not None else None
         train = data_io.load(self.recipe.train_data, split="train") if self.recipe.train_data else None
         with steps.step("loading the model"):
-            model = self.model.resolved(evaluation, _where(self.data))
-            module = model.load()
+            model, module = self.model.resolved(evaluation, _where(self.data))
         evaluation = data_io.bind(evaluation, model.inputs, _where(self.data))
         if calib is not None:
             calib = data_io.bind(calib, model.inputs, _where(self.calibration), "calibration data")

@@ -108,9 +108,10 @@ class ModelSource:
             "sha256": found,
         }
 
-    def resolved(self, data, where) -> "ModelSource":
+    def resolved(self, data, where) -> tuple["ModelSource", object]:
         """This source with its inputs (forward()'s names; shapes from --input-shape, else one sample of the data;
-        dtypes from the data, or the program's own) and output names, checked by running the model once."""
+        dtypes from the data, or the program's own) and output names, checked by running the model once; and the
+        loaded float module, so that the caller does not load it again."""
         import torch
 
         module = self._loaded()
@@ -152,7 +153,7 @@ class ModelSource:
             given = "; ".join(f"{s.name} {_fmt(s.shape)} {s.dtype}" for s in specs)
             raise UserError(f"the model fails on inputs {given}: {_first_line(e)}; pass the --input-shape the model "
                             "takes (batch first) and data of the dtypes it expects") from None
-        return replace(self, inputs=specs, outputs=tuple(output_names(out)))
+        return replace(self, inputs=specs, outputs=tuple(output_names(out))), module
 
     def _input_names(self, module) -> tuple[list[tuple[str, bool]], dict[str, TensorSpec]]:
         """forward()'s inputs as (name, optional), and for a program, the specs it was exported with."""
