@@ -30,9 +30,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from shrink_edge.targets import per_backend
+
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("shrink-edge"))
-TARGETS = ("onnx", "tflite", "cortex-m4", "ethos-u55", "openvino", "coreml")
+TARGETS = tuple(spec.name for spec in per_backend())  # one per backend: coreml, cortex-m4, ethos-u55, onnx, ...
 CALIBRATE, VERIFY = 32, 16  # samples
 
 # (name, file in zoo/, factory, inputs attribute, data kind)

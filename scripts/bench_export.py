@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 from shrink_edge.data import load_idx_dir
-from shrink_edge.runtimes import PREDICT
+from shrink_edge.backends import backend
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_TEST = Path("/usr/share/datasets/fashion-mnist")
@@ -36,7 +36,7 @@ def main() -> None:
             row = {"size_bytes": a["size_bytes"],
                    **{f"heldout_{k}": v for k, v in a["metrics"].items() if k != "outputs"}}
             if test is not None:
-                scores = next(iter(PREDICT[a["runtime"]](out / a["file"], test.inputs).values()))
+                scores = next(iter(backend(a["runtime"]).predict(out / a["file"], test.inputs).values()))
                 row["full_test_top1"] = float((scores.argmax(1) == test.labels).mean())
             figures["artifacts"][a["file"]] = row
     path = ROOT / "bench" / "export_onnx.json"

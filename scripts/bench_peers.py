@@ -33,7 +33,7 @@ from bench_targets import ort_static  # noqa: E402
 
 from shrink_edge.data import load_idx_dir, load_npz  # noqa: E402
 from shrink_edge.devices import runner  # noqa: E402
-from shrink_edge.runtimes import litert_runner, onnxruntime_runner, openvino_runner  # noqa: E402
+from shrink_edge.backends import backend  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".bench-peers"
@@ -172,8 +172,7 @@ def peers(folder: Path, float_onnx: Path, float_tflite: Path, float_ir: Path, ca
     return rows
 
 
-PREDICT = {"onnxruntime": onnxruntime_runner.predict, "litert": litert_runner.predict,
-           "openvino": openvino_runner.predict}
+RUNTIMES = ("onnxruntime", "litert", "openvino")
 
 
 def is_peer(row: dict) -> bool:
@@ -188,8 +187,9 @@ def measure(rows: list[dict], test) -> None:
     for row in rows:
         path = Path(row["path"])
         row["size_bytes"] = size(path)
-        row["accuracy"] = float((PREDICT[row["runtime"]](path, test.x).argmax(1) == test.y).mean())
-    for runtime in PREDICT:
+        scores = next(iter(backend(row["runtime"]).predict(path, test.inputs).values()))
+        row["accuracy"] = float((scores.argmax(1) == test.labels).mean())
+    for runtime in RUNTIMES:
         group = [r for r in rows if r["runtime"] == runtime]
         entries = runner.measure([Path(r["path"]) for r in group], RUNS, WARMUP, threads=1)
         for row, entry in zip(group, entries):
@@ -222,7 +222,7 @@ def main() -> None:
         test = test_set(spec)
         if Path(spec["data"]).is_dir():  # the exports verify on the sample's held-out slice; the table: full test set
             spec = {**spec, "data": str(ROOT / "sample_models/fashion_mnist/heldout.npz")}
-        calibration = load_npz(ROOT / spec["calibration"]).x[:512]
+        calibration = next(iter(load_npz(ROOT / spec["calibration"]).inputs.values()))[:512]
         source = (sample.model_source() if spec["model"] is None else
                   ModelSource.from_cli(spec["model"], ROOT / spec["weights"], spec["shape"]))
         rows = floats(folder, source)
@@ -284,7 +284,7 @@ def plot(results: dict) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runtimes = list(PREDICT)
+    runtimes = list(RUNTIMES)
     fig, axes = plt.subplots(len(results["models"]), len(runtimes), figsize=(13, 4.2 * len(results["models"])),
                              squeeze=False)
     for i, (name, model) in enumerate(results["models"].items()):

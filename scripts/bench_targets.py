@@ -20,7 +20,7 @@ import numpy as np
 from shrink_edge import sample
 from shrink_edge.data import load_idx_dir
 from shrink_edge.devices import runner
-from shrink_edge.runtimes.onnxruntime_runner import session
+from shrink_edge.backends.onnxruntime.timing import session
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_TEST = Path("/usr/share/datasets/fashion-mnist")

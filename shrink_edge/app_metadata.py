@@ -18,7 +18,7 @@ def read_labels(path: Path | None) -> list[str] | None:
 
 def _tflite_io(path: Path, signature: dict) -> dict:
     """Inputs and outputs by their signature names (what LiteRT's runSignature takes), in the model's order."""
-    from .runtimes.litert_runner import inspector, io_details
+    from .backends.litert.session import inspector, io_details
 
     inputs, outputs = io_details(inspector(path))
 

@@ -11,7 +11,6 @@ from .targets import members
 from .cache import Cache
 from .errors import BudgetError, PredictionUnavailable, UserError, first_line
 from .files import atomic_copies, size_bytes, tree_sha256
-from .formats import FORMATS
 from .job import Job, predict_torch
 from .model_source import as_source
 from .recipe import Recipe, as_recipe
@@ -54,10 +53,10 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
     if (previous := manifest_io.read_current(out, run_key)) is not None:
         return _installed(ExportResult(out, previous, reused=True), apps)
 
+    from .backends import FORMATS, owner
     from .graph import build, reachable
     from .optimizer import output_scales, run_recipe
     from .progress import Steps
-    from .runtimes import FACTS, PREDICT
     from .verify import budget_violations, compare
 
     cache = Cache(cache_dir)
@@ -81,10 +80,10 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
                 if optimized.int8_model is not None and reachable(optimized.int8_model.format, fmt):
                     start = optimized.int8_model
                 artifact = build(start, fmt, replace(ctx, options=spec.options), cache)
-                runtime = FORMATS[fmt].runtime
-                with steps.step(f"verifying {fmt} in {runtime} on {len(evaluation)} samples"):
+                runtime = owner(fmt)
+                with steps.step(f"verifying {fmt} in {runtime.name} on {len(evaluation)} samples"):
                     try:
-                        outputs = PREDICT[runtime](artifact.path, evaluation.inputs)
+                        outputs = runtime.predict(artifact.path, evaluation.inputs)
                         ordered = in_order(outputs, model.outputs, fmt)
                         metrics = compare(ordered, reference, model.outputs, evaluation.labels, ctx.class_output,
                                           lsbs if start is optimized.int8_model else None)
@@ -96,12 +95,12 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
                     except UserError:
                         raise
                     except Exception as e:  # a runtime failing deep inside: one line, naming it
-                        raise UserError(f"{runtime} could not run {fmt} ({artifact.path.name}): "
+                        raise UserError(f"{runtime.name} could not run {fmt} ({artifact.path.name}): "
                                         f"{type(e).__name__}: {first_line(e)}") from None
-                facts = FACTS[runtime](artifact.path) if runtime in FACTS else {}
+                facts = runtime.facts(artifact.path) if runtime.facts else {}
                 if metrics is None:
                     facts = {**facts, "verification_skipped": skipped}
-                rows.append((spec, fmt, artifact, runtime, metrics, facts))
+                rows.append((spec, fmt, artifact, runtime.name, metrics, facts))
 
     broken = [f"{spec.name} {fmt}: {v}" for spec, fmt, _, _, m, facts in rows if FORMATS[fmt].quantized
               for v in budget_violations(m, reference_accuracy, spec.budget, facts)]

@@ -8,8 +8,8 @@ from pathlib import Path
 from .cache import Cache
 from .errors import UserError, first_line
 from .files import sha256_json
-from .formats import FORMATS
-from .passes import PASSES, Context, Pass
+from .backends import FORMATS, PASSES
+from .passes import Context, Pass
 from .versions import tool_versions
 
 

@@ -41,7 +41,7 @@ def _inspect_onnx(path: Path) -> dict:
 
 
 def _inspect_tflite(path: Path) -> dict:
-    from .runtimes.litert_runner import inspector
+    from .backends.litert.session import inspector
 
     try:
         interpreter = inspector(path)

@@ -10,7 +10,7 @@ from . import targets
 from .cache import Cache
 from .errors import UserError
 from .files import atomic_copy, sha256_file, sha256_json
-from .formats import FORMATS
+from .backends import FORMATS
 from .job import Job, predict_torch
 from .model_source import ModelSource, as_source, load_program
 from .recipe import Recipe, as_recipe

@@ -93,6 +93,15 @@ def resolve(name: str, directory: Path | None = None) -> TargetSpec:
     return specs[name]
 
 
+def per_backend(directory: Path | None = None) -> list[TargetSpec]:
+    """One plain target per runtime (the first spec, by name, that names it): what meets every backend once."""
+    first: dict[str, TargetSpec] = {}
+    for spec in available(directory).values():
+        if not spec.include:
+            first.setdefault(spec.runtime, spec)
+    return list(first.values())
+
+
 def members(spec: TargetSpec, directory: Path | None = None) -> list[TargetSpec]:
     """The targets a run produces: the group's members, or the target itself."""
     if not spec.include:

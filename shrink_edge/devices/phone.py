@@ -12,15 +12,20 @@ from importlib.metadata import version
 from pathlib import Path
 
 from ..errors import DeviceError
+from .remote import phone_runtimes
 from .sandbox import AdbdSandbox
 
 SUITE = "bookworm"  # its python3 is 3.11: the wheels below are chosen for that
 MIRRORS = ("deb http://deb.debian.org/debian bookworm main",
            "deb http://deb.debian.org/debian bookworm-backports main")  # adbd 34 is only in backports
-WHEELS = ("ai-edge-litert", "onnxruntime", "numpy")  # the host's versions, so both sides run the same runtimes
 BINFMT = Path("/proc/sys/fs/binfmt_misc")
 QEMU_RULE = Path("/usr/lib/binfmt.d/qemu-aarch64.conf")
 MARKER = "etc/shrink-edge-phone.json"
+
+
+def wheels() -> list[str]:
+    """The host's versions of the device runtimes, so both sides run the same ones."""
+    return [*(module.PACKAGE for module in phone_runtimes()), "numpy"]
 
 
 def default_root() -> Path:
@@ -60,7 +65,7 @@ def create(root: Path, log=sys.stderr) -> Path:
         [sys.executable, "-m", "pip", "install", "--quiet", "--only-binary=:all:", "--python-version", "3.11",
          "--implementation", "cp", "--platform", "manylinux_2_28_aarch64", "--platform", "manylinux_2_27_aarch64",
          "--platform", "manylinux2014_aarch64", "--target", str(partial / "usr/local/lib/python3.11/dist-packages"),
-         *(f"{name}=={version(name)}" for name in WHEELS)],
+         *(f"{name}=={version(name)}" for name in wheels())],
     ]
     for step in steps:
         print(f"running: {' '.join(step[:4])} ...", file=log)
@@ -71,7 +76,7 @@ def create(root: Path, log=sys.stderr) -> Path:
             raise DeviceError(f"building the emulated phone failed at {step[0]}: {' '.join(last)}")
     (partial / "data/local/tmp").mkdir(parents=True, exist_ok=True)
     (partial / MARKER).write_text(json.dumps({"suite": SUITE, "arch": "arm64",
-                                              "wheels": {name: version(name) for name in WHEELS}}, indent=2))
+                                              "wheels": {name: version(name) for name in wheels()}}, indent=2))
     shutil.rmtree(root, ignore_errors=True)
     partial.rename(root)
     return root
@@ -82,5 +87,10 @@ def emulated_phone(root: Path | None = None) -> AdbdSandbox:
     if not (root / MARKER).is_file():
         raise DeviceError(f"no emulated phone at {root}: create it with `shrink-edge device create` "
                           "(as root, ~3 min; or set SHRINK_EDGE_PHONE_ROOT)")
+    built = json.loads((root / MARKER).read_text()).get("wheels", {})
+    wanted = {name: version(name) for name in wheels()}
+    if stale := sorted(f"{name}=={v}" for name, v in wanted.items() if built.get(name) != v):
+        raise DeviceError(f"the emulated phone at {root} lacks {', '.join(stale)} (the host's runtimes): rebuild it "
+                          "with `shrink-edge device create`")
     ensure_binfmt()
     return AdbdSandbox(root)

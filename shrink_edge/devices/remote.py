@@ -30,11 +30,21 @@ class RemoteFolder:
                 raise  # else the first error is the one worth reporting
 
 
+def phone_runtimes() -> list:
+    """The runtimes that devices run (their backends' timing.py says ON_PHONE); the emulated phone installs them."""
+    return [module for module in runner.timing_modules().values() if module.ON_PHONE]
+
+
+def runs_on_devices(path: Path) -> bool:
+    return any(module.claims(path) for module in phone_runtimes())
+
+
 def _push_models(adb: Adb, paths: list[Path], folder: str) -> list[str]:
     remote = []
     for i, path in enumerate(paths):
-        if not path.is_file() or path.suffix not in (".tflite", ".onnx"):
-            raise DeviceError(f"cannot run {path} on an adb device: only .tflite and .onnx files are pushed")
+        if not path.is_file() or not runs_on_devices(path):
+            raise DeviceError(f"cannot run {path} on an adb device: only files of "
+                              f"{', '.join(m.RUNTIME for m in phone_runtimes())} are pushed")
         target = f"{folder}/{i}-{path.name}"
         adb.push(path, target)
         remote.append(target)
@@ -51,6 +61,8 @@ def run_runner(adb: Adb, paths: list[Path], runs: int, warmup: int, threads: int
                               "--benchmark-model PATH")
         models = _push_models(adb, paths, folder)
         adb.push(Path(runner.__file__), f"{folder}/runner.py")
+        for module in phone_runtimes():
+            adb.push(Path(module.__file__), f"{folder}/timing_{module.RUNTIME}.py")
         result = f"{folder}/result.json"
         adb.shell([python, f"{folder}/runner.py", *models, "--runs", str(runs), "--warmup", str(warmup),
                    "--threads", str(threads), "--out", result], "running the models", timeout=None)

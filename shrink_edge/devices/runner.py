@@ -9,11 +9,14 @@ once and each timed call is the inference alone. Passing the input on every call
 µs on OpenVINO (a new input tensor each call), measured on the digits models: up to a small model's whole inference.
 
 Standalone on purpose (numpy and the runtimes only, no shrink_edge imports): `shrink-edge profile --device adb`
-pushes this file to the device and runs it there with the device's python3; the host runs the same code in-process.
+pushes this file and the backends' timing.py files to the device and runs it there with the device's python3; the
+host runs the same code in-process.
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import json
 import os
 import platform
@@ -25,8 +28,6 @@ from pathlib import Path
 import numpy as np
 
 BLOCK = 10  # consecutive timed calls per model and round
-RUNTIME_PACKAGES = {"litert": "ai-edge-litert", "onnxruntime": "onnxruntime", "openvino": "openvino",
-                    "tflm": "tflite-micro"}
 
 
 class RunnerError(Exception):
@@ -40,7 +41,7 @@ def _memory_mb(field: str) -> float:
     return float("nan")
 
 
-def _random_input(shape, dtype, quantized: bool = True) -> np.ndarray:
+def random_input(shape, dtype, quantized: bool = True) -> np.ndarray:
     """Random values for a float or quantized input; zeros for token ids, lengths and masks (random ones could
     index past an embedding table), True for a bool mask."""
     shape = [int(d) if int(d) > 0 else 1 for d in shape]
@@ -55,109 +56,35 @@ def _random_input(shape, dtype, quantized: bool = True) -> np.ndarray:
     return rng.random(shape, dtype=np.float32).astype(dtype)
 
 
-def _litert(path: Path, threads: int):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
-    interpreter.allocate_tensors()
-    for detail in interpreter.get_input_details():
-        quantized = detail["quantization"][0] != 0
-        interpreter.set_tensor(detail["index"], _random_input(detail["shape"], detail["dtype"], quantized))
-    return interpreter.invoke
-
-
-def ort_session(path: Path, threads: int = 1):
-    """An onnxruntime CPU session with `threads` intra-op threads (also what verification runs on the host)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def _onnxruntime(path: Path, threads: int):
-    sess = ort_session(path, threads)
-    types = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32,
-             "tensor(bool)": np.bool_, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8}
-    binding = sess.io_binding()
-    for inp in sess.get_inputs():
-        shape = [d if isinstance(d, int) else 1 for d in inp.shape]
-        binding.bind_cpu_input(inp.name, _random_input(shape, types.get(inp.type, np.float32), quantized=False))
-    for out in sess.get_outputs():
-        binding.bind_output(out.name, "cpu")
-    return lambda: sess.run_with_iobinding(binding)
-
-
-def _openvino(path: Path, threads: int):
-    import openvino as ov
-
-    core = ov.Core()
-    compiled = core.compile_model(core.read_model(str(path / "model.xml" if path.is_dir() else path)), "CPU",
-                                  {"INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"})
-    request = compiled.create_infer_request()
-    for i, port in enumerate(compiled.inputs):
-        shape = [d.get_length() if d.is_static else 1 for d in port.get_partial_shape()]
-        request.set_input_tensor(i, ov.Tensor(_random_input(shape, port.get_element_type().to_dtype(), False)))
-    return request.infer
-
-
-def _tflm(path: Path, threads: int):
-    from tflite_micro import runtime
-
-    info = json.loads((path / "tflm.json").read_text())
-    interpreter = runtime.Interpreter.from_bytes((path / "model.tflite").read_bytes(), arena_size=info["arena_bytes"])
-    for i, detail in enumerate(_tflm_inputs(interpreter)):
-        quantized = len(detail["quantization_parameters"]["scales"]) > 0
-        interpreter.set_input(_random_input(detail["shape"], detail["dtype"], quantized), i)
-    return interpreter.invoke
-
-
-def _tflm_inputs(interpreter) -> list[dict]:
-    """Every input's details: TFLM has no input count, so ask until it says there is no such input (which it also
-    prints on fd 1 and 2: silenced)."""
-    details = []
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            os.dup2(null.fileno(), 2)
-            while True:
-                try:
-                    details.append(interpreter.get_input_details(len(details)))
-                except (IndexError, RuntimeError, ValueError):
-                    return details
-    finally:
-        for fd, copy in zip((1, 2), saved):
-            os.dup2(copy, fd)
-            os.close(copy)
-
-
-LOADERS = {"litert": _litert, "onnxruntime": _onnxruntime, "openvino": _openvino, "tflm": _tflm}
+@functools.lru_cache(maxsize=None)
+def timing_modules() -> dict:
+    """Runtime name -> the module that loads a file for timing: each backend's timing.py in the package, or the
+    timing_<backend>.py files pushed beside this one on a device. A backend with a timing.py is profiled."""
+    here = Path(__file__).resolve().parent
+    files = sorted(here.glob("timing_*.py")) or sorted((here.parent / "backends").glob("*/timing.py"))
+    modules = {}
+    for file in files:
+        spec = importlib.util.spec_from_file_location(f"_shrink_edge_timing_{file.parent.name}_{file.stem}", file)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        modules[module.RUNTIME] = module
+    return modules
 
 
 def runtime_of(path: Path) -> str | None:
     """Which runtime runs this file, by its kind; None if no runtime here does."""
-    if path.suffix == ".tflite":
-        return "litert"
-    if path.suffix == ".onnx":
-        return "onnxruntime"
-    if path.suffix == ".xml" or (path / "model.xml").is_file():
-        return "openvino"
-    if (path / "tflm.json").is_file():
-        return "tflm"
-    return None
+    return next((name for name, module in timing_modules().items() if module.claims(path)), None)
 
 
 def measure(paths: list[Path], runs: int, warmup: int, threads: int) -> list[dict]:
     """Raw timings per model, in milliseconds."""
-    entries = []
+    modules, entries = timing_modules(), []
     for path in paths:
         runtime = runtime_of(path)
         before = _memory_mb("VmRSS")
         start = time.perf_counter()
         try:
-            run = LOADERS[runtime](path, threads)
+            run = modules[runtime].load(path, threads, random_input)
             loaded = time.perf_counter()
             run()
         except Exception as e:  # the runtime's own words: corrupt or unsupported file, or a missing runtime
@@ -191,7 +118,7 @@ def facts(threads: int) -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo
                 if line.split(":")[0].strip() in ("model name", "Hardware", "Processor")), "") or platform.processor()
     versions = {}
-    for package in RUNTIME_PACKAGES.values():
+    for package in (module.PACKAGE for module in timing_modules().values()):
         try:
             versions[package] = version(package)
         except PackageNotFoundError:

@@ -13,8 +13,8 @@ import uuid
 import warnings
 from pathlib import Path
 
-from ..model_source import load_program
-from .base import Context, Pass
+from ...model_source import load_program
+from ...passes.base import Context, Pass
 
 DEPLOYMENT_TARGET = "iOS17"
 

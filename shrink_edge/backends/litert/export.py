@@ -13,11 +13,11 @@ import contextlib
 import io
 from pathlib import Path
 
-from ..errors import UserError
-from ..model_source import load_program
-from ..quantization import make_quantizer
-from ..signature import examples, flatten_outputs
-from .base import Context, Pass
+from ...errors import UserError
+from ...model_source import load_program
+from ...quantization import make_quantizer
+from ...signature import examples, flatten_outputs
+from ...passes.base import Context, Pass
 
 
 def named_io(module, inputs: list[str], outputs: tuple[str, ...]):

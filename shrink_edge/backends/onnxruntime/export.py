@@ -6,12 +6,10 @@ import io
 import logging
 from pathlib import Path
 
-from ..model_source import load_program
-from ..errors import UserError
-from ..onnx_graph import rename_outputs
-from ..onnx_pooling import global_average_pools
-from ..signature import examples
-from .base import Context, Pass
+from ...errors import UserError
+from ...model_source import load_program
+from ...passes.base import Context, Pass
+from ...signature import examples
 
 OPSET = 18
 
@@ -38,6 +36,9 @@ class OnnxExport(Pass):
     def run(self, src: Path, dst: Path, ctx: Context) -> None:
         import onnx
         import torch
+
+        from .graph_edit import rename_outputs
+        from .pooling import global_average_pools
 
         program = load_program(src)
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
@@ -71,7 +72,7 @@ class OnnxExportInt8(OnnxExport):
         return {**super().settings(ctx), "weights": weight_dtype(ctx)}
 
     def rewrite(self, model, ctx: Context) -> None:
-        from ..onnx_qdq import make_ort_fusable, short_names, weights_as
+        from .qdq import make_ort_fusable, short_names, weights_as
 
         make_ort_fusable(model)
         if weight_dtype(ctx) == "uint8":
@@ -80,7 +81,7 @@ class OnnxExportInt8(OnnxExport):
 
 
 def weight_dtype(ctx: Context) -> str:
-    """The onnx target stores weights as uint8 (right on every CPU, see onnx_qdq.weights_as); int8 elsewhere, or
+    """The onnx target stores weights as uint8 (right on every CPU, see qdq.weights_as); int8 elsewhere, or
     by the spec's choice."""
     dtype = ctx.options.get("weights", "int8")
     if dtype not in ("int8", "uint8"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import PredictionUnavailable
+from ...errors import PredictionUnavailable
 
 
 def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -2,13 +2,13 @@
 
 OpenVINO cannot convert the torchao-quantized torch graph directly, but reads the QDQ ONNX (its weights' quantization
 parameters unshared first) and runs its convolutions and matmuls in int8. Weights are saved as they are (no fp16 compression); the IR is compacted
-(openvino_ir.py) with the same outputs.
+(ir.py) with the same outputs.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from .base import Context, Pass
+from ...passes.base import Context, Pass
 
 
 class OpenVinoExport(Pass):
@@ -20,11 +20,11 @@ class OpenVinoExport(Pass):
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         import openvino as ov
 
-        from ..openvino_ir import compact
+        from .ir import compact
 
         import onnx
 
-        from ..onnx_qdq import unshared_weight_parameters, weights_as
+        from ..onnxruntime.qdq import unshared_weight_parameters, weights_as
 
         proto = onnx.load(src)
         weights_as(proto, "int8")  # OpenVINO's int8 kernels take signed weights (uint8 ones run in f32)

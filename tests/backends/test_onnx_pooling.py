@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from shrink_edge.onnx_pooling import global_average_pools
+from shrink_edge.backends.onnxruntime.pooling import global_average_pools
 from conftest import fused_ops
 
 

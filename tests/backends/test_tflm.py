@@ -1,7 +1,7 @@
 """TFLite Micro bundle: C array, op resolver, a measured minimal arena, and answers in the TFLM interpreter."""
 import json
 
-from shrink_edge.passes.tflm import arena_fits, resolver_method
+from shrink_edge.backends.tflm.bundle import arena_fits, resolver_method
 
 
 def test_bundle_files_and_c_array(all_targets):

@@ -4,7 +4,7 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from shrink_edge.errors import UserError
-from shrink_edge.runtimes.litert_runner import float_ops
+from shrink_edge.backends.litert.session import float_ops
 
 
 def test_every_tensor_and_the_io_are_int8(all_targets):
@@ -30,7 +30,7 @@ def test_agrees_with_the_qat_reference_within_1_lsb(all_targets):
 
 def test_uint8_io_is_refused_clearly(tmp_path):
     from shrink_edge.passes.base import Context
-    from shrink_edge.passes.tflite import TfliteExport
+    from shrink_edge.backends.litert.export import TfliteExport
 
     ctx = Context(model=None, calibration=None, quantization=None, steps=None, options={"io_dtype": "uint8"})
     with pytest.raises(UserError, match="uint8 I/O needs TensorFlow's converter"):

@@ -5,8 +5,8 @@ import openvino as ov
 import pytest
 from openvino import opset13 as ops
 
-from shrink_edge.onnx_qdq import unshared_weight_parameters, weights_as
-from shrink_edge.openvino_ir import compact
+from shrink_edge.backends.onnxruntime.qdq import unshared_weight_parameters, weights_as
+from shrink_edge.backends.openvino.ir import compact
 
 
 def fake_quantize(x, low: float, high: float):

@@ -1,4 +1,4 @@
-"""What the ONNX graph rewrites (onnx_qdq.py, onnx_pooling.py) share: who reads a value, and putting nodes back."""
+"""What the ONNX graph rewrites (qdq.py, pooling.py) share: who reads a value, and putting nodes back."""
 from __future__ import annotations
 
 import onnx

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..devices.runner import ort_session as session  # one session recipe for profiling and verifying
+from .timing import session  # one session recipe for profiling and verifying
 
 BATCH = 250
 

@@ -13,8 +13,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from ..errors import UserError
-from .base import Context, Pass
+from ...errors import UserError
+from ...passes.base import Context, Pass
 
 ARENA_MARGIN = 1.10          # headroom over the measured minimum, rounded up to 1 KiB
 ARENA_CEILING = 64 << 20     # give up above 64 MiB
@@ -66,7 +66,7 @@ def minimal_arena(path: Path) -> int:
 
 
 def op_names(path: Path) -> Counter:
-    from ..runtimes.litert_runner import inspector
+    from ..litert.session import inspector
 
     interpreter = inspector(path)
     return Counter(op["op_name"] for op in interpreter._get_ops_details())

@@ -14,8 +14,8 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-from ..errors import UserError
-from .base import Context, Pass
+from ...errors import UserError
+from ...passes.base import Context, Pass
 
 DEFAULTS = {"accelerator": "ethos-u55-128", "system_config": "Ethos_U55_High_End_Embedded",
             "memory_mode": "Shared_Sram"}

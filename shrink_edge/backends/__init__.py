@@ -1,0 +1,37 @@
+"""The backends: each subfolder is one (its passes, runtime session, facts and op check behind contract.Backend),
+found here by walking this package, so adding a backend is adding its folder and a spec in targets/."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from ..errors import UserError
+from ..formats import MODEL_FORMATS, Format
+from ..passes import MODEL_PASSES, Pass
+from .contract import Backend
+
+
+def _discover() -> dict[str, Backend]:
+    found = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.ispkg:
+            backend = importlib.import_module(f"{__name__}.{info.name}").BACKEND
+            found[backend.name] = backend
+    return found
+
+
+BACKENDS: dict[str, Backend] = _discover()
+FORMATS: dict[str, Format] = {f.name: f for f in (*MODEL_FORMATS, *(f for b in BACKENDS.values() for f in b.formats))}
+PASSES: tuple[Pass, ...] = (*MODEL_PASSES, *(p for b in BACKENDS.values() for p in b.passes))
+_OWNER = {f.name: b for b in BACKENDS.values() for f in b.formats}
+
+
+def backend(runtime: str) -> Backend:
+    if runtime not in BACKENDS:
+        raise UserError(f"unknown runtime '{runtime}' in a target spec; backends: {', '.join(BACKENDS)}")
+    return BACKENDS[runtime]
+
+
+def owner(fmt: str) -> Backend | None:
+    """The backend whose runtime verifies this format; None for the model-level formats (torch, pt2)."""
+    return _OWNER.get(fmt)

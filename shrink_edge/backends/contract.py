@@ -1,0 +1,52 @@
+"""What a backend is: the formats it writes, the passes that write them, and its runtime's session. Each backend
+is one folder beside this file whose __init__.py defines BACKEND; a timing.py there makes its files profilable
+(devices/runner.py finds it)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import first_line
+from ..formats import Format
+from ..passes.base import Pass
+
+Predict = Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]]
+Check = Callable[..., list[str]]  # (module, model source, target specs, scratch folder) -> one line per refusal
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str                  # the runtime, as target specs name it (`runtime = "litert"`)
+    formats: tuple[Format, ...]
+    passes: tuple[Pass, ...]   # the edges into its formats
+    predict: Predict           # named inputs in, named outputs out, in the real runtime
+    facts: Callable[[Path], dict] | None = None  # what else the runtime tells (memory, precision, ops)
+    check: Check | None = None  # the float model through its converter and runtime, before any training
+
+
+def refused(specs, tool: str, failure: Exception) -> list[str]:
+    """One line: these targets' converter (or runtime) refuses the float model, in its own words."""
+    reason = str(failure) if isinstance(failure, ConversionFailed) else f"{type(failure).__name__}: {first_line(failure)}"
+    return [f"{', '.join(s.name for s in specs)}: {tool} ({reason})"]
+
+
+def once(folder: Path, name: str, make: Callable[[Path], None]) -> Path:
+    """folder/name made by `make` the first time it is asked for, or its first failure raised again (as
+    ConversionFailed): backends that share a converter (LiteRT, TFLM, Ethos-U) convert the float model once."""
+    path, failure = folder / name, folder / f"{name}.failed"
+    if failure.exists():
+        raise ConversionFailed(failure.read_text())
+    if not path.exists():
+        try:
+            make(path)
+        except Exception as e:
+            failure.write_text(f"{type(e).__name__}: {first_line(e)}")
+            raise ConversionFailed(failure.read_text()) from None
+    return path
+
+
+class ConversionFailed(Exception):
+    """A shared conversion that failed earlier in the same check."""

@@ -1,0 +1,15 @@
+"""Core ML .mlpackage: W8A8 from the int8 program and int8 weights with float activations. Prediction needs
+macOS; elsewhere the spec is loaded and checked."""
+from ...formats import Format
+from ..contract import Backend
+from . import check, session
+from .export import CoremlExportInt8, CoremlExportWeights8
+
+BACKEND = Backend(
+    name="coreml",
+    formats=(Format("coreml-int8", ".int8.mlpackage"), Format("coreml-w8", ".w8.mlpackage")),
+    passes=(CoremlExportInt8(), CoremlExportWeights8()),
+    predict=session.predict,
+    facts=session.facts,
+    check=check.check,
+)

@@ -1,0 +1,14 @@
+"""OpenVINO IR, int8, from the int8 ONNX model; run on the CPU plugin."""
+from ...formats import Format
+from ..contract import Backend
+from . import check, session
+from .export import OpenVinoExport
+
+BACKEND = Backend(
+    name="openvino",
+    formats=(Format("openvino-int8", ".int8.openvino"),),  # a folder: model.xml + model.bin
+    passes=(OpenVinoExport(),),
+    predict=session.predict,
+    facts=session.facts,
+    check=check.check,
+)

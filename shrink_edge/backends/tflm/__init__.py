@@ -1,0 +1,15 @@
+"""TensorFlow Lite Micro: a bundle (flatbuffer, C array, op resolver, measured arena) run by the TFLM reference
+interpreter."""
+from ...formats import Format
+from ..contract import Backend
+from . import check, session
+from .bundle import TflmBundle
+
+BACKEND = Backend(
+    name="tflm",
+    formats=(Format("tflm", ".tflm"),),  # a folder
+    passes=(TflmBundle(),),
+    predict=session.predict,
+    facts=session.facts,
+    check=check.check,
+)

@@ -1,0 +1,19 @@
+"""Will TFLite Micro load the float model as litert-torch writes it (a kernel for every op, its limits)?"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..contract import ConversionFailed, refused
+from ..litert.check import float_tflite
+
+
+def check(module, model, specs, folder: Path) -> list[str]:
+    from .bundle import refusal
+
+    try:
+        path = float_tflite(module, model, folder)
+    except ConversionFailed as e:
+        return refused(specs, "litert-torch cannot convert the model", e)
+    if reason := refusal(path):
+        return [f"{', '.join(s.name for s in specs)}: {reason} (in the float model as litert-torch writes it)"]
+    return []
