@@ -153,7 +153,12 @@ class ModelSource:
             given = "; ".join(f"{s.name} {_fmt(s.shape)} {s.dtype}" for s in specs)
             raise UserError(f"the model fails on inputs {given}: {_first_line(e)}; pass the --input-shape the model "
                             "takes (batch first) and data of the dtypes it expects") from None
-        return replace(self, inputs=specs, outputs=tuple(output_names(out))), module
+        random = self.weights is None and self.program is None and self.module is None
+        # a factory without --weights builds new random weights on every call: keep this run's, so that every pass
+        # and the reference see the same model and the cache keys know them (else a rerun reused artifacts of
+        # other weights: verification compared two different models)
+        return replace(self, inputs=specs, outputs=tuple(output_names(out)),
+                       **({"module": module} if random else {})), module
 
     def _input_names(self, module) -> tuple[list[tuple[str, bool]], dict[str, TensorSpec]]:
         """forward()'s inputs as (name, optional), and for a program, the specs it was exported with."""

@@ -46,15 +46,17 @@ def output_scales(program_module) -> list[float | None]:
     return [float(o.args[1]) if getattr(o, "target", None) == dequantize else None for o in outputs]
 
 
-def origin(job: Job) -> Artifact:
+def origin(model) -> Artifact:
+    """The user's model as the graph's first artifact; `model` is the resolved source (a factory without weights
+    carries this run's random weights, which its key must know)."""
     from .graph import Artifact  # the converter graph imports every converter: only when there is work
 
-    return Artifact("pt2" if job.model.program else "torch", job.model.program, sha256_json(job.model.fingerprint()))
+    return Artifact("pt2" if model.program else "torch", model.program, sha256_json(model.fingerprint()))
 
 
 def run_recipe(job: Job, ctx, cache: Cache) -> Optimized:
     passes = job.recipe.passes(job.spec)
-    start = origin(job)
+    start = origin(ctx.model)
     if passes and start.format != "torch":
         raise UserError("pruning, distillation and QAT need the model's Python source: give --model file.py:factory")
     from .graph import run_chain
