@@ -31,6 +31,7 @@ class Budget:
     ram_bytes: int | None = None            # microcontrollers: the tensor arena must fit
     flash_bytes: int | None = None          # microcontrollers: the model bytes must fit (kernel code not counted)
     int8_compute: bool = False              # every convolution / fully-connected layer must run in int8
+    full_delegation: bool = False           # every op inside the accelerator's delegate (facts: undelegated_ops)
 
 
 @dataclass(frozen=True)

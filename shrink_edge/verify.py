@@ -128,6 +128,10 @@ def budget_violations(metrics: Metrics | None, reference_accuracy: float | None,
     if budget.int8_compute and facts.get("cpu_ops"):
         reasons = "; ".join(facts.get("cpu_fallback", [])[:2]) or "see vela.json"
         broken.append(f"{facts['cpu_ops']} operator(s) fall back from the NPU to the CPU (Vela: {reasons})")
+    if budget.full_delegation and facts.get("undelegated_ops"):
+        ops = facts["undelegated_ops"]
+        broken.append(f"{sum(ops.values())} op(s) outside the delegate, on portable CPU kernels: "
+                      f"{', '.join(list(ops)[:4])}")
     if budget.int8_compute and facts.get("float_compute_layers"):
         layers = facts["float_compute_layers"]
         broken.append(f"{len(layers)} compute layers do not run in int8: {', '.join(layers[:3])}")

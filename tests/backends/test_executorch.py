@@ -1,0 +1,58 @@
+"""ExecuTorch: the sample's int8 .pte runs in ExecuTorch's runtime, fully inside the XNNPACK delegate, as close to
+the float model as the ONNX artifact from the same int8 program; the same inputs give the same bytes; an op that
+XNNPACK does not take is named and breaks the full-delegation budget; a model with named inputs and a dict output
+is verified per output."""
+import hashlib
+import json
+
+from conftest import TESTS, run_cli
+
+from shrink_edge.backends.executorch.session import facts
+
+
+def test_sample_int8_pte_is_verified_and_fully_delegated(sample_export, tmp_path):
+    result = run_cli("export", "--target", "executorch", "--out", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.stderr
+    artifacts = {a["format"]: a for a in json.loads(result.stdout)["artifacts"]}
+    int8 = artifacts["executorch-int8"]
+    assert int8["facts"]["undelegated_ops"] == {} and int8["facts"]["delegate_calls"] == {"XnnpackBackend": 1}
+    assert int8["facts"]["xnnpack_nodes"]["Conv2d"] > 0 and int8["facts"]["float_compute_layers"] == []
+    onnx = next(a for a in sample_export[1]["artifacts"] if a["format"] == "onnx-int8")
+    assert int8["metrics"]["agreement"] >= onnx["metrics"]["agreement"] - 0.005, (int8["metrics"], onnx["metrics"])
+    assert int8["size_bytes"] < artifacts["executorch"]["size_bytes"] / 2.5  # int8 weights, not float
+
+
+def test_same_inputs_give_the_same_pte_bytes(tmp_path):
+    digests = []
+    for run in ("a", "b"):
+        result = run_cli("export", "--target", "executorch", "--out", tmp_path / run, "--cache-dir",
+                         tmp_path / f"cache-{run}", "--json")
+        assert result.exit_code == 0, result.stderr
+        digests.append([hashlib.sha256((tmp_path / run / a["file"]).read_bytes()).hexdigest()
+                        for a in json.loads(result.stdout)["artifacts"]])
+    assert digests[0] == digests[1]
+
+
+def test_an_op_outside_the_delegate_is_named_and_breaks_the_budget(tiny_model, tmp_path):
+    args = ["export", "--target", "executorch", "--model", f"{TESTS / 'models' / 'cumsum_net.py'}:build",
+            "--input-shape", "1,1,28,28", "--data", tiny_model["data"]]
+    result = run_cli(*args, "--out", tmp_path / "strict")
+    assert result.exit_code != 0 and result.stderr.count("\n") == 1, result.stderr
+    assert "outside the delegate" in result.stderr and "cumsum" in result.stderr
+    assert not (tmp_path / "strict").exists()
+    result = run_cli(*args, "--out", tmp_path / "out", "--no-budget", "--json")
+    assert result.exit_code == 0, result.stderr
+    int8 = next(a for a in json.loads(result.stdout)["artifacts"] if a["format"] == "executorch-int8")
+    assert any("cumsum" in op for op in facts(tmp_path / "out" / int8["file"])["undelegated_ops"])
+    assert int8["metrics"]["cosine"] >= 0.98  # still right, only slower
+
+
+def test_named_inputs_and_outputs_are_verified_per_output(two_heads, tmp_path):
+    result = run_cli("export", "--target", "executorch", "--model", two_heads["model"], "--weights",
+                     two_heads["weights"], "--data", two_heads["labelled"], "--out", tmp_path / "out", "--json",
+                     "--no-budget")
+    assert result.exit_code == 0, result.stderr
+    for artifact in json.loads(result.stdout)["artifacts"]:
+        outputs = artifact["metrics"]["outputs"]
+        assert list(outputs) == ["scores", "embedding"]
+        assert all(m["cosine"] >= 0.98 for m in outputs.values()), outputs
