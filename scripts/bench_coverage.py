@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from shrink_edge.backends import FORMATS
 from shrink_edge.targets import per_backend
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,7 +235,7 @@ def row_cells(entry: dict, target: str, peak: float) -> list[str]:
     if not result["converts"]:
         return [entry["name"], target, "no", result["error"][:150], "", "", "", ""]
     manifest = result["manifest"]
-    int8 = [a for a in manifest["artifacts"] if a["format"] not in ("onnx",)]
+    int8 = [a for a in manifest["artifacts"] if FORMATS[a["format"]].quantized]
     artifact = int8[0] if int8 else manifest["artifacts"][0]
     metrics = artifact["metrics"]
     if metrics is None:
@@ -244,6 +245,8 @@ def row_cells(entry: dict, target: str, peak: float) -> list[str]:
                              for name, m in metrics["outputs"].items())
     facts = artifact.get("facts", {})
     floats = facts.get("float_ops") or facts.get("float_compute_layers") or []
+    if facts.get("undelegated_ops"):
+        floats = [f"outside XNNPACK: {', '.join(facts['undelegated_ops'])}"] + floats
     if facts.get("cpu_ops"):
         floats = [f"{facts['cpu_ops']} ops on the CPU, not the NPU"] + facts.get("cpu_fallback", [])[:1]
     speed = ""
@@ -317,7 +320,9 @@ def main() -> None:
                      for a in r["manifest"]["artifacts"]}
             floats = float_baselines(file, factory, weights, inputs, files.get("onnx"), folder)
             int8 = {"onnxruntime": files.get("onnx-int8"), "litert": files.get("tflite-int8"),
-                    "openvino": files.get("openvino-int8")}
+                    "openvino": files.get("openvino-int8"), "executorch": files.get("executorch-int8")}
+            if "executorch" in files:
+                floats["executorch"] = files["executorch"]
             entry["timings"] = timings({rt: (floats[rt], q) for rt, q in int8.items() if q and rt in floats})
             for result in entry["targets"].values():  # keep the figures, not the paths of a temporary folder
                 for a in result.get("manifest", {}).get("artifacts", []):

@@ -89,8 +89,8 @@ def profile(paths: list[Path], devices: tuple[str, ...] = ("local",), runs: int 
         if not path.exists():
             raise UserError(f"artifact not found: {path}")
         if runner.runtime_of(path) is None:
-            raise UserError(f"cannot profile {path}: give a .tflite, .onnx, OpenVINO IR (.xml or its folder) "
-                            "or a .tflm bundle")
+            raise UserError(f"cannot profile {path}: no runtime here runs it; give a file of "
+                            f"{', '.join(runner.timing_modules())} (.tflite, .onnx, .pte, OpenVINO IR, a .tflm bundle)")
     kinds = [parse_device(spec)[0] for spec in devices]
     if benchmark_model is not None and "local" in kinds:
         raise UserError("--benchmark-model runs on adb devices; profile --device local without it")
@@ -112,9 +112,10 @@ def profile_run(out: Path, manifest: dict, devices: tuple[str, ...], **options) 
     """Profile an export's artifacts on each device and record the figures in its manifest. adb devices get the
     files they can run (.tflite, .onnx); the host runs every kind."""
     from . import manifest as manifest_io
+    from .devices.remote import runs_on_devices
 
     files = [out / a["file"] for a in manifest["artifacts"] if runner.runtime_of(out / a["file"])]
-    pushable = [f for f in files if f.suffix in (".tflite", ".onnx")]
+    pushable = [f for f in files if f.is_file() and runs_on_devices(f)]
     remote = tuple(d for d in devices if parse_device(d)[0] != "local")
     profiles = profile(pushable, remote, **options)["profiles"] if remote else []
     if "local" in devices:

@@ -2,7 +2,7 @@
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
-TOOLS = ("shrink-edge", "torch", "torchao", "litert-torch", "onnx", "onnxscript", "onnxruntime", "numpy")
+TOOLS = ("shrink-edge", "torch", "torchao", "litert-torch", "onnx", "onnxscript", "onnxruntime", "executorch", "numpy")
 
 
 @cache

@@ -46,10 +46,41 @@ def lowered(module, inputs):
             return tuple(flatten_outputs(self.inner(*args)))
 
     program = torch.export.export(Flat(), examples(inputs, 1))
+    graph_module = program.module()
+    if spatial_means_kept(graph_module):
+        program = torch.export.export(graph_module, examples(inputs, 1))  # traced again: fresh shapes on every node
     return to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
 
 
+def spatial_means_kept(graph_module) -> int:
+    """`x.mean((2, 3))` of an NCHW tensor as mean(keepdim=True) then a view to (N, C): the same values, and XNNPACK
+    delegates both (its partitioner takes mean.dim only with keepdim=True, and left the sample-sized nets' global
+    pooling on the portable kernels). Returns how many were rewritten."""
+    import torch
+
+    rewritten = 0
+    for node in list(graph_module.graph.nodes):
+        if node.op != "call_function" or node.target != torch.ops.aten.mean.dim or len(node.args) < 2:
+            continue
+        x, dims = node.args[:2]
+        keepdim = node.args[2] if len(node.args) > 2 else node.kwargs.get("keepdim", False)
+        rank = len(x.meta["val"].shape) if "val" in getattr(x, "meta", {}) else None
+        if keepdim or rank != 4 or sorted(d % 4 for d in dims) != [2, 3]:
+            continue
+        node.args, node.kwargs = (x, [2, 3], True), {}
+        with graph_module.graph.inserting_after(node):
+            n, c = (int(d) for d in x.meta["val"].shape[:2])  # static: exported at batch 1
+            squeezed = graph_module.graph.call_function(torch.ops.aten.view.default, (node, [n, c]))
+        node.replace_all_uses_with(squeezed, delete_user_cb=lambda user: user is not squeezed)
+        rewritten += 1
+    if rewritten:
+        graph_module.graph.lint()
+        graph_module.recompile()
+    return rewritten
+
+
 class ExecutorchLower(Pass):
+    version = 2  # 2: spatial means delegated
     def run(self, src: Path, dst: Path, ctx: Context) -> None:
         with quiet():
             edge = lowered(load_program(src).module(), ctx.model.inputs)
