@@ -14,6 +14,7 @@ from .files import atomic_copies, size_bytes, tree_sha256
 from .job import Job, predict_torch
 from .model_source import as_source
 from .recipe import Recipe, as_recipe
+from .signature import by_name_else_position
 from .task_metric import TaskMetric, drops
 from .versions import tool_versions
 
@@ -80,10 +81,10 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
                 if optimized.int8_model is not None and reachable(optimized.int8_model.format, fmt):
                     start = optimized.int8_model
                 artifact = build(start, fmt, replace(ctx, options=spec.options), cache)
-                runtime = owner(fmt)
-                with steps.step(f"verifying {fmt} in {runtime.name} on {len(evaluation)} samples"):
+                backend = owner(fmt)
+                with steps.step(f"verifying {fmt} in {backend.name} on {len(evaluation)} samples"):
                     try:
-                        outputs = runtime.predict(artifact.path, evaluation.inputs)
+                        outputs = backend.predict(artifact.path, evaluation.inputs)
                         ordered = in_order(outputs, model.outputs, fmt)
                         metrics = compare(ordered, reference, model.outputs, evaluation.labels, ctx.class_output,
                                           lsbs if start is optimized.int8_model else None)
@@ -95,12 +96,12 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
                     except UserError:
                         raise
                     except Exception as e:  # a runtime failing deep inside: one line, naming it
-                        raise UserError(f"{runtime.name} could not run {fmt} ({artifact.path.name}): "
+                        raise UserError(f"{backend.name} could not run {fmt} ({artifact.path.name}): "
                                         f"{type(e).__name__}: {first_line(e)}") from None
-                facts = runtime.facts(artifact.path) if runtime.facts else {}
+                facts = backend.facts(artifact.path) if backend.facts else {}
                 if metrics is None:
                     facts = {**facts, "verification_skipped": skipped}
-                rows.append((spec, fmt, artifact, runtime.name, metrics, facts))
+                rows.append((spec, fmt, artifact, backend.name, metrics, facts))
 
     broken = [f"{spec.name} {fmt}: {v}" for spec, fmt, _, _, m, facts in rows if FORMATS[fmt].quantized
               for v in budget_violations(m, reference_accuracy, spec.budget, facts)]
@@ -136,10 +137,8 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
 
 def in_order(outputs: dict, names: tuple[str, ...], fmt: str) -> list:
     """A runtime's outputs in the signature's order: by name, or by position where the file renamed them."""
-    if all(n in outputs for n in names):
-        return [outputs[n] for n in names]
-    if len(outputs) == len(names):
-        return list(outputs.values())
+    if (found := by_name_else_position(outputs, names)) is not None:
+        return found
     raise UserError(f"the {fmt} artifact has outputs {', '.join(outputs)} but the model returns {', '.join(names)}")
 
 

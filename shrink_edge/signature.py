@@ -54,6 +54,16 @@ def parameter_names(module) -> list[tuple[str, bool]] | None:
     return names
 
 
+def by_name_else_position(values: dict, names) -> list | None:
+    """values[name] for each name; by position where a file renamed them (a model another tool wrote) and the
+    counts agree; None when neither fits."""
+    if all(n in values for n in names):
+        return [values[n] for n in names]
+    if len(values) == len(names):
+        return list(values.values())
+    return None
+
+
 def dtype_name(dtype) -> str:
     """The signature's name for a numpy or torch dtype."""
     name = str(dtype).removeprefix("torch.")

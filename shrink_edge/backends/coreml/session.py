@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import PredictionUnavailable
+from ...signature import by_name_else_position
 
 
 def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -18,9 +19,9 @@ def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     model = ct.models.MLModel(str(path))
     description = model.get_spec().description
     names = [f.name for f in description.input]
-    if not all(n in inputs for n in names):
-        names = names[:len(inputs)]
-        inputs = dict(zip(names, inputs.values()))
+    if (arrays := by_name_else_position(inputs, names)) is None:
+        raise RuntimeError(f"{path.name} has inputs {', '.join(names)}; given {', '.join(inputs)}")
+    inputs = dict(zip(names, arrays))
     n = len(next(iter(inputs.values())))
     results = [model.predict({k: v[i:i + 1] for k, v in inputs.items()}) for i in range(n)]
     return {f.name: np.concatenate([np.asarray(r[f.name], np.float32) for r in results])

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ...signature import by_name_else_position
+
 
 def quantize(x: np.ndarray, detail: dict) -> np.ndarray:
     """Float data onto an int8 input's grid; other inputs (float, token ids as int32, bools) as the file types them."""
@@ -52,10 +54,8 @@ def io_details(interpreter) -> tuple[dict[str, dict], dict[str, dict]]:
 
 def matched(names, details: dict[str, dict], what: str, path: Path) -> list[dict]:
     """The details for each name; by position when the file's names differ (a model another tool wrote)."""
-    if all(n in details for n in names):
-        return [details[n] for n in names]
-    if len(details) == len(names):
-        return list(details.values())
+    if (found := by_name_else_position(details, names)) is not None:
+        return found
     raise RuntimeError(f"{path.name} has {what} {', '.join(details)}; expected {', '.join(names)}")
 
 

@@ -25,15 +25,20 @@ def float_onnx(module, model, folder: Path) -> Path:
     return once(folder, "float.onnx", convert)
 
 
-def check(module, model, specs, folder: Path) -> list[str]:
-    from .timing import session
-
+def loaded_by(runtime: str, load, module, model, specs, folder: Path) -> list[str]:
+    """The float ONNX export, then `load(path)` in `runtime`: one line for whichever refuses it."""
     try:
         path = float_onnx(module, model, folder)
     except ConversionFailed as e:
         return refused(specs, "torch.onnx cannot export the model", e)
     try:
-        session(path)
+        load(path)
     except Exception as e:
-        return refused(specs, "onnxruntime cannot load the float model", e)
+        return refused(specs, f"{runtime} cannot load the float model", e)
     return []
+
+
+def check(module, model, specs, folder: Path) -> list[str]:
+    from .timing import session
+
+    return loaded_by("onnxruntime", session, module, model, specs, folder)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...signature import by_name_else_position
 from .timing import session  # one session recipe for profiling and verifying
 
 BATCH = 250
@@ -13,9 +14,9 @@ BATCH = 250
 def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     sess = session(path)
     names = [i.name for i in sess.get_inputs()]
-    if not all(n in inputs for n in names) and len(names) == len(inputs):
-        names = list(inputs)  # a file another tool wrote: feed by position
-    feeds = dict(zip([i.name for i in sess.get_inputs()], [inputs[n] for n in names]))
+    if (arrays := by_name_else_position(inputs, names)) is None:
+        raise RuntimeError(f"{path.name} has inputs {', '.join(names)}; given {', '.join(inputs)}")
+    feeds = dict(zip(names, arrays))
     n = len(next(iter(inputs.values())))
     chunks = [sess.run(None, {k: v[i:i + BATCH] for k, v in feeds.items()}) for i in range(0, n, BATCH)]
     return {o.name: np.concatenate(parts) for o, parts in zip(sess.get_outputs(), zip(*chunks))}

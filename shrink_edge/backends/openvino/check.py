@@ -3,19 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..contract import ConversionFailed, refused
-from ..onnxruntime.check import float_onnx
+from ..onnxruntime.check import loaded_by
+
+
+def _compile(path: Path) -> None:
+    import openvino as ov
+
+    ov.Core().compile_model(ov.convert_model(str(path)), "CPU")
 
 
 def check(module, model, specs, folder: Path) -> list[str]:
-    try:
-        path = float_onnx(module, model, folder)
-    except ConversionFailed as e:
-        return refused(specs, "torch.onnx cannot export the model", e)
-    try:
-        import openvino as ov
-
-        ov.Core().compile_model(ov.convert_model(str(path)), "CPU")
-    except Exception as e:
-        return refused(specs, "openvino cannot load the float model", e)
-    return []
+    return loaded_by("openvino", _compile, module, model, specs, folder)
