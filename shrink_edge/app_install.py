@@ -17,6 +17,10 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 ANDROID_ASSETS = Path("app/src/main/assets")
 ANDROID_KOTLIN = Path("app/src/main/java/dev/shrinkedge/ShrinkEdgeModel.kt")
 IOS_RESOURCES = Path("ShrinkEdge/Resources")
+# The artifact each platform takes, in order of preference, and its helper (and Gradle dependency) template.
+ANDROID = {"tflite-int8": ("ShrinkEdgeModel.kt", None),
+           "executorch-int8": ("ShrinkEdgeModel.executorch.kt", "org.pytorch:executorch-android:1.0.1")}
+IOS = {"coreml-int8": "ShrinkEdgeModel.swift", "executorch-int8": "ShrinkEdgeModel.executorch.swift"}
 
 
 @dataclass(frozen=True)
@@ -43,10 +47,11 @@ def check(apps: AppTargets, formats: set[str]) -> None:
             raise UserError(f"{flag} {path} is not a folder; give the project's root folder (it must exist)")
         if not os.access(path, os.W_OK | os.X_OK):
             raise UserError(f"{flag} {path} is not writable; fix its permissions or choose another folder")
-    if (apps.android_project or apps.assets_dir) and "tflite-int8" not in formats:
-        raise UserError("--android-project/--assets-dir need a .tflite: use --target tflite (or all)")
-    if apps.ios_project and "coreml-int8" not in formats:
-        raise UserError("--ios-project needs a Core ML package: use --target coreml (or all)")
+    if (apps.android_project or apps.assets_dir) and not formats & set(ANDROID):
+        raise UserError("--android-project/--assets-dir need a .tflite or a .pte: use --target tflite, executorch "
+                        "(or all)")
+    if apps.ios_project and not formats & set(IOS):
+        raise UserError("--ios-project needs a Core ML package or a .pte: use --target coreml, executorch (or all)")
 
 
 def install(apps: AppTargets, manifest: dict, out: Path) -> list[Path]:
@@ -54,17 +59,20 @@ def install(apps: AppTargets, manifest: dict, out: Path) -> list[Path]:
     changed: list[Path] = []
     by_format = {a["format"]: a for a in manifest["artifacts"]}
     if apps.android_project or apps.assets_dir:
+        fmt = next(f for f in ANDROID if f in by_format)
+        template, dependency = ANDROID[fmt]
         assets = apps.assets_dir or apps.android_project / ANDROID_ASSETS
-        metadata = _bundle(by_format["tflite-int8"], manifest, out, assets, apps, changed)
+        metadata = _bundle(by_format[fmt], manifest, out, assets, apps, changed)
         if apps.android_project:
             root = apps.android_project
-            kotlin = (TEMPLATES / "ShrinkEdgeModel.kt").read_text().replace("{{METADATA}}", metadata.name)
+            kotlin = (TEMPLATES / template).read_text().replace("{{METADATA}}", metadata.name)
             _put(root / ANDROID_KOTLIN, kotlin, changed)
-            _put(root / "shrink-edge.gradle.kts", _gradle(apps, root, assets, metadata), changed)
+            _put(root / "shrink-edge.gradle.kts", _gradle(apps, root, assets, metadata, dependency), changed)
     if apps.ios_project:
         root = apps.ios_project
-        metadata = _bundle(by_format["coreml-int8"], manifest, out, root / IOS_RESOURCES, apps, changed)
-        swift = (TEMPLATES / "ShrinkEdgeModel.swift").read_text().replace("{{METADATA_NAME}}", metadata.stem)
+        fmt = next(f for f in IOS if f in by_format)
+        metadata = _bundle(by_format[fmt], manifest, out, root / IOS_RESOURCES, apps, changed)
+        swift = (TEMPLATES / IOS[fmt]).read_text().replace("{{METADATA_NAME}}", metadata.stem)
         _put(root / "ShrinkEdge" / "ShrinkEdgeModel.swift", swift, changed)
         _xcode(apps, root, metadata, changed)
     return changed
@@ -106,14 +114,16 @@ def _kotlin_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
 
 
-def _gradle(apps: AppTargets, root: Path, assets: Path, metadata: Path) -> str:
+def _gradle(apps: AppTargets, root: Path, assets: Path, metadata: Path, dependency: str | None) -> str:
     files = lambda paths: ", ".join(_kotlin_string(_rel(p, root)) for p in paths)  # noqa: E731
     outputs = sorted(p for p in assets.iterdir() if p.name.split(".")[0] == metadata.name.split(".")[0])
     return ((TEMPLATES / "shrink-edge.gradle.kts").read_text()
             .replace("{{WORKDIR}}", _rel(Path.cwd(), root))
             .replace("{{INPUTS}}", files(apps.inputs))
             .replace("{{OUTPUTS}}", files(outputs))
-            .replace("{{COMMAND}}", ", ".join(_kotlin_string(a) for a in ("shrink-edge", *apps.command))))
+            .replace("{{COMMAND}}", ", ".join(_kotlin_string(a) for a in ("shrink-edge", *apps.command)))
+            .replace("{{DEPENDENCIES}}\n", f"\ndependencies {{ add(\"implementation\", {_kotlin_string(dependency)}) }}\n"
+                     if dependency else ""))
 
 
 def _xcode(apps: AppTargets, root: Path, metadata: Path, changed: list) -> None:

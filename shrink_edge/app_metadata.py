@@ -45,10 +45,32 @@ def _coreml_io(path: Path) -> dict:
     return {"inputs": describe(spec.description.input), "outputs": describe(spec.description.output)}
 
 
+def _pte_io(path: Path, signature: dict) -> dict:
+    """A .pte keeps no names: the signature's, in the program's order; shapes and dtypes from the program."""
+    from .backends.executorch.lower import quiet
+
+    with quiet():
+        from executorch.runtime import Runtime
+
+        meta = Runtime.get().load_program(str(path)).load_method("forward").metadata
+    dtypes = {6: "float32", 4: "int64", 3: "int32", 11: "bool", 0: "uint8", 1: "int8"}  # c10::ScalarType
+
+    def describe(infos, names):
+        return [{"name": name, "shape": [int(v) for v in info.sizes()], "dtype": dtypes.get(int(info.dtype()), "?"),
+                 "scale": None, "zero_point": None} for name, info in zip(names, infos)]
+
+    return {"inputs": describe([meta.input_tensor_meta(i) for i in range(meta.num_inputs())],
+                               [i["name"] for i in signature.get("inputs", [])]),
+            "outputs": describe([meta.output_tensor_meta(i) for i in range(meta.num_outputs())],
+                                list(signature.get("outputs", [])))}
+
+
 def build(artifact: dict, manifest: dict, path: Path, labels: list[str] | None,
           normalization: dict | None) -> dict:
     signature = manifest.get("signature", {})
-    io = _tflite_io(path, signature) if artifact["format"] == "tflite-int8" else _coreml_io(path)
+    readers = {"tflite-int8": lambda: _tflite_io(path, signature), "coreml-int8": lambda: _coreml_io(path),
+               "executorch-int8": lambda: _pte_io(path, signature)}
+    io = readers[artifact["format"]]()
     return {
         "model": artifact["file"], "format": artifact["format"], "sha256": artifact["sha256"],
         **io,

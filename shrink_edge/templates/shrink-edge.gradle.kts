@@ -11,3 +11,4 @@ val shrinkEdgeExport by tasks.registering(Exec::class) {
 }
 
 tasks.named("preBuild") { dependsOn(shrinkEdgeExport) }
+{{DEPENDENCIES}}
