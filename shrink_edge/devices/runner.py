@@ -15,6 +15,7 @@ host runs the same code in-process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib.util
 import json
@@ -76,6 +77,24 @@ def runtime_of(path: Path) -> str | None:
     return next((name for name, module in timing_modules().items() if module.claims(path)), None)
 
 
+@contextlib.contextmanager
+def _silenced():
+    """Runtimes print on file descriptors 1 and 2 while loading (ExecuTorch's XNNPACK probing the CPU, TFLM asked
+    for an input past its last): silenced, so that the runner's output is its own; failures still raise."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
 def measure(paths: list[Path], runs: int, warmup: int, threads: int) -> list[dict]:
     """Raw timings per model, in milliseconds."""
     modules, entries = timing_modules(), []
@@ -84,9 +103,10 @@ def measure(paths: list[Path], runs: int, warmup: int, threads: int) -> list[dic
         before = _memory_mb("VmRSS")
         start = time.perf_counter()
         try:
-            run = modules[runtime].load(path, threads, random_input)
-            loaded = time.perf_counter()
-            run()
+            with _silenced():
+                run = modules[runtime].load(path, threads, random_input)
+                loaded = time.perf_counter()
+                run()
         except Exception as e:  # the runtime's own words: corrupt or unsupported file, or a missing runtime
             first = (str(e).strip().splitlines() or [""])[0]
             raise RunnerError(f"{runtime} cannot run {path}: {type(e).__name__}: {first}") from None

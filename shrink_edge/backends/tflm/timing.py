@@ -1,7 +1,6 @@
 """Timing a .tflm bundle in the TFLite Micro reference interpreter on the host, for the profiler's runner
 (standalone: numpy and the runtime only). Its times are the reference kernels', not a microcontroller's."""
 import json
-import os
 from pathlib import Path
 
 RUNTIME = "tflm"
@@ -26,19 +25,10 @@ def load(path: Path, threads: int, random_input):
 
 def input_details(interpreter) -> list[dict]:
     """Every input's details: TFLM has no input count, so ask until it says there is no such input (which it also
-    prints on fd 1 and 2: silenced)."""
+    prints on fd 1 and 2: the runner silences loading)."""
     details = []
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            os.dup2(null.fileno(), 2)
-            while True:
-                try:
-                    details.append(interpreter.get_input_details(len(details)))
-                except (IndexError, RuntimeError, ValueError):
-                    return details
-    finally:
-        for fd, copy in zip((1, 2), saved):
-            os.dup2(copy, fd)
-            os.close(copy)
+    while True:
+        try:
+            details.append(interpreter.get_input_details(len(details)))
+        except (IndexError, RuntimeError, ValueError):
+            return details
