@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .errors import BudgetError, DeviceError, UserError
 
@@ -35,7 +36,7 @@ def _quiet_third_party() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -150,6 +151,8 @@ def export(
     no_budget: Annotated[bool, typer.Option("--no-budget", help="Report a broken budget in manifest.json "
                                             "(budget_broken) and write the artifacts anyway, instead of failing.")]
     = False,
+    debug: Annotated[bool, typer.Option("--debug", help="When an int8 artifact breaks its budget, rank the layers "
+                                        "that lose accuracy (as `shrink-edge debug`) and name them.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Convert a model (optimized by --recipe if given) for a target and verify every artifact in its runtime."""
@@ -171,13 +174,14 @@ def export(
                            device=device if device != "cpu" else None, out=out, cache_dir=cache_dir,
                            unsafe_allow_pickle=unsafe_allow_pickle, android_project=android_project,
                            assets_dir=assets_dir, ios_project=ios_project, labels=labels, metric=metric,
-                           max_metric_drop=max_metric_drop, no_budget=no_budget)
+                           max_metric_drop=max_metric_drop, no_budget=no_budget, debug=debug)
         apps = AppTargets(android_project=android_project, assets_dir=assets_dir, ios_project=ios_project,
                           command=command, **app_info)
         result = run_export(source, target=_target(target, plan), data=data, calibration=calibration,
                             out=out, cache_dir=cache_dir, recipe=plan, device=device, progress=_progress(as_json),
                             apps=apps, enforce_budget=not no_budget,
-                            metric=TaskMetric.parse(metric) if metric else None, max_metric_drop=max_metric_drop)
+                            metric=TaskMetric.parse(metric) if metric else None, max_metric_drop=max_metric_drop,
+                            debug=debug)
         if profile_on:
             from .profiler import profile_run
             from .tables import profile_table
@@ -208,6 +212,31 @@ def optimize(
         result = run_optimize(plan, target=_target(target, plan), model=source, data=data, calibration=calibration,
                               out=out, cache_dir=cache_dir, device=device, progress=_progress(as_json))
     _emit(as_json, {**result.manifest, "reused": result.reused}, optimize_table(result))
+
+
+@app.command()
+def debug(
+    target: Annotated[Optional[str], typer.Option(help="Target whose int8 scheme applies [default: the recipe's "
+                                                       "first target, else onnx].")] = None,
+    model: ModelOpt = None, weights: WeightsOpt = None, input_shape: ShapeOpt = None, data: DataOpt = None,
+    calibration: CalibrationOpt = None, recipe: RecipeOpt = None, overrides: SetOpt = None,
+    train_data: TrainOpt = None, cache_dir: CacheOpt = None, unsafe_allow_pickle: PickleOpt = False,
+    samples: Annotated[int, typer.Option(help="Held-out samples to measure on.")] = 128,
+    top: Annotated[int, typer.Option(help="Rows of the ranking to print.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rank the layers of the int8 model by the accuracy they lose: each layer's output against float, and the
+    model's SQNR with that layer alone in int8 or alone kept in float ([quantize] keep_float)."""
+    from .debug import debug as run_debug
+    from .tables import debug_table
+
+    with _one_line_errors():
+        source, plan = _inputs(model, weights, input_shape, unsafe_allow_pickle, recipe, overrides, train_data)
+        if samples < 1:
+            raise UserError(f"--samples {samples}: give at least 1")
+        result = run_debug(source, target=_target(target, plan), data=data, calibration=calibration, recipe=plan,
+                           cache_dir=cache_dir, samples=samples, progress=_progress(as_json))
+    _emit(as_json, result, debug_table(result, top))
 
 
 def _command(**options) -> tuple[str, ...]:

@@ -30,7 +30,7 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
            out: Path = Path("out"), cache_dir: Path | None = None, recipe: Recipe | Path | None = None,
            device: str = "cpu", progress: bool = True, apps: AppTargets | None = None,
            enforce_budget: bool = True, metric: TaskMetric | None = None,
-           max_metric_drop: float | None = None) -> ExportResult:
+           max_metric_drop: float | None = None, debug: bool = False) -> ExportResult:
     """Convert `model`, optimized by `recipe` if given, for `target`; verify every artifact in its runtime against
     the PyTorch reference on `data`; write the artifacts and manifest.json, and into the Android / iOS projects of
     `apps`.
@@ -39,7 +39,9 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
     example), a ModelSource, "file.py:factory" or a .pt2 path; None is the bundled sample. `data` and
     `calibration`: an IDX directory, an .npz, or arrays (see data.load). With `enforce_budget` off, a broken budget
     is recorded in the manifest (`budget_broken`) instead of failing the export. `metric` (task_metric.py) is
-    computed on the reference's and each artifact's outputs; `max_metric_drop` bounds how far it may fall."""
+    computed on the reference's and each artifact's outputs; `max_metric_drop` bounds how far it may fall. With
+    `debug`, a broken budget names the layers that lose the most (layer_debug); a recipe's [quantize]
+    fallback = "auto" keeps such layers in float until the budget holds (fallback.py)."""
     if isinstance(metric, str):
         metric = TaskMetric.parse(metric)
     job = Job.create(targets.resolve(target), as_source(model, example_inputs), data, calibration,
@@ -48,68 +50,40 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
     if apps.any():
         check(apps, {f for spec in members(job.spec) for f in spec.artifacts})
         apps = replace(apps, inputs=job.input_files())
-    run_key, described = job.run_key(command="export", enforce_budget=enforce_budget,
+    run_key, described = job.run_key(command="export", enforce_budget=enforce_budget, debug=debug,
                                      metric=metric.fingerprint() if metric else None, max_metric_drop=max_metric_drop)
     out = Path(out)
     if (previous := manifest_io.read_current(out, run_key)) is not None:
         return _installed(ExportResult(out, previous, reused=True), apps)
 
-    from .backends import FORMATS, owner
-    from .graph import build, reachable
-    from .optimizer import output_scales, run_recipe
+    from .backends import FORMATS
     from .progress import Steps
-    from .verify import budget_violations, compare
 
     cache = Cache(cache_dir)
-    rows = []
+    settings = job.recipe.quantize
+    diagnosis = None
     with Steps(progress) as steps:
         ctx, evaluation, _ = job.open(steps)
         model = ctx.model
-        optimized = run_recipe(job, ctx, cache)
-        with steps.step("reference outputs (PyTorch)"):
-            reference_module = optimized.reference(model)
-            reference = predict_torch(reference_module, evaluation.arrays())
-        reference_accuracy = None
-        if ctx.class_output is not None:
-            reference_accuracy = float((reference[ctx.class_output].argmax(1) == evaluation.labels).mean())
-        lsbs = output_scales(reference_module) if optimized.int8_model else None
-        task_reference = metric(dict(zip(model.outputs, reference)), evaluation.labels) if metric else None
-        for spec in members(job.spec):
-            for fmt in spec.artifacts:
-                # int8 formats come from the QAT program when there is one; the rest from the float model
-                start = optimized.float_model
-                if optimized.int8_model is not None and reachable(optimized.int8_model.format, fmt):
-                    start = optimized.int8_model
-                artifact = build(start, fmt, replace(ctx, options=spec.options), cache)
-                backend = owner(fmt)
-                with steps.step(f"verifying {fmt} in {backend.name} on {len(evaluation)} samples"):
-                    try:
-                        outputs = backend.predict(artifact.path, evaluation.inputs)
-                        ordered = in_order(outputs, model.outputs, fmt)
-                        metrics = compare(ordered, reference, model.outputs, evaluation.labels, ctx.class_output,
-                                          lsbs if start is optimized.int8_model else None)
-                        if metric:
-                            metrics = replace(metrics, task=metric(dict(zip(model.outputs, ordered)),
-                                                                   evaluation.labels))
-                    except PredictionUnavailable as e:
-                        metrics, skipped = None, str(e)
-                    except UserError:
-                        raise
-                    except Exception as e:  # a runtime failing deep inside: one line, naming it
-                        raise UserError(f"{backend.name} could not run {fmt} ({artifact.path.name}): "
-                                        f"{type(e).__name__}: {first_line(e)}") from None
-                facts = backend.facts(artifact.path) if backend.facts else {}
-                if metrics is None:
-                    facts = {**facts, "verification_skipped": skipped}
-                rows.append((spec, fmt, artifact, backend.name, metrics, facts))
 
-    broken = [f"{spec.name} {fmt}: {v}" for spec, fmt, _, _, m, facts in rows if FORMATS[fmt].quantized
-              for v in budget_violations(m, reference_accuracy, spec.budget, facts)]
-    if max_metric_drop is not None and task_reference is not None:
-        broken += [f"{spec.name} {fmt}: {v}" for spec, fmt, _, _, m, _ in rows if FORMATS[fmt].quantized and m
-                   for v in drops(task_reference, m.task or {}, max_metric_drop)]
+        def verified(ctx) -> Attempt:
+            return attempt(job, ctx, cache, evaluation, metric, max_metric_drop)
+
+        chosen = verified(ctx)
+        fallback = None
+        if chosen.broken and settings and settings.fallback == "auto":
+            from .fallback import fall_back
+
+            chosen, fallback = fall_back(job, ctx, evaluation, cache, chosen, verified, settings.fallback_max_layers)
+        elif chosen.broken and debug:
+            from .debug import diagnosis as diagnose
+
+            diagnosis = diagnose(job, ctx, evaluation, cache)[0]
+    rows, broken, optimized = chosen.rows, chosen.broken, chosen.optimized
+    reference_accuracy, task_reference = chosen.reference_accuracy, chosen.task_reference
     if broken and enforce_budget:
-        raise BudgetError(f"target {job.spec.name} budget broken: " + "; ".join(broken))
+        raise BudgetError(f"target {job.spec.name} budget broken: " + "; ".join(broken) + _advice(diagnosis, fallback,
+                                                                                               debug))
 
     reference_name = "torch (QAT int8)" if optimized.int8_model else "torch"
     manifest = {"run_key": run_key, "command": "export", "target": job.spec.name, "model": model.name,
@@ -120,7 +94,10 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
                 "reference": {"runtime": reference_name, "samples": len(evaluation),
                               "accuracy": round(reference_accuracy, 6) if reference_accuracy is not None else None,
                               **({"task": task_reference} if task_reference is not None else {})},
-                **({"budget_broken": broken} if broken else {}), "artifacts": []}
+                **({"budget_broken": broken} if broken else {}),
+                **({"keep_float": list(chosen.keep_float)} if chosen.keep_float else {}),
+                **({"fallback": fallback} if fallback else {}),
+                **({"debug": diagnosis.as_dict()} if diagnosis else {}), "artifacts": []}
     copies = []
     for spec, fmt, artifact, runtime, metrics, facts in rows:
         file = f"{model.name}{FORMATS[fmt].suffix}"
@@ -133,6 +110,92 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
     atomic_copies(copies)
     manifest_io.write(out, manifest)
     return _installed(ExportResult(out, manifest, reused=False), apps)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Every artifact of a run built from one int8 program and verified: rows of (spec, format, artifact, runtime,
+    metrics, facts), and what they break of their budgets."""
+    optimized: object
+    keep_float: tuple[str, ...]
+    rows: list
+    broken: list[str]
+    reference_accuracy: float | None
+    task_reference: dict | None
+
+
+def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, max_metric_drop) -> Attempt:
+    """Run the recipe, build every artifact of the job's targets and verify each in its runtime."""
+    from .backends import FORMATS, owner
+    from .graph import build, reachable
+    from .model_source import load_program
+    from .optimizer import output_scales, run_recipe
+    from .quant_points import float_compute
+    from .verify import budget_violations, compare
+
+    model, steps, rows = ctx.model, ctx.steps, []
+    optimized = run_recipe(job, ctx, cache)
+    with steps.step("reference outputs (PyTorch)"):
+        reference_module = optimized.reference(model)
+        reference = predict_torch(reference_module, evaluation.arrays())
+    reference_accuracy = None
+    if ctx.class_output is not None:
+        reference_accuracy = float((reference[ctx.class_output].argmax(1) == evaluation.labels).mean())
+    lsbs = output_scales(reference_module) if optimized.int8_model else None
+    kept_float = 0
+    if ctx.quantization.keep_float:
+        program = build(optimized.int8_model or optimized.float_model, "pt2-int8", ctx, cache)
+        kept_float = len(float_compute(load_program(program.path).module()))
+    task_reference = metric(dict(zip(model.outputs, reference)), evaluation.labels) if metric else None
+    for spec in members(job.spec):
+        for fmt in spec.artifacts:
+            # int8 formats come from the QAT program when there is one; the rest from the float model
+            start = optimized.float_model
+            if optimized.int8_model is not None and reachable(optimized.int8_model.format, fmt):
+                start = optimized.int8_model
+            artifact = build(start, fmt, replace(ctx, options=spec.options), cache)
+            backend = owner(fmt)
+            with steps.step(f"verifying {fmt} in {backend.name} on {len(evaluation)} samples"):
+                try:
+                    outputs = backend.predict(artifact.path, evaluation.inputs)
+                    ordered = in_order(outputs, model.outputs, fmt)
+                    metrics = compare(ordered, reference, model.outputs, evaluation.labels, ctx.class_output,
+                                      lsbs if start is optimized.int8_model else None)
+                    if metric:
+                        metrics = replace(metrics, task=metric(dict(zip(model.outputs, ordered)), evaluation.labels))
+                except PredictionUnavailable as e:
+                    metrics, skipped = None, str(e)
+                except UserError:
+                    raise
+                except Exception as e:  # a runtime failing deep inside: one line, naming it
+                    raise UserError(f"{backend.name} could not run {fmt} ({artifact.path.name}): "
+                                    f"{type(e).__name__}: {first_line(e)}") from None
+            facts = backend.facts(artifact.path) if backend.facts else {}
+            if metrics is None:
+                facts = {**facts, "verification_skipped": skipped}
+            rows.append((spec, fmt, artifact, backend.name, metrics, facts))
+    broken = [f"{spec.name} {fmt}: {v}" for spec, fmt, _, _, m, facts in rows if FORMATS[fmt].quantized
+              for v in budget_violations(m, reference_accuracy, spec.budget, facts, kept_float)]
+    if max_metric_drop is not None and task_reference is not None:
+        broken += [f"{spec.name} {fmt}: {v}" for spec, fmt, _, _, m, _ in rows if FORMATS[fmt].quantized and m
+                   for v in drops(task_reference, m.task or {}, max_metric_drop)]
+    return Attempt(optimized, ctx.quantization.keep_float, rows, broken, reference_accuracy, task_reference)
+
+
+def _advice(diagnosis, fallback: dict | None, debug: bool) -> str:
+    """What to do about a broken budget: the layers that lose the most, or how to find them."""
+    if fallback:
+        return (f"; the fallback kept {', '.join(fallback['kept_float']) or 'nothing'} in float and the budget "
+                f"still does not hold")
+    if diagnosis is None:
+        return "; rerun with --debug to rank the layers that lose accuracy"
+    worst = [s for s in diagnosis.ranked() if diagnosis.gain_db(s) > 0][:3]
+    if not worst:
+        return "; no single layer kept in float gains anything (shrink-edge debug shows each layer's share)"
+    named = ", ".join(f"{s.layer} (+{diagnosis.gain_db(s):.1f} dB in float)" for s in worst)
+    names = ", ".join(f'"{s.layer}"' for s in worst)
+    return (f"; the layers that lose the most: {named}; keep them in float with [quantize] keep_float = [{names}], "
+            f'or let fallback = "auto" choose')
 
 
 def in_order(outputs: dict, names: tuple[str, ...], fmt: str) -> list:

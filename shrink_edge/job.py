@@ -2,7 +2,7 @@
 the run key, and loaded and checked against each other before any work starts."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,11 @@ class Job:
         if device not in ("cpu", "cuda"):
             raise UserError(f"unknown --device '{device}'; choose cpu or cuda")
         return cls(spec, model, _as_path(data), _as_path(calibration), recipe or Recipe(), device)
+
+    def quantization(self):
+        """The target's scheme with the recipe's float layers."""
+        settings = self.recipe.quantize
+        return replace(self.spec.quantization, keep_float=settings.keep_float) if settings else self.spec.quantization
 
     def input_files(self) -> tuple[Path, ...]:
         """The files this run reads: what a build tool should watch."""
@@ -87,7 +92,7 @@ class Job:
         class_output = _class_output(module, model, [(d, w) for d, w in ((evaluation, self.data),
                                                                           (train, self.recipe.train_data)) if d])
         self._lint(module, model, steps)
-        ctx = Context(model=model, calibration=calib, quantization=self.spec.quantization, steps=steps,
+        ctx = Context(model=model, calibration=calib, quantization=self.quantization(), steps=steps,
                       options=self.spec.options, train=train, device=self.device, class_output=class_output)
         return ctx, evaluation, module
 

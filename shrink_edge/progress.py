@@ -23,7 +23,7 @@ class Steps:
 
     def note(self, text: str) -> None:
         """Something the user should know that does not stop the run."""
-        self._progress.console.print(f"note: {text}", highlight=False, soft_wrap=True)
+        self._progress.console.print(f"note: {text}", highlight=False, soft_wrap=True, markup=False)
 
     @contextmanager
     def step(self, description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:

@@ -15,6 +15,53 @@ def make_quantizer(scheme: Quantization, qat: bool = False):
     return ResidualAddQuantizer().set_global(config)
 
 
+def converted(prepared, keep_float=(), fold: bool = True):
+    """A calibrated (or QAT-trained) PT2E model converted to its int8 program: the layers named in `keep_float`
+    left in float (quant_points.bypass), weights folded to int8 constants unless `fold` is off (the debugger wants
+    each weight's float -> quantize -> dequantize), biases on their int32 grid."""
+    from torchao.quantization.pt2e.quantize_pt2e import _quant_node_constraint, constant_fold, convert_pt2e
+
+    from . import quant_points
+    from .errors import UserError
+
+    module = convert_pt2e(prepared, fold_quantize=False)
+    if missing := quant_points.unknown(module, keep_float):
+        raise UserError(f"keep_float names {', '.join(missing)}, not a quantized layer of the model; its layers: "
+                        f"{', '.join(quant_points.layers(module))}")
+    quant_points.bypass(module, keep_float)
+    if fold:
+        constant_fold(module, _quant_node_constraint)
+    biases_on_int32_grid(module)
+    return module
+
+
+def unfold_weights(module) -> int:
+    """Turn int8 constant -> dequantize into float constant -> quantize -> dequantize, with the same int8 values.
+    Returns how many."""
+    import torch
+
+    qd = torch.ops.quantized_decomposed
+    pairs = {qd.dequantize_per_channel.default: qd.quantize_per_channel.default,
+             qd.dequantize_per_tensor.default: qd.quantize_per_tensor.default}
+    graph, done = module.graph, 0
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target not in pairs or node.args[0].op != "get_attr":
+            continue
+        weight = getattr(module, node.args[0].target)
+        if weight.dtype != torch.int8:
+            continue
+        values = [getattr(module, a.target) if isinstance(a, torch.fx.Node) else a for a in node.args]
+        name = f"{node.args[0].target}_float"
+        module.register_buffer(name, node.target(*values))
+        with graph.inserting_before(node):
+            quantized = graph.call_function(pairs[node.target], (graph.get_attr(name), *node.args[1:]))
+        node.args = (quantized, *node.args[1:])
+        done += 1
+    graph.eliminate_dead_code()
+    module.recompile()
+    return done
+
+
 def biases_on_int32_grid(module) -> int:
     """Round each convolution and linear bias of a converted int8 program onto the int32 grid that every int8
     runtime stores it on (step: input scale x weight scale, per output channel). PT2E keeps biases in float,

@@ -5,6 +5,7 @@
                layer_ratios = { "module.name" = 0.3 }, drop = [names of modules to remove whole]
     [distill]  epochs, batch_size, lr, temperature, alpha, holdout, patience, seed
     [qat]      epochs, batch_size, lr, temperature, alpha, freeze_after, seed
+    [quantize] keep_float = [layer names], fallback = "auto", fallback_max_layers (settings.QuantizeSettings)
 
 Passes run in the order prune -> distill -> qat; a section that is absent is skipped.
 """
@@ -15,10 +16,10 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .errors import UserError
-from .settings import DistillSettings, PruneSettings, QatSettings
+from .settings import DistillSettings, PruneSettings, QatSettings, QuantizeSettings
 from .targets import TargetSpec
 
-SECTIONS = {"prune": PruneSettings, "distill": DistillSettings, "qat": QatSettings}
+SECTIONS = {"prune": PruneSettings, "distill": DistillSettings, "qat": QatSettings, "quantize": QuantizeSettings}
 TOP_LEVEL = {"train_data", "targets"}
 
 
@@ -29,6 +30,7 @@ class Recipe:
     prune: PruneSettings | None = None
     distill: DistillSettings | None = None
     qat: QatSettings | None = None
+    quantize: QuantizeSettings | None = None
     source: Path | None = None  # the recipe file, if any
 
     def passes(self, spec: TargetSpec) -> list:
@@ -99,6 +101,10 @@ def load(path: Path | None, overrides: list[str] = ()) -> Recipe:
             values["ignore"] = tuple(values.get("ignore", ()))
             values["drop"] = tuple(values.get("drop", ()))
             values["layer_ratios"] = tuple(sorted(values.get("layer_ratios", {}).items()))
+        if section == "quantize":
+            values["keep_float"] = tuple(values.get("keep_float", ()))
+            if values.get("fallback", "off") not in ("off", "auto"):
+                raise UserError(f"[quantize] fallback = {values['fallback']!r}; give \"auto\" or \"off\"")
         settings[section] = cls(**values)
     if (p := settings.get("prune")) and not 0 <= p.ratio < 1:
         raise UserError(f"[prune] ratio = {p.ratio} is out of range; give 0 <= ratio < 1 (e.g. 0.5)")

@@ -41,3 +41,11 @@ class QatSettings:
     def distill_settings(self) -> "DistillSettings":
         return DistillSettings(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                                temperature=self.temperature, alpha=self.alpha, patience=self.epochs, seed=self.seed)
+
+
+@dataclass(frozen=True)
+class QuantizeSettings:
+    keep_float: tuple[str, ...] = ()   # layers (module paths, or top-level op names such as "add_1") left in float
+    fallback: str = "off"              # "auto": when an int8 artifact breaks its budget, keep the layers the
+    # debugger ranks worst in float, one at a time, until the budget holds
+    fallback_max_layers: int = 8       # the most layers the fallback may keep in float

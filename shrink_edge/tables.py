@@ -120,3 +120,23 @@ def inspect_table(info: dict) -> Table:
     for op, n in info["ops"].items():
         table.add_row("op", f"{op} x{n}")
     return table
+
+
+def debug_table(result: dict, top: int = 10) -> Table:
+    """The worst layers first: what keeping each alone in float would bring."""
+    table = Table(title=f"{result['model']} int8 ({result['target']} scheme) on {result['samples']} samples: "
+                        f"SQNR {result['int8_sqnr_db']:.1f} dB, cosine {result['int8_cosine']:.4f}",
+                  caption=result.get("caveat"))
+    table.add_column("rank", justify="right")
+    table.add_column("layer", no_wrap=True)
+    for column in ("its output vs float", "alone int8", "alone float", "gain"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for rank, layer in enumerate(result["ranked"][:top], 1):
+        output = "" if layer["output_sqnr_db"] is None else f"{layer['output_sqnr_db']:.1f} dB"
+        table.add_row(str(rank), layer["layer"], output, _db(layer["alone_int8_db"]), _db(layer["alone_float_db"]),
+                      f"{layer['gain_db']:+.1f} dB" if layer["gain_db"] is not None else "")
+    return table
+
+
+def _db(value) -> str:
+    return "exact" if value is None else f"{value:.1f} dB"

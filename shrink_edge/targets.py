@@ -14,6 +14,7 @@ TARGETS_DIR = Path(__file__).resolve().parents[1] / "targets"
 class Quantization:
     weights_per_channel: bool = True
     calibration_samples: int = 512
+    keep_float: tuple[str, ...] = ()  # layers left in float (a recipe's [quantize] keep_float, or the fallback)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,12 @@ def available(directory: Path | None = None) -> dict[str, TargetSpec]:
 
 
 def resolve(name: str, directory: Path | None = None) -> TargetSpec:
+    """A target by name, or your own spec file (path/to/spec.toml, e.g. a copy of one in targets/ with your
+    budget)."""
+    if name.endswith(".toml"):
+        if not Path(name).is_file():
+            raise UserError(f"target spec not found: {name}; give a spec file or one of: {', '.join(available())}")
+        return _parse(Path(name))
     specs = available(directory)
     if name not in specs:
         raise UserError(f"unknown target '{name}'; choose one of: {', '.join(specs)} (shrink-edge targets lists them)")

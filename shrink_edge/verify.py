@@ -92,9 +92,10 @@ def compare(outputs: list[np.ndarray], reference: list[np.ndarray], names, label
 
 
 def budget_violations(metrics: Metrics | None, reference_accuracy: float | None, budget: Budget,
-                      facts: dict) -> list[str]:
+                      facts: dict, kept_float: int = 0) -> list[str]:
     """What an artifact breaks of the budget, each with by how much; empty when within it. Without metrics (a
-    runtime that cannot predict here) only its facts are judged."""
+    runtime that cannot predict here) only its facts are judged. `kept_float`: how many compute layers the int8
+    program runs in float on purpose (keep_float), which int8_compute allows."""
     broken = []
     if metrics is not None and metrics.accuracy is not None and reference_accuracy is not None:
         drop = (reference_accuracy - metrics.accuracy) * 100
@@ -132,9 +133,9 @@ def budget_violations(metrics: Metrics | None, reference_accuracy: float | None,
         ops = facts["undelegated_ops"]
         broken.append(f"{sum(ops.values())} op(s) outside the delegate, on portable CPU kernels: "
                       f"{', '.join(list(ops)[:4])}")
-    if budget.int8_compute and facts.get("float_compute_layers"):
-        layers = facts["float_compute_layers"]
-        broken.append(f"{len(layers)} compute layers do not run in int8: {', '.join(layers[:3])}")
+    if budget.int8_compute and len(layers := facts.get("float_compute_layers", [])) > kept_float:
+        kept = f" ({kept_float} kept in float on purpose)" if kept_float else ""
+        broken.append(f"{len(layers)} compute layers do not run in int8{kept}: {', '.join(layers[:3])}")
     return broken
 
 

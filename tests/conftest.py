@@ -18,6 +18,7 @@ from shrink_edge.cli import app
 TESTS = Path(__file__).resolve().parent
 TINY_MODEL = TESTS / "models" / "tiny_net.py"
 TWO_HEADS = TESTS / "models" / "two_heads.py"
+FRAGILE = TESTS / "models" / "fragile_net.py"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -110,6 +111,19 @@ def two_heads(tmp_path_factory):
     np.savez(root / "unlabelled.npz", image=images[:400], tokens=tokens[:400])
     return {"model": f"{TWO_HEADS}:build", "weights": weights, "labelled": root / "labelled.npz",
             "unlabelled": root / "unlabelled.npz"}
+
+
+@pytest.fixture(scope="session")
+def fragile(tmp_path_factory):
+    """FragileNet (one layer with an outlier channel) with 600 unlabelled sample images, and the onnx target's spec
+    with a budget it breaks in plain int8 (every output's SQNR >= 30 dB; it gets about 19)."""
+    root = tmp_path_factory.mktemp("fragile")
+    with np.load(sample.HELDOUT) as held:
+        np.savez(root / "data.npz", x=held["x"][:600])
+    spec = (TESTS.parent / "targets" / "onnx.toml").read_text()
+    (root / "strict.toml").write_text(spec.replace("min_sqnr_db = 10", "min_sqnr_db = 30", 1))
+    assert "min_sqnr_db = 30" in (root / "strict.toml").read_text()
+    return {"model": f"{FRAGILE}:build", "data": root / "data.npz", "strict": root / "strict.toml"}
 
 
 RECIPE_SMALL = ["--set", "prune.ratio=0.5", "--set", "prune.round_to=8", "--set", "distill.epochs=1",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from ..quantization import biases_on_int32_grid, make_quantizer
+from ..quantization import converted, make_quantizer
 from ..settings import QatSettings
 from ..training import distill
 from ..workarounds import litert_conv_bn_qat_patterns
@@ -43,7 +43,7 @@ class QuantizationAwareTraining(ConfiguredPass):
     name = "qat"
     source = "torch"
     target = "pt2-int8"
-    version = 4  # biases on their int32 grid
+    version = 5  # keep_float; 4: biases on their int32 grid
 
     config: QatSettings
 
@@ -53,7 +53,6 @@ class QuantizationAwareTraining(ConfiguredPass):
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         import torch
         from torchao.quantization.pt2e import move_exported_model_to_eval, move_exported_model_to_train
-        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
 
         teacher = ctx.model.load()
         prepared = prepare_qat(ctx.model.load(src), ctx.model.inputs, ctx.quantization)
@@ -75,6 +74,5 @@ class QuantizationAwareTraining(ConfiguredPass):
                 device=ctx.device, set_training=set_training, on_step=on_step)
         move_exported_model_to_eval(prepared)
         with ctx.steps.step("converting the QAT model to int8"):
-            converted = convert_pt2e(prepared)
-            biases_on_int32_grid(converted)
-        torch.export.save(export_program(converted, ctx.model.inputs), dst)
+            program = converted(prepared, ctx.quantization.keep_float)
+        torch.export.save(export_program(program, ctx.model.inputs), dst)

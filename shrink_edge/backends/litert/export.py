@@ -1,7 +1,7 @@
 """pt2-int8 -> tflite-int8: litert-torch's converter, every op int8 with int8 input and output.
 
 litert-torch needs the weights as float -> quantize -> dequantize (convert_pt2e(fold_quantize=False)), while
-our int8 program keeps them folded as int8 constants; `unfold_weights` restores the unfolded form, with the
+our int8 program keeps them folded as int8 constants; `quantization.unfold_weights` restores the unfolded form, with the
 same int8 values. Without its own quant_config litert-torch silently writes a float model with Q/DQ pairs,
 so the result is checked to hold no float tensor. litert-torch names every tensor after its torch module path,
 about a tenth of a small model's bytes; `short_tensor_names` numbers them instead, keeping the input and output
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ...errors import UserError
 from ...model_source import load_program
-from ...quantization import make_quantizer
+from ...quantization import make_quantizer, unfold_weights
 from ...signature import examples, flatten_outputs
 from ...passes.base import Context, Pass
 
@@ -34,32 +34,6 @@ def named_io(module, inputs: list[str], outputs: tuple[str, ...]):
             return dict(zip(outputs, flatten_outputs(self.inner(*(kwargs[n] for n in inputs)))))
 
     return NamedIO()
-
-
-def unfold_weights(module) -> int:
-    """Turn int8 constant -> dequantize into float constant -> quantize -> dequantize. Returns how many."""
-    import torch
-
-    qd = torch.ops.quantized_decomposed
-    pairs = {qd.dequantize_per_channel.default: qd.quantize_per_channel.default,
-             qd.dequantize_per_tensor.default: qd.quantize_per_tensor.default}
-    graph, done = module.graph, 0
-    for node in list(graph.nodes):
-        if node.op != "call_function" or node.target not in pairs or node.args[0].op != "get_attr":
-            continue
-        weight = getattr(module, node.args[0].target)
-        if weight.dtype != torch.int8:
-            continue
-        values = [getattr(module, a.target) if isinstance(a, torch.fx.Node) else a for a in node.args]
-        name = f"{node.args[0].target}_float"
-        module.register_buffer(name, node.target(*values))
-        with graph.inserting_before(node):
-            quantized = graph.call_function(pairs[node.target], (graph.get_attr(name), *node.args[1:]))
-        node.args = (quantized, *node.args[1:])
-        done += 1
-    graph.eliminate_dead_code()
-    module.recompile()
-    return done
 
 
 def short_tensor_names(path: Path) -> None:

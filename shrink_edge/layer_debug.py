@@ -1,0 +1,121 @@
+"""Which layers of an int8 program lose accuracy, and how much each is worth keeping in float.
+
+Everything runs on one program, the unfolded int8 program that every artifact is converted from (weights as
+float -> quantize -> dequantize), with quantization points switched off at will (quant_points.run): all off is the
+float model, so each intermediate tensor of the int8 run has its float counterpart at the same node. Per layer:
+
+- its output against float: SQNR and cosine of the tensor the next layers read, which says where the error first
+  appears and where it grows;
+- its own share, measured on the model's outputs (worst output's SQNR): with that layer alone in int8, and with
+  that layer alone left in float (the points quant_points.selected removes, exactly what keep_float does).
+
+Layers rank by how much SQNR the model's outputs gain with that layer alone in float.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from . import quant_points
+from .verify import cosines, rounded, sqnr_db
+
+BATCH = 32
+
+
+@dataclass(frozen=True)
+class LayerShare:
+    layer: str
+    points: int                    # weights and activations this layer rounds to int8
+    output_sqnr_db: float | None   # the layer's output in the int8 program against float (error so far)
+    output_cosine: float | None
+    alone_int8_db: float           # the model's outputs with only this layer in int8
+    alone_float_db: float          # ... with every layer in int8 but this one
+
+    def as_dict(self) -> dict:
+        return {k: (rounded(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    int8_db: float                 # the model's outputs, every layer in int8 (worst output's SQNR)
+    int8_cosine: float             # worst output's mean cosine
+    samples: int
+    layers: tuple[LayerShare, ...]  # in graph order
+
+    def ranked(self) -> list[LayerShare]:
+        """Worst first: the largest gain from keeping the layer alone in float, then the worst alone in int8."""
+        return sorted(self.layers, key=lambda s: (-(s.alone_float_db - self.int8_db), s.alone_int8_db))
+
+    def gain_db(self, share: LayerShare) -> float:
+        return share.alone_float_db - self.int8_db
+
+    def as_dict(self) -> dict:
+        return {"int8_sqnr_db": rounded(self.int8_db), "int8_cosine": rounded(self.int8_cosine),
+                "samples": self.samples,
+                "ranked": [{**s.as_dict(), "gain_db": rounded(self.gain_db(s))} for s in self.ranked()]}
+
+
+def _run(program, inputs, off, record=()):
+    """Outputs (and recorded nodes) over every sample, batch by batch, as numpy."""
+    import torch
+
+    outputs, seen = [], {}
+    for i in range(0, len(inputs[0]), BATCH):
+        batch = [torch.from_numpy(x[i:i + BATCH]) for x in inputs]
+        out, values = quant_points.run(program, batch, off, record)
+        outputs.append([o.numpy() for o in out])
+        for name, value in values.items():
+            seen.setdefault(name, []).append(value.float().numpy())
+    return [np.concatenate(parts) for parts in zip(*outputs)], {k: np.concatenate(v) for k, v in seen.items()}
+
+
+def _worst(outputs, reference) -> tuple[float, float]:
+    """The lowest SQNR and the lowest mean cosine over the outputs."""
+    return (min(sqnr_db(o, r) for o, r in zip(outputs, reference)),
+            min(float(cosines(o, r).mean()) for o, r in zip(outputs, reference)))
+
+
+def diagnose(program, inputs: list[np.ndarray], steps=None) -> Diagnosis:
+    """Measure every layer of an unfolded int8 program on `inputs` (one array per model input)."""
+    found = quant_points.points(program)
+    everything = {p.quantize for p in found}
+    layers = quant_points.layers(program)
+    by_name = {n.name: n for n in program.graph.nodes}
+    # the tensor each layer hands on: the dequantized value of its last activation point
+    handed_on = {}
+    for p in found:
+        if p.kind == "activation":
+            handed_on[p.layer] = next(u.name for u in by_name[p.quantize].users)
+    runs = 2 + 2 * len(layers)
+    progress = steps.step(f"measuring {len(layers)} layers, {runs} runs on {len(inputs[0])} samples", total=runs) \
+        if steps else _silent()
+    with progress as advance:
+        reference, floats = _run(program, inputs, everything, handed_on.values())
+        advance(1)
+        int8, ints = _run(program, inputs, set(), handed_on.values())
+        advance(1)
+        int8_db, int8_cosine = _worst(int8, reference)
+        shares = []
+        for layer in layers:
+            own = {p.quantize for p in found if p.layer == layer}
+            alone_int8 = _worst(_run(program, inputs, everything - own)[0], reference)[0]
+            advance(1)
+            kept = {p.quantize for p in quant_points.selected(program, [layer])}
+            alone_float = _worst(_run(program, inputs, kept)[0], reference)[0]
+            advance(1)
+            node = handed_on.get(layer)
+            shares.append(LayerShare(
+                layer, sum(p.layer == layer for p in found),
+                sqnr_db(ints[node], floats[node]) if node else None,
+                float(cosines(ints[node], floats[node]).mean()) if node else None,
+                alone_int8, alone_float))
+    return Diagnosis(int8_db, int8_cosine, len(inputs[0]), tuple(shares))
+
+
+class _silent:
+    def __enter__(self):
+        return lambda n=1: None
+
+    def __exit__(self, *exc):
+        return False

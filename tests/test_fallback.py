@@ -1,0 +1,49 @@
+"""fallback = "auto": an int8 artifact that breaks its budget gets the layers the debugger ranks worst kept in
+float, one at a time, until the budget holds; each step's size, fidelity and latency are in the manifest."""
+import json
+
+from conftest import run_cli
+
+
+def export(fragile, tmp_path, *extra):
+    return run_cli("export", "--model", fragile["model"], "--data", fragile["data"], "--target", fragile["strict"],
+                   "--out", tmp_path / "out", *extra)
+
+
+def test_the_fallback_keeps_the_fragile_layer_and_the_budget_holds(fragile, tmp_path):
+    result = export(fragile, tmp_path, "--set", "quantize.fallback=auto", "--json")
+    assert result.exit_code == 0, result.stderr
+    manifest = json.loads(result.stdout)
+    fallback = manifest["fallback"]
+    assert fallback["holds"] and fallback["kept_float"] == ["fragile"] == manifest["keep_float"]
+    assert fallback["ranking"][0]["layer"] == "fragile"
+    before, after = fallback["steps"]
+    assert before["keep_float"] == [] and before["budget_broken"] and not after["budget_broken"]
+    (plain,), (kept,) = before["artifacts"], after["artifacts"]
+    assert plain["sqnr_db"] < 30 <= kept["sqnr_db"]
+    assert kept["size_bytes"] > plain["size_bytes"]  # the cost: two layers' weights in float
+    assert plain["p50_ms"] > 0 and kept["p50_ms"] > 0
+    artifact = next(a for a in manifest["artifacts"] if a["format"] == "onnx-int8")
+    assert artifact["metrics"]["sqnr_db"] == kept["sqnr_db"]
+    assert "budget_broken" not in manifest
+
+
+def test_without_the_fallback_debug_names_the_layer_to_keep(fragile, tmp_path):
+    result = export(fragile, tmp_path, "--debug")
+    assert result.exit_code == 1
+    line = result.stderr.strip()
+    assert "SQNR" in line and 'keep_float = ["fragile"]' in line and "\n" not in line
+    assert not (tmp_path / "out").exists()  # nothing written when the budget fails
+
+
+def test_without_debug_the_error_says_how_to_find_the_layer(fragile, tmp_path):
+    result = export(fragile, tmp_path)
+    assert result.exit_code == 1
+    assert "rerun with --debug" in result.stderr
+
+
+def test_a_missing_spec_file_is_one_line(fragile, tmp_path):
+    result = run_cli("export", "--model", fragile["model"], "--data", fragile["data"], "--target",
+                     tmp_path / "none.toml", "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("error: target spec not found")

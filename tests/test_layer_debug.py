@@ -1,0 +1,37 @@
+"""`shrink-edge debug` ranks the layers of the int8 model by what they lose: a layer with an outlier channel comes
+first, and keeping it alone in float brings back what plain int8 lost."""
+import json
+
+import shrink_edge
+
+from conftest import run_cli
+
+
+def test_the_fragile_layer_ranks_first(fragile):
+    result = shrink_edge.debug(fragile["model"], target="onnx", data=fragile["data"], samples=64, progress=False)
+    ranked = result["ranked"]
+    assert ranked[0]["layer"] == "fragile"
+    assert {r["layer"] for r in ranked} >= {"stem", "fragile", "mixer", "head", "input x"}
+    # alone in float it recovers most of what int8 lost; no other layer alone gains even 3 dB
+    assert ranked[0]["gain_db"] > 20
+    assert all(r["gain_db"] < 3 for r in ranked[1:])
+    # alone in int8 it loses as much as the whole int8 model
+    assert abs(ranked[0]["alone_int8_db"] - result["int8_sqnr_db"]) < 1
+    assert result["int8_sqnr_db"] < 25
+
+
+def test_cli_prints_the_ranking_as_json_and_table(fragile):
+    args = ["debug", "--model", fragile["model"], "--data", fragile["data"], "--samples", "32"]
+    as_json = run_cli(*args, "--json")
+    assert as_json.exit_code == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["ranked"][0]["layer"] == "fragile"
+    table = run_cli(*args, "--top", "2")
+    assert table.exit_code == 0
+    rows = [line for line in table.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 2 and "fragile" in rows[0]
+
+
+def test_bad_sample_count_is_one_line(fragile):
+    result = run_cli("debug", "--model", fragile["model"], "--data", fragile["data"], "--samples", "0")
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("error: --samples 0")
