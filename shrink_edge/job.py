@@ -44,9 +44,12 @@ class Job:
         return cls(spec, model, _as_path(data), _as_path(calibration), recipe or Recipe(), device)
 
     def quantization(self):
-        """The target's scheme with the recipe's float layers."""
-        settings = self.recipe.quantize
-        return replace(self.spec.quantization, keep_float=settings.keep_float) if settings else self.spec.quantization
+        """The target's scheme with the recipe's [quantize] settings."""
+        settings, scheme = self.recipe.quantize, self.spec.quantization
+        if settings is None:
+            return scheme
+        chosen = {k: v for k, v in (("observer", settings.observer), ("equalize", settings.equalize)) if v is not None}
+        return replace(scheme, keep_float=settings.keep_float, **chosen)
 
     def input_files(self) -> tuple[Path, ...]:
         """The files this run reads: what a build tool should watch."""

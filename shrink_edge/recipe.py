@@ -5,7 +5,8 @@
                layer_ratios = { "module.name" = 0.3 }, drop = [names of modules to remove whole]
     [distill]  epochs, batch_size, lr, temperature, alpha, holdout, patience, seed
     [qat]      epochs, batch_size, lr, temperature, alpha, freeze_after, seed
-    [quantize] keep_float = [layer names], fallback = "auto", fallback_max_layers (settings.QuantizeSettings)
+    [quantize] observer, equalize, keep_float = [layer names], fallback = "auto", fallback_max_layers
+               (settings.QuantizeSettings; PTQ only, except keep_float)
 
 Passes run in the order prune -> distill -> qat; a section that is absent is skipped.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from .errors import UserError
 from .settings import DistillSettings, PruneSettings, QatSettings, QuantizeSettings
-from .targets import TargetSpec
+from .targets import OBSERVERS, TargetSpec
 
 SECTIONS = {"prune": PruneSettings, "distill": DistillSettings, "qat": QatSettings, "quantize": QuantizeSettings}
 TOP_LEVEL = {"train_data", "targets"}
@@ -103,6 +104,8 @@ def load(path: Path | None, overrides: list[str] = ()) -> Recipe:
             values["layer_ratios"] = tuple(sorted(values.get("layer_ratios", {}).items()))
         if section == "quantize":
             values["keep_float"] = tuple(values.get("keep_float", ()))
+            if values.get("observer", "histogram") not in OBSERVERS:
+                raise UserError(f"[quantize] observer = {values['observer']!r}; give one of {', '.join(OBSERVERS)}")
             if values.get("fallback", "off") not in ("off", "auto"):
                 raise UserError(f"[quantize] fallback = {values['fallback']!r}; give \"auto\" or \"off\"")
         settings[section] = cls(**values)

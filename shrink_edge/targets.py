@@ -8,12 +8,15 @@ from pathlib import Path
 from .errors import UserError
 
 TARGETS_DIR = Path(__file__).resolve().parents[1] / "targets"
+OBSERVERS = ("histogram", "minmax", "percentile")  # quantization.py says what each does
 
 
 @dataclass(frozen=True)
 class Quantization:
     weights_per_channel: bool = True
     calibration_samples: int = 512
+    observer: str = "histogram"       # how calibration picks activation ranges: histogram, minmax, percentile
+    equalize: bool = False            # cross-layer equalization before calibration (equalization.py)
     keep_float: tuple[str, ...] = ()  # layers left in float (a recipe's [quantize] keep_float, or the fallback)
 
 
@@ -66,7 +69,7 @@ class TargetSpec:
 def _parse(path: Path) -> TargetSpec:
     try:
         raw = tomllib.loads(path.read_text())
-        return TargetSpec(
+        spec = TargetSpec(
             name=path.stem,
             path=path,
             description=raw["description"],
@@ -80,6 +83,10 @@ def _parse(path: Path) -> TargetSpec:
             include=tuple(raw.get("include", ())),
             supported_ops=frozenset(raw.get("ops", {}).get("supported", ())),
         )
+        if spec.quantization.observer not in OBSERVERS:
+            raise UserError(f"invalid target spec {path}: [quantization] observer = {spec.quantization.observer!r}; "
+                            f"give one of {', '.join(OBSERVERS)}")
+        return spec
     except (tomllib.TOMLDecodeError, KeyError, TypeError) as e:
         raise UserError(f"invalid target spec {path}: {type(e).__name__}: {e}; see targets/onnx.toml for the fields")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..model_source import load_program
+from ..equalization import equalize
 from ..quantization import converted, make_quantizer
 from .base import Context, Pass
 from .torch_export import export_program
@@ -28,11 +29,13 @@ class PostTrainingQuantize(Pass):
 
 
 def calibrated(module, ctx: Context, fold: bool = True):
-    """The float program's int8 program: observers calibrated on the calibration data, then converted with the
-    scheme's float layers (quantization.converted)."""
+    """The float program's int8 program: equalized if the scheme says so, observers calibrated on the calibration
+    data, then converted with the scheme's float layers (quantization.converted)."""
     import torch
     from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
 
+    if ctx.quantization.equalize:
+        equalize(module)
     prepared = prepare_pt2e(module, make_quantizer(ctx.quantization))
     n = min(ctx.quantization.calibration_samples, len(ctx.calibration))
     inputs = [x[:n] for x in ctx.calibration.arrays()]

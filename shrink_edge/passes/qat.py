@@ -18,6 +18,8 @@ from .base import ConfiguredPass, Context
 from .distill import training_data
 from .torch_export import export_program
 
+PTQ_ONLY = ("observer", "equalize")  # calibration settings: QAT learns its ranges and trains its weights
+
 
 def freeze(prepared) -> None:
     """Stop observers and batch-norm statistics in a prepared PT2E graph."""
@@ -48,7 +50,8 @@ class QuantizationAwareTraining(ConfiguredPass):
     config: QatSettings
 
     def data_settings(self, ctx: Context) -> dict:
-        return {"scheme": asdict(ctx.quantization), "data": training_data(ctx).digest()}
+        scheme = {k: v for k, v in asdict(ctx.quantization).items() if k not in PTQ_ONLY}
+        return {"scheme": scheme, "data": training_data(ctx).digest()}
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         import torch
