@@ -1,6 +1,7 @@
 """`debug`: rank the layers of a model's int8 program by the accuracy they lose (layer_debug), on held-out data."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from . import targets
@@ -9,6 +10,7 @@ from .job import Job
 from .layer_debug import Diagnosis, diagnose
 from .model_source import as_source, load_program
 from .recipe import Recipe, as_recipe
+from .targets import members
 
 SAMPLES = 128
 
@@ -29,24 +31,55 @@ def int8_program(ctx, optimized, cache: Cache):
 
 
 def diagnosis(job: Job, ctx, evaluation, cache: Cache, samples: int = SAMPLES) -> tuple[Diagnosis, str | None]:
+    """The ranking of the layers of the program the run's artifacts come from."""
     from .optimizer import run_recipe
 
     program, caveat = int8_program(ctx, run_recipe(job, ctx, cache), cache)
-    inputs = [x[:samples] for x in evaluation.arrays()]
-    return diagnose(program, inputs, ctx.steps), caveat
+    return diagnose(program, [x[:samples] for x in evaluation.arrays()], ctx.steps), caveat
+
+
+def runtime_columns(job, ctx, evaluation, cache: Cache, optimized, program, samples: int = SAMPLES) -> dict[str, dict]:
+    """For each int8 artifact of the job whose runtime exposes its activations, every layer's tensor in it
+    (layer_debug.runtime_errors), by format."""
+    from .backends import FORMATS, owner
+    from .graph import build
+    from .layer_debug import runtime_errors
+
+    columns = {}
+    inputs = {name: x[:samples] for name, x in evaluation.inputs.items()}
+    for spec in members(job.spec):
+        for fmt in spec.artifacts:
+            backend = owner(fmt)
+            if not FORMATS[fmt].quantized or backend.intermediates is None or fmt in columns:
+                continue
+            artifact = build(optimized.start(fmt), fmt, replace(ctx, options=spec.options), cache)
+            with ctx.steps.step(f"reading every int8 tensor of {fmt} in {backend.name}"):
+                columns[fmt] = runtime_errors(program, list(inputs.values()),
+                                              backend.intermediates(artifact.path, inputs))
+    return columns
 
 
 def debug(model=None, example_inputs=None, target: str = "tflite", data=None, calibration=None,
           recipe: Recipe | Path | None = None, cache_dir: Path | None = None, samples: int = SAMPLES,
-          device: str = "cpu", progress: bool = True) -> dict:
+          device: str = "cpu", progress: bool = True, runtimes: bool = True) -> dict:
     """Measure each layer of `model`'s int8 program for `target` (its scheme, the recipe's passes and keep_float)
-    on `samples` samples of `data`; returns the ranking and each layer's figures (Diagnosis.as_dict)."""
+    on `samples` samples of `data`; returns the ranking and each layer's figures (Diagnosis.as_dict). With
+    `runtimes`, each int8 artifact whose runtime exposes its activations (ONNX, LiteRT) is read layer by layer too:
+    per layer and format, its tensor against float and against the int8 program."""
+    from .optimizer import run_recipe
     from .progress import Steps
 
     job = Job.create(targets.resolve(target), as_source(model, example_inputs), data, calibration,
                      as_recipe(recipe), device)
+    cache = Cache(cache_dir)
     with Steps(progress) as steps:
         ctx, evaluation, _ = job.open(steps)
-        found, caveat = diagnosis(job, ctx, evaluation, Cache(cache_dir), samples)
+        optimized = run_recipe(job, ctx, cache)
+        program, caveat = int8_program(ctx, optimized, cache)
+        found = diagnose(program, [x[:samples] for x in evaluation.arrays()], steps)
+        columns = runtime_columns(job, ctx, evaluation, cache, optimized, program, samples) if runtimes else {}
+    result = found.as_dict()
+    for layer in result["ranked"]:
+        layer["artifacts"] = {fmt: errors[layer["layer"]] for fmt, errors in columns.items() if layer["layer"] in errors}
     return {"model": ctx.model.name, "target": job.spec.name, "keep_float": list(ctx.quantization.keep_float),
-            **found.as_dict(), **({"caveat": caveat} if caveat else {})}
+            "artifacts": list(columns), **result, **({"caveat": caveat} if caveat else {})}

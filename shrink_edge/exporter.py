@@ -127,7 +127,7 @@ class Attempt:
 def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, max_metric_drop) -> Attempt:
     """Run the recipe, build every artifact of the job's targets and verify each in its runtime."""
     from .backends import FORMATS, owner
-    from .graph import build, reachable
+    from .graph import build
     from .model_source import load_program
     from .optimizer import output_scales, run_recipe
     from .quant_points import float_compute
@@ -149,10 +149,7 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
     task_reference = metric(dict(zip(model.outputs, reference)), evaluation.labels) if metric else None
     for spec in members(job.spec):
         for fmt in spec.artifacts:
-            # int8 formats come from the QAT program when there is one; the rest from the float model
-            start = optimized.float_model
-            if optimized.int8_model is not None and reachable(optimized.int8_model.format, fmt):
-                start = optimized.int8_model
+            start = optimized.start(fmt)
             artifact = build(start, fmt, replace(ctx, options=spec.options), cache)
             backend = owner(fmt)
             with steps.step(f"verifying {fmt} in {backend.name} on {len(evaluation)} samples"):

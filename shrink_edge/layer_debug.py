@@ -113,6 +113,46 @@ def diagnose(program, inputs: list[np.ndarray], steps=None) -> Diagnosis:
     return Diagnosis(int8_db, int8_cosine, len(inputs[0]), tuple(shares))
 
 
+def _aligned(values: np.ndarray, shape: tuple) -> np.ndarray | None:
+    """A runtime tensor in the program's layout: as it is, or channel-last (NHWC, NLC) moved back to channel-first."""
+    if values.shape == shape:
+        return values
+    moves = {4: (0, 3, 1, 2), 3: (0, 2, 1)}
+    if values.ndim in moves and values.transpose(moves[values.ndim]).shape == shape:
+        return values.transpose(moves[values.ndim])
+    if values.ndim > len(shape) and values.size == np.prod(shape) and all(d == 1 for d in values.shape[len(shape):]):
+        return values.reshape(shape)  # (N, C, 1, 1) for (N, C): a pooled tensor before its flatten
+    return None
+
+
+def runtime_errors(program, inputs: list[np.ndarray], tensors) -> dict[str, dict]:
+    """Per layer, the artifact's own tensor (backends' `intermediates`) against the float model and against the
+    int8 program at the same point: where a runtime departs from the int8 reference. Runtime tensors are matched to
+    the program's activation points in order, by quantization scale and shape; a layer whose tensor the runtime
+    fused away or rescaled has no entry."""
+    found = [p for p in quant_points.points(program) if p.kind == "activation"]
+    by_name = {n.name: n for n in program.graph.nodes}
+    handed_on = {p.quantize: next(u.name for u in by_name[p.quantize].users) for p in found}
+    _, floats = _run(program, inputs, {p.quantize for p in quant_points.points(program)}, handed_on.values())
+    _, ints = _run(program, inputs, set(), handed_on.values())
+    used, errors = set(), {}
+    for point in found:
+        scale = by_name[point.quantize].args[1]
+        scale = float(getattr(program, scale.target)) if hasattr(scale, "target") else float(scale)
+        name = handed_on[point.quantize]
+        for j, tensor in enumerate(tensors):
+            if j in used or not np.isclose(tensor.scale, scale, rtol=1e-5):
+                continue
+            values = _aligned(tensor.values, floats[name].shape)
+            if values is None:
+                continue
+            used.add(j)
+            errors[point.layer] = {"tensor": tensor.name, "sqnr_db": rounded(sqnr_db(values, floats[name])),
+                                   "vs_int8_db": rounded(sqnr_db(values, ints[name]))}
+            break
+    return errors
+
+
 class _silent:
     def __enter__(self):
         return lambda n=1: None

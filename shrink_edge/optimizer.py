@@ -27,6 +27,15 @@ class Optimized:
     float_model: Artifact          # after pruning and distillation (the origin when the recipe has neither)
     int8_model: Artifact | None    # the converted QAT program, when the recipe has [qat]
 
+    def start(self, fmt: str) -> Artifact:
+        """Where a format is built from: int8 formats from the QAT program when there is one, the rest from the
+        float model."""
+        from .graph import reachable
+
+        if self.int8_model is not None and reachable(self.int8_model.format, fmt):
+            return self.int8_model
+        return self.float_model
+
     def reference(self, model: ModelSource):
         """The PyTorch module every exported artifact is verified against: the QAT model when there is one."""
         if self.int8_model is not None:

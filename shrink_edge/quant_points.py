@@ -3,7 +3,8 @@ or an activation) to int8. Points are grouped by the layer they belong to, so th
 or kept in float.
 
 A point belongs to the module whose tensor it rounds: a weight to the layer that uses it, an activation to the
-module that produced it (through functional ops at the model's top level such as a ReLU after a convolution).
+module that produced it (through functional ops at the model's top level, and through a ReLU or ReLU6 after a
+convolution, which int8 runtimes fuse into it).
 Activations made by a top-level op of their own (a residual add, a mean) belong to that op, named by its node
 ("add_1"). Keeping a layer in float removes its points: its weights stay float and the layers after it read its
 output in float (and so run in float), as an int8 runtime does with a float island (dequantize before, quantize
@@ -17,6 +18,7 @@ from .signature import flatten_outputs
 
 QUANTIZE = ("quantize_per_tensor", "quantize_per_channel")
 DEQUANTIZE = ("dequantize_per_tensor", "dequantize_per_channel")
+FUSED = ("relu", "relu_", "hardtanh", "hardtanh_", "clamp")  # activations a runtime folds into the layer before
 COMPUTE = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "linear")
 
 
@@ -39,14 +41,23 @@ def module_path(node) -> str:
 
 
 def _producer(node) -> str:
-    """The layer an activation comes from: back through top-level ops until a module or another point."""
-    start = node
-    while node.op == "call_function" and not module_path(node):
+    """The layer an activation comes from: back through top-level ops and through activations that int8 runtimes
+    fuse into the layer before them (ReLU, ReLU6), until a module's own op; else the op reading another point."""
+    if node.op != "call_function":
+        return f"input {node.name}"
+    while _fused(node) or not module_path(node):
         source = next((a for a in node.args if hasattr(a, "op")), None)
+        if source is not None and source.op == "placeholder":
+            return f"input {source.name}"
         if source is None or _is(source, DEQUANTIZE) or source.op != "call_function":
-            return start.name if start.op == "call_function" else f"input {start.name}"
+            return module_path(node) or node.name
         node = source
-    return module_path(node) if node.op == "call_function" else f"input {node.name}"
+    return module_path(node)
+
+
+def _fused(node) -> bool:
+    return str(node.target).split(".")[1] in FUSED if node.op == "call_function" and "aten" in str(node.target) \
+        else False
 
 
 def points(module) -> list[Point]:

@@ -123,20 +123,26 @@ def inspect_table(info: dict) -> Table:
 
 
 def debug_table(result: dict, top: int = 10) -> Table:
-    """The worst layers first: what keeping each alone in float would bring."""
-    table = Table(title=f"{result['model']} int8 ({result['target']} scheme) on {result['samples']} samples: "
+    """The worst layers first: what keeping each alone in float would bring, and where each artifact departs."""
+    formats = result.get("artifacts", [])
+    caption = ("SQNR in dB. output: the layer's output against float; only int8 / only float: the model's SQNR with that layer "
+               "alone in int8 / alone kept in float" + (f"; {', '.join(formats)}: the artifact's own tensor there "
+                                                       "against the int8 program" if formats else ""))
+    table = Table(title=f"{result['model']} int8 ({result['target']} scheme), {result['samples']} samples: "
                         f"SQNR {result['int8_sqnr_db']:.1f} dB, cosine {result['int8_cosine']:.4f}",
-                  caption=result.get("caveat"))
-    table.add_column("rank", justify="right")
+                  caption=caption + (f". {result['caveat']}" if result.get("caveat") else ""))
+    table.add_column("#", justify="right")
     table.add_column("layer", no_wrap=True)
-    for column in ("its output vs float", "alone int8", "alone float", "gain"):
+    for column in ("output", "only int8", "only float", "gain", *(f.replace("-int8", "") for f in formats)):
         table.add_column(column, justify="right", no_wrap=True)
     for rank, layer in enumerate(result["ranked"][:top], 1):
-        output = "" if layer["output_sqnr_db"] is None else f"{layer['output_sqnr_db']:.1f} dB"
-        table.add_row(str(rank), layer["layer"], output, _db(layer["alone_int8_db"]), _db(layer["alone_float_db"]),
-                      f"{layer['gain_db']:+.1f} dB" if layer["gain_db"] is not None else "")
+        runtimes = [_db(layer["artifacts"][fmt]["vs_int8_db"]) if fmt in layer.get("artifacts", {}) else "-"
+                    for fmt in formats]
+        table.add_row(str(rank), layer["layer"], _db(layer["output_sqnr_db"], "-"), _db(layer["alone_int8_db"]),
+                      _db(layer["alone_float_db"]), f"{layer['gain_db']:+.1f} dB" if layer["gain_db"] is not None
+                      else "", *runtimes)
     return table
 
 
-def _db(value) -> str:
-    return "exact" if value is None else f"{value:.1f} dB"
+def _db(value, missing: str = "exact") -> str:
+    return missing if value is None else f"{value:.1f}"

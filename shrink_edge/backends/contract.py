@@ -14,6 +14,18 @@ from ..formats import Format
 from ..passes.base import Pass
 
 Predict = Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Intermediate:
+    """One int8 activation an artifact computes, as its runtime read it: dequantized, batch first, in the runtime's
+    own layout (NHWC in LiteRT)."""
+    name: str
+    scale: float
+    values: np.ndarray
+
+
+Intermediates = Callable[[Path, dict[str, np.ndarray]], list[Intermediate]]  # in execution order
 Check = Callable[..., list[str]]  # (module, model source, target specs, scratch folder) -> one line per refusal
 
 
@@ -25,6 +37,7 @@ class Backend:
     predict: Predict           # named inputs in, named outputs out, in the real runtime
     facts: Callable[[Path], dict] | None = None  # what else the runtime tells (memory, precision, ops)
     check: Check | None = None  # the float model through its converter and runtime, before any training
+    intermediates: Intermediates | None = None  # every int8 activation, for the per-layer debugger
 
 
 def refused(specs, tool: str, failure: Exception) -> list[str]:

@@ -2,6 +2,7 @@
 from ...formats import Format
 from ..contract import Backend
 from . import check, session
+from .intermediates import intermediates
 from .export import TfliteExport
 
 BACKEND = Backend(
@@ -11,4 +12,5 @@ BACKEND = Backend(
     predict=session.predict,
     facts=session.facts,
     check=check.check,
+    intermediates=intermediates,
 )

@@ -64,22 +64,27 @@ def predict(path: Path, inputs: dict[str, np.ndarray], threads: int = 1) -> dict
 
     interpreter = Interpreter(model_path=str(path), num_threads=threads)
     interpreter.allocate_tensors()
-    input_details, output_details = io_details(interpreter)
-    feeds = matched(list(inputs), input_details, "inputs", path)
+    return run(interpreter, inputs, io_details(interpreter)[1], path)
+
+
+def run(interpreter, inputs: dict[str, np.ndarray], tensors: dict[str, dict], path: Path) -> dict[str, np.ndarray]:
+    """Feed every sample, batch by batch (padding the last batch of a fixed-batch model); the named tensors'
+    dequantized values over all samples."""
+    feeds = matched(list(inputs), io_details(interpreter)[0], "inputs", path)
     batch = int(feeds[0]["shape"][0])
     arrays = [to_layout(x, d["shape"]) for x, d in zip(inputs.values(), feeds)]
     n = len(arrays[0])
-    outputs: dict[str, list] = {name: [] for name in output_details}
+    values: dict[str, list] = {name: [] for name in tensors}
     for i in range(0, n, batch):
         for x, detail in zip(arrays, feeds):
             chunk = x[i:i + batch]
-            if len(chunk) < batch:  # a fixed-batch model: pad the last chunk
+            if len(chunk) < batch:
                 chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - len(chunk), 0)])
             interpreter.set_tensor(detail["index"], quantize(chunk, detail))
         interpreter.invoke()
-        for name, detail in output_details.items():
-            outputs[name].append(dequantize(interpreter.get_tensor(detail["index"]), detail)[:n - i])
-    return {name: np.concatenate(parts) for name, parts in outputs.items()}
+        for name, detail in tensors.items():
+            values[name].append(dequantize(interpreter.get_tensor(detail["index"]), detail)[:n - i])
+    return {name: np.concatenate(parts) for name, parts in values.items()}
 
 
 def float_ops(path: Path) -> list[str]:

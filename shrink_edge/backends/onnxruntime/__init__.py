@@ -2,6 +2,7 @@
 from ...formats import Format
 from ..contract import Backend
 from . import check, session
+from .intermediates import intermediates
 from .export import OnnxExportFloat, OnnxExportInt8
 
 BACKEND = Backend(
@@ -10,4 +11,5 @@ BACKEND = Backend(
     passes=(OnnxExportFloat(), OnnxExportInt8()),
     predict=session.predict,
     check=check.check,
+    intermediates=intermediates,
 )
