@@ -51,6 +51,7 @@ def _plots(rows: list[dict], runs: list[tuple[Path, dict]], folder: Path) -> lis
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     plt.rcParams.update({"font.size": 9, "svg.hashsalt": "shrink-edge"})
     written = []
@@ -100,6 +101,30 @@ def _plots(rows: list[dict], runs: list[tuple[Path, dict]], folder: Path) -> lis
         ax.set_title(f"latency on {device}")
         ax.invert_yaxis()
         save(fig, f"latency_{device.replace(':', '_').replace('.', '_')}.png")
+
+    for i, (_, m) in enumerate(runs):
+        suffix = f"_{i}" if len(runs) > 1 else ""
+        ranked = (m.get("debug") or {}).get("ranked") or (m.get("fallback") or {}).get("ranking")
+        if ranked:
+            top = ranked[:15]
+            fig, ax = plt.subplots(figsize=(7, 0.35 * len(top) + 1.4))
+            ax.barh([r["layer"] for r in top], [r["gain_db"] or 0 for r in top], color="#c44e52")
+            ax.set_xlabel("SQNR gain of the model's outputs with that layer alone kept in float (dB)")
+            ax.set_title(f"{m['model']}: the layers int8 hurts most")
+            ax.invert_yaxis()
+            save(fig, f"layers{suffix}.png")
+        if steps := (m.get("fallback") or {}).get("steps"):
+            fig, ax = plt.subplots(figsize=(7, 4))
+            for fmt in dict.fromkeys(a["format"] for step in steps for a in step["artifacts"]):
+                points = [(len(step["keep_float"]), a) for step in steps for a in step["artifacts"]
+                          if a["format"] == fmt and a.get("sqnr_db") is not None]
+                ax.plot([k for k, _ in points], [a["sqnr_db"] for _, a in points], marker="o", label=fmt)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_xlabel("layers kept in float")
+            ax.set_ylabel("SQNR of the worst output (dB)")
+            ax.set_title(f"{m['model']}: fallback, step by step (sizes and latencies in manifest.json)")
+            ax.legend(fontsize=7)
+            save(fig, f"fallback{suffix}.png")
     return written
 
 

@@ -26,6 +26,9 @@ def test_the_fallback_keeps_the_fragile_layer_and_the_budget_holds(fragile, tmp_
     artifact = next(a for a in manifest["artifacts"] if a["format"] == "onnx-int8")
     assert artifact["metrics"]["sqnr_db"] == kept["sqnr_db"]
     assert "budget_broken" not in manifest
+    shown = run_cli("report", tmp_path / "out")
+    assert shown.exit_code == 0, shown.stderr
+    assert {"layers.png", "fallback.png"} <= {p.name for p in (tmp_path / "out" / "report").glob("*.png")}
 
 
 def test_without_the_fallback_debug_names_the_layer_to_keep(fragile, tmp_path):
