@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from .backends import FORMATS
 from .errors import UserError
+from .files import size_bytes
 from .verify import rounded
 
 LATENCY_RUNS = 50
@@ -41,8 +42,6 @@ def fall_back(job, ctx, evaluation, cache, first, verified, max_layers: int):
 
 def _figures(row, latencies: dict) -> dict:
     spec, fmt, artifact, runtime, metrics, _ = row
-    from .files import size_bytes
-
     figures = {"target": spec.name, "format": fmt, "size_bytes": size_bytes(artifact.path)}
     if metrics is not None:
         figures.update(cosine=rounded(metrics.worst("cosine")), sqnr_db=rounded(metrics.worst("sqnr_db")),

@@ -55,9 +55,14 @@ def _producer(node) -> str:
     return module_path(node)
 
 
+def _aten(node) -> str:
+    """An aten op's name ("relu" for aten.relu.default); "" for anything else."""
+    target = str(node.target)
+    return target.split(".")[1] if node.op == "call_function" and target.startswith("aten.") else ""
+
+
 def _fused(node) -> bool:
-    return str(node.target).split(".")[1] in FUSED if node.op == "call_function" and "aten" in str(node.target) \
-        else False
+    return _aten(node) in FUSED
 
 
 def points(module) -> list[Point]:
@@ -86,8 +91,7 @@ def float_compute(module) -> list[str]:
     int8): the ones kept in float and those reading their float output."""
     names = []
     for node in module.graph.nodes:
-        if node.op == "call_function" and str(node.target).split(".")[1] in COMPUTE and len(node.args) > 1 \
-                and not _is(node.args[1], DEQUANTIZE):
+        if _aten(node) in COMPUTE and len(node.args) > 1 and not _is(node.args[1], DEQUANTIZE):
             names.append(module_path(node) or node.name)
     return names
 
