@@ -7,10 +7,9 @@ import pytest
 from conftest import run_cli
 
 
-def export(fragile, tmp_path, *extra):
-    result = run_cli("export", "--model", fragile["model"], "--data", fragile["data"], "--target", "onnx",
-                     "--out", tmp_path / "out", "--json", *extra)
-    return result
+def export(fragile, tmp_path, *extra, target="onnx"):
+    return run_cli("export", "--model", fragile["model"], "--data", fragile["data"], "--target", target,
+                   "--out", tmp_path / "out", "--json", *extra)
 
 
 def test_keeping_the_fragile_layer_in_float(fragile, tmp_path):
@@ -35,3 +34,15 @@ def test_bad_fallback_setting(fragile, tmp_path, value):
     result = export(fragile, tmp_path, "--set", f"quantize.fallback={value}")
     assert result.exit_code == 2
     assert "[quantize] fallback" in result.stderr
+
+
+@pytest.mark.parametrize("target", ["openvino", "executorch"])
+def test_the_compute_budgets_allow_exactly_the_layers_kept_in_float(fragile, tmp_path, target):
+    """openvino and executorch require int8 compute layers; the two kept in float (fragile, and mixer which reads
+    it) are allowed, and the runtime reports exactly those two in float."""
+    result = export(fragile, tmp_path, "--set", 'quantize.keep_float=["fragile"]', target=target)
+    assert result.exit_code == 0, result.stderr
+    manifest = json.loads(result.stdout)
+    artifact = next(a for a in manifest["artifacts"] if a["format"] == f"{target}-int8")
+    assert len(artifact["facts"]["float_compute_layers"]) == 2
+    assert artifact["metrics"]["sqnr_db"] > 40
