@@ -13,6 +13,7 @@ from .recipe import Recipe, as_recipe
 from .targets import members
 
 SAMPLES = 128
+RUNTIME_SAMPLES = 32  # an artifact's every int8 tensor is held in memory for these
 
 
 def int8_program(ctx, optimized, cache: Cache):
@@ -46,7 +47,7 @@ def runtime_columns(job, ctx, evaluation, cache: Cache, optimized, program, samp
     from .layer_debug import runtime_errors
 
     columns = {}
-    inputs = {name: x[:samples] for name, x in evaluation.inputs.items()}
+    inputs = {name: x[:min(samples, RUNTIME_SAMPLES)] for name, x in evaluation.inputs.items()}
     for spec in members(job.spec):
         for fmt in spec.artifacts:
             backend = owner(fmt)
@@ -64,8 +65,9 @@ def debug(model=None, example_inputs=None, target: str = "tflite", data=None, ca
           device: str = "cpu", progress: bool = True, runtimes: bool = True) -> dict:
     """Measure each layer of `model`'s int8 program for `target` (its scheme, the recipe's passes and keep_float)
     on `samples` samples of `data`; returns the ranking and each layer's figures (Diagnosis.as_dict). With
-    `runtimes`, each int8 artifact whose runtime exposes its activations (ONNX, LiteRT) is read layer by layer too:
-    per layer and format, its tensor against float and against the int8 program."""
+    `runtimes`, each int8 artifact whose runtime exposes its activations (ONNX, LiteRT) is read layer by layer too,
+    on the first RUNTIME_SAMPLES samples: per layer and format, its tensor against float and against the int8
+    program."""
     from .optimizer import run_recipe
     from .progress import Steps
 

@@ -56,18 +56,51 @@ class Diagnosis:
                 "ranked": [{**s.as_dict(), "gain_db": rounded(self.gain_db(s))} for s in self.ranked()]}
 
 
-def _run(program, inputs, off, record=()):
-    """Outputs (and recorded nodes) over every sample, batch by batch, as numpy."""
+def _batches(inputs):
     import torch
 
-    outputs, seen = [], {}
     for i in range(0, len(inputs[0]), BATCH):
-        batch = [torch.from_numpy(x[i:i + BATCH]) for x in inputs]
-        out, values = quant_points.run(program, batch, off, record)
-        outputs.append([o.numpy() for o in out])
-        for name, value in values.items():
-            seen.setdefault(name, []).append(value.float().numpy())
-    return [np.concatenate(parts) for parts in zip(*outputs)], {k: np.concatenate(v) for k, v in seen.items()}
+        yield i, [torch.from_numpy(x[i:i + BATCH]) for x in inputs]
+
+
+def _outputs(program, inputs, off) -> list[np.ndarray]:
+    """The model's outputs over every sample, batch by batch."""
+    parts = [[o.numpy() for o in quant_points.run(program, batch, off)[0]] for _, batch in _batches(inputs)]
+    return [np.concatenate(p) for p in zip(*parts)]
+
+
+class _Tally:
+    """SQNR and mean cosine of tensors against their references, summed batch by batch: an intermediate tensor of
+    every layer over every sample would not fit in memory for a 224x224 model."""
+
+    def __init__(self):
+        self.signal, self.noise, self.cosines = {}, {}, {}
+
+    def add(self, name: str, value: np.ndarray, reference: np.ndarray) -> None:
+        value, reference = value.astype(np.float64), reference.astype(np.float64)
+        self.signal[name] = self.signal.get(name, 0.0) + float(np.sum(reference ** 2))
+        self.noise[name] = self.noise.get(name, 0.0) + float(np.sum((value - reference) ** 2))
+        self.cosines.setdefault(name, []).extend(cosines(value, reference))
+
+    def sqnr(self, name: str) -> float:
+        noise, signal = self.noise[name], self.signal[name]
+        return float("inf") if noise == 0 else 10 * np.log10(signal / noise) if signal > 0 else float("-inf")
+
+    def cosine(self, name: str) -> float:
+        return float(np.mean(self.cosines[name]))
+
+
+def _compared(program, inputs, everything, nodes) -> tuple[list[np.ndarray], list[np.ndarray], _Tally]:
+    """Float and int8 runs side by side: both runs' outputs, and the int8 value of each of `nodes` against float."""
+    tally, floats, ints = _Tally(), [], []
+    for _, batch in _batches(inputs):
+        f_out, f_seen = quant_points.run(program, batch, everything, nodes)
+        q_out, q_seen = quant_points.run(program, batch, set(), nodes)
+        floats.append([o.numpy() for o in f_out])
+        ints.append([o.numpy() for o in q_out])
+        for name in f_seen:
+            tally.add(name, q_seen[name].float().numpy(), f_seen[name].float().numpy())
+    return [np.concatenate(p) for p in zip(*floats)], [np.concatenate(p) for p in zip(*ints)], tally
 
 
 def _worst(outputs, reference) -> tuple[float, float]:
@@ -91,25 +124,21 @@ def diagnose(program, inputs: list[np.ndarray], steps=None) -> Diagnosis:
     progress = steps.step(f"measuring {len(layers)} layers, {runs} runs on {len(inputs[0])} samples", total=runs) \
         if steps else _silent()
     with progress as advance:
-        reference, floats = _run(program, inputs, everything, handed_on.values())
-        advance(1)
-        int8, ints = _run(program, inputs, set(), handed_on.values())
-        advance(1)
+        reference, int8, tally = _compared(program, inputs, everything, set(handed_on.values()))
+        advance(2)
         int8_db, int8_cosine = _worst(int8, reference)
         shares = []
         for layer in layers:
             own = {p.quantize for p in found if p.layer == layer}
-            alone_int8 = _worst(_run(program, inputs, everything - own)[0], reference)[0]
+            alone_int8 = _worst(_outputs(program, inputs, everything - own), reference)[0]
             advance(1)
             kept = {p.quantize for p in quant_points.selected(program, [layer])}
-            alone_float = _worst(_run(program, inputs, kept)[0], reference)[0]
+            alone_float = _worst(_outputs(program, inputs, kept), reference)[0]
             advance(1)
             node = handed_on.get(layer)
-            shares.append(LayerShare(
-                layer, sum(p.layer == layer for p in found),
-                sqnr_db(ints[node], floats[node]) if node else None,
-                float(cosines(ints[node], floats[node]).mean()) if node else None,
-                alone_int8, alone_float))
+            shares.append(LayerShare(layer, sum(p.layer == layer for p in found),
+                                     tally.sqnr(node) if node else None, tally.cosine(node) if node else None,
+                                     alone_int8, alone_float))
     return Diagnosis(int8_db, int8_cosine, len(inputs[0]), tuple(shares))
 
 
@@ -131,26 +160,33 @@ def runtime_errors(program, inputs: list[np.ndarray], tensors) -> dict[str, dict
     the program's activation points in order, by quantization scale and shape; a layer whose tensor the runtime
     fused away or rescaled has no entry."""
     found = [p for p in quant_points.points(program) if p.kind == "activation"]
+    everything = {p.quantize for p in quant_points.points(program)}
     by_name = {n.name: n for n in program.graph.nodes}
     handed_on = {p.quantize: next(u.name for u in by_name[p.quantize].users) for p in found}
-    _, floats = _run(program, inputs, {p.quantize for p in quant_points.points(program)}, handed_on.values())
-    _, ints = _run(program, inputs, set(), handed_on.values())
-    used, errors = set(), {}
+    _, batch = next(_batches(inputs))
+    shapes = {k: tuple(v.shape) for k, v in quant_points.run(program, batch, set(), set(handed_on.values()))[1].items()}
+    used, matched = set(), {}  # layer -> (program node, runtime tensor); a layer's last point wins
     for point in found:
         scale = by_name[point.quantize].args[1]
         scale = float(getattr(program, scale.target)) if hasattr(scale, "target") else float(scale)
-        name = handed_on[point.quantize]
+        node = handed_on[point.quantize]
         for j, tensor in enumerate(tensors):
-            if j in used or not np.isclose(tensor.scale, scale, rtol=1e-5):
-                continue
-            values = _aligned(tensor.values, floats[name].shape)
-            if values is None:
-                continue
-            used.add(j)
-            errors[point.layer] = {"tensor": tensor.name, "sqnr_db": rounded(sqnr_db(values, floats[name])),
-                                   "vs_int8_db": rounded(sqnr_db(values, ints[name]))}
-            break
-    return errors
+            if j not in used and np.isclose(tensor.scale, scale, rtol=1e-5) \
+                    and _aligned(tensor.values[:len(batch[0])], shapes[node]) is not None:
+                used.add(j)
+                matched[point.layer] = (node, tensor)
+                break
+    against_float, against_int8 = _Tally(), _Tally()
+    nodes = {node for node, _ in matched.values()}
+    for i, batch in _batches(inputs):
+        _, floats = quant_points.run(program, batch, everything, nodes)
+        _, ints = quant_points.run(program, batch, set(), nodes)
+        for layer, (node, tensor) in matched.items():
+            values = _aligned(tensor.values[i:i + len(batch[0])], tuple(floats[node].shape))
+            against_float.add(layer, values, floats[node].float().numpy())
+            against_int8.add(layer, values, ints[node].float().numpy())
+    return {layer: {"tensor": tensor.name, "sqnr_db": rounded(against_float.sqnr(layer)),
+                    "vs_int8_db": rounded(against_int8.sqnr(layer))} for layer, (_, tensor) in matched.items()}
 
 
 class _silent:
