@@ -17,6 +17,7 @@ class Quantization:
     calibration_samples: int = 512
     observer: str = "histogram"       # how calibration picks activation ranges: histogram, minmax, percentile
     equalize: bool = False            # cross-layer equalization before calibration (equalization.py)
+    smooth: bool = False              # SmoothQuant on LayerNorm -> linear layers before calibration (smoothing.py)
     keep_float: tuple[str, ...] = ()  # layers left in float (a recipe's [quantize] keep_float, or the fallback)
 
 

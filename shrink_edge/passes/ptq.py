@@ -5,6 +5,7 @@ from pathlib import Path
 
 from ..model_source import load_program
 from ..equalization import equalize
+from ..smoothing import smooth
 from ..quantization import converted, make_quantizer
 from .base import Context, Pass
 from .torch_export import export_program
@@ -29,16 +30,19 @@ class PostTrainingQuantize(Pass):
 
 
 def calibrated(module, ctx: Context, fold: bool = True):
-    """The float program's int8 program: equalized if the scheme says so, observers calibrated on the calibration
-    data, then converted with the scheme's float layers (quantization.converted)."""
+    """The float program's int8 program: equalized and smoothed if the scheme says so, observers calibrated on the
+    calibration data, then converted with the scheme's float layers (quantization.converted)."""
     import torch
     from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
 
-    if ctx.quantization.equalize:
-        equalize(module)
-    prepared = prepare_pt2e(module, make_quantizer(ctx.quantization))
     n = min(ctx.quantization.calibration_samples, len(ctx.calibration))
     inputs = [x[:n] for x in ctx.calibration.arrays()]
+    if ctx.quantization.equalize:
+        equalize(module)
+    if ctx.quantization.smooth:
+        with ctx.steps.step("smoothing activation outliers into the weights (SmoothQuant)"):
+            smooth(module, inputs)
+    prepared = prepare_pt2e(module, make_quantizer(ctx.quantization))
     with ctx.steps.step("calibrating int8 ranges", total=n) as advance, torch.no_grad():
         for i in range(0, n, BATCH):
             prepared(*(torch.from_numpy(x[i:i + BATCH]) for x in inputs))

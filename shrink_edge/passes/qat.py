@@ -18,7 +18,7 @@ from .base import ConfiguredPass, Context
 from .distill import training_data
 from .torch_export import export_program
 
-PTQ_ONLY = ("observer", "equalize")  # calibration settings: QAT learns its ranges and trains its weights
+PTQ_ONLY = ("observer", "equalize", "smooth")  # calibration settings: QAT learns its ranges and trains its weights
 
 
 def freeze(prepared) -> None:
