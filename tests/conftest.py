@@ -115,15 +115,18 @@ def two_heads(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def fragile(tmp_path_factory):
-    """FragileNet (one layer with an outlier channel) with 600 unlabelled sample images, and the onnx target's spec
-    with a budget it breaks in plain int8 (every output's SQNR >= 30 dB; it gets about 19)."""
+    """FragileNet (one layer with an outlier channel) with 600 unlabelled sample images, the onnx target's spec with a
+    budget it breaks in plain int8 (every output's SQNR >= 30 dB; it gets about 19), and the recipe settings of
+    plain int8: without cross-layer equalization, which takes the outlier away (48 dB)."""
     root = tmp_path_factory.mktemp("fragile")
     with np.load(sample.HELDOUT) as held:
         np.savez(root / "data.npz", x=held["x"][:600])
     spec = (TESTS.parent / "targets" / "onnx.toml").read_text()
     (root / "strict.toml").write_text(spec.replace("min_sqnr_db = 10", "min_sqnr_db = 30", 1))
     assert "min_sqnr_db = 30" in (root / "strict.toml").read_text()
-    return {"model": f"{FRAGILE}:build", "data": root / "data.npz", "strict": root / "strict.toml"}
+    (root / "plain.toml").write_text("[quantize]\nequalize = false\n")
+    return {"model": f"{FRAGILE}:build", "data": root / "data.npz", "strict": root / "strict.toml",
+            "plain": ["--set", "quantize.equalize=false"], "plain_recipe": root / "plain.toml"}
 
 
 RECIPE_SMALL = ["--set", "prune.ratio=0.5", "--set", "prune.round_to=8", "--set", "distill.epochs=1",

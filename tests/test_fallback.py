@@ -7,7 +7,7 @@ from conftest import run_cli
 
 def export(fragile, tmp_path, *extra):
     return run_cli("export", "--model", fragile["model"], "--data", fragile["data"], "--target", fragile["strict"],
-                   "--out", tmp_path / "out", *extra)
+                   "--out", tmp_path / "out", *fragile["plain"], *extra)
 
 
 def test_the_fallback_keeps_the_fragile_layer_and_the_budget_holds(fragile, tmp_path):

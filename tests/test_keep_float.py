@@ -9,7 +9,7 @@ from conftest import run_cli
 
 def export(fragile, tmp_path, *extra, target="onnx"):
     return run_cli("export", "--model", fragile["model"], "--data", fragile["data"], "--target", target,
-                   "--out", tmp_path / "out", "--json", *extra)
+                   "--out", tmp_path / "out", "--json", *fragile["plain"], *extra)
 
 
 def test_keeping_the_fragile_layer_in_float(fragile, tmp_path):
