@@ -82,8 +82,7 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
     rows, broken, optimized = chosen.rows, chosen.broken, chosen.optimized
     reference_accuracy, task_reference = chosen.reference_accuracy, chosen.task_reference
     if broken and enforce_budget:
-        raise BudgetError(f"target {job.spec.name} budget broken: " + "; ".join(broken) + _advice(diagnosis, fallback,
-                                                                                               debug))
+        raise BudgetError(f"target {job.spec.name} budget broken: " + "; ".join(broken) + _advice(diagnosis, fallback))
 
     reference_name = "torch (QAT int8)" if optimized.int8_model else "torch"
     manifest = {"run_key": run_key, "command": "export", "target": job.spec.name, "model": model.name,
@@ -179,7 +178,7 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
     return Attempt(optimized, ctx.quantization.keep_float, rows, broken, reference_accuracy, task_reference)
 
 
-def _advice(diagnosis, fallback: dict | None, debug: bool) -> str:
+def _advice(diagnosis, fallback: dict | None) -> str:
     """What to do about a broken budget: the layers that lose the most, or how to find them."""
     if fallback:
         return (f"; the fallback kept {', '.join(fallback['kept_float']) or 'nothing'} in float and the budget "
