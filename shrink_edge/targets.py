@@ -17,7 +17,7 @@ class Quantization:
     calibration_samples: int = 512
     observer: str = "histogram"       # how calibration picks activation ranges: histogram, minmax, percentile
     equalize: bool = True             # cross-layer equalization before calibration (equalization.py; measured
-    # better on every model of bench/fidelity.json and never worse)
+    # more faithful on every model of bench/fidelity.json and less on none)
     smooth: bool = False              # SmoothQuant on LayerNorm -> linear layers before calibration (smoothing.py)
     keep_float: tuple[str, ...] = ()  # layers left in float (a recipe's [quantize] keep_float, or the fallback)
 
