@@ -4,17 +4,17 @@ otherwise pick, from the same float model, on the same calibration and held-out 
 Models (trained here on Fashion-MNIST unless said): a ViT-tiny (transformer: LayerNorm, GELU, attention), the sample
 as an embedder (class scores and a 256-value embedding), DigitsNet (scikit-learn's digits), and FragileNet
 (tests/models: a random conv net with one 3000x outlier channel, the textbook int8 failure, not trained).
-- ours, each through shrink-edge export into ONNX QDQ (onnxruntime) and full-int8 TFLite (LiteRT): plain (histogram
-  observer, no equalization), minmax and percentile observers, the default (cross-layer equalization), the default
-  with SmoothQuant, and the default with fallback = "auto" under a budget of SQNR >= 35 dB on every output (the
-  only variant that keeps layers in float);
+- ours, each through shrink-edge export into ONNX QDQ (onnxruntime) and full-int8 TFLite (LiteRT): the default
+  (histogram observer), minmax and percentile observers, cross-layer equalization, equalization with SmoothQuant,
+  and equalization with fallback = "auto" under a budget of SQNR >= 35 dB on every output (the only variant that
+  keeps layers in float);
 - peers: onnxruntime quantize_static (QDQ, u8 activations / s8 per-channel weights, after quant_pre_process) with
   its MinMax, Entropy and Percentile calibrations, onnxruntime quantize_dynamic, all on our float ONNX; and
   ai-edge-quantizer's static_wi8_ai8 on litert-torch's float .tflite.
 Every artifact runs in its runtime on the held-out data and is compared with the float PyTorch model per output
 (cosine mean and worst sample, SQNR) and on top-1 where there are labels; latency is 1 thread, p50 of one
 interleaved run (shrink_edge/devices/runner.py). Writes bench/fidelity.json and the README table between the
-fidelity-table markers.
+fidelity-table markers (`--table`: the table again from bench/fidelity.json).
 """
 from __future__ import annotations
 
@@ -40,10 +40,11 @@ WORK = ROOT / ".bench-fidelity"
 CLI = str(Path(sys.executable).with_name("shrink-edge"))
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 EVAL, CALIBRATION = 1000, 512
-PLAIN = ["--set", "quantize.equalize=false"]
-VARIANTS = {"plain": PLAIN, "minmax": [*PLAIN, "--set", "quantize.observer=minmax"],
-            "percentile": [*PLAIN, "--set", "quantize.observer=percentile"], "default": [],
-            "smooth": ["--set", "quantize.smooth=true"], "fallback": ["--set", "quantize.fallback=auto"]}
+EQUALIZE = ["--set", "quantize.equalize=true"]
+VARIANTS = {"default": [], "minmax": ["--set", "quantize.observer=minmax"],
+            "percentile": ["--set", "quantize.observer=percentile"], "equalize": EQUALIZE,
+            "equalize+smooth": [*EQUALIZE, "--set", "quantize.smooth=true"],
+            "equalize+fallback": [*EQUALIZE, "--set", "quantize.fallback=auto"]}
 FALLBACK_SQNR_DB = 35  # the fallback's budget: every output's SQNR
 FORMATS = {"onnx-int8": "onnxruntime", "tflite-int8": "litert"}
 
@@ -285,13 +286,13 @@ def write_readme(results: dict) -> None:
     for name, result in results.items():
         for runtime in ("onnxruntime", "litert"):
             rows = [r for r in result["rows"] if r["runtime"] == runtime]
-            ours_plain = [r for r in rows if r["tool"].startswith("shrink-edge") and "fallback" not in r["tool"]
-                          and "cosine" in r]
-            best = max(ours_plain, key=lambda r: r["cosine"], default=None)
-            shown = [r for r in rows if r["tool"] in ("float32", "shrink-edge plain", "shrink-edge default",
-                                                      "shrink-edge fallback")
+            ours_static = [r for r in rows if r["tool"].startswith("shrink-edge") and "fallback" not in r["tool"]
+                           and "cosine" in r]
+            best = max(ours_static, key=lambda r: r["cosine"], default=None)
+            shown = [r for r in rows if r["tool"] in ("float32", "shrink-edge default", "shrink-edge equalize",
+                                                      "shrink-edge equalize+fallback")
                      or not r["tool"].startswith(("shrink-edge", "float32"))]
-            if best is not None and best["tool"] != "shrink-edge default":
+            if best is not None and best["tool"] not in ("shrink-edge default", "shrink-edge equalize"):
                 shown.insert(3, {**best, "tool": f"{best['tool']} (our best int8)"})
             for r in shown:
                 if "cosine" not in r:
@@ -312,4 +313,7 @@ def write_readme(results: dict) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--table"]:  # the README table again from bench/fidelity.json
+        write_readme(json.loads((ROOT / "bench" / "fidelity.json").read_text())["models"])
+    else:
+        main()

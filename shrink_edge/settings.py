@@ -47,7 +47,7 @@ class QatSettings:
 class QuantizeSettings:
     observer: str | None = None        # activation ranges: "histogram", "minmax" or "percentile" (default: the
     # target spec's, else histogram); see quantization.py
-    equalize: bool | None = None       # cross-layer equalization before calibration (default: the spec's, else on)
+    equalize: bool | None = None       # cross-layer equalization before calibration (default: the spec's, else off)
     smooth: bool | None = None         # SmoothQuant: LayerNorm outliers moved into the next linear layers' weights
     keep_float: tuple[str, ...] = ()   # layers (module paths, or top-level op names such as "add_1") left in float
     fallback: str = "off"              # "auto": when an int8 artifact breaks its budget, keep the layers the

@@ -117,7 +117,7 @@ def two_heads(tmp_path_factory):
 def fragile(tmp_path_factory):
     """FragileNet (one layer with an outlier channel) with 600 unlabelled sample images, the onnx target's spec with a
     budget it breaks in plain int8 (every output's SQNR >= 30 dB; it gets about 19), and the recipe settings of
-    plain int8: without cross-layer equalization, which takes the outlier away (48 dB)."""
+    plain int8, explicit: without cross-layer equalization, which takes the outlier away (48 dB)."""
     root = tmp_path_factory.mktemp("fragile")
     with np.load(sample.HELDOUT) as held:
         np.savez(root / "data.npz", x=held["x"][:600])

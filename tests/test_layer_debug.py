@@ -1,5 +1,5 @@
 """`shrink-edge debug` ranks the layers of the int8 model by what they lose: a layer with an outlier channel comes
-first, and keeping it alone in float brings back what plain int8 (without equalization) lost."""
+first, and keeping it alone in float brings back what plain int8 lost."""
 import json
 
 import shrink_edge
@@ -52,10 +52,11 @@ def test_each_layer_is_read_in_the_artifacts_runtime(fragile):
                 assert abs(found["sqnr_db"] - layer["output_sqnr_db"]) < 1
 
 
-def test_equalized_by_default_nothing_is_fragile(fragile):
-    """The default scheme equalizes the layers first: the outlier channel is gone, and keeping `fragile` in float
-    gains nothing worth its cost."""
+def test_equalized_nothing_is_fragile(fragile, tmp_path):
+    """With cross-layer equalization the outlier channel is gone, and keeping `fragile` in float gains nothing worth
+    its cost."""
+    (tmp_path / "equalize.toml").write_text("[quantize]\nequalize = true\n")
     result = shrink_edge.debug(fragile["model"], target="onnx", data=fragile["data"], samples=32, progress=False,
-                               runtimes=False)
+                               runtimes=False, recipe=tmp_path / "equalize.toml")
     assert result["int8_sqnr_db"] > 40
     assert next(r for r in result["ranked"] if r["layer"] == "fragile")["gain_db"] < 3
