@@ -10,17 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .equalization import _op, _tensor  # one reading of aten op names and of a program's parameters
+
 ALPHA = 0.5
 BATCH = 32
-
-
-def _op(node) -> str:
-    return str(node.target).removeprefix("aten.") if node.op == "call_function" else ""
-
-
-def _tensor(module, node):
-    owner, _, name = node.target.rpartition(".")
-    return getattr(module.get_submodule(owner) if owner else module, name)
 
 
 def pairs(module) -> list[tuple]:
