@@ -1,8 +1,9 @@
 """onnx-int8 -> openvino-int8: OpenVINO IR (.xml + .bin) from the QDQ ONNX model.
 
 OpenVINO cannot convert the torchao-quantized torch graph directly, but reads the QDQ ONNX (its weights' quantization
-parameters unshared first) and runs its convolutions and matmuls in int8. Weights are saved as they are (no fp16 compression); the IR is compacted
-(ir.py) with the same outputs.
+parameters unshared first) and runs its convolutions and matmuls in int8. The weights of layers whose input holds
+negatives get 7 bits (overflow.py); weights are saved as they are (no fp16 compression); the IR is compacted (ir.py)
+with the same outputs.
 """
 from __future__ import annotations
 
@@ -15,20 +16,21 @@ class OpenVinoExport(Pass):
     name = "openvino-export"
     source = "onnx-int8"
     target = "openvino-int8"
-    version = 3  # int8 weights, their quantization parameters unshared; 2: scalar FakeQuantize ranges, no repeats
+    version = 4  # 7-bit weights behind inputs that hold negatives; 3: int8 weights, their parameters unshared
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         import openvino as ov
 
-        from .ir import compact
-
         import onnx
 
         from ..onnxruntime.qdq import unshared_weight_parameters, weights_as
+        from .ir import compact
+        from .overflow import seven_bit_weights
 
         proto = onnx.load(src)
         weights_as(proto, "int8")  # OpenVINO's int8 kernels take signed weights (uint8 ones run in f32)
         unshared_weight_parameters(proto)
+        seven_bit_weights(proto)  # exact on CPUs without VNNI, where 8-bit products saturate
         onnx_file = ctx.scratch / "unshared.onnx"
         onnx.save(proto, onnx_file)
         dst.mkdir()

@@ -36,10 +36,16 @@ def predict(path: Path, inputs: dict[str, np.ndarray], batch: int = 250) -> dict
     return {name: np.concatenate(parts) for name, parts in zip(names, zip(*chunks))}
 
 
+def _reads_weights(op) -> bool:
+    return any(op.input_value(i).get_node().get_rt_info()["layerType"].astype(str) == "Const"
+               for i in range(op.get_input_size()))
+
+
 def facts(path: Path) -> dict:
-    """How many convolution/fully-connected layers the CPU plugin runs in int8, and which stay float."""
+    """How many convolution/fully-connected layers the CPU plugin runs in int8, and which stay float. A matmul of
+    two activations (attention's scores and context) has no int8 weights to run with: counted apart."""
     compiled = _compiled(str(path / "model.xml"))
-    int8, other = 0, []
+    int8, other, activation_matmuls = 0, [], 0
     for op in compiled.get_runtime_model().get_ordered_ops():
         info = op.get_rt_info()
         if info["layerType"].astype(str) not in HEAVY:
@@ -47,6 +53,8 @@ def facts(path: Path) -> dict:
         precision = info["runtimePrecision"].astype(str)
         if precision in ("u8", "i8"):
             int8 += 1
-        else:
+        elif _reads_weights(op):
             other.append(f"{op.get_friendly_name()} ({precision})")
-    return {"int8_compute_layers": int8, "float_compute_layers": other}
+        else:
+            activation_matmuls += 1
+    return {"int8_compute_layers": int8, "float_compute_layers": other, "float_activation_matmuls": activation_matmuls}

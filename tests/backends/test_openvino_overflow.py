@@ -1,0 +1,83 @@
+"""Layers whose input holds negatives get 7-bit weights in the OpenVINO IR: no int8 dot product saturates."""
+import re
+from pathlib import Path
+
+import numpy as np
+import onnx
+import openvino as ov
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from shrink_edge.backends.openvino.overflow import seven_bit_weights
+
+K, N = 64, 8
+STEP = 2 / 255  # activations quantized over [-1, 1] (zero point 128) or [0, 2] (zero point 0)
+
+
+def layer(name: str, zero_point: int) -> tuple[list, list]:
+    """x -> Quantize/Dequantize (uint8, this zero point) -> MatMul with int8 weights of 127 (per-tensor)."""
+    initializers = [numpy_helper.from_array(np.float32(STEP), f"{name}_s"),
+                    numpy_helper.from_array(np.uint8(zero_point), f"{name}_z"),
+                    numpy_helper.from_array(np.full((K, N), 127, np.int8), f"{name}_w"),
+                    numpy_helper.from_array(np.float32(0.01), f"{name}_ws"),
+                    numpy_helper.from_array(np.int8(0), f"{name}_wz")]
+    nodes = [helper.make_node("QuantizeLinear", ["x", f"{name}_s", f"{name}_z"], [f"{name}_q"]),
+             helper.make_node("DequantizeLinear", [f"{name}_q", f"{name}_s", f"{name}_z"], [f"{name}_a"]),
+             helper.make_node("DequantizeLinear", [f"{name}_w", f"{name}_ws", f"{name}_wz"], [f"{name}_wf"]),
+             helper.make_node("MatMul", [f"{name}_a", f"{name}_wf"], [name])]
+    return nodes, initializers
+
+
+def two_layers() -> onnx.ModelProto:
+    (a, ia), (b, ib) = layer("signed", 128), layer("relu", 0)
+    graph = helper.make_graph(a + b, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, K])],
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, [4, N]) for n in ("signed", "relu")],
+                              ia + ib)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+def signed_input(x: np.ndarray) -> np.ndarray:
+    return (np.clip(np.round(x / STEP) + 128, 0, 255) - 128) * STEP
+
+
+def weights(model: onnx.ModelProto, name: str) -> tuple[np.ndarray, float]:
+    arrays = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    return arrays[f"{name}_w"], float(arrays[f"{name}_ws"])
+
+
+def openvino(model: onnx.ModelProto, x: np.ndarray, tmp_path: Path) -> dict[str, np.ndarray]:
+    onnx.save(model, tmp_path / "m.onnx")
+    compiled = ov.Core().compile_model(ov.convert_model(str(tmp_path / "m.onnx")), "CPU",
+                                       {"INFERENCE_PRECISION_HINT": "f32"})
+    results = compiled(x)
+    return {next(iter(port.get_names())): np.array(results[port]) for port in compiled.outputs}
+
+
+def test_only_the_layer_behind_negatives_is_halved():
+    model = two_layers()
+    assert seven_bit_weights(model) == 1
+    values, scale = weights(model, "signed")
+    assert values.max() == 63 and scale == pytest.approx(0.02)  # 127 * 0.01 -> 63 * 0.02: within one old step
+    values, scale = weights(model, "relu")
+    assert values.max() == 127 and scale == pytest.approx(0.01)
+
+
+def test_openvino_computes_the_halved_layer_exactly(tmp_path):
+    """Inputs at the top of the range (uint8 255) against weights of 127 overflow int16 pairs on CPUs without VNNI;
+    with 7 bits OpenVINO gives the exact product on any CPU."""
+    x = np.ones((4, K), np.float32)
+    model = two_layers()
+    seven_bit_weights(model)
+    values, scale = weights(model, "signed")
+    exact = signed_input(x) @ (values.astype(np.float32) * scale)
+    np.testing.assert_allclose(openvino(model, x, tmp_path)["signed"], exact, rtol=1e-5)
+
+
+def test_eight_bit_weights_saturate_without_vnni(tmp_path):
+    """Why the halving exists: on this CPU, 8-bit weights give a wrong product (skipped where VNNI is present)."""
+    if re.search(r"\b(avx512_vnni|avx_vnni|amx_int8)\b", Path("/proc/cpuinfo").read_text()):
+        pytest.skip("this CPU has VNNI: its int8 dot products do not saturate")
+    x = np.ones((4, K), np.float32)
+    values, scale = weights(two_layers(), "signed")
+    exact = signed_input(x) @ (values.astype(np.float32) * scale)
+    assert np.abs(openvino(two_layers(), x, tmp_path)["signed"] - exact).max() > 0.05 * np.abs(exact).max()
