@@ -28,10 +28,28 @@ def _quiet():
         yield
 
 
+def _known_ops(program):
+    """The program with no decompositions (coremltools converts the high-level ops better), except for the ops its
+    torch frontend lacks that torch can decompose (HF transformers' attention mask builds `new_ones`); what is left
+    coremltools refuses by name."""
+    import torch
+    from coremltools.converters.mil.frontend.torch.torch_op_registry import _TORCH_OPS_REGISTRY
+    from coremltools.converters.mil.frontend.torch.utils import sanitize_op_kind
+    from torch._decomp import core_aten_decompositions
+
+    table = core_aten_decompositions()
+    program = program.run_decompositions({})
+    while unknown := {node.target for node in program.graph.nodes
+                      if isinstance(node.target, torch._ops.OpOverload) and node.target in table
+                      and sanitize_op_kind(node.target.name()) not in _TORCH_OPS_REGISTRY}:
+        program = program.run_decompositions({op: table[op] for op in unknown})
+    return program
+
+
 def _convert(program):
     import coremltools as ct
 
-    return ct.convert(program.run_decompositions({}), convert_to="mlprogram",
+    return ct.convert(_known_ops(program), convert_to="mlprogram",
                       minimum_deployment_target=getattr(ct.target, DEPLOYMENT_TARGET))
 
 
@@ -75,7 +93,7 @@ class CoremlExportInt8(Pass):
     name = "coreml-export-int8"
     source = "pt2-int8"
     target = "coreml-int8"
-    version = 4  # outputs named; 3: reproducible bytes, no ExecuTorch debug mapping
+    version = 5  # ops coremltools lacks decomposed; 4: outputs named; 3: reproducible bytes, no debug mapping
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         with _quiet():
@@ -85,7 +103,7 @@ class CoremlExportInt8(Pass):
 class CoremlExportWeights8(Pass):
     """Float activations, weights linearly quantized to int8 per channel (coremltools' optimizer)."""
     name = "coreml-export-w8"
-    version = 5  # outputs named; 4: every weight quantized, small ones too; reproducible bytes, no debug mapping
+    version = 6  # ops coremltools lacks decomposed; 5: outputs named; 4: every weight quantized, small ones too
     source = "pt2"
     target = "coreml-w8"
 
