@@ -71,18 +71,19 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
 
         chosen = verified(ctx)
         fallback = None
-        if chosen.broken and settings and settings.fallback == "auto":
+        if chosen.lost and settings and settings.fallback == "auto":
             from .fallback import fall_back
 
             chosen, fallback = fall_back(job, ctx, evaluation, cache, chosen, verified, settings.fallback_max_layers)
-        elif chosen.broken and debug:
+        elif chosen.lost and debug:
             from .debug import diagnosis as diagnose
 
             diagnosis = diagnose(job, ctx, evaluation, cache)[0]
     rows, broken, optimized = chosen.rows, chosen.broken, chosen.optimized
     reference_accuracy, task_reference = chosen.reference_accuracy, chosen.task_reference
     if broken and enforce_budget:
-        raise BudgetError(f"target {job.spec.name} budget broken: " + "; ".join(broken) + _advice(diagnosis, fallback))
+        raise BudgetError(f"target {job.spec.name} budget broken: " + "; ".join(broken)
+                          + _advice(chosen.lost, diagnosis, fallback))
 
     reference_name = "torch (QAT int8)" if optimized.int8_model else "torch"
     manifest = {"run_key": run_key, "command": "export", "target": job.spec.name, "model": model.name,
@@ -114,11 +115,13 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
 @dataclass(frozen=True)
 class Attempt:
     """Every artifact of a run built from one int8 program and verified: rows of (spec, format, artifact, runtime,
-    metrics, facts), and what they break of their budgets."""
+    metrics, facts), what they break of their budgets, and which of those are about their outputs (what keeping
+    layers in float can mend)."""
     optimized: object
     keep_float: tuple[str, ...]
     rows: list
     broken: list[str]
+    lost: list[str]
     reference_accuracy: float | None
     task_reference: dict | None
 
@@ -130,7 +133,7 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
     from .model_source import load_program
     from .optimizer import output_scales, run_recipe
     from .quant_points import float_compute
-    from .verify import budget_violations, compare
+    from .verify import compare, fact_violations, fidelity_violations
 
     model, steps, rows = ctx.model, ctx.steps, []
     optimized = run_recipe(job, ctx, cache)
@@ -170,16 +173,24 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
             if metrics is None:
                 facts = {**facts, "verification_skipped": skipped}
             rows.append((spec, fmt, artifact, backend.name, metrics, facts))
-    broken = [f"{spec.name} {fmt}: {v}" for spec, fmt, _, _, m, facts in rows if FORMATS[fmt].quantized
-              for v in budget_violations(m, reference_accuracy, spec.budget, facts, kept_float)]
-    if max_metric_drop is not None and task_reference is not None:
-        broken += [f"{spec.name} {fmt}: {v}" for spec, fmt, _, _, m, _ in rows if FORMATS[fmt].quantized and m
-                   for v in drops(task_reference, m.task or {}, max_metric_drop)]
-    return Attempt(optimized, ctx.quantization.keep_float, rows, broken, reference_accuracy, task_reference)
+    lost, broken = [], []
+    for spec, fmt, _, _, m, facts in rows:
+        if not FORMATS[fmt].quantized:
+            continue
+        outputs = fidelity_violations(m, reference_accuracy, spec.budget)
+        if max_metric_drop is not None and task_reference is not None and m:
+            outputs += drops(task_reference, m.task or {}, max_metric_drop)
+        lost += [f"{spec.name} {fmt}: {v}" for v in outputs]
+        broken += [f"{spec.name} {fmt}: {v}" for v in outputs + fact_violations(spec.budget, facts, kept_float)]
+    return Attempt(optimized, ctx.quantization.keep_float, rows, broken, lost, reference_accuracy, task_reference)
 
 
-def _advice(diagnosis, fallback: dict | None) -> str:
-    """What to do about a broken budget: the layers that lose the most, or how to find them."""
+def _advice(lost: list[str], diagnosis, fallback: dict | None) -> str:
+    """What to do about a broken budget: where outputs lost accuracy, the layers that lose the most, or how to find
+    them; else how to accept or change the budget."""
+    if not lost:
+        return ("; --no-budget writes the artifacts anyway, or loosen that budget in a spec of your own "
+                "(--target path/to/spec.toml)")
     if fallback:
         return (f"; the fallback kept {', '.join(fallback['kept_float']) or 'nothing'} in float and the budget "
                 f"still does not hold")

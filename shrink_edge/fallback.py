@@ -17,7 +17,7 @@ LATENCY_RUNS = 50
 
 
 def fall_back(job, ctx, evaluation, cache, first, verified, max_layers: int):
-    """Returns the attempt that holds the budget (else the last one tried) and the record of every step."""
+    """Returns the attempt whose outputs hold the budget (else the last one tried) and the record of every step."""
     from .debug import diagnosis
 
     found, caveat = diagnosis(job, ctx, evaluation, cache)
@@ -29,7 +29,7 @@ def fall_back(job, ctx, evaluation, cache, first, verified, max_layers: int):
         ctx.steps.note(f"fallback: keeping {', '.join(keep)} in float")
         chosen = verified(replace(ctx, quantization=replace(ctx.quantization, keep_float=tuple(keep))))
         attempts.append((tuple(keep), chosen))
-        if not chosen.broken:
+        if not chosen.lost:
             break
     latencies = _latencies([a for _, a in attempts], ctx.steps)
     steps = [{"keep_float": list(kept), "budget_broken": a.broken,

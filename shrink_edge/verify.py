@@ -91,11 +91,9 @@ def compare(outputs: list[np.ndarray], reference: list[np.ndarray], names, label
                    agreement=float((top1 == reference[class_output].argmax(1)).mean()))
 
 
-def budget_violations(metrics: Metrics | None, reference_accuracy: float | None, budget: Budget,
-                      facts: dict, kept_float: int = 0) -> list[str]:
-    """What an artifact breaks of the budget, each with by how much; empty when within it. Without metrics (a
-    runtime that cannot predict here) only its facts are judged. `kept_float`: how many compute layers the int8
-    program runs in float on purpose (keep_float), which int8_compute allows."""
+def fidelity_violations(metrics: Metrics | None, reference_accuracy: float | None, budget: Budget) -> list[str]:
+    """What an artifact's outputs break of the budget, each with by how much: accuracy, agreement, cosine, SQNR,
+    error in steps (nothing without metrics: a runtime that cannot predict here)."""
     broken = []
     if metrics is not None and metrics.accuracy is not None and reference_accuracy is not None:
         drop = (reference_accuracy - metrics.accuracy) * 100
@@ -114,6 +112,13 @@ def budget_violations(metrics: Metrics | None, reference_accuracy: float | None,
         if budget.max_error_lsb is not None and m.error_lsb_p99 is not None and m.error_lsb_p99 > budget.max_error_lsb:
             broken.append(f"{name}: 99th-percentile output error {m.error_lsb_p99:.2f} LSB > "
                           f"{budget.max_error_lsb:g} LSB allowed")
+    return broken
+
+
+def fact_violations(budget: Budget, facts: dict, kept_float: int = 0) -> list[str]:
+    """What the artifact itself breaks: memory, flash, operators off the accelerator or out of int8. `kept_float`:
+    how many compute layers the int8 program runs in float on purpose (keep_float), which int8_compute allows."""
+    broken = []
     if budget.ram_bytes is not None and "arena_bytes" in facts and facts["arena_bytes"] > budget.ram_bytes:
         broken.append(f"RAM: tensor arena {facts['arena_bytes']:,} B (activations and scratch, measured in TFLM "
                       f"plus margin) > {budget.ram_bytes:,} B (over by {facts['arena_bytes'] - budget.ram_bytes:,} B)")

@@ -57,6 +57,7 @@ def test_an_op_outside_the_delegate_is_named_and_breaks_the_budget(tiny_model, t
     result = run_cli(*args, "--out", tmp_path / "strict")
     assert result.exit_code != 0 and result.stderr.count("\n") == 1, result.stderr
     assert "outside the delegate" in result.stderr and "cumsum" in result.stderr
+    assert "--no-budget" in result.stderr and "--debug" not in result.stderr  # not a loss of accuracy
     assert not (tmp_path / "strict").exists()
     result = run_cli(*args, "--out", tmp_path / "out", "--no-budget", "--json")
     assert result.exit_code == 0, result.stderr
