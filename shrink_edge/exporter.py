@@ -95,6 +95,7 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
                               "accuracy": round(reference_accuracy, 6) if reference_accuracy is not None else None,
                               **({"task": task_reference} if task_reference is not None else {})},
                 **({"budget_broken": broken} if broken else {}),
+                **({"refused": chosen.refused} if chosen.refused else {}),
                 **({"keep_float": list(chosen.keep_float)} if chosen.keep_float else {}),
                 **({"fallback": fallback} if fallback else {}),
                 **({"debug": diagnosis.as_dict()} if diagnosis else {}), "artifacts": []}
@@ -115,25 +116,26 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
 @dataclass(frozen=True)
 class Attempt:
     """Every artifact of a run built from one int8 program and verified: rows of (spec, format, artifact, runtime,
-    metrics, facts), what they break of their budgets, and which of those are about their outputs (what keeping
-    layers in float can mend)."""
+    metrics, facts), what they break of their budgets, which of those are about their outputs (what keeping layers
+    in float can mend), and the members of a group target that refused the model (name -> the one-line reason)."""
     optimized: object
     keep_float: tuple[str, ...]
     rows: list
     broken: list[str]
     lost: list[str]
+    refused: dict[str, str]
     reference_accuracy: float | None
     task_reference: dict | None
 
 
 def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, max_metric_drop) -> Attempt:
     """Run the recipe, build every artifact of the job's targets and verify each in its runtime."""
-    from .backends import FORMATS, owner
+    from .backends import FORMATS
     from .graph import build
     from .model_source import load_program
     from .optimizer import output_scales, run_recipe
     from .quant_points import float_compute
-    from .verify import compare, fact_violations, fidelity_violations
+    from .verify import fact_violations, fidelity_violations
 
     model, steps, rows = ctx.model, ctx.steps, []
     optimized = run_recipe(job, ctx, cache)
@@ -149,30 +151,18 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
         program = build(optimized.int8_model or optimized.float_model, "pt2-int8", ctx, cache)
         kept_float = len(float_compute(load_program(program.path).module()))
     task_reference = metric(dict(zip(model.outputs, reference)), evaluation.labels) if metric else None
+    refused = {}
     for spec in members(job.spec):
-        for fmt in spec.artifacts:
-            start = optimized.start(fmt)
-            artifact = build(start, fmt, replace(ctx, options=spec.options), cache)
-            backend = owner(fmt)
-            with steps.step(f"verifying {fmt} in {backend.name} on {len(evaluation)} samples"):
-                try:
-                    outputs = backend.predict(artifact.path, evaluation.inputs)
-                    ordered = in_order(outputs, model.outputs, fmt)
-                    metrics = compare(ordered, reference, model.outputs, evaluation.labels, ctx.class_output,
-                                      lsbs if start is optimized.int8_model else None)
-                    if metric:
-                        metrics = replace(metrics, task=metric(dict(zip(model.outputs, ordered)), evaluation.labels))
-                except PredictionUnavailable as e:
-                    metrics, skipped = None, str(e)
-                except UserError:
-                    raise
-                except Exception as e:  # a runtime failing deep inside: one line, naming it
-                    raise UserError(f"{backend.name} could not run {fmt} ({artifact.path.name}): "
-                                    f"{type(e).__name__}: {first_line(e)}") from None
-            facts = backend.facts(artifact.path) if backend.facts else {}
-            if metrics is None:
-                facts = {**facts, "verification_skipped": skipped}
-            rows.append((spec, fmt, artifact, backend.name, metrics, facts))
+        try:
+            rows += [_verified(spec, fmt, optimized, ctx, cache, evaluation, reference, lsbs, metric)
+                     for fmt in spec.artifacts]
+        except UserError as e:
+            if not job.spec.include:
+                raise
+            refused[spec.name] = str(e)  # a group target: the other members still build
+            steps.note(f"{spec.name} refused: {e}")
+    if refused and not rows:
+        raise UserError("no target of the group converts: " + "; ".join(f"{k}: {v}" for k, v in refused.items()))
     lost, broken = [], []
     for spec, fmt, _, _, m, facts in rows:
         if not FORMATS[fmt].quantized:
@@ -182,7 +172,40 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
             outputs += drops(task_reference, m.task or {}, max_metric_drop)
         lost += [f"{spec.name} {fmt}: {v}" for v in outputs]
         broken += [f"{spec.name} {fmt}: {v}" for v in outputs + fact_violations(spec.budget, facts, kept_float)]
-    return Attempt(optimized, ctx.quantization.keep_float, rows, broken, lost, reference_accuracy, task_reference)
+    return Attempt(optimized, ctx.quantization.keep_float, rows, broken, lost, refused, reference_accuracy,
+                   task_reference)
+
+
+def _verified(spec, fmt: str, optimized, ctx, cache: Cache, evaluation, reference, lsbs, metric) -> tuple:
+    """One artifact built and run in its runtime on the held-out data: (spec, format, artifact, runtime, metrics,
+    facts)."""
+    from .backends import owner
+    from .graph import build
+    from .verify import compare
+
+    model, steps = ctx.model, ctx.steps
+    start = optimized.start(fmt)
+    artifact = build(start, fmt, replace(ctx, options=spec.options), cache)
+    backend = owner(fmt)
+    with steps.step(f"verifying {fmt} in {backend.name} on {len(evaluation)} samples"):
+        try:
+            outputs = backend.predict(artifact.path, evaluation.inputs)
+            ordered = in_order(outputs, model.outputs, fmt)
+            metrics = compare(ordered, reference, model.outputs, evaluation.labels, ctx.class_output,
+                              lsbs if start is optimized.int8_model else None)
+            if metric:
+                metrics = replace(metrics, task=metric(dict(zip(model.outputs, ordered)), evaluation.labels))
+        except PredictionUnavailable as e:
+            metrics, skipped = None, str(e)
+        except UserError:
+            raise
+        except Exception as e:  # a runtime failing deep inside: one line, naming it
+            raise UserError(f"{backend.name} could not run {fmt} ({artifact.path.name}): "
+                            f"{type(e).__name__}: {first_line(e)}") from None
+    facts = backend.facts(artifact.path) if backend.facts else {}
+    if metrics is None:
+        facts = {**facts, "verification_skipped": skipped}
+    return spec, fmt, artifact, backend.name, metrics, facts
 
 
 def _advice(lost: list[str], diagnosis, fallback: dict | None) -> str:

@@ -53,7 +53,8 @@ def export_table(result: ExportResult) -> Table:
     table.caption = "\n".join([f"verified on {ref['samples']} held-out samples against {ref['runtime']} "
                                "(cosine: mean per sample; error: p99/max in output LSB against an int8 reference, "
                                f"else max abs{worst}); artifacts and manifest.json in {result.out}",
-                               *(f"skipped: {n}" for n in notes)])
+                               *(f"skipped: {n}" for n in notes),
+                               *(f"refused by {name}: {why}" for name, why in m.get("refused", {}).items())])
     return table
 
 
