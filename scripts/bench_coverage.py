@@ -52,6 +52,7 @@ ZOO = [
     ("pitch_1d", "audio.py", "build_pitch", "WAVE_INPUTS", "tones"),
     ("vit_tiny", "transformers.py", "build", "INPUTS", "photos"),
     ("bert_mini", "transformers.py", "build_bert", "TEXT_INPUTS", "text"),
+    ("hf_bert", "transformers.py", "build_hf_bert", "HF_TEXT_INPUTS", "text"),
 ]
 
 # int8 multiply-adds per cycle per core: AVX2 VPMADDUBSW, 32 u8 x s8 products into 16 sums per 256-bit register, on

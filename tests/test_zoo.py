@@ -1,5 +1,6 @@
 """A fast subset of the zoo through every target (scripts/bench_coverage.py runs all of it): a GRU keyword
-spotter, a two-headed detector and a BERT-style encoder with token ids and a mask convert, keep their output names
+spotter, a two-headed detector, a BERT-style encoder with token ids and a mask, and one that Hugging Face
+transformers builds (its BertModel) convert, keep their output names
 and keep every output's cosine to the float model. Random weights with batch-norm statistics from the data; the data
 is the sample's real images (cropped, tiled) and this repository's README as text."""
 import json
@@ -17,7 +18,8 @@ from shrink_edge import sample
 ZOO = Path(__file__).resolve().parents[1] / "zoo"
 CASES = [("audio.py", "build_gru", target) for target in ("onnx", "tflite", "openvino")] + \
         [("vision_heads.py", "build", target) for target in ("onnx", "tflite", "openvino")] + \
-        [("transformers.py", "build_bert", target) for target in ("onnx", "tflite")]
+        [("transformers.py", "build_bert", target) for target in ("onnx", "tflite")] + \
+        [("transformers.py", "build_hf_bert", target) for target in ("openvino", "coreml")]
 
 
 def images(n: int) -> np.ndarray:
@@ -39,6 +41,8 @@ def data_for(factory: str, n: int) -> dict[str, np.ndarray]:
     for i in range(n):
         size, start = int(rng.integers(16, 33)), int(rng.integers(0, len(ids) - 32))
         tokens[i, :size], mask[i, :size] = ids[start:start + size], 1
+    if factory == "build_hf_bert":
+        return {"input_ids": tokens, "attention_mask": mask}
     return {"ids": tokens, "mask": mask}
 
 

@@ -1,10 +1,12 @@
-"""Transformers: a ViT-tiny (patches, LayerNorm, GELU, attention) and a BERT-mini encoder with int64 token ids and
-an attention mask in, a mean-pooled sentence embedding out."""
+"""Transformers: a ViT-tiny (patches, LayerNorm, GELU, attention), a BERT-mini encoder with int64 token ids and
+an attention mask in, a mean-pooled sentence embedding out, and the same kind of sentence encoder as Hugging Face
+transformers builds it (BertModel: its own attention-mask code, token-type and position embeddings)."""
 import torch
 from torch import nn
 
 INPUTS = {"image": ((1, 3, 32, 32), "float32")}
 TEXT_INPUTS = {"ids": ((1, 32), "int64"), "mask": ((1, 32), "int64")}
+HF_TEXT_INPUTS = {"input_ids": ((1, 32), "int64"), "attention_mask": ((1, 32), "int64")}
 
 
 class ViTTiny(nn.Module):
@@ -47,3 +49,25 @@ def build():
 
 def build_bert():
     return BertMini()
+
+
+class HfSentenceEncoder(nn.Module):
+    """transformers.BertModel (random init, nothing downloaded), mean-pooled over the unmasked tokens, as
+    sentence-transformers pools it."""
+
+    def __init__(self, vocabulary=1000, dim=128, depth=4, heads=4, length=64):
+        super().__init__()
+        from transformers import BertConfig, BertModel
+
+        self.bert = BertModel(BertConfig(vocab_size=vocabulary, hidden_size=dim, num_hidden_layers=depth,
+                                         num_attention_heads=heads, intermediate_size=dim * 4,
+                                         max_position_embeddings=length), add_pooling_layer=False)
+
+    def forward(self, input_ids, attention_mask):
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        keep = attention_mask.to(hidden.dtype)[..., None]
+        return (hidden * keep).sum(1) / keep.sum(1).clamp(min=1)
+
+
+def build_hf_bert():
+    return HfSentenceEncoder()
