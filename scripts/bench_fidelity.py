@@ -2,8 +2,9 @@
 otherwise pick, from the same float model, on the same calibration and held-out data, one run.
 
 Models (trained here on Fashion-MNIST unless said): a ViT-tiny (transformer: LayerNorm, GELU, attention), the sample
-as an embedder (class scores and a 256-value embedding), DigitsNet (scikit-learn's digits), and FragileNet
-(tests/models: a random conv net with one 3000x outlier channel, the textbook int8 failure, not trained).
+as an embedder (class scores and a 256-value embedding), DigitsNet (scikit-learn's digits), FragileNet
+(tests/models: a random conv net with one 3000x outlier channel, the textbook int8 failure, not trained), and a BERT
+sentence encoder pre-trained here on real English (scripts/text_encoder.py: the standard library's docstrings).
 - ours, each through shrink-edge export into ONNX QDQ (onnxruntime) and full-int8 TFLite (LiteRT): the default
   (histogram observer), minmax and percentile observers, cross-layer equalization, equalization with SmoothQuant,
   and equalization with fallback = "auto" under a budget of SQNR >= 35 dB on every output (the only variant that
@@ -47,6 +48,7 @@ VARIANTS = {"default": [], "minmax": ["--set", "quantize.observer=minmax"],
             "equalize+fallback": [*EQUALIZE, "--set", "quantize.fallback=auto"]}
 FALLBACK_SQNR_DB = 35  # the fallback's budget: every output's SQNR
 FORMATS = {"onnx-int8": "onnxruntime", "tflite-int8": "litert"}
+PRETRAIN_STEPS = 1000  # masked-LM steps of 32 paragraphs for the text encoder (~10 min on 2 threads)
 
 
 def fashion(split: str, n: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -123,7 +125,32 @@ def models() -> dict[str, dict]:
     found["FragileNet (outlier channel)"] = {"model": f"{ROOT}/tests/models/fragile_net.py:build", "weights": None,
                                              "data": folder / "fragile_data.npz",
                                              "calibration": folder / "fashion_calibration.npz"}
+    found["BERT sentence encoder (Python docs)"] = text_encoder(folder)
     return found
+
+
+def text_encoder(folder: Path) -> dict:
+    """Paragraphs shuffled (seed 0): EVAL held out, CALIBRATION to calibrate, the rest to pre-train on."""
+    import torch
+    from safetensors.torch import save_file
+
+    import fidelity_models
+    import text_encoder as text
+
+    texts = text.paragraphs()
+    order = np.random.default_rng(0).permutation(len(texts))
+    words = text.tokenizer([texts[i] for i in order[EVAL + CALIBRATION:]])
+    held, calibration, rest = (text.encoded(words, [texts[i] for i in part]) for part in
+                               (order[:EVAL], order[EVAL:EVAL + CALIBRATION], order[EVAL + CALIBRATION:]))
+    weights = folder / "text_encoder.safetensors"
+    if not weights.exists():
+        torch.manual_seed(0)
+        encoder = text.pretrain(fidelity_models.build_text_encoder(), rest, steps=PRETRAIN_STEPS)
+        save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, weights)
+    np.savez(folder / "text_data.npz", **held)
+    np.savez(folder / "text_calibration.npz", **calibration)
+    return {"model": f"{ROOT}/scripts/fidelity_models.py:build_text_encoder", "weights": weights,
+            "data": folder / "text_data.npz", "calibration": folder / "text_calibration.npz"}
 
 
 def strict_spec(target: str) -> Path:
@@ -234,7 +261,8 @@ def evaluate(row: dict, data: dict[str, np.ndarray], labels, reference: list[np.
                         for n, m in metrics.outputs.items()})
 
 
-def main() -> None:
+def main(only: list[str]) -> None:
+    """Every model, or those whose name starts with one of `only` (the others' figures kept from the last run)."""
     import litert_torch
     import torch
 
@@ -242,8 +270,11 @@ def main() -> None:
     from shrink_edge.signature import output_names
 
     os.environ.setdefault("SHRINK_EDGE_CACHE_DIR", str(WORK / "cache"))
-    results = {}
+    out = ROOT / "bench" / "fidelity.json"
+    results = json.loads(out.read_text())["models"] if only and out.exists() else {}
     for name, spec in models().items():
+        if only and not name.startswith(tuple(only)):
+            continue
         print(f"{name} ...", file=sys.stderr, flush=True)
         folder = WORK / "runs" / name.split()[0]
         folder.mkdir(parents=True, exist_ok=True)
@@ -275,7 +306,6 @@ def main() -> None:
         results[name] = {"float_accuracy": float((reference[scores].argmax(1) == labels).mean())
                          if labels is not None else None, "samples": len(labels if labels is not None else
                                                                           next(iter(data.values()))), "rows": rows}
-    out = ROOT / "bench" / "fidelity.json"
     out.write_text(json.dumps({"conditions": runner.facts(1), "models": results}, indent=1, default=float) + "\n")
     write_readme(results)
 
@@ -315,5 +345,5 @@ def write_readme(results: dict) -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--table"]:  # the README table again from bench/fidelity.json
         write_readme(json.loads((ROOT / "bench" / "fidelity.json").read_text())["models"])
-    else:
-        main()
+    else:  # [--models "BERT,ViT"]: only those (names' beginnings)
+        main(sys.argv[2].split(",") if sys.argv[1:2] == ["--models"] else [])

@@ -1,7 +1,8 @@
 """Models for scripts/bench_fidelity.py that are hard for int8, trained by that script on Fashion-MNIST (Debian's
 dataset-fashion-mnist): a ViT-tiny on 32x32 3-channel copies of the images (LayerNorm, GELU, attention, a
 token-mixing softmax) and the bundled sample as an embedder (class scores and its pooled 256-value embedding, the
-output an image-retrieval app ships)."""
+output an image-retrieval app ships); and a BERT sentence encoder (transformers' BertModel) that the script
+pre-trains on the standard library's docstrings (scripts/text_encoder.py)."""
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sample_models.fashion_mnist.model import FashionNet  # noqa: E402
-from zoo.transformers import ViTTiny  # noqa: E402
+from zoo.transformers import HfSentenceEncoder, ViTTiny  # noqa: E402
 
 
 def build_vit() -> ViTTiny:
@@ -33,3 +34,10 @@ class Embedder(nn.Module):
 
 def build_embedder() -> Embedder:
     return Embedder()
+
+
+TEXT_VOCABULARY, TEXT_LENGTH = 4000, 64  # WordPiece tokens; tokens per paragraph
+
+
+def build_text_encoder() -> HfSentenceEncoder:
+    return HfSentenceEncoder(vocabulary=TEXT_VOCABULARY, dim=128, depth=4, heads=4, length=TEXT_LENGTH)
