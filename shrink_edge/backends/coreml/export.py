@@ -30,8 +30,8 @@ def _quiet():
 
 def _known_ops(program):
     """The program with no decompositions (coremltools converts the high-level ops better), except for the ops its
-    torch frontend lacks that torch can decompose (HF transformers' attention mask builds `new_ones`); what is left
-    coremltools refuses by name."""
+    torch frontend lacks that torch can decompose (HF transformers' attention mask builds `new_ones`; `aten.gru`
+    unrolls into its steps); what is left coremltools refuses by name."""
     import torch
     from coremltools.converters.mil.frontend.torch.torch_op_registry import _TORCH_OPS_REGISTRY
     from coremltools.converters.mil.frontend.torch.utils import sanitize_op_kind
