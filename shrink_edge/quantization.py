@@ -19,13 +19,13 @@ PERCENTILE = 99.99
 def make_quantizer(scheme: Quantization, qat: bool = False):
     from litert_torch.quantize.pt2e_quantizer import get_symmetric_quantization_config
 
-    from .workarounds import ResidualAddQuantizer
+    from .workarounds import FusingQuantizer
 
     config = get_symmetric_quantization_config(is_per_channel=scheme.weights_per_channel, is_qat=qat)
     if not qat and scheme.observer != "histogram":
         activation = replace(config.input_activation, observer_or_fake_quant_ctr=_observer(scheme.observer))
         config = replace(config, input_activation=activation, output_activation=activation)
-    return ResidualAddQuantizer().set_global(config)
+    return FusingQuantizer().set_global(config)
 
 
 @cache

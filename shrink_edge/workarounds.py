@@ -68,30 +68,60 @@ def litert_gru_without_hidden_state() -> Iterator[None]:
 
 
 @cache
-def _residual_add_quantizer():
+def _fusing_quantizer():
+    import operator
+
     import torch
     from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer
     from litert_torch.quantize.pt2e_quantizer_utils import get_input_act_qspec, get_output_act_qspec
     from torch.fx import Node
-    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
 
     adds = (torch.ops.aten.add.Tensor, torch.ops.aten.add_.Tensor)
     relus = (torch.ops.aten.relu.default, torch.ops.aten.relu_.default)
+
+    clamps = (torch.ops.aten.hardtanh.default, torch.ops.aten.hardtanh_.default, torch.ops.aten.clamp.default)
+    layers = (torch.ops.aten.conv1d.default, torch.ops.aten.conv2d.default, torch.ops.aten.convolution.default,
+              torch.ops.aten.linear.default, torch.ops.aten.batch_norm.default,
+              torch.ops.aten._native_batch_norm_legit.default)
 
     def _is_float(node) -> bool:  # not the int64 batch-norm counters, not symbolic sizes
         value = node.meta.get("val") if isinstance(node, Node) else None
         return isinstance(value, torch.Tensor) and value.is_floating_point()
 
-    class ResidualAddQuantizer(PT2EQuantizer):
-        """litert-torch 0.10 leaves the edge between two chained residual adds (add -> add) unquantized, so
-        the .tflite falls back to DEQUANTIZE -> float ADD -> QUANTIZE there. Annotate every float add (inputs,
-        and the output where litert-torch left it bare, unless a relu follows: TFLite fuses add+relu);
-        tests/test_workarounds.py checks the chain."""
+    def _fuse_clamps(model, act_out) -> None:
+        """litert-torch fuses conv+ReLU (one quantize, after the ReLU) but not conv+ReLU6: the conv's output is
+        quantized, and ReLU6 shares its range, negatives included (MobileNetV2: often under 100 of the 256 steps
+        left for [0, 6]). Runtimes fuse ReLU6 into the layer, so that rounding only loses accuracy, and onnxruntime
+        runs each such ReLU6 in float between a dequantize and a quantize (MobileNetV2: 35 of them, 7.5 of its
+        20 ms). Move the layer's output quantization behind the clamp, as for ReLU."""
+        for node in model.graph.nodes:
+            if node.op != "call_function" or node.target not in clamps or not isinstance(node.args[0], Node):
+                continue
+            layer = node.args[0]
+            if layer.target == operator.getitem:  # batch norm's (output, mean, var) in QAT graphs
+                layer = layer.args[0]
+            annotation = layer.meta.get("quantization_annotation")
+            own = node.meta.get("quantization_annotation")  # litert-torch's: shares the layer's output qparams
+            if (layer.target not in layers or annotation is None or annotation.output_qspec is None
+                    or len(node.args[0].users) != 1
+                    or own is not None and not isinstance(own.output_qspec, SharedQuantizationSpec)):
+                continue
+            annotation.output_qspec = None
+            node.meta["quantization_annotation"] = QuantizationAnnotation(output_qspec=act_out, _annotated=True)
+
+    class FusingQuantizer(PT2EQuantizer):
+        """litert-torch 0.10's quantizer with two fixes (tests/test_workarounds.py checks both):
+        - it leaves the edge between two chained residual adds (add -> add) unquantized, so the .tflite falls
+          back to DEQUANTIZE -> float ADD -> QUANTIZE there. Annotate every float add (inputs, and the output
+          where litert-torch left it bare, unless a relu follows: TFLite fuses add+relu);
+        - conv/linear + ReLU6 gets one quantization, after the clamp (_fuse_clamps)."""
 
         def annotate(self, model):
             with litert_gru_without_hidden_state():
                 model = super().annotate(model)
             act_in, act_out = get_input_act_qspec(self.global_config), get_output_act_qspec(self.global_config)
+            _fuse_clamps(model, act_out)
             for node in model.graph.nodes:
                 if node.op != "call_function" or node.target not in adds or not _is_float(node):
                     continue
@@ -104,10 +134,10 @@ def _residual_add_quantizer():
                         annotation.input_qspec_map.setdefault(arg, act_in)
             return model
 
-    return ResidualAddQuantizer
+    return FusingQuantizer
 
 
 def __getattr__(name):  # the quantizer class is built on first use: litert-torch is slow to import
-    if name == "ResidualAddQuantizer":
-        return _residual_add_quantizer()
+    if name == "FusingQuantizer":
+        return _fusing_quantizer()
     raise AttributeError(name)

@@ -52,5 +52,38 @@ def test_chained_residual_adds_are_quantized_on_every_input():
                 for a in n.args if "activation_post_process" not in a.name]
 
     plain = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
-    assert unobserved_add_inputs(plain), "litert-torch now quantizes add chains: drop ResidualAddQuantizer"
+    assert unobserved_add_inputs(plain), "litert-torch now quantizes add chains: drop FusingQuantizer"
     assert unobserved_add_inputs(make_quantizer(Quantization())) == []
+
+
+class ConvRelu6(torch.nn.Module):
+    """MobileNetV2's conv -> BN -> ReLU6, read by the next conv."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU6())
+        self.b = torch.nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        return self.b(self.a(x))
+
+
+def quantizes_between_the_convs(quantizer) -> list:
+    """(input op, zero point) of each activation quantize from the first conv up to the second."""
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    x = torch.randn(8, 3, 8, 8)
+    prepared = prepare_pt2e(torch.export.export(ConvRelu6().eval(), (x,)).module(), quantizer)
+    prepared(x)
+    graph = list(convert_pt2e(prepared).graph.nodes)
+    convs = [i for i, n in enumerate(graph) if n.target == torch.ops.aten.conv2d.default]
+    return [(str(n.args[0].target), n.args[2]) for n in graph[convs[0]:convs[1]]
+            if n.target == torch.ops.quantized_decomposed.quantize_per_tensor.default]
+
+
+def test_conv_relu6_is_quantized_once_after_the_clamp():
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+
+    plain = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    assert len(quantizes_between_the_convs(plain)) == 2, "litert-torch now fuses conv+ReLU6: drop _fuse_clamps"
+    assert quantizes_between_the_convs(make_quantizer(Quantization())) == [("aten.hardtanh.default", -128)]

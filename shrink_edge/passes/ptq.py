@@ -17,7 +17,7 @@ class PostTrainingQuantize(Pass):
     name = "ptq"
     source = "pt2"
     target = "pt2-int8"
-    version = 6  # 6: equalize, smooth, observer; 5: keep_float; 4: biases on their int32 grid
+    version = 7  # 7: conv+ReLU6 quantized once; 6: equalize, smooth, observer; 5: keep_float
 
     def settings(self, ctx: Context) -> dict:
         return {"scheme": vars(ctx.quantization), "calibration": ctx.calibration.digest()}

@@ -11,5 +11,6 @@ BACKEND = Backend(
     passes=(OnnxExportFloat(), OnnxExportInt8()),
     predict=session.predict,
     check=check.check,
+    facts=session.facts,
     intermediates=intermediates,
 )

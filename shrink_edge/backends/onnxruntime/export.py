@@ -66,24 +66,39 @@ class OnnxExportInt8(OnnxExport):
     name = "onnx-export-int8"
     source = "pt2-int8"
     target = "onnx-int8"
-    version = 7  # 7: Q of constants folded; 6: named I/O; 5: GlobalAveragePool; 4: uint8 activations, short names
+    version = 8  # 8: reduce_range; 7: Q of constants folded; 6: named I/O; 5: GlobalAveragePool; 4: uint8 activations
 
     def settings(self, ctx: Context) -> dict:
-        return {**super().settings(ctx), "weights": weight_dtype(ctx)}
+        return {**super().settings(ctx), "weights": weight_dtype(ctx), "reduce_range": reduce_range(ctx)}
 
     def rewrite(self, model, ctx: Context) -> None:
-        from .qdq import make_ort_fusable, short_names, weights_as
+        from .overflow import seven_bit_weights
+        from .qdq import make_ort_fusable, short_names, unshared_weight_parameters, weights_as
 
         make_ort_fusable(model)
+        if reduce_range(ctx):
+            unshared_weight_parameters(model)
+            seven_bit_weights(model, every_layer=True)
         if weight_dtype(ctx) == "uint8":
             weights_as(model, "uint8")
         short_names(model)
 
 
 def weight_dtype(ctx: Context) -> str:
-    """The onnx target stores weights as uint8 (right on every CPU, see qdq.weights_as); int8 elsewhere, or
-    by the spec's choice."""
+    """int8 weights (onnxruntime's u8s8 kernels), or uint8 ones (its u8u8 kernels: the same numbers, exact on every
+    CPU at 8 bits, slower), by the spec's choice."""
     dtype = ctx.options.get("weights", "int8")
     if dtype not in ("int8", "uint8"):
         raise UserError(f"ONNX weights '{dtype}' in the target spec: choose \"uint8\" or \"int8\"")
     return dtype
+
+
+def reduce_range(ctx: Context) -> bool:
+    """7-bit int8 weights (overflow.py), onnxruntime's own advice for x86 CPUs without VNNI."""
+    value = ctx.options.get("reduce_range", False)
+    if not isinstance(value, bool):
+        raise UserError(f"ONNX reduce_range '{value}' in the target spec: choose true or false")
+    if value and weight_dtype(ctx) != "int8":
+        raise UserError("ONNX reduce_range = true in the target spec needs weights = \"int8\" (uint8 weights run "
+                        "kernels that do not saturate): set one of them")
+    return value

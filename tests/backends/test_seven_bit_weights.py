@@ -1,14 +1,16 @@
-"""Layers whose input holds negatives get 7-bit weights in the OpenVINO IR: no int8 dot product saturates."""
+"""7-bit weights where int8 dot products saturate: in the OpenVINO IR the layers whose input holds negatives, in
+the onnx target's int8 file every layer."""
 import re
 from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import openvino as ov
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from shrink_edge.backends.openvino.overflow import seven_bit_weights
+from shrink_edge.backends.onnxruntime.overflow import seven_bit_weights
 
 K, N = 64, 8
 STEP = 2 / 255  # activations quantized over [-1, 1] (zero point 128) or [0, 2] (zero point 0)
@@ -73,11 +75,45 @@ def test_openvino_computes_the_halved_layer_exactly(tmp_path):
     np.testing.assert_allclose(openvino(model, x, tmp_path)["signed"], exact, rtol=1e-5)
 
 
-def test_eight_bit_weights_saturate_without_vnni(tmp_path):
-    """Why the halving exists: on this CPU, 8-bit weights give a wrong product (skipped where VNNI is present)."""
+def skip_on_vnni() -> None:
     if re.search(r"\b(avx512_vnni|avx_vnni|amx_int8)\b", Path("/proc/cpuinfo").read_text()):
         pytest.skip("this CPU has VNNI: its int8 dot products do not saturate")
+
+
+def test_eight_bit_weights_saturate_without_vnni(tmp_path):
+    """Why the halving exists: on this CPU, 8-bit weights give a wrong product (skipped where VNNI is present)."""
+    skip_on_vnni()
     x = np.ones((4, K), np.float32)
     values, scale = weights(two_layers(), "signed")
     exact = signed_input(x) @ (values.astype(np.float32) * scale)
     assert np.abs(openvino(two_layers(), x, tmp_path)["signed"] - exact).max() > 0.05 * np.abs(exact).max()
+
+
+def onnxruntime(model: onnx.ModelProto, x: np.ndarray) -> dict[str, np.ndarray]:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return dict(zip([o.name for o in session.get_outputs()], session.run(None, {"x": x})))
+
+
+def relu_input(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(x / STEP), 0, 255) * STEP
+
+
+def test_every_layer_halves_layers_behind_a_relu_too():
+    model = two_layers()
+    assert seven_bit_weights(model, every_layer=True) == 2
+    assert all(weights(model, name)[0].max() == 63 for name in ("signed", "relu"))
+
+
+def test_onnxruntime_saturates_behind_a_relu_unless_every_layer_is_halved():
+    """onnxruntime's u8s8 kernels read the raw uint8 values: 255 x 127 pairs overflow even with the zero point at
+    the bottom (skipped where VNNI is present); with 7 bits the product is exact."""
+    x = np.full((4, K), 2.0, np.float32)  # uint8 255 on the relu layer's grid
+    values, scale = weights(two_layers(), "relu")
+    exact = relu_input(x) @ (values.astype(np.float32) * scale)
+    halved = two_layers()
+    seven_bit_weights(halved, every_layer=True)
+    values, scale = weights(halved, "relu")
+    np.testing.assert_allclose(onnxruntime(halved, x)["relu"], relu_input(x) @ (values.astype(np.float32) * scale),
+                               rtol=1e-5)
+    skip_on_vnni()
+    assert np.abs(onnxruntime(two_layers(), x)["relu"] - exact).max() > 0.05 * np.abs(exact).max()
