@@ -1,7 +1,8 @@
 """The int8 scheme every backend shares: a PT2E quantizer built from a target spec's settings.
 
 litert-torch's quantizer gives symmetric int8 weights (per channel by default) and asymmetric int8
-activations per tensor, which TFLite, ONNX QDQ, OpenVINO and Core ML all take. How calibration picks each
+activations per tensor, which TFLite, ONNX QDQ, OpenVINO and Core ML all take (`weight_bits` = 7 narrows the
+weights to [-63, 63] for onnxruntime on x86 CPUs without VNNI, targets/onnx.toml). How calibration picks each
 activation's range is the scheme's `observer`:
 - "histogram" (litert-torch's default): torchao's HistogramObserver, the range that minimises the L2 error of the
   int8 values over the calibration histogram (clips rare outliers when that costs less than the coarser step);
@@ -22,6 +23,9 @@ def make_quantizer(scheme: Quantization, qat: bool = False):
     from .workarounds import FusingQuantizer
 
     config = get_symmetric_quantization_config(is_per_channel=scheme.weights_per_channel, is_qat=qat)
+    if scheme.weight_bits != 8:  # symmetric, narrow: [-63, 63] for 7 bits, as litert-torch's [-127, 127] for 8
+        top = 2 ** (scheme.weight_bits - 1) - 1
+        config = replace(config, weight=replace(config.weight, quant_min=-top, quant_max=top))
     if not qat and scheme.observer != "histogram":
         activation = replace(config.input_activation, observer_or_fake_quant_ctr=_observer(scheme.observer))
         config = replace(config, input_activation=activation, output_activation=activation)

@@ -16,6 +16,7 @@ class Quantization:
     weights_per_channel: bool = True
     calibration_samples: int = 512
     observer: str = "histogram"       # how calibration picks activation ranges: histogram, minmax, percentile
+    weight_bits: int = 8              # 7: weights in [-63, 63], which int8 kernels without VNNI cannot saturate
     equalize: bool = False            # cross-layer equalization before calibration (equalization.py; opt-in:
     # +1.4 dB on the sample, +29 dB on FragileNet, -0.1 dB on the TwoHeads test model, see README)
     smooth: bool = False              # SmoothQuant on LayerNorm -> linear layers before calibration (smoothing.py)
@@ -85,6 +86,9 @@ def _parse(path: Path) -> TargetSpec:
             include=tuple(raw.get("include", ())),
             supported_ops=frozenset(raw.get("ops", {}).get("supported", ())),
         )
+        if spec.quantization.weight_bits not in (7, 8):
+            raise UserError(f"invalid target spec {path}: [quantization] weight_bits = "
+                            f"{spec.quantization.weight_bits!r}; give 8 or 7")
         if spec.quantization.observer not in OBSERVERS:
             raise UserError(f"invalid target spec {path}: [quantization] observer = {spec.quantization.observer!r}; "
                             f"give one of {', '.join(OBSERVERS)}")

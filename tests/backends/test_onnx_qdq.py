@@ -1,10 +1,6 @@
 """The int8 ONNX is rewritten so onnxruntime fuses every convolution, add and matmul, keeping its numbers."""
-import json
-
 import onnx
-from conftest import RECIPE_SMALL, fused_ops, run_cli, tiny_args
-
-from shrink_edge import targets
+from conftest import fused_ops
 
 
 def test_onnxruntime_fuses_every_conv_add_and_gemm(all_targets, tmp_path):
@@ -17,25 +13,9 @@ def test_onnxruntime_fuses_every_conv_add_and_gemm(all_targets, tmp_path):
     assert ops["QLinearAdd"] == 1
 
 
-def test_the_onnx_target_stores_seven_bit_weights(all_targets):
-    """reduce_range re-rounds the QAT checkpoint's weights to 7 bits: close to its reference, no longer exact."""
+def test_rewritten_onnx_agrees_with_the_qat_reference(all_targets):
+    """`all` shares one 8-bit checkpoint: the onnx member stores its weights as uint8 (u8u8 kernels, exact)."""
     artifact = all_targets[2]["onnx-int8"]
-    assert artifact["facts"] == {"weights": "int8 (7 bits)"}
-    assert artifact["metrics"]["agreement"] >= 0.9 and artifact["metrics"]["sqnr_db"] >= 25
-
-
-def test_with_uint8_weights_the_rewritten_onnx_agrees_with_the_qat_reference(all_targets, tiny_model, train_data,
-                                                                             tmp_path):
-    """uint8 weights at 8 bits run onnxruntime's u8u8 kernels: the int8 program's arithmetic on any CPU. The same
-    recipe as all_targets, so the QAT checkpoint comes from the cache."""
-    spec = (targets.TARGETS_DIR / "onnx.toml").read_text()
-    spec = spec.replace('weights = "int8"\nreduce_range = true', 'weights = "uint8"\nreduce_range = false')
-    assert "reduce_range = false" in spec
-    (tmp_path / "exact.toml").write_text(spec)
-    result = run_cli("export", "--target", tmp_path / "exact.toml", *tiny_args(tiny_model), "--train-data", train_data,
-                     *RECIPE_SMALL, "--out", tmp_path / "out", "--json")
-    assert result.exit_code == 0, result.stderr
-    artifact = next(a for a in json.loads(result.stdout)["artifacts"] if a["format"] == "onnx-int8")
     assert artifact["facts"] == {"weights": "uint8"}
     metrics = artifact["metrics"]
     assert metrics["agreement"] >= 0.99 and metrics["max_error_lsb"] <= 1  # same arithmetic, up to rounding
@@ -69,6 +49,8 @@ def test_relu6_layers_run_fused_in_int8(tmp_path):
     images = np.random.default_rng(0).normal(size=(160, 3, 16, 16)).astype(np.float32)
     result = shrink_edge.export(module, (torch.zeros(1, 3, 16, 16),), target="onnx", data={"x": images},
                                 out=tmp_path / "out", progress=False, enforce_budget=False)
-    ops = fused_ops(tmp_path / "out" / result.manifest["artifacts"][1]["file"], tmp_path)
+    artifact = result.manifest["artifacts"][1]
+    assert artifact["facts"] == {"weights": "int8 (7 bits)"}  # the onnx target's weight_bits = 7: u8s8 kernels
+    ops = fused_ops(tmp_path / "out" / artifact["file"], tmp_path)
     assert ops["QLinearConv"] == 3
     assert ops["Clip"] == ops["FusedConv"] == ops["Conv"] == ops["DequantizeLinear"] - 1 == 0  # one at the output

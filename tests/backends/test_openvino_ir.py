@@ -1,6 +1,4 @@
 """The IR is compacted (scalar FakeQuantize ranges, repeated FakeQuantizes dropped) with the same outputs."""
-from types import SimpleNamespace
-
 import numpy as np
 import onnx
 import openvino as ov
@@ -8,7 +6,6 @@ import pytest
 from openvino import opset13 as ops
 
 from shrink_edge.backends.onnxruntime.qdq import unshared_weight_parameters, weights_as
-from shrink_edge.backends.openvino.export import OpenVinoExport
 from shrink_edge.backends.openvino.ir import compact
 
 
@@ -45,13 +42,10 @@ def test_a_repeated_fake_quantize_is_dropped_and_a_different_one_kept(second_hig
 
 
 def test_exported_ir_has_scalar_ranges_and_the_outputs_of_the_plain_conversion(all_targets, tmp_path):
-    """The OpenVINO pass on the onnx target's int8 file (its weights have 7 bits already) against OpenVINO's own
-    conversion of that file."""
     out, _, artifacts = all_targets
     core = ov.Core()
-    OpenVinoExport().run(out / artifacts["onnx-int8"]["file"], tmp_path / "ir", SimpleNamespace(scratch=tmp_path))
-    ir = core.read_model(tmp_path / "ir" / "model.xml")
-    proto = onnx.load(out / artifacts["onnx-int8"]["file"])
+    ir = core.read_model(out / artifacts["openvino-int8"]["file"] / "model.xml")
+    proto = onnx.load(out / artifacts["onnx-int8"]["file"])  # the group's 8-bit weights: uint8
     weights_as(proto, "int8")
     unshared_weight_parameters(proto)
     onnx.save(proto, tmp_path / "unshared.onnx")
@@ -60,7 +54,7 @@ def test_exported_ir_has_scalar_ranges_and_the_outputs_of_the_plain_conversion(a
               if op.get_type_name() == "FakeQuantize" for i in range(1, 5)]
     assert shapes and all(s == [] or max(s) > 1 for s in shapes)  # scalars, or one value per channel
     ov.save_model(plain, str(tmp_path / "plain.xml"), compress_to_fp16=False)
-    compacted = (tmp_path / "ir" / "model.xml").stat().st_size
+    compacted = (out / artifacts["openvino-int8"]["file"] / "model.xml").stat().st_size
     assert compacted < 0.9 * (tmp_path / "plain.xml").stat().st_size
     x = np.random.default_rng(1).random((16, 1, 28, 28), dtype=np.float32)
     np.testing.assert_array_equal(run(ir, x), run(plain, x))

@@ -66,39 +66,27 @@ class OnnxExportInt8(OnnxExport):
     name = "onnx-export-int8"
     source = "pt2-int8"
     target = "onnx-int8"
-    version = 8  # 8: reduce_range; 7: Q of constants folded; 6: named I/O; 5: GlobalAveragePool; 4: uint8 activations
+    version = 8  # 8: weights "auto"; 7: Q of constants folded; 6: named I/O; 5: GlobalAveragePool; 4: uint8 activations
 
     def settings(self, ctx: Context) -> dict:
-        return {**super().settings(ctx), "weights": weight_dtype(ctx), "reduce_range": reduce_range(ctx)}
+        return {**super().settings(ctx), "weights": weight_option(ctx)}
 
     def rewrite(self, model, ctx: Context) -> None:
-        from .overflow import seven_bit_weights
-        from .qdq import make_ort_fusable, short_names, unshared_weight_parameters, weights_as
+        from .qdq import make_ort_fusable, seven_bits, short_names, weights_as
 
         make_ort_fusable(model)
-        if reduce_range(ctx):
-            unshared_weight_parameters(model)
-            seven_bit_weights(model, every_layer=True)
-        if weight_dtype(ctx) == "uint8":
+        option = weight_option(ctx)
+        if option == "uint8" or option == "auto" and not seven_bits(model):
             weights_as(model, "uint8")
         short_names(model)
 
 
-def weight_dtype(ctx: Context) -> str:
-    """int8 weights (onnxruntime's u8s8 kernels), or uint8 ones (its u8u8 kernels: the same numbers, exact on every
-    CPU at 8 bits, slower), by the spec's choice."""
-    dtype = ctx.options.get("weights", "int8")
-    if dtype not in ("int8", "uint8"):
-        raise UserError(f"ONNX weights '{dtype}' in the target spec: choose \"uint8\" or \"int8\"")
+def weight_option(ctx: Context) -> str:
+    """How the int8 file stores its weights, which picks onnxruntime's kernels. int8: its u8s8 kernels, which add
+    pairs of products in int16 on x86 CPUs without VNNI and saturate unless the weights have 7 bits (`weight_bits`);
+    uint8: its u8u8 kernels (the same numbers, exact on every CPU at 8 bits, slower); "auto": int8 where the weights
+    have 7 bits, else uint8."""
+    dtype = ctx.options.get("weights", "auto")
+    if dtype not in ("auto", "int8", "uint8"):
+        raise UserError(f"ONNX weights '{dtype}' in the target spec: choose \"auto\", \"uint8\" or \"int8\"")
     return dtype
-
-
-def reduce_range(ctx: Context) -> bool:
-    """7-bit int8 weights (overflow.py), onnxruntime's own advice for x86 CPUs without VNNI."""
-    value = ctx.options.get("reduce_range", False)
-    if not isinstance(value, bool):
-        raise UserError(f"ONNX reduce_range '{value}' in the target spec: choose true or false")
-    if value and weight_dtype(ctx) != "int8":
-        raise UserError("ONNX reduce_range = true in the target spec needs weights = \"int8\" (uint8 weights run "
-                        "kernels that do not saturate): set one of them")
-    return value

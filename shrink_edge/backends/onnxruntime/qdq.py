@@ -91,6 +91,20 @@ def make_ort_fusable(model: onnx.ModelProto) -> dict[str, int]:
     return {"uint8_activation_qdq": retyped, "duplicated_dequantize": duplicated}
 
 
+def weight_arrays(model: onnx.ModelProto) -> list[np.ndarray]:
+    """The quantized weights: the constant inputs of DequantizeLinear nodes (not a quantized scalar)."""
+    initializers = {i.name: i for i in model.graph.initializer}
+    arrays = [numpy_helper.to_array(initializers[n.input[0]]) for n in model.graph.node
+              if n.op_type == "DequantizeLinear" and n.input[0] in initializers]
+    return [a for a in arrays if a.size > 1]
+
+
+def seven_bits(model: onnx.ModelProto) -> bool:
+    """Every int8 weight lies in [-64, 63]: onnxruntime's u8s8 kernels cannot saturate on them."""
+    weights = weight_arrays(model)
+    return bool(weights) and all(a.dtype == np.int8 and a.min() >= -64 and a.max() <= 63 for a in weights)
+
+
 def weights_as(model: onnx.ModelProto, dtype: str) -> int:
     """Store the weights as "uint8" (value + 128, zero point + 128) or back as "int8": the same numbers either way.
     With uint8 weights onnxruntime runs its u8u8 kernels: its u8s8 kernels on x86 CPUs without VNNI (AVX2, AVX-512

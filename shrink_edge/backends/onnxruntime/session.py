@@ -23,18 +23,12 @@ def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def facts(path: Path) -> dict:
-    """How an int8 file stores its weights, which picks onnxruntime's kernels: int8 (u8s8, 7 bits where they must
-    not saturate, see overflow.py) or uint8 (u8u8). Nothing for a float file."""
+    """How an int8 file stores its weights, which picks onnxruntime's kernels (export.weight_option). Nothing for a
+    float file."""
     import onnx
-    from onnx import numpy_helper
 
-    graph = onnx.load(path).graph
-    weights = {i.name: i for i in graph.initializer}
-    arrays = [numpy_helper.to_array(weights[n.input[0]]) for n in graph.node
-              if n.op_type == "DequantizeLinear" and n.input[0] in weights]
-    arrays = [a for a in arrays if a.size > 1]  # not a quantized scalar
-    if not arrays:
-        return {}
-    dtypes = sorted({str(a.dtype) for a in arrays})
-    seven = all(a.min() >= -64 and a.max() <= 63 for a in arrays if a.dtype == np.int8)
-    return {"weights": ", ".join(dtypes) + (" (7 bits)" if dtypes == ["int8"] and seven else "")}
+    from .qdq import seven_bits, weight_arrays
+
+    model = onnx.load(path)
+    dtypes = sorted({str(a.dtype) for a in weight_arrays(model)})
+    return {"weights": ", ".join(dtypes) + (" (7 bits)" if seven_bits(model) else "")} if dtypes else {}

@@ -23,9 +23,9 @@ class OpenVinoExport(Pass):
 
         import onnx
 
-        from ..onnxruntime.overflow import seven_bit_weights
         from ..onnxruntime.qdq import unshared_weight_parameters, weights_as
         from .ir import compact
+        from .overflow import seven_bit_weights
 
         proto = onnx.load(src)
         weights_as(proto, "int8")  # OpenVINO's int8 kernels take signed weights (uint8 ones run in f32)

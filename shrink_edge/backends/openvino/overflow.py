@@ -1,17 +1,17 @@
-"""Seven-bit weights where int8 dot products saturate on x86 CPUs without VNNI.
+"""Seven-bit weights where OpenVINO's int8 dot products saturate on x86 CPUs without VNNI.
 
-Without VNNI (SSE4.1, AVX2, AVX-512 without VNNI) onnxruntime's u8s8 kernels and OpenVINO's CPU plugin multiply
-u8 activations by s8 weights with VPMADDUBSW, which adds each pair of products in int16 and saturates (OpenVINO's
-"saturation issue" page; NNCF's `overflow_fix` and onnxruntime's `reduce_range` are the same remedy): a pair of
-200 x 127 products overflows. With weights in [-64, 63] no pair can (2 x 255 x 64 < 32768), on any CPU.
+Without VNNI (SSE4.1, AVX2, AVX-512 without VNNI) the CPU plugin multiplies u8 activations by s8 weights with
+VPMADDUBSW, which adds each pair of products in int16 and saturates (OpenVINO's "saturation issue" page; NNCF's
+`overflow_fix` is the same remedy): a pair of 200 x 127 products overflows; with weights in [-64, 63] none can
+(2 x 255 x 64 < 32768). It bites where the activations are large u8 values, that is where their zero point sits
+inside the range (LayerNorm, GELU, normalized images); behind a ReLU most values are small. So the weights of the
+layers whose input is not non-negative are halved to 7 bits (scale doubled): never saturated, on any CPU.
+(onnxruntime's u8s8 kernels saturate behind ReLUs too: the onnx target quantizes every weight to 7 bits instead,
+`weight_bits` in targets/onnx.toml.)
 
-- OpenVINO: it bites where the activations are large u8 values, that is where their zero point sits inside the
-  range (LayerNorm, GELU, normalized images); behind a ReLU most values are small. So only the layers whose input
-  is not non-negative are halved. Measured on this AVX2 CPU against onnxruntime running the same file (exact):
-  cosine to float of the zoo's ViT 0.938 -> 0.991 (onnxruntime 0.989 with 8-bit weights), the detector
-  0.992 -> 0.9998, the sample 0.9994 -> 0.9998; 7 bits on every layer cost the sample 0.0003 instead.
-- onnxruntime: its u8s8 kernels saturate behind ReLUs too (the sample: cosine 0.9967 with 8 bits, 0.9972 halving
-  only OpenVINO's layers, 0.9995 halving every layer), so `every_layer`.
+Measured on this AVX2 CPU against onnxruntime running the same file (exact): cosine to float of the zoo's ViT
+0.938 -> 0.991 (onnxruntime 0.989 with 8-bit weights), the detector 0.992 -> 0.9998, the sample 0.9994 -> 0.9998;
+7 bits on every layer cost the sample 0.0003 instead.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from .graph_edit import consumers
+from ..onnxruntime.graph_edit import consumers
 
 LAYERS = ("Conv", "MatMul", "Gemm")
 PASSES_VALUES = ("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten")  # between a DequantizeLinear and its layer
@@ -44,10 +44,10 @@ def _holds_negatives(activation: onnx.NodeProto, initializers: dict) -> bool:
     return zero_point is not None and bool(np.any(zero_point != np.iinfo(zero_point.dtype).min))
 
 
-def seven_bit_weights(model: onnx.ModelProto, every_layer: bool = False) -> int:
-    """Halve, in place, the int8 weights of every layer whose quantized input has its zero point inside the range
-    (of every layer that reads a quantized input, with `every_layer`). A weight (or its scale) that something else
-    reads too, or one that has 7 bits already, is left as it is. Returns how many layers changed."""
+def seven_bit_weights(model: onnx.ModelProto) -> int:
+    """Halve, in place, the int8 weights of every layer whose quantized input has its zero point inside the range.
+    A weight (or its scale) that something else reads too, or one that has 7 bits already, is left as it is.
+    Returns how many layers changed."""
     graph = model.graph
     initializers = {i.name: i for i in graph.initializer}
     producers = {out: node for node in graph.node for out in node.output}
@@ -60,8 +60,7 @@ def seven_bit_weights(model: onnx.ModelProto, every_layer: bool = False) -> int:
         if activation is None or weight is None or {activation.op_type, weight.op_type} != {"DequantizeLinear"}:
             continue
         values, scale, zero_point = (_array(initializers, weight, slot) for slot in range(3))
-        wanted = every_layer or _holds_negatives(activation, initializers)
-        if (not wanted or values is None or values.dtype != np.int8 or scale is None
+        if (not _holds_negatives(activation, initializers) or values is None or values.dtype != np.int8 or scale is None
                 or (values.min() >= -64 and values.max() <= 63)  # 7 bits already
                 or (zero_point is not None and np.any(zero_point != 0))
                 or any(len(readers[name]) > 1 for name in (*weight.input[:2], weight.output[0]))):

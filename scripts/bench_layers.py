@@ -1,0 +1,123 @@
+"""One layer at a time: where int8 is faster than float on this CPU, and where it is not.
+
+MobileNetV2 at 224x224 runs int8 at about float's speed on LiteRT while ResNet-18 gains 1.3x (bench/coverage.json).
+This times the layer kinds those nets are made of, each alone at a shape MobileNetV2 or ResNet-18 has, float and
+int8 from `shrink_edge.export` (the same passes as any model), in every runtime on the host: onnxruntime, LiteRT,
+OpenVINO and ExecuTorch, 1 thread, interleaved (the profiler's runner), p50 of RUNS. Inputs: normal noise (the
+timing does not depend on values).
+Writes bench/layers.json and the table between the layers-table markers in README.md.
+
+    .venv/bin/python scripts/bench_layers.py
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import shrink_edge
+from shrink_edge.devices import runner
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS, WARMUP = 100, 10
+TARGETS = {"onnx": ("onnx", "onnx-int8", "onnxruntime"), "tflite": (None, "tflite-int8", "litert"),
+           "openvino": (None, "openvino-int8", "openvino"), "executorch": ("executorch", "executorch-int8",
+                                                                           "executorch")}
+
+
+def conv(cin: int, cout: int, kernel: int, groups: int = 1) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=kernel // 2, groups=groups), nn.ReLU6())
+
+
+# name, module, input (C, H, W)
+LAYERS = [
+    ("pointwise 1x1, 24 -> 144 (MobileNetV2 expand)", conv(24, 144, 1), (24, 56, 56)),
+    ("depthwise 3x3, 144 (MobileNetV2)", conv(144, 144, 3, groups=144), (144, 56, 56)),
+    ("pointwise 1x1, 144 -> 24 (MobileNetV2 project)", conv(144, 24, 1), (144, 56, 56)),
+    ("conv 3x3, 64 -> 64 (ResNet-18)", conv(64, 64, 3), (64, 56, 56)),
+]
+
+
+def macs(module: nn.Module, shape: tuple[int, int, int]) -> int:
+    layer = module[0]
+    _, h, w = shape
+    return h * w * layer.out_channels * layer.in_channels // layer.groups * layer.kernel_size[0] * layer.kernel_size[1]
+
+
+def files(module: nn.Module, shape: tuple, folder: Path) -> dict[str, tuple[Path, Path]]:
+    """Per runtime: (float file, int8 file)."""
+    import litert_torch
+    import openvino as ov
+
+    rng = np.random.default_rng(0)
+    data = {"x": rng.normal(size=(48, *shape)).astype(np.float32)}
+    example = (torch.zeros(1, *shape),)
+    written = {}
+    for target in TARGETS:
+        result = shrink_edge.export(module, example, target=target, data=data, out=folder / target,
+                                    cache_dir=folder / "cache", progress=False, enforce_budget=False)
+        written.update({a["format"]: folder / target / a["file"] for a in result.manifest["artifacts"]})
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        litert_torch.convert(module, example).export(str(folder / "float.tflite"))
+    (folder / "float.openvino").mkdir()
+    ov.save_model(ov.convert_model(str(written["onnx"])), str(folder / "float.openvino" / "model.xml"),
+                  compress_to_fp16=False)
+    written.update({"tflite": folder / "float.tflite", "openvino": folder / "float.openvino"})
+    return {runtime: (written[f or target], written[q]) for target, (f, q, runtime) in TARGETS.items()}
+
+
+def timed(pairs: dict[str, tuple[Path, Path]], mac_count: int) -> dict[str, dict]:
+    results = {}
+    for runtime, (float_file, int8_file) in pairs.items():
+        entries = runner.measure([float_file, int8_file], runs=RUNS, warmup=WARMUP, threads=1)
+        f, q = (float(np.median(e["times_ms"])) for e in entries)
+        results[runtime] = {"float_ms": round(f, 4), "int8_ms": round(q, 4), "int8_speedup": round(f / q, 2),
+                            "int8_gmacs": round(mac_count / q / 1e6, 2), "float_gmacs": round(mac_count / f / 1e6, 2)}
+    return results
+
+
+def table(entries: list[dict]) -> str:
+    runtimes = [r for _, _, r in TARGETS.values()]
+    lines = ["| layer | MACs | " + " | ".join(f"{r}: int8 ms (x float)" for r in runtimes) + " |",
+             "|---|---:|" + "---:|" * len(runtimes)]
+    for e in entries:
+        cells = [f"{e['timings'][r]['int8_ms']:.3f} ({e['timings'][r]['int8_speedup']:.2f}x)" for r in runtimes]
+        lines.append(f"| {e['name']} | {e['macs'] / 1e6:.1f} M | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_readme(text: str) -> None:
+    readme = ROOT / "README.md"
+    start, end = "<!-- layers-table:start -->", "<!-- layers-table:end -->"
+    content = readme.read_text()
+    if start not in content:
+        sys.exit(f"README.md has no {start} marker")
+    readme.write_text(re.sub(f"{start}.*?{end}", lambda _: f"{start}\n{text}\n{end}", content, flags=re.S))
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    entries = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (name, module, shape) in enumerate(LAYERS):
+            print(f"{name}", file=sys.stderr)
+            pairs = files(module.eval(), shape, Path(tmp) / str(i))
+            count = macs(module, shape)
+            entries.append({"name": name, "input": list(shape), "macs": count, "timings": timed(pairs, count)})
+    (ROOT / "bench" / "layers.json").write_text(json.dumps({"runs": RUNS, "threads": 1, "layers": entries},
+                                                           indent=1) + "\n")
+    text = table(entries)
+    write_readme(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
