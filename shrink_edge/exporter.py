@@ -208,6 +208,9 @@ def _verified(spec, fmt: str, optimized, ctx, cache: Cache, evaluation, referenc
     return spec, fmt, artifact, backend.name, metrics, facts
 
 
+MIN_GAIN_DB = 1.0  # a layer kept in float for less is not worth its size and speed
+
+
 def _advice(lost: list[str], diagnosis, fallback: dict | None) -> str:
     """What to do about a broken budget: where outputs lost accuracy, the layers that lose the most, or how to find
     them; else how to accept or change the budget."""
@@ -219,9 +222,10 @@ def _advice(lost: list[str], diagnosis, fallback: dict | None) -> str:
                 f"still does not hold")
     if diagnosis is None:
         return "; rerun with --debug to rank the layers that lose accuracy"
-    worst = [s for s in diagnosis.ranked() if diagnosis.gain_db(s) > 0][:3]
+    worst = [s for s in diagnosis.ranked() if diagnosis.gain_db(s) >= MIN_GAIN_DB][:3]
     if not worst:
-        return "; no single layer kept in float gains anything (shrink-edge debug shows each layer's share)"
+        return (f"; no single layer kept in float gains {MIN_GAIN_DB:g} dB (shrink-edge debug shows each layer's "
+                f"share)")
     named = ", ".join(f"{s.layer} (+{diagnosis.gain_db(s):.1f} dB in float)" for s in worst)
     names = ", ".join(f'"{s.layer}"' for s in worst)
     return (f"; the layers that lose the most: {named}; keep them in float with [quantize] keep_float = [{names}], "

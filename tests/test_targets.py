@@ -20,3 +20,10 @@ def test_spec_with_unknown_field_is_refused(tmp_path):
     (tmp_path / "x.toml").write_text('description = "d"\nruntime = "r"\nartifacts = []\n[budget]\nmax_drop = 1\n')
     with pytest.raises(UserError, match="invalid target spec"):
         targets.available(tmp_path)
+
+
+def test_weight_bits_other_than_7_or_8_are_refused(tmp_path):
+    (tmp_path / "x.toml").write_text('description = "d"\nruntime = "r"\nartifacts = []\n[quantization]\n'
+                                     'weight_bits = 4\n')
+    with pytest.raises(UserError, match="weight_bits = 4; give 8 or 7"):
+        targets.available(tmp_path)

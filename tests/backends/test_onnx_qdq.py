@@ -16,7 +16,7 @@ def test_onnxruntime_fuses_every_conv_add_and_gemm(all_targets, tmp_path):
 def test_rewritten_onnx_agrees_with_the_qat_reference(all_targets):
     """`all` shares one 8-bit checkpoint: the onnx member stores its weights as uint8 (u8u8 kernels, exact)."""
     artifact = all_targets[2]["onnx-int8"]
-    assert artifact["facts"] == {"weights": "uint8"}
+    assert artifact["facts"] == {"weights": "uint8", "float_ops": []}
     metrics = artifact["metrics"]
     assert metrics["agreement"] >= 0.99 and metrics["max_error_lsb"] <= 1  # same arithmetic, up to rounding
 
@@ -50,7 +50,24 @@ def test_relu6_layers_run_fused_in_int8(tmp_path):
     result = shrink_edge.export(module, (torch.zeros(1, 3, 16, 16),), target="onnx", data={"x": images},
                                 out=tmp_path / "out", progress=False, enforce_budget=False)
     artifact = result.manifest["artifacts"][1]
-    assert artifact["facts"] == {"weights": "int8 (7 bits)"}  # the onnx target's weight_bits = 7: u8s8 kernels
+    assert artifact["facts"] == {"weights": "int8 (7 bits)", "float_ops": []}  # weight_bits = 7: u8s8 kernels
     ops = fused_ops(tmp_path / "out" / artifact["file"], tmp_path)
     assert ops["QLinearConv"] == 3
     assert ops["Clip"] == ops["FusedConv"] == ops["Conv"] == ops["DequantizeLinear"] - 1 == 0  # one at the output
+
+
+def test_ops_left_in_float_are_named(tmp_path):
+    """onnxruntime has no int8 GELU: it runs between a dequantize and a quantize, while both linears fuse."""
+    import numpy as np
+    import torch
+
+    import shrink_edge
+
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.GELU(), torch.nn.Linear(32, 8)).eval()
+    data = {"x": np.random.default_rng(0).normal(size=(160, 16)).astype(np.float32)}
+    result = shrink_edge.export(module, (torch.zeros(1, 16),), target="onnx", data=data, out=tmp_path / "out",
+                                progress=False, enforce_budget=False)
+    floats = result.manifest["artifacts"][1]["facts"]["float_ops"]
+    assert floats and not any(op.split()[0] in ("Gemm", "MatMul", "FusedMatMul", "FusedGemm") for op in floats)
+    assert "facts" not in result.manifest["artifacts"][0]  # the float file: none

@@ -22,13 +22,42 @@ def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {o.name: np.concatenate(parts) for o, parts in zip(sess.get_outputs(), zip(*chunks))}
 
 
+def float_ops(path: Path) -> list[str]:
+    """The ops onnxruntime computes in float once it has fused the QDQ graph (its extended optimizations, the ones
+    every CPU gets): an op that reads a dequantized value, a float input or another such op's output, each as OP or
+    OP xN; the quantize and dequantize nodes themselves are not counted."""
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        options.optimized_model_filepath = str(Path(tmp) / "fused.onnx")
+        options.log_severity_level = 3
+        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        graph = onnx.load(Path(tmp) / "fused.onnx").graph
+    floating = {v.name for v in graph.input if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT}
+    found: dict[str, int] = {}
+    for node in graph.node:  # in topological order
+        reads_float = any(name in floating for name in node.input)
+        if node.op_type == "DequantizeLinear" or reads_float and node.op_type != "QuantizeLinear":
+            floating.update(node.output)
+        if reads_float and node.op_type not in ("QuantizeLinear", "DequantizeLinear"):
+            found[node.op_type] = found.get(node.op_type, 0) + 1
+    return [f"{name} x{n}" if n > 1 else name for name, n in found.items()]
+
+
 def facts(path: Path) -> dict:
-    """How an int8 file stores its weights, which picks onnxruntime's kernels (export.weight_option). Nothing for a
-    float file."""
+    """For an int8 file: how it stores its weights, which picks onnxruntime's kernels (export.weight_option), and
+    the ops that run in float. Nothing for a float file."""
     import onnx
 
     from .qdq import seven_bits, weight_arrays
 
     model = onnx.load(path)
     dtypes = sorted({str(a.dtype) for a in weight_arrays(model)})
-    return {"weights": ", ".join(dtypes) + (" (7 bits)" if seven_bits(model) else "")} if dtypes else {}
+    if not dtypes:
+        return {}
+    return {"weights": ", ".join(dtypes) + (" (7 bits)" if seven_bits(model) else ""), "float_ops": float_ops(path)}
