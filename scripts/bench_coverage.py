@@ -215,14 +215,14 @@ def cpu_peak() -> tuple[float, str]:
     return PEAK_PER_CYCLE[isa] * mhz * 1e6, f"{PEAK_PER_CYCLE[isa]} int8 MACs/cycle ({isa}, computed) at {mhz:.0f} MHz"
 
 
-def timings(pairs: dict[str, tuple[Path, Path]]) -> dict[str, dict]:
+def timings(pairs: dict[str, tuple[Path, Path]], runs: int = 60) -> dict[str, dict]:
     """Per runtime: float and int8 p50 (ms), timed interleaved, 1 thread."""
     from shrink_edge.devices import runner
 
     results = {}
     for runtime, (float_file, int8_file) in pairs.items():
         try:
-            entries = runner.measure([float_file, int8_file], runs=60, warmup=10, threads=1)
+            entries = runner.measure([float_file, int8_file], runs=runs, warmup=10, threads=1)
         except runner.RunnerError as e:
             results[runtime] = {"error": str(e)}
             continue
@@ -274,10 +274,11 @@ def table(entries: list[dict], peak: float, peak_text: str) -> str:
     return "\n".join(lines)
 
 
-def write_readme(text_block: str) -> None:
+def write_readme(text_block: str, table: str = "coverage") -> None:
+    """Put the text between this table's markers in README.md."""
     readme = ROOT / "README.md"
     content = readme.read_text()
-    start, end = "<!-- coverage-table:start -->", "<!-- coverage-table:end -->"
+    start, end = f"<!-- {table}-table:start -->", f"<!-- {table}-table:end -->"
     if start in content:
         before, rest = content.split(start, 1)
         content = before + start + "\n" + text_block + "\n" + end + rest.split(end, 1)[1]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -24,10 +23,12 @@ import torch
 from torch import nn
 
 import shrink_edge
-from shrink_edge.devices import runner
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_coverage import timings, write_readme  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNS, WARMUP = 100, 10
+RUNS = 100
 TARGETS = {"onnx": ("onnx", "onnx-int8", "onnxruntime"), "tflite": (None, "tflite-int8", "litert"),
            "openvino": (None, "openvino-int8", "openvino"), "executorch": ("executorch", "executorch-int8",
                                                                            "executorch")}
@@ -75,12 +76,9 @@ def files(module: nn.Module, shape: tuple, folder: Path) -> dict[str, tuple[Path
 
 
 def timed(pairs: dict[str, tuple[Path, Path]], mac_count: int) -> dict[str, dict]:
-    results = {}
-    for runtime, (float_file, int8_file) in pairs.items():
-        entries = runner.measure([float_file, int8_file], runs=RUNS, warmup=WARMUP, threads=1)
-        f, q = (float(np.median(e["times_ms"])) for e in entries)
-        results[runtime] = {"float_ms": round(f, 4), "int8_ms": round(q, 4), "int8_speedup": round(f / q, 2),
-                            "int8_gmacs": round(mac_count / q / 1e6, 2), "float_gmacs": round(mac_count / f / 1e6, 2)}
+    results = timings(pairs, runs=RUNS)
+    for r in results.values():
+        r.update({f"{kind}_gmacs": round(mac_count / r[f"{kind}_ms"] / 1e6, 2) for kind in ("int8", "float")})
     return results
 
 
@@ -92,15 +90,6 @@ def table(entries: list[dict]) -> str:
         cells = [f"{e['timings'][r]['int8_ms']:.3f} ({e['timings'][r]['int8_speedup']:.2f}x)" for r in runtimes]
         lines.append(f"| {e['name']} | {e['macs'] / 1e6:.1f} M | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def write_readme(text: str) -> None:
-    readme = ROOT / "README.md"
-    start, end = "<!-- layers-table:start -->", "<!-- layers-table:end -->"
-    content = readme.read_text()
-    if start not in content:
-        sys.exit(f"README.md has no {start} marker")
-    readme.write_text(re.sub(f"{start}.*?{end}", lambda _: f"{start}\n{text}\n{end}", content, flags=re.S))
 
 
 def main() -> None:
@@ -115,7 +104,7 @@ def main() -> None:
     (ROOT / "bench" / "layers.json").write_text(json.dumps({"runs": RUNS, "threads": 1, "layers": entries},
                                                            indent=1) + "\n")
     text = table(entries)
-    write_readme(text)
+    write_readme(text, table="layers")
     print(text)
 
 

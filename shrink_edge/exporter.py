@@ -18,6 +18,8 @@ from .signature import by_name_else_position
 from .task_metric import TaskMetric, drops
 from .versions import tool_versions
 
+MIN_GAIN_DB = 1.0  # the debug advice names layers gaining at least this in float: less is not worth their cost
+
 
 @dataclass(frozen=True)
 class ExportResult:
@@ -206,9 +208,6 @@ def _verified(spec, fmt: str, optimized, ctx, cache: Cache, evaluation, referenc
     if metrics is None:
         facts = {**facts, "verification_skipped": skipped}
     return spec, fmt, artifact, backend.name, metrics, facts
-
-
-MIN_GAIN_DB = 1.0  # a layer kept in float for less is not worth its size and speed
 
 
 def _advice(lost: list[str], diagnosis, fallback: dict | None) -> str:

@@ -179,13 +179,8 @@ def third_party(tmp_path_factory):
     return [folder / "hand_made.onnx", folder / "float.tflite"]
 
 
-def fused_ops(path, tmp_path) -> Counter:
+def fused_ops(path) -> Counter:
     """The op types onnxruntime's CPU provider runs after its graph optimizations."""
-    import onnx
-    import onnxruntime as ort
+    from shrink_edge.backends.onnxruntime.session import fused_graph
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
-    ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return Counter(n.op_type for n in onnx.load(tmp_path / "optimized.onnx").graph.node)
+    return Counter(n.op_type for n in fused_graph(path).node)

@@ -51,7 +51,7 @@ def test_int8_global_pool_fuses_into_onnxruntime_int8_kernel(all_targets, tmp_pa
     out, _, artifacts = all_targets
     path = out / artifacts["onnx-int8"]["file"]
     assert "ReduceMean" not in {n.op_type for n in onnx.load(path).graph.node}
-    ops = fused_ops(path, tmp_path)
+    ops = fused_ops(path)
     assert ops["QLinearGlobalAveragePool"] == 1 and ops["ReduceMean"] == 0
 
 

@@ -7,7 +7,7 @@ def test_onnxruntime_fuses_every_conv_add_and_gemm(all_targets, tmp_path):
     out, _, artifacts = all_targets
     path = out / artifacts["onnx-int8"]["file"]
     convs = sum(n.op_type == "Conv" for n in onnx.load(path).graph.node)
-    ops = fused_ops(path, tmp_path)
+    ops = fused_ops(path)
     assert ops["QLinearConv"] == convs == 4
     assert ops["Conv"] == 0 and ops["Add"] == 0 and ops["Gemm"] == 0 and ops["MatMul"] == 0
     assert ops["QLinearAdd"] == 1
@@ -51,7 +51,7 @@ def test_relu6_layers_run_fused_in_int8(tmp_path):
                                 out=tmp_path / "out", progress=False, enforce_budget=False)
     artifact = result.manifest["artifacts"][1]
     assert artifact["facts"] == {"weights": "int8 (7 bits)", "float_ops": []}  # weight_bits = 7: u8s8 kernels
-    ops = fused_ops(tmp_path / "out" / artifact["file"], tmp_path)
+    ops = fused_ops(tmp_path / "out" / artifact["file"])
     assert ops["QLinearConv"] == 3
     assert ops["Clip"] == ops["FusedConv"] == ops["Conv"] == ops["DequantizeLinear"] - 1 == 0  # one at the output
 

@@ -72,11 +72,11 @@ class OnnxExportInt8(OnnxExport):
         return {**super().settings(ctx), "weights": weight_option(ctx)}
 
     def rewrite(self, model, ctx: Context) -> None:
-        from .qdq import make_ort_fusable, seven_bits, short_names, weights_as
+        from .qdq import make_ort_fusable, seven_bits, short_names, weight_arrays, weights_as
 
         make_ort_fusable(model)
         option = weight_option(ctx)
-        if option == "uint8" or option == "auto" and not seven_bits(model):
+        if option == "uint8" or option == "auto" and not seven_bits(weight_arrays(model)):
             weights_as(model, "uint8")
         short_names(model)
 

@@ -22,10 +22,9 @@ def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {o.name: np.concatenate(parts) for o, parts in zip(sess.get_outputs(), zip(*chunks))}
 
 
-def float_ops(path: Path) -> list[str]:
-    """The ops onnxruntime computes in float once it has fused the QDQ graph (its extended optimizations, the ones
-    every CPU gets): an op that reads a dequantized value, a float input or another such op's output, each as OP or
-    OP xN; the quantize and dequantize nodes themselves are not counted."""
+def fused_graph(path: Path):
+    """The graph onnxruntime's CPU provider runs after its extended optimizations (the QDQ fusions every CPU gets,
+    not the layout changes of the level above), as an onnx GraphProto."""
     import tempfile
 
     import onnx
@@ -37,7 +36,16 @@ def float_ops(path: Path) -> list[str]:
         options.optimized_model_filepath = str(Path(tmp) / "fused.onnx")
         options.log_severity_level = 3
         ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        graph = onnx.load(Path(tmp) / "fused.onnx").graph
+        return onnx.load(Path(tmp) / "fused.onnx").graph
+
+
+def float_ops(path: Path) -> list[str]:
+    """The ops onnxruntime computes in float once it has fused the QDQ graph: an op that reads a dequantized value,
+    a float input or another such op's output, each as OP or OP xN; the quantize and dequantize nodes themselves are
+    not counted."""
+    import onnx
+
+    graph = fused_graph(path)
     floating = {v.name for v in graph.input if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT}
     found: dict[str, int] = {}
     for node in graph.node:  # in topological order
@@ -56,8 +64,8 @@ def facts(path: Path) -> dict:
 
     from .qdq import seven_bits, weight_arrays
 
-    model = onnx.load(path)
-    dtypes = sorted({str(a.dtype) for a in weight_arrays(model)})
-    if not dtypes:
+    weights = weight_arrays(onnx.load(path))
+    if not weights:
         return {}
-    return {"weights": ", ".join(dtypes) + (" (7 bits)" if seven_bits(model) else ""), "float_ops": float_ops(path)}
+    stored = ", ".join(sorted({str(a.dtype) for a in weights})) + (" (7 bits)" if seven_bits(weights) else "")
+    return {"weights": stored, "float_ops": float_ops(path)}

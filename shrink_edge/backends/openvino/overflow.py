@@ -20,6 +20,7 @@ import onnx
 from onnx import numpy_helper
 
 from ..onnxruntime.graph_edit import consumers
+from ..onnxruntime.qdq import seven_bits
 
 LAYERS = ("Conv", "MatMul", "Gemm")
 PASSES_VALUES = ("Transpose", "Reshape", "Squeeze", "Unsqueeze", "Flatten")  # between a DequantizeLinear and its layer
@@ -61,7 +62,7 @@ def seven_bit_weights(model: onnx.ModelProto) -> int:
             continue
         values, scale, zero_point = (_array(initializers, weight, slot) for slot in range(3))
         if (not _holds_negatives(activation, initializers) or values is None or values.dtype != np.int8 or scale is None
-                or (values.min() >= -64 and values.max() <= 63)  # 7 bits already
+                or seven_bits([values])  # 7 bits already
                 or (zero_point is not None and np.any(zero_point != 0))
                 or any(len(readers[name]) > 1 for name in (*weight.input[:2], weight.output[0]))):
             continue
