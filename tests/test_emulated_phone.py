@@ -1,5 +1,5 @@
-"""`shrink-edge profile --device emulator`: the arm64 phone (Debian arm64 + adbd under qemu-user) profiles LiteRT
-and onnxruntime over adb. Builds the phone first if this machine has none (~3 min, as root)."""
+"""`shrink-edge profile --device emulator`: the arm64 phone (Debian arm64 + adbd under qemu-user) profiles LiteRT,
+onnxruntime and ExecuTorch (its C timer, compiled in the phone) over adb. Builds the phone first if this machine has none (~3 min, as root)."""
 import json
 import os
 import shutil
@@ -29,14 +29,15 @@ def phone_root():
 
 def test_profiles_on_the_emulated_phone(phone_root, all_targets):
     out, _, artifacts = all_targets
-    files = [out / artifacts["tflite-int8"]["file"], out / artifacts["onnx-int8"]["file"]]
+    files = [out / artifacts[f]["file"] for f in ("tflite-int8", "onnx-int8", "executorch-int8")]
     shown = run_cli("profile", *files, "--device", "emulator", "--runs", "5", "--warmup", "1", "--json")
     assert shown.exit_code == 0, shown.stderr
     [report] = json.loads(shown.stdout)["profiles"]
     c = report["conditions"]
     assert c["machine"] == "aarch64" and c["abi"] == "aarch64" and c["emulated"] and "not the latency" in c["note"]
-    assert [r["runtime"] for r in report["results"]] == ["litert", "onnxruntime"]
+    assert [r["runtime"] for r in report["results"]] == ["litert", "onnxruntime", "executorch"]
     assert all(r["p50_ms"] > 0 and r["runs"] == 5 for r in report["results"])
+    assert set(c["versions"]) >= {"ai-edge-litert", "onnxruntime", "executorch"}, c["versions"]
 
 
 def test_missing_phone_is_one_line(tmp_path, monkeypatch, all_targets):

@@ -1,5 +1,5 @@
-"""The emulated arm64 phone: a Debian arm64 root filesystem with python3, the aarch64 wheels of LiteRT and
-onnxruntime and adbd, run by qemu-user through binfmt_misc inside an AdbdSandbox. Emulated time is hundreds of times
+"""The emulated arm64 phone: a Debian arm64 root filesystem with python3, the aarch64 wheels of the device runtimes
+(LiteRT, onnxruntime, ExecuTorch: each backend's timing.py says what it needs) and adbd, run by qemu-user through binfmt_misc inside an AdbdSandbox. Emulated time is hundreds of times
 slower than a real phone: its timings prove that the path works and are labelled emulated, never latency."""
 from __future__ import annotations
 
@@ -59,13 +59,18 @@ def create(root: Path, log=sys.stderr) -> Path:
     partial = root.with_name(root.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
+    runtimes = phone_runtimes()
+    debs = ",".join(["python3", "adbd/bookworm-backports",
+                     *(deb for module in runtimes for deb in getattr(module, "PHONE_PACKAGES", ()))])
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--only-binary=:all:", "--python-version", "3.11",
+           "--implementation", "cp", "--platform", "manylinux_2_28_aarch64", "--platform", "manylinux_2_27_aarch64",
+           "--platform", "manylinux2014_aarch64", "--target", str(partial / "usr/local/lib/python3.11/dist-packages")]
+    with_deps = [m.PACKAGE for m in runtimes if getattr(m, "PHONE_WHEEL_DEPS", True)] + ["numpy"]
+    without_deps = [m.PACKAGE for m in runtimes if not getattr(m, "PHONE_WHEEL_DEPS", True)]
     steps = [
-        ["mmdebstrap", "--arch=arm64", "--variant=apt", "--include=python3,adbd/bookworm-backports", SUITE,
-         str(partial), *MIRRORS],
-        [sys.executable, "-m", "pip", "install", "--quiet", "--only-binary=:all:", "--python-version", "3.11",
-         "--implementation", "cp", "--platform", "manylinux_2_28_aarch64", "--platform", "manylinux_2_27_aarch64",
-         "--platform", "manylinux2014_aarch64", "--target", str(partial / "usr/local/lib/python3.11/dist-packages"),
-         *(f"{name}=={version(name)}" for name in wheels())],
+        ["mmdebstrap", "--arch=arm64", "--variant=apt", f"--include={debs}", SUITE, str(partial), *MIRRORS],
+        [*pip, *(f"{name}=={version(name)}" for name in with_deps)],
+        *([[*pip, "--no-deps", *(f"{name}=={version(name)}" for name in without_deps)]] if without_deps else []),
     ]
     for step in steps:
         print(f"running: {' '.join(step[:4])} ...", file=log)
@@ -74,6 +79,16 @@ def create(root: Path, log=sys.stderr) -> Path:
             shutil.rmtree(partial, ignore_errors=True)
             last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:]
             raise DeviceError(f"building the emulated phone failed at {step[0]}: {' '.join(last)}")
+    for module in runtimes:
+        if hasattr(module, "build_on_phone"):
+            print(f"building {module.RUNTIME}'s timer in the phone ...", file=log)
+            try:
+                module.build_on_phone(partial)
+            except subprocess.CalledProcessError as e:
+                shutil.rmtree(partial, ignore_errors=True)
+                last = (e.stderr or "").strip().splitlines()[-1:]
+                raise DeviceError(f"building the emulated phone failed at {module.RUNTIME}'s timer: "
+                                  f"{' '.join(last)}") from None
     (partial / "data/local/tmp").mkdir(parents=True, exist_ok=True)
     (partial / MARKER).write_text(json.dumps({"suite": SUITE, "arch": "arm64",
                                               "wheels": {name: version(name) for name in wheels()}}, indent=2))
