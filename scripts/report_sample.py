@@ -57,8 +57,8 @@ def table(runs: dict[str, Path]) -> tuple[list[str], dict]:
     c, p = local["conditions"], phone["conditions"]
     head = [f"Host: {c['cpu']}, {c['threads']} thread, {local['results'][0]['runs']} runs after "
             f"{local['results'][0]['warmup']} warm-up, interleaved, load {c['load_average'][0]}. "
-            f"Emulated phone: {p['machine']} under qemu-user (LiteRT {p['versions'].get('ai-edge-litert')}, "
-            f"onnxruntime {p['versions'].get('onnxruntime')}): its times prove the path and are **not** a "
+            f"Emulated phone: {p['machine']} under qemu-user ("
+            + ", ".join(f"{name} {v}" for name, v in p["versions"].items()) + "): its times prove the path and are **not** a "
             "phone's latency (qemu is hundreds of times slower).", "",
             "| run | artifact | runtime | host p50 ms | host p90 ms | vs the run's float ONNX (host) | init ms | emulated arm64 "
             "p50 ms |", "|---|---|---|---:|---:|---:|---:|---:|"]

@@ -20,7 +20,8 @@ IOS_RESOURCES = Path("ShrinkEdge/Resources")
 # The artifact each platform takes, in order of preference, and its helper (and Gradle dependency) template.
 ANDROID = {"tflite-int8": ("ShrinkEdgeModel.kt", None),
            "executorch-int8": ("ShrinkEdgeModel.executorch.kt", "org.pytorch:executorch-android:1.0.1")}
-IOS = {"coreml-int8": "ShrinkEdgeModel.swift", "executorch-int8": "ShrinkEdgeModel.executorch.swift"}
+IOS = {"coreml-int8": "ShrinkEdgeModel.swift", "executorch-int8": "ShrinkEdgeModel.executorch.swift",
+       "executorch-coreml-int8": "ShrinkEdgeModel.executorch.swift"}
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ def check(apps: AppTargets, formats: set[str]) -> None:
         raise UserError("--android-project/--assets-dir need a .tflite or a .pte: use --target tflite, executorch "
                         "(or all)")
     if apps.ios_project and not formats & set(IOS):
-        raise UserError("--ios-project needs a Core ML package or a .pte: use --target coreml, executorch (or all)")
+        raise UserError("--ios-project needs a Core ML package or a .pte: use --target coreml, executorch, executorch-coreml "
+                        "(or all)")
 
 
 def install(apps: AppTargets, manifest: dict, out: Path) -> list[Path]:

@@ -52,7 +52,7 @@ def _pte_io(path: Path, signature: dict) -> dict:
     with quiet():
         from executorch.runtime import Runtime
 
-        meta = Runtime.get().load_program(str(path)).load_method("forward").metadata
+        meta = Runtime.get().load_program(str(path)).metadata("forward")  # no delegate loaded: Core ML's too
     dtypes = {6: "float32", 4: "int64", 3: "int32", 11: "bool", 0: "uint8", 1: "int8"}  # c10::ScalarType
 
     def describe(infos, names):
@@ -69,7 +69,8 @@ def build(artifact: dict, manifest: dict, path: Path, labels: list[str] | None,
           normalization: dict | None) -> dict:
     signature = manifest.get("signature", {})
     readers = {"tflite-int8": lambda: _tflite_io(path, signature), "coreml-int8": lambda: _coreml_io(path),
-               "executorch-int8": lambda: _pte_io(path, signature)}
+               "executorch-int8": lambda: _pte_io(path, signature),
+               "executorch-coreml-int8": lambda: _pte_io(path, signature)}
     io = readers[artifact["format"]]()
     return {
         "model": artifact["file"], "format": artifact["format"], "sha256": artifact["sha256"],

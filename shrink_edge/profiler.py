@@ -110,7 +110,7 @@ def profile(paths: list[Path], devices: tuple[str, ...] = ("local",), runs: int 
 
 def profile_run(out: Path, manifest: dict, devices: tuple[str, ...], **options) -> dict:
     """Profile an export's artifacts on each device and record the figures in its manifest. adb devices get the
-    files they can run (.tflite, .onnx); the host runs every kind."""
+    files they can run (.tflite, .onnx, .pte); the host runs every kind."""
     from . import manifest as manifest_io
     from .devices.remote import runs_on_devices
 

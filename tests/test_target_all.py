@@ -5,9 +5,9 @@ from conftest import run_cli
 def test_every_backend_artifact_is_written_and_verified(all_targets):
     out, report, artifacts = all_targets
     assert set(artifacts) == {"onnx", "onnx-int8", "tflite-int8", "tflm", "openvino-int8", "coreml-int8",
-                              "coreml-w8", "executorch", "executorch-int8"}
+                              "coreml-w8", "executorch", "executorch-int8", "executorch-coreml-int8"}
     assert {a["target"] for a in report["artifacts"]} == {"onnx", "tflite", "cortex-m4", "openvino", "coreml",
-                                                          "executorch"}
+                                                          "executorch", "executorch-coreml"}
     for a in report["artifacts"]:
         assert (out / a["file"]).exists()
 

@@ -1,14 +1,16 @@
 """ExecuTorch: PyTorch's on-device runtime. A .pte lowered with XNNPACK (float, and int8 from the same int8
-program as every other target), run by executorch.runtime on the host."""
+program as every other target), run by executorch.runtime on the host; and the int8 program delegated to Core ML,
+whose .pte runs on Apple devices only (its Core ML model is checked at spec level elsewhere)."""
 from ...formats import Format
 from ..contract import Backend
 from . import check, session
-from .lower import ExecutorchLowerFloat, ExecutorchLowerInt8
+from .lower import ExecutorchLowerCoreml, ExecutorchLowerFloat, ExecutorchLowerInt8
 
 BACKEND = Backend(
     name="executorch",
-    formats=(Format("executorch", ".pte", quantized=False), Format("executorch-int8", ".int8.pte")),
-    passes=(ExecutorchLowerFloat(), ExecutorchLowerInt8()),
+    formats=(Format("executorch", ".pte", quantized=False), Format("executorch-int8", ".int8.pte"),
+             Format("executorch-coreml-int8", ".coreml.int8.pte")),
+    passes=(ExecutorchLowerFloat(), ExecutorchLowerInt8(), ExecutorchLowerCoreml()),
     predict=session.predict,
     facts=session.facts,
     check=check.check,

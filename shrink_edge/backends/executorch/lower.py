@@ -1,5 +1,7 @@
 """pt2 -> executorch and pt2-int8 -> executorch-int8: a .pte for PyTorch's on-device runtime, with every op that
-XNNPACK takes delegated to it (the rest on ExecuTorch's portable CPU kernels).
+XNNPACK takes delegated to it (the rest on ExecuTorch's portable CPU kernels); pt2-int8 -> executorch-coreml-int8:
+the same int8 program delegated to Core ML (Apple devices), for iOS 17+, the first whose Core ML has int8
+activations (with iOS 15, the default, coremltools refuses the program's int8 quantize/dequantize pairs).
 
 The int8 program is the one every other target starts from (PTQ, or the QAT checkpoint): its quantizer
 (symmetric int8 weights per channel, asymmetric int8 activations per tensor) is the scheme XNNPACKQuantizer's
@@ -31,10 +33,25 @@ def quiet():
             yield
 
 
-def lowered(module, inputs):
-    """The module (float or PT2E-converted), exported at batch 1 and lowered with XNNPACK: an edge program."""
-    import torch
+def xnnpack():
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+
+    return XnnpackPartitioner()
+
+
+def coreml():
+    import coremltools as ct
+    from executorch.backends.apple.coreml.compiler import CoreMLBackend
+    from executorch.backends.apple.coreml.partition import CoreMLPartitioner
+
+    return CoreMLPartitioner(compile_specs=CoreMLBackend.generate_compile_specs(
+        minimum_deployment_target=ct.target.iOS17))
+
+
+def lowered(module, inputs, partitioner=xnnpack):
+    """The module (float or PT2E-converted), exported at batch 1 and lowered with a delegate (XNNPACK unless
+    another partitioner is given): an edge program."""
+    import torch
     from executorch.exir import to_edge_transform_and_lower
 
     class Flat(torch.nn.Module):  # outputs as one flat tuple, in the signature's order
@@ -49,7 +66,7 @@ def lowered(module, inputs):
     graph_module = program.module()
     if spatial_means_kept(graph_module):
         program = torch.export.export(graph_module, examples(inputs, 1))  # traced again: fresh shapes on every node
-    return to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+    return to_edge_transform_and_lower(program, partitioner=[partitioner()])
 
 
 def spatial_means_kept(graph_module) -> int:
@@ -81,9 +98,11 @@ def spatial_means_kept(graph_module) -> int:
 
 class ExecutorchLower(Pass):
     version = 2  # 2: spatial means delegated
+    partitioner = staticmethod(xnnpack)
+
     def run(self, src: Path, dst: Path, ctx: Context) -> None:
         with quiet():
-            edge = lowered(load_program(src).module(), ctx.model.inputs)
+            edge = lowered(load_program(src).module(), ctx.model.inputs, self.partitioner)
             dst.write_bytes(edge.to_executorch().buffer)
 
 
@@ -97,3 +116,11 @@ class ExecutorchLowerInt8(ExecutorchLower):
     name = "executorch-lower-int8"
     source = "pt2-int8"
     target = "executorch-int8"
+
+
+class ExecutorchLowerCoreml(ExecutorchLower):
+    name = "executorch-lower-coreml"
+    source = "pt2-int8"
+    target = "executorch-coreml-int8"
+    version = 1
+    partitioner = staticmethod(coreml)

@@ -15,12 +15,20 @@ import numpy as np
 COMPUTE = ("XNNConv2d", "XNNDepthwiseConv2d", "XNNFullyConnected", "XNNBatchMatrixMultiply", "XNNConvTranspose2d")
 
 
+CORE_ML = ".coreml.int8.pte"
+
+
 def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Sample by sample (the .pte has batch 1), inputs by position: a .pte keeps no tensor names, so outputs are
     output_0, ... in the signature's order."""
     import torch
 
+    from ...errors import PredictionUnavailable
     from .lower import quiet
+
+    if path.name.endswith(CORE_ML):
+        raise PredictionUnavailable("ExecuTorch's Core ML delegate runs on Apple devices only (this runtime has no "
+                                    "CoreMLBackend); its Core ML model is checked at spec level")
 
     with quiet():
         from executorch.runtime import Runtime
@@ -65,8 +73,10 @@ def facts(path: Path) -> dict:
             elif hasattr(args, "op_index"):
                 op = plan.operators[args.op_index]
                 portable[f"{op.name}.{op.overload}" if op.overload else op.name] += 1
-    nodes, float_compute = Counter(), []
+    nodes, float_compute, coreml = Counter(), [], []
     for delegate in plan.delegates:
+        if delegate.id == "CoreMLBackend":
+            coreml.append(_coreml_model(program.backend_delegate_data[delegate.processed.index].data))
         if delegate.id != "XnnpackBackend":
             continue
         graph = _xnnpack_graph(program.backend_delegate_data[delegate.processed.index].data)
@@ -78,9 +88,24 @@ def facts(path: Path) -> dict:
             weight = node["xnode_union"].get("filter_id")
             if quantized and kind in COMPUTE and weight is not None and "int8" not in _datatype(values[weight]):
                 float_compute.append(f"{kind.removeprefix('XNN')} (debug handle {node.get('debug_handle')})")
-    return {"delegate_calls": dict(calls), "xnnpack_nodes": dict(sorted(nodes.items())),
+    return {"delegate_calls": dict(calls), **({"xnnpack_nodes": dict(sorted(nodes.items()))} if nodes else {}),
+            **({"coreml_models": coreml} if coreml else {}),
             "undelegated_ops": dict(sorted(portable.items())), "float_compute_layers": float_compute,
             "tensor_names": "none in a .pte: inputs and outputs by position (see the app metadata)"}
+
+
+def _coreml_model(blob: bytes) -> dict:
+    """The Core ML delegate's payload is its .mlpackage folder, flattened: unflattened, its spec must load (the
+    same check as a Core ML target's package on Linux)."""
+    from executorch.backends.apple.coreml import executorchcoreml
+
+    from ..coreml.session import facts as coreml_facts
+
+    with tempfile.TemporaryDirectory() as folder:
+        if not executorchcoreml.unflatten_directory_contents(bytes(blob), folder):
+            raise RuntimeError("the Core ML delegate's payload is not a flattened model folder")
+        [package] = Path(folder).rglob("*.mlpackage")
+        return coreml_facts(package)
 
 
 def _datatype(value: dict) -> str:

@@ -21,7 +21,7 @@ DTYPES = {6: "float32", 4: "int64", 3: "int32", 11: "bool", 0: "uint8", 1: "int8
 
 
 def claims(path: Path) -> bool:
-    return path.suffix == ".pte"
+    return path.suffix == ".pte" and not path.name.endswith(".coreml.int8.pte")  # Core ML runs on Apple devices
 
 
 def load(path: Path, threads: int, random_input):
