@@ -146,7 +146,8 @@ def measure(name: str) -> dict:
 
 def table(results: dict) -> str:
     lines = [f"One interleaved run per model, 1 thread, {RUNS} runs after {WARMUP} warm-up; "
-             f"{results['conditions']['cpu']}, {results['conditions']['cores']} cores.", "",
+             f"{results['conditions']['cpu']}, {results['conditions']['cores']} cores, int8 ISA "
+             f"{', '.join(results['conditions'].get('int8_isa', [])) or 'not recorded'}.", "",
              "| model | artifact | runtime | size (B) | top-1 | agreement | cosine | p50 ms | vs LiteRT int8 |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name, model in results["models"].items():

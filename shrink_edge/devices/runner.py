@@ -29,6 +29,9 @@ from pathlib import Path
 import numpy as np
 
 BLOCK = 10  # consecutive timed calls per model and round
+# The CPU features int8 kernels use, as /proc/cpuinfo names them (x86: VNNI dot products, AVX-512; arm64: dot
+# product and int8 matrix multiply): int8 speed-ups differ by machine with them more than with anything else.
+INT8_ISA = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm", "sve")
 
 
 class RunnerError(Exception):
@@ -137,6 +140,8 @@ def facts(threads: int) -> dict:
         cpuinfo = []
     cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo
                 if line.split(":")[0].strip() in ("model name", "Hardware", "Processor")), "") or platform.processor()
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo if line.split(":")[0].strip() in ("flags",
+                                                                                                  "Features")), [])
     versions = {}
     for package in (module.PACKAGE for module in timing_modules().values()):
         try:
@@ -144,6 +149,7 @@ def facts(threads: int) -> dict:
         except PackageNotFoundError:
             pass
     return {"machine": platform.machine(), "cpu": cpu or platform.machine(), "cores": os.cpu_count(),
+            "int8_isa": [flag for flag in INT8_ISA if flag in flags],
             "threads": threads, "load_average": [round(v, 2) for v in os.getloadavg()],
             "python": platform.python_version(), "versions": versions}
 
