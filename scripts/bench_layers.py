@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 import shrink_edge
+from shrink_edge.devices import runner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_coverage import timings, write_readme  # noqa: E402
@@ -101,9 +102,10 @@ def main() -> None:
             pairs = files(module.eval(), shape, Path(tmp) / str(i))
             count = macs(module, shape)
             entries.append({"name": name, "input": list(shape), "macs": count, "timings": timed(pairs, count)})
-    (ROOT / "bench" / "layers.json").write_text(json.dumps({"runs": RUNS, "threads": 1, "layers": entries},
-                                                           indent=1) + "\n")
-    text = table(entries)
+    conditions = runner.facts(1)
+    (ROOT / "bench" / "layers.json").write_text(json.dumps({"runs": RUNS, "threads": 1, "conditions": conditions,
+                                                            "layers": entries}, indent=1) + "\n")
+    text = f"{conditions['cpu']}, int8 ISA {', '.join(conditions['int8_isa'])}, 1 thread.\n\n" + table(entries)
     write_readme(text, table="layers")
     print(text)
 
