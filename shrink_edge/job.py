@@ -102,14 +102,13 @@ class Job:
     def _lint(self, module, model: ModelSource, steps) -> None:
         """Say now, before any training, what a target will not convert (its declared limits; and, when a recipe
         trains, what the real converters refuse), and what it will fix in place."""
-        from .lint import beyond_limits, dynamic_dims, unsupported
+        from .lint import beyond_limits, dynamic_dims
         from .passes.torch_export import export_program
 
         specs = members(self.spec)
         with steps.step("checking the model against the targets"):
             program = export_program(module, model.inputs)
-        problems = [f"{s.name} lacks {', '.join(ops)}" for s in specs if (ops := unsupported(program, s))]
-        problems += [f"{s.name}: {', '.join(found)}" for s in specs
+        problems = [f"{s.name}: {', '.join(found)}" for s in specs
                      if (found := beyond_limits(program, s, model.input_shape))]
         if not problems and self.recipe.passes(self.spec):  # minutes of training ahead: try the converters first
             from .conversion_check import problems as refused

@@ -1,6 +1,6 @@
 """Before any training: will the model convert for each target? Compares the float program with what a target
-spec declares: the ops it supports and its shape and per-layer limits (batch, stride, kernel, channels, depth
-multiplier). Each problem names the layer behind it."""
+spec declares: its shape and per-layer limits (batch, stride, kernel, channels, depth multiplier). Each problem
+names the layer behind it. Which ops convert is for the real converters to say (conversion_check.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,22 +21,6 @@ def _where(node) -> str:
     stack = node.meta.get("nn_module_stack") or {}
     path, kind = next(reversed(stack.values())) if stack else ("", "the model's forward")
     return f"{path or 'forward'}: {str(kind).rsplit('.', 1)[-1]}"
-
-
-def unsupported(program, spec: TargetSpec) -> list[str]:
-    """Each op the target lacks, once, with the module it comes from; empty when all is supported."""
-    if not spec.supported_ops:
-        return []
-    found: dict[str, str] = {}
-    for node in program.graph.nodes:
-        if node.op != "call_function" or str(node.target).startswith("<"):
-            continue
-        name = op_name(node.target)
-        if name.startswith("sym_"):  # shape arithmetic (x.shape[0] under a dynamic batch), not an op that runs
-            continue
-        if name not in spec.supported_ops and name not in found:
-            found[name] = f"{name} (in {_where(node)})"
-    return list(found.values())
 
 
 @dataclass(frozen=True)

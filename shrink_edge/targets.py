@@ -66,7 +66,6 @@ class TargetSpec:
     limits: Limits = field(default_factory=Limits)
     options: dict = field(default_factory=dict)  # backend-specific settings, e.g. nhwc_io for TFLite
     include: tuple[str, ...] = ()  # a group target: these targets' artifacts, each under its own budget
-    supported_ops: frozenset[str] = frozenset()  # torch ops the backend converts; empty: not checked
 
 
 def _parse(path: Path) -> TargetSpec:
@@ -84,7 +83,6 @@ def _parse(path: Path) -> TargetSpec:
             limits=Limits(**raw.get("limits", {})),
             options=dict(raw.get("options", {})),
             include=tuple(raw.get("include", ())),
-            supported_ops=frozenset(raw.get("ops", {}).get("supported", ())),
         )
         if spec.quantization.weight_bits not in (7, 8):
             raise UserError(f"invalid target spec {path}: [quantization] weight_bits = "

@@ -1,7 +1,7 @@
 """Arm Ethos-U: the int8 .tflite compiled by Vela. It runs only on the NPU: Vela's estimates are its facts."""
 from ...formats import Format
 from ..contract import Backend
-from ..litert.check import check
+from .check import check
 from . import session
 from .vela import VelaCompile
 
