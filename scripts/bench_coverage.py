@@ -21,6 +21,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -215,6 +216,12 @@ def cpu_peak() -> tuple[float, str]:
     return PEAK_PER_CYCLE[isa] * mhz * 1e6, f"{PEAK_PER_CYCLE[isa]} int8 MACs/cycle ({isa}, computed) at {mhz:.0f} MHz"
 
 
+def recorded_peak(text: str) -> float:
+    """The peak a coverage.json was timed against, from its text: a rerun on another CPU keeps the run's own."""
+    per_cycle, mhz = re.match(r"(\d+) int8 MACs/cycle .* at (\d+) MHz", text).groups()
+    return int(per_cycle) * int(mhz) * 1e6
+
+
 def timings(pairs: dict[str, tuple[Path, Path]], runs: int = 60) -> dict[str, dict]:
     """Per runtime: float and int8 p50 (ms), timed interleaved, 1 thread."""
     from shrink_edge.devices import runner
@@ -290,11 +297,17 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(z[0] for z in ZOO))
     parser.add_argument("--targets", default=",".join(TARGETS))
     parser.add_argument("--table-only", action="store_true", help="write the README table from bench/coverage.json")
+    parser.add_argument("--no-timings", action="store_true",
+                        help="conversion, fidelity and size only: the recorded timings stay (e.g. on another CPU)")
     args = parser.parse_args()
     chosen, targets = args.models.split(","), args.targets.split(",")
+    figures = ROOT / "bench" / "coverage.json"
     peak, peak_text = cpu_peak()
+    if (args.table_only or args.no_timings) and figures.exists():
+        peak_text = json.loads(figures.read_text())["peak"]
+        peak = recorded_peak(peak_text)
     if args.table_only:
-        write_readme(table(json.loads((ROOT / "bench" / "coverage.json").read_text())["models"], peak, peak_text))
+        write_readme(table(json.loads(figures.read_text())["models"], peak, peak_text))
         return
     cache = ROOT / ".bench-cache"
     entries = []
@@ -320,18 +333,19 @@ def main() -> None:
                 entry["targets"][target] = result
             files = {a["format"]: Path(a["path"]) for r in entry["targets"].values() if r["converts"]
                      for a in r["manifest"]["artifacts"]}
-            floats = float_baselines(file, factory, weights, inputs, files.get("onnx"), folder)
+            floats = {} if args.no_timings else float_baselines(file, factory, weights, inputs, files.get("onnx"),
+                                                                folder)
             int8 = {"onnxruntime": files.get("onnx-int8"), "litert": files.get("tflite-int8"),
                     "openvino": files.get("openvino-int8"), "executorch": files.get("executorch-int8")}
             if "executorch" in files:
                 floats["executorch"] = files["executorch"]
-            entry["timings"] = timings({rt: (floats[rt], q) for rt, q in int8.items() if q and rt in floats})
+            entry["timings"] = {} if args.no_timings else timings({rt: (floats[rt], q) for rt, q in int8.items()
+                                                                    if q and rt in floats})
             for result in entry["targets"].values():  # keep the figures, not the paths of a temporary folder
                 for a in result.get("manifest", {}).get("artifacts", []):
                     a.pop("path", None)
             entries.append(entry)
     (ROOT / "bench").mkdir(exist_ok=True)
-    figures = ROOT / "bench" / "coverage.json"
     if figures.exists() and (len(chosen) < len(ZOO) or len(targets) < len(TARGETS)):
         # a rerun of some models or targets: keep the other figures
         order = [z[0] for z in ZOO]

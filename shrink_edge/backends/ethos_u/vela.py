@@ -49,6 +49,8 @@ def compile_with_vela(src: Path, dst: Path, config: dict) -> dict:
          config["system_config"], "--memory-mode", config["memory_mode"], "--output-dir", str(dst)],
         capture_output=True, text=True)
     if done.returncode != 0:
+        if refusal := re.search(r"Compilation failed: (.*(?:\n[ -].*)*)", done.stderr + done.stdout):
+            raise UserError(f"Vela could not compile for {config['accelerator']}: {' '.join(refusal[1].split())}")
         last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
         raise UserError(f"Vela could not compile for {config['accelerator']}: {last} (check the target's "
                         "[options] accelerator / system_config / memory_mode)")
