@@ -48,7 +48,8 @@ class Job:
         settings, scheme = self.recipe.quantize, self.spec.quantization
         if settings is None:
             return scheme
-        chosen = {k: getattr(settings, k) for k in ("observer", "equalize", "smooth") if getattr(settings, k) is not None}
+        chosen = {k: getattr(settings, k) for k in ("observer", "equalize", "smooth", "bias_correction")
+                  if getattr(settings, k) is not None}
         return replace(scheme, keep_float=settings.keep_float, **chosen)
 
     def input_files(self) -> tuple[Path, ...]:

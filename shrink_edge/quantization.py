@@ -55,10 +55,11 @@ def _observer(name: str):
     return chosen.with_args(eps=2**-12)
 
 
-def converted(prepared, keep_float=(), fold: bool = True):
+def converted(prepared, keep_float=(), fold: bool = True, bias_inputs=None):
     """A calibrated (or QAT-trained) PT2E model converted to its int8 program: the layers named in `keep_float`
-    left in float (quant_points.bypass), weights folded to int8 constants unless `fold` is off (the debugger wants
-    each weight's float -> quantize -> dequantize), biases on their int32 grid."""
+    left in float (quant_points.bypass), biases corrected for the weights' rounding on `bias_inputs` if given
+    (bias_correction.py), weights folded to int8 constants unless `fold` is off (the debugger wants each weight's
+    float -> quantize -> dequantize), biases on their int32 grid."""
     from torchao.quantization.pt2e.quantize_pt2e import _quant_node_constraint, constant_fold, convert_pt2e
 
     from . import quant_points
@@ -69,6 +70,10 @@ def converted(prepared, keep_float=(), fold: bool = True):
         raise UserError(f"keep_float names {', '.join(missing)}, not a quantized layer of the model; its layers: "
                         f"{', '.join(quant_points.layers(module))}")
     quant_points.bypass(module, keep_float)
+    if bias_inputs is not None:  # before the weights are folded: each layer's float weight is still in the graph
+        from .bias_correction import correct_biases
+
+        correct_biases(module, bias_inputs)
     if fold:
         constant_fold(module, _quant_node_constraint)
     biases_on_int32_grid(module)

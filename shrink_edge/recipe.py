@@ -5,7 +5,7 @@
                layer_ratios = { "module.name" = 0.3 }, drop = [names of modules to remove whole]
     [distill]  epochs, batch_size, lr, temperature, alpha, holdout, patience, seed
     [qat]      epochs, batch_size, lr, temperature, alpha, freeze_after, seed
-    [quantize] observer, equalize, smooth, keep_float = [layer names], fallback = "auto", fallback_max_layers
+    [quantize] observer, equalize, smooth, bias_correction, keep_float = [layer names], fallback = "auto", fallback_max_layers
                (settings.QuantizeSettings; PTQ only, except keep_float)
 
 Passes run in the order prune -> distill -> qat; a section that is absent is skipped.

@@ -1,6 +1,7 @@
 """pt2 -> pt2-int8: post-training quantization, calibrating PT2E observers on sample data."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from ..model_source import load_program
@@ -17,7 +18,7 @@ class PostTrainingQuantize(Pass):
     name = "ptq"
     source = "pt2"
     target = "pt2-int8"
-    version = 7  # 7: conv+ReLU6 quantized once; 6: equalize, smooth, observer; 5: keep_float
+    version = 8  # 8: bias_correction; 7: conv+ReLU6 quantized once; 6: equalize, smooth, observer; 5: keep_float
 
     def settings(self, ctx: Context) -> dict:
         return {"scheme": vars(ctx.quantization), "calibration": ctx.calibration.digest()}
@@ -47,5 +48,8 @@ def calibrated(module, ctx: Context, fold: bool = True):
         for i in range(0, n, BATCH):
             prepared(*(torch.from_numpy(x[i:i + BATCH]) for x in inputs))
             advance(min(BATCH, n - i))
-    return converted(prepared, ctx.quantization.keep_float, fold)
+    with ctx.steps.step("correcting biases for the weights' rounding") if ctx.quantization.bias_correction \
+            else contextlib.nullcontext():
+        return converted(prepared, ctx.quantization.keep_float, fold,
+                         inputs if ctx.quantization.bias_correction else None)
 
