@@ -117,7 +117,7 @@ def resolve(name: str, directory: Path | None = None) -> TargetSpec:
 def per_backend(directory: Path | None = None) -> list[TargetSpec]:
     """One plain target per runtime (the first spec, by name, that names it): what meets every backend once."""
     first: dict[str, TargetSpec] = {}
-    for spec in available(directory).values():
+    for spec in sorted(available(directory).values(), key=lambda s: s.name):  # executorch before executorch-coreml
         if not spec.include:
             first.setdefault(spec.runtime, spec)
     return list(first.values())
