@@ -26,9 +26,10 @@ from bench_executorch import labelled  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("shrink-edge"))
-VARIANTS = {"default": [], "bias_correction": ["--set", "quantize.bias_correction=true"],
-            "equalize": ["--set", "quantize.equalize=true"],
-            "equalize+bias_correction": ["--set", "quantize.equalize=true", "--set", "quantize.bias_correction=true"]}
+OFF, ON = ["--set", "quantize.bias_correction=false"], ["--set", "quantize.bias_correction=true"]
+EQUALIZE = ["--set", "quantize.equalize=true"]
+VARIANTS = {"off": OFF, "bias_correction": ON, "equalize": [*EQUALIZE, *OFF],
+            "equalize+bias_correction": [*EQUALIZE, *ON]}
 ZOO = {"mobilenet_v2": ("mobilenet.py", "build", "photos"), "efficientnet_lite": ("resnet.py", "build_efficientnet",
                                                                                   "photos"),
        "ds_cnn_kws": ("audio.py", "build", "tones")}

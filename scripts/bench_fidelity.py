@@ -6,7 +6,7 @@ as an embedder (class scores and a 256-value embedding), DigitsNet (scikit-learn
 (tests/models: a random conv net with one 3000x outlier channel, the textbook int8 failure, not trained), and a BERT
 sentence encoder pre-trained here on real English (scripts/text_encoder.py: the standard library's docstrings).
 - ours, each through shrink-edge export into ONNX QDQ (onnxruntime) and full-int8 TFLite (LiteRT): the default
-  (histogram observer), minmax and percentile observers, cross-layer equalization, equalization with SmoothQuant or with bias correction,
+  (histogram observer), minmax and percentile observers, cross-layer equalization, equalization with SmoothQuant,
   and equalization with fallback = "auto" under a budget of SQNR >= 35 dB on every output (the only variant that
   keeps layers in float);
 - peers: onnxruntime quantize_static (QDQ, u8 activations / s8 per-channel weights, after quant_pre_process) with
@@ -45,7 +45,6 @@ EQUALIZE = ["--set", "quantize.equalize=true"]
 VARIANTS = {"default": [], "minmax": ["--set", "quantize.observer=minmax"],
             "percentile": ["--set", "quantize.observer=percentile"], "equalize": EQUALIZE,
             "equalize+smooth": [*EQUALIZE, "--set", "quantize.smooth=true"],
-            "equalize+bias_correction": [*EQUALIZE, "--set", "quantize.bias_correction=true"],
             "equalize+fallback": [*EQUALIZE, "--set", "quantize.fallback=auto"]}
 FALLBACK_SQNR_DB = 35  # the fallback's budget: every output's SQNR
 FORMATS = {"onnx-int8": "onnxruntime", "tflite-int8": "litert"}

@@ -49,7 +49,8 @@ class QuantizeSettings:
     # target spec's, else histogram); see quantization.py
     equalize: bool | None = None       # cross-layer equalization before calibration (default: the spec's, else off)
     smooth: bool | None = None         # SmoothQuant: LayerNorm outliers moved into the next linear layers' weights
-    bias_correction: bool | None = None  # each layer's output mean restored after its weights' rounding (PTQ)
+    bias_correction: bool | None = None  # each layer's output mean restored after its weights' rounding (PTQ;
+    # default: the spec's, else on)
     keep_float: tuple[str, ...] = ()   # layers (module paths, or top-level op names such as "add_1") left in float
     fallback: str = "off"              # "auto": when an int8 artifact breaks its budget, keep the layers the
     # debugger ranks worst in float, one at a time, until the budget holds

@@ -97,14 +97,18 @@ def create(root: Path, log=sys.stderr) -> Path:
     return root
 
 
+def missing_wheels(root: Path) -> list[str]:
+    """The host's runtimes that the phone at root was not built with (name==version)."""
+    built = json.loads((root / MARKER).read_text()).get("wheels", {})
+    return sorted(f"{name}=={version(name)}" for name in wheels() if built.get(name) != version(name))
+
+
 def emulated_phone(root: Path | None = None) -> AdbdSandbox:
     root = Path(root or default_root())
     if not (root / MARKER).is_file():
         raise DeviceError(f"no emulated phone at {root}: create it with `shrink-edge device create` "
                           "(as root, ~3 min; or set SHRINK_EDGE_PHONE_ROOT)")
-    built = json.loads((root / MARKER).read_text()).get("wheels", {})
-    wanted = {name: version(name) for name in wheels()}
-    if stale := sorted(f"{name}=={v}" for name, v in wanted.items() if built.get(name) != v):
+    if stale := missing_wheels(root):
         raise DeviceError(f"the emulated phone at {root} lacks {', '.join(stale)} (the host's runtimes): rebuild it "
                           "with `shrink-edge device create`")
     ensure_binfmt()
