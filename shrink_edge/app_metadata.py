@@ -48,15 +48,15 @@ def _coreml_io(path: Path) -> dict:
 def _pte_io(path: Path, signature: dict) -> dict:
     """A .pte keeps no names: the signature's, in the program's order; shapes and dtypes from the program."""
     from .backends.executorch.lower import quiet
+    from .backends.executorch.timing import DTYPES
 
     with quiet():
         from executorch.runtime import Runtime
 
         meta = Runtime.get().load_program(str(path)).metadata("forward")  # no delegate loaded: Core ML's too
-    dtypes = {6: "float32", 4: "int64", 3: "int32", 11: "bool", 0: "uint8", 1: "int8"}  # c10::ScalarType
 
     def describe(infos, names):
-        return [{"name": name, "shape": [int(v) for v in info.sizes()], "dtype": dtypes.get(int(info.dtype()), "?"),
+        return [{"name": name, "shape": [int(v) for v in info.sizes()], "dtype": DTYPES.get(int(info.dtype()), "?"),
                  "scale": None, "zero_point": None} for name, info in zip(names, infos)]
 
     return {"inputs": describe([meta.input_tensor_meta(i) for i in range(meta.num_inputs())],

@@ -15,9 +15,6 @@ import numpy as np
 COMPUTE = ("XNNConv2d", "XNNDepthwiseConv2d", "XNNFullyConnected", "XNNBatchMatrixMultiply", "XNNConvTranspose2d")
 
 
-CORE_ML = ".coreml.int8.pte"
-
-
 def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Sample by sample (the .pte has batch 1), inputs by position: a .pte keeps no tensor names, so outputs are
     output_0, ... in the signature's order."""
@@ -25,6 +22,7 @@ def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
     from ...errors import PredictionUnavailable
     from .lower import quiet
+    from .timing import CORE_ML
 
     if path.name.endswith(CORE_ML):
         raise PredictionUnavailable("ExecuTorch's Core ML delegate runs on Apple devices only (this runtime has no "

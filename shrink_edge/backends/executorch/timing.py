@@ -18,10 +18,11 @@ PHONE_PACKAGES = ("g++",)  # Debian packages build_on_phone needs in the phone's
 TIMER = Path("/usr/local/lib/shrink-edge/libpte_timer.so")  # where build_on_phone puts it, inside the device
 WHEEL = Path("/usr/local/lib/python3.11/dist-packages/executorch")
 DTYPES = {6: "float32", 4: "int64", 3: "int32", 11: "bool", 0: "uint8", 1: "int8"}  # c10::ScalarType
+CORE_ML = ".coreml.int8.pte"  # the Core ML delegate's .pte: it runs on Apple devices only
 
 
 def claims(path: Path) -> bool:
-    return path.suffix == ".pte" and not path.name.endswith(".coreml.int8.pte")  # Core ML runs on Apple devices
+    return path.suffix == ".pte" and not path.name.endswith(CORE_ML)
 
 
 def load(path: Path, threads: int, random_input):
