@@ -2,7 +2,8 @@
 
 OpenVINO cannot convert the torchao-quantized torch graph directly, but reads the QDQ ONNX (its weights' quantization
 parameters unshared first) and runs its convolutions and matmuls in int8. The weights of layers whose input holds
-negatives get 7 bits (overflow.py); weights are saved as they are (no fp16 compression); the IR is compacted (ir.py)
+negatives get 7 bits (overflow.py), their mean output shift measured on the calibration data added to their
+biases; weights are saved as they are (no fp16 compression); the IR is compacted (ir.py)
 with the same outputs.
 """
 from __future__ import annotations
@@ -16,7 +17,10 @@ class OpenVinoExport(Pass):
     name = "openvino-export"
     source = "onnx-int8"
     target = "openvino-int8"
-    version = 4  # 7-bit weights behind inputs that hold negatives; 3: int8 weights, their parameters unshared
+    version = 5  # 7-bit weights' bias shift corrected; 4: 7-bit weights behind inputs that hold negatives
+
+    def settings(self, ctx: Context) -> dict:
+        return {"calibration": ctx.calibration.digest(), "samples": ctx.quantization.calibration_samples}
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         import openvino as ov
@@ -30,7 +34,8 @@ class OpenVinoExport(Pass):
         proto = onnx.load(src)
         weights_as(proto, "int8")  # OpenVINO's int8 kernels take signed weights (uint8 ones run in f32)
         unshared_weight_parameters(proto)
-        seven_bit_weights(proto)  # exact on CPUs without VNNI, where 8-bit products saturate
+        n = min(ctx.quantization.calibration_samples, len(ctx.calibration))
+        seven_bit_weights(proto, {k: x[:n] for k, x in ctx.calibration.inputs.items()})  # exact without VNNI
         onnx_file = ctx.scratch / "unshared.onnx"
         onnx.save(proto, onnx_file)
         dst.mkdir()
