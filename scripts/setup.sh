@@ -31,4 +31,9 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -e ".[dev]"
+# ExecuTorch's Arm backend (the executorch-ethos-u55 target) needs TOSA's serializer and reference model. tosa-tools
+# pins numpy < 2.2 on Python 3.11 and ours is 2.4, which it runs with: installed without its dependencies into a
+# folder of its own that shrink_edge/backends/executorch/arm.py puts on the path when a lowering needs it.
+[ -d .venv/tosa-tools/tosa_serializer ] \
+  || .venv/bin/python -m pip install -q --no-deps --target .venv/tosa-tools tosa-tools==2026.5.0
 .venv/bin/python -m pip check

@@ -81,7 +81,7 @@ def runtime_of(path: Path) -> str | None:
 
 
 @contextlib.contextmanager
-def _silenced():
+def silenced():
     """Runtimes print on file descriptors 1 and 2 while loading (ExecuTorch's XNNPACK probing the CPU, TFLM asked
     for an input past its last): silenced, so that the runner's output is its own; failures still raise."""
     sys.stdout.flush()
@@ -106,7 +106,7 @@ def measure(paths: list[Path], runs: int, warmup: int, threads: int) -> list[dic
         before = _memory_mb("VmRSS")
         start = time.perf_counter()
         try:
-            with _silenced():
+            with silenced():
                 run = modules[runtime].load(path, threads, random_input)
                 loaded = time.perf_counter()
                 run()

@@ -1,17 +1,67 @@
-"""Will ExecuTorch take the float model: torch.export at batch 1 and lowering with XNNPACK?"""
+"""Will ExecuTorch take the float model? Before any training, each delegate a spec asks for lowers it: XNNPACK the
+float model at batch 1; Core ML and the Arm backend (Ethos-U, TOSA) a quick int8 version of it (observers calibrated
+on the example input, as the Ethos-U check does: which ops a delegate takes depends on their kinds and shapes, not
+on their ranges). An op the Arm partitioner leaves on the CPU is refused by name, as Vela's fallbacks are."""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
+from ...signature import examples
 from ..contract import refused
+
+ARM = ("executorch-ethos-u-int8", "executorch-tosa-int8")
 
 
 def check(module, model, specs, folder: Path) -> list[str]:
-    from .lower import lowered, quiet
+    from .lower import coreml, lowered, quiet, tosa
 
-    try:
-        with quiet():
-            lowered(module, model.inputs).to_executorch()
-    except Exception as e:
-        return refused(specs, "executorch cannot lower the model", e)
-    return []
+    found = []
+    for spec in specs:
+        try:
+            with quiet():
+                if set(spec.artifacts) & {"executorch", "executorch-int8"}:
+                    lowered(module, model.inputs).to_executorch()
+                if "executorch-coreml-int8" in spec.artifacts:
+                    lowered(_quick_int8(module, model, spec.quantization), model.inputs, coreml()).to_executorch()
+                if set(spec.artifacts) & set(ARM):
+                    from .arm import arm_graph, mark_quantized
+
+                    edge = lowered(_quick_int8(module, model, spec.quantization), model.inputs, tosa(spec.options),
+                                   arm_graph, mark_quantized)
+                    if left := _left_on_cpu(edge):
+                        found.append(f"{spec.name}: the Arm partitioner leaves {sum(left.values())} op(s) on the "
+                                     f"CPU ({', '.join(f'{op} x{n}' for op, n in sorted(left.items()))})")
+        except Exception as e:
+            found += refused([spec], "executorch cannot lower the model", e)
+    return found
+
+
+def _quick_int8(module, model, scheme):
+    import torch
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
+
+    from ...quantization import converted, make_quantizer
+
+    example = examples(model.inputs, 1)
+    prepared = prepare_pt2e(torch.export.export(module, example).module(), make_quantizer(scheme))
+    with torch.no_grad():
+        prepared(*example)
+    return converted(prepared)
+
+
+def _left_on_cpu(edge) -> Counter:
+    """The ops outside every delegate, but for quantizing and dequantizing tensors."""
+    import operator
+
+    import torch
+
+    kept = Counter()
+    for node in edge.exported_program().graph.nodes:
+        if node.op != "call_function" or node.target in (torch.ops.higher_order.executorch_call_delegate,
+                                                         operator.getitem):
+            continue
+        name = str(getattr(node.target, "__name__", node.target)).removesuffix(".default")
+        if not name.startswith("quantized_decomposed."):
+            kept[name] += 1
+    return kept

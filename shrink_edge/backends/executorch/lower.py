@@ -1,7 +1,9 @@
 """pt2 -> executorch and pt2-int8 -> executorch-int8: a .pte for PyTorch's on-device runtime, with every op that
 XNNPACK takes delegated to it (the rest on ExecuTorch's portable CPU kernels); pt2-int8 -> executorch-coreml-int8:
 the same int8 program delegated to Core ML (Apple devices), for iOS 17+, the first whose Core ML has int8
-activations (with iOS 15, the default, coremltools refuses the program's int8 quantize/dequantize pairs).
+activations (with iOS 15, the default, coremltools refuses the program's int8 quantize/dequantize pairs);
+pt2-int8 -> executorch-ethos-u-int8: the same program delegated to an Arm Ethos-U NPU (ExecuTorch's Arm backend:
+TOSA, then Vela's command stream inside the .pte).
 
 The int8 program is the one every other target starts from (PTQ, or the QAT checkpoint): its quantizer
 (symmetric int8 weights per channel, asymmetric int8 activations per tensor) is the scheme XNNPACKQuantizer's
@@ -48,9 +50,43 @@ def coreml():
         minimum_deployment_target=ct.target.iOS17))
 
 
-def lowered(module, inputs, partitioner=xnnpack):
-    """The module (float or PT2E-converted), exported at batch 1 and lowered with a delegate (XNNPACK unless
-    another partitioner is given): an edge program."""
+def ethos_u(options: dict):
+    """ExecuTorch's Ethos-U partitioner for the NPU and memory system the target's [options] name (as the ethos-u
+    targets do)."""
+    spec = _ethos_u_spec(options)
+    from executorch.backends.arm.ethosu import EthosUPartitioner
+
+    return EthosUPartitioner(spec)
+
+
+def tosa(options: dict):
+    """ExecuTorch's TOSA partitioner with the TOSA profile of that NPU: it takes the same ops, and its delegate holds
+    the TOSA graph the Ethos-U backend gives Vela."""
+    spec = _ethos_u_spec(options)
+    from executorch.backends.arm.tosa.backend import TOSABackend
+    from executorch.backends.arm.tosa.partitioner import TOSAPartitioner
+
+    return TOSAPartitioner(TOSABackend.filter_tosa_compile_specs(spec))
+
+
+def _ethos_u_spec(options: dict):
+    from ..ethos_u.vela import vela_config
+    from .arm import tosa_tools
+
+    tosa_tools()
+    import executorch.kernels.quantized  # noqa: F401  (the portable kernels that quantize inputs, dequantize outputs)
+    from executorch.backends.arm.ethosu import EthosUCompileSpec
+
+    config = vela_config(options)
+    return EthosUCompileSpec(config["accelerator"], system_config=config["system_config"],
+                             memory_mode=config["memory_mode"])
+
+
+def lowered(module, inputs, partitioner=None, rewrite=None, mark=None):
+    """The module (float or PT2E-converted), exported at batch 1, its graph rewritten for the delegate (spatial
+    means kept, for XNNPACK), the exported program's nodes marked (mark, if given) and lowered with a delegate
+    (XNNPACK unless another partitioner is given): an edge program."""
+    partitioner, rewrite = partitioner or xnnpack(), rewrite or spatial_means_kept
     import torch
     from executorch.exir import to_edge_transform_and_lower
 
@@ -64,9 +100,11 @@ def lowered(module, inputs, partitioner=xnnpack):
 
     program = torch.export.export(Flat(), examples(inputs, 1))
     graph_module = program.module()
-    if spatial_means_kept(graph_module):
+    if rewrite(graph_module):
         program = torch.export.export(graph_module, examples(inputs, 1))  # traced again: fresh shapes on every node
-    return to_edge_transform_and_lower(program, partitioner=[partitioner()])
+    if mark:
+        mark(program)
+    return to_edge_transform_and_lower(program, partitioner=[partitioner])
 
 
 def spatial_means_kept(graph_module) -> int:
@@ -98,12 +136,16 @@ def spatial_means_kept(graph_module) -> int:
 
 class ExecutorchLower(Pass):
     version = 2  # 2: spatial means delegated
-    partitioner = staticmethod(xnnpack)
+
+    def partitioner(self, ctx: Context):
+        return xnnpack()
+
+    def lowered(self, src: Path, ctx: Context):
+        return lowered(load_program(src).module(), ctx.model.inputs, self.partitioner(ctx))
 
     def run(self, src: Path, dst: Path, ctx: Context) -> None:
         with quiet():
-            edge = lowered(load_program(src).module(), ctx.model.inputs, self.partitioner)
-            dst.write_bytes(edge.to_executorch().buffer)
+            dst.write_bytes(self.lowered(src, ctx).to_executorch().buffer)
 
 
 class ExecutorchLowerFloat(ExecutorchLower):
@@ -123,4 +165,35 @@ class ExecutorchLowerCoreml(ExecutorchLower):
     source = "pt2-int8"
     target = "executorch-coreml-int8"
     version = 1
-    partitioner = staticmethod(coreml)
+
+    def partitioner(self, ctx: Context):
+        return coreml()
+
+
+class ExecutorchLowerEthosU(ExecutorchLower):
+    """The int8 program through ExecuTorch's Arm backend: its graph rewritten and its int8 ops marked as the Arm
+    quantizer would (arm.py), then lowered for the NPU."""
+    name = "executorch-lower-ethos-u"
+    source = "pt2-int8"
+    target = "executorch-ethos-u-int8"
+    version = 1
+    partitioner = staticmethod(ethos_u)
+
+    def settings(self, ctx: Context) -> dict:
+        from ..ethos_u.vela import vela_config
+
+        return vela_config(ctx.options)
+
+    def lowered(self, src: Path, ctx: Context):
+        from .arm import arm_graph, mark_quantized
+
+        return lowered(load_program(src).module(), ctx.model.inputs, self.partitioner(ctx.options), arm_graph,
+                       mark_quantized)
+
+
+class ExecutorchLowerTosa(ExecutorchLowerEthosU):
+    """The same, with the TOSA graph itself as the delegate: what the NPU build computes, runnable in the TOSA
+    reference model (tosa.py)."""
+    name = "executorch-lower-tosa"
+    target = "executorch-tosa-int8"
+    partitioner = staticmethod(tosa)

@@ -1,10 +1,11 @@
 """Run a .pte in ExecuTorch's runtime on the host, and read from the file itself what runs where: the XNNPACK
-delegate's nodes (its own flatbuffer, decoded with the flatc that ships in the executorch wheel) and the ops left
-on the portable CPU kernels."""
+delegate's nodes (its own flatbuffer, decoded with the flatc that ships in the executorch wheel), the Ethos-U
+delegate's command stream and memory, and the ops left on the portable CPU kernels."""
 from __future__ import annotations
 
 import json
 import re
+import struct
 import subprocess
 import tempfile
 from collections import Counter
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+ARM = ("EthosUBackend", "TOSABackend")
+IO_CONVERSIONS = ("quantized_decomposed::quantize_per_tensor", "quantized_decomposed::dequantize_per_tensor")
 COMPUTE = ("XNNConv2d", "XNNDepthwiseConv2d", "XNNFullyConnected", "XNNBatchMatrixMultiply", "XNNConvTranspose2d")
 
 
@@ -22,11 +25,17 @@ def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
     from ...errors import PredictionUnavailable
     from .lower import quiet
-    from .timing import CORE_ML
+    from . import tosa
+    from .timing import CORE_ML, ETHOS_U, TOSA
 
     if path.name.endswith(CORE_ML):
         raise PredictionUnavailable("ExecuTorch's Core ML delegate runs on Apple devices only (this runtime has no "
                                     "CoreMLBackend); its Core ML model is checked at spec level")
+    if path.name.endswith(ETHOS_U):
+        raise PredictionUnavailable("ExecuTorch's Ethos-U delegate runs on an Ethos-U NPU only (Arm's Corstone FVP "
+                                    "is in no registry here); its command stream and memory are read from the file")
+    if path.name.endswith(TOSA):
+        return tosa.predict(path, inputs)
 
     with quiet():
         from executorch.runtime import Runtime
@@ -71,10 +80,13 @@ def facts(path: Path) -> dict:
             elif hasattr(args, "op_index"):
                 op = plan.operators[args.op_index]
                 portable[f"{op.name}.{op.overload}" if op.overload else op.name] += 1
-    nodes, float_compute, coreml = Counter(), [], []
+    nodes, float_compute, coreml, npu = Counter(), [], [], []
+    arm = any(d.id in ARM for d in plan.delegates)
     for delegate in plan.delegates:
         if delegate.id == "CoreMLBackend":
             coreml.append(_coreml_model(program.backend_delegate_data[delegate.processed.index].data))
+        if delegate.id == "EthosUBackend":
+            npu.append(vela_blocks(program.backend_delegate_data[delegate.processed.index].data))
         if delegate.id != "XnnpackBackend":
             continue
         graph = _xnnpack_graph(program.backend_delegate_data[delegate.processed.index].data)
@@ -87,9 +99,35 @@ def facts(path: Path) -> dict:
             if quantized and kind in COMPUTE and weight is not None and "int8" not in _datatype(values[weight]):
                 float_compute.append(f"{kind.removeprefix('XNN')} (debug handle {node.get('debug_handle')})")
     return {"delegate_calls": dict(calls), **({"xnnpack_nodes": dict(sorted(nodes.items()))} if nodes else {}),
-            **({"coreml_models": coreml} if coreml else {}),
+            **({"coreml_models": coreml} if coreml else {}), **(_arm_facts(npu, portable) if arm else {}),
             "undelegated_ops": dict(sorted(portable.items())), "float_compute_layers": float_compute,
             "tensor_names": "none in a .pte: inputs and outputs by position (see the app metadata)"}
+
+
+def vela_blocks(blob: bytes) -> dict[str, int]:
+    """The sizes in an Ethos-U delegate's payload, Vela's output as ExecuTorch packs it (executorch.backends.arm.
+    arm_vela): blocks of a 16-byte name, a 4-byte length, a flag and 11 reserved bytes, then the data padded to 16."""
+    sizes, at = {}, 0
+    while at + 32 <= len(blob):
+        name, length, _, _ = struct.unpack_from("<16sIB11s", blob, at)
+        key = name.rstrip(b"\0").decode()
+        data = bytes(blob[at + 32:at + 32 + length])
+        sizes[key] = struct.unpack("<I", data)[0] if key == "scratch_size" else length
+        at += 32 + -(-length // 16) * 16
+        if key == "vela_end_stream":
+            break
+    return {"command_stream_bytes": sizes.get("cmd_data", 0), "weight_bytes": sizes.get("weight_data", 0),
+            "scratch_bytes": sizes.get("scratch_size", 0)}
+
+
+def _arm_facts(npu: list[dict], portable: Counter) -> dict:
+    """What stays on the CPU besides quantizing the inputs and dequantizing the outputs, and what the NPU needs
+    (summed over delegate calls), in the keys the Ethos-U budgets read."""
+    cpu = sorted(op for op in portable if op.split(".")[0] not in IO_CONVERSIONS)
+    return {"cpu_ops": sum(portable[op] for op in cpu),
+            "cpu_fallback": [f"{op}: left out by the Arm partitioner" for op in cpu],
+            **({"ethos_u": npu, "sram_bytes": sum(d["scratch_bytes"] for d in npu),
+                "off_chip_bytes": sum(d["command_stream_bytes"] + d["weight_bytes"] for d in npu)} if npu else {})}
 
 
 def _coreml_model(blob: bytes) -> dict:

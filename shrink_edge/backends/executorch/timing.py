@@ -19,10 +19,12 @@ TIMER = Path("/usr/local/lib/shrink-edge/libpte_timer.so")  # where build_on_pho
 WHEEL = Path("/usr/local/lib/python3.11/dist-packages/executorch")
 DTYPES = {6: "float32", 4: "int64", 3: "int32", 11: "bool", 0: "uint8", 1: "int8"}  # c10::ScalarType
 CORE_ML = ".coreml.int8.pte"  # the Core ML delegate's .pte: it runs on Apple devices only
+ETHOS_U = ".ethos-u.int8.pte"  # the Ethos-U delegate's .pte: it runs on the NPU only
+TOSA = ".tosa.int8.pte"  # the TOSA delegate's .pte: run in the TOSA reference model, which is no timing
 
 
 def claims(path: Path) -> bool:
-    return path.suffix == ".pte" and not path.name.endswith(CORE_ML)
+    return path.suffix == ".pte" and not path.name.endswith((CORE_ML, ETHOS_U, TOSA))
 
 
 def load(path: Path, threads: int, random_input):

@@ -1,0 +1,62 @@
+"""ExecuTorch's Arm Ethos-U delegate: `--target executorch-ethos-u55` lowers the shared int8 program through the Arm
+backend twice: into a .pte with Vela's command stream for the NPU (its memory read from the file; not run here), and
+into a .pte whose delegate is the TOSA graph Vela compiles, run in Arm's TOSA reference model and verified like every
+artifact, also from a QAT checkpoint. Before training, an op the Arm partitioner leaves on the CPU is named."""
+import json
+
+import torch
+
+from conftest import RECIPE_SMALL, run_cli, tiny_args
+from shrink_edge import conversion_check
+from shrink_edge.signature import TensorSpec
+from shrink_edge.targets import resolve
+
+
+def test_the_npu_build_and_its_tosa_graph(tiny_model, tmp_path):
+    """Beside XNNPACK's .pte of the same int8 program (a group of both targets): the TOSA graph is as faithful."""
+    group = tmp_path / "group.toml"
+    group.write_text('description = "XNNPACK and Ethos-U"\ninclude = ["executorch", "executorch-ethos-u55"]\n')
+    result = run_cli("export", "--target", group, *tiny_args(tiny_model), "--out", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.stderr
+    artifacts = {a["format"]: a for a in json.loads(result.stdout)["artifacts"]}
+    npu, graph = artifacts["executorch-ethos-u-int8"], artifacts["executorch-tosa-int8"]
+    assert npu["file"].endswith(".ethos-u.int8.pte") and npu["metrics"] is None
+    assert npu["facts"]["delegate_calls"] == {"EthosUBackend": 1} and npu["facts"]["cpu_ops"] == 0
+    [blocks] = npu["facts"]["ethos_u"]
+    assert blocks["command_stream_bytes"] > 0 and blocks["weight_bytes"] > 0 and 0 < blocks["scratch_bytes"] < 524288
+    assert npu["facts"]["off_chip_bytes"] == blocks["command_stream_bytes"] + blocks["weight_bytes"]
+    assert "Ethos-U NPU only" in npu["facts"]["verification_skipped"]
+    assert graph["facts"]["delegate_calls"] == {"TOSABackend": 1} and graph["facts"]["cpu_ops"] == 0
+    tosa, xnnpack = graph["metrics"], artifacts["executorch-int8"]["metrics"]
+    assert tosa["sqnr_db"] >= xnnpack["sqnr_db"] - 1 and tosa["agreement"] >= xnnpack["agreement"] - 0.01, (tosa, xnnpack)
+    shown = run_cli("profile", tmp_path / "out" / npu["file"])
+    assert shown.exit_code == 2 and "no runtime here runs it" in shown.stderr
+
+
+def test_tosa_graph_of_a_qat_checkpoint_keeps_its_int8_answers(tiny_model, train_data, tmp_path):
+    """The QAT program's int8 outputs are the reference: the TOSA graph must stay within the budget's 2 steps."""
+    result = run_cli("export", "--target", "executorch-ethos-u55", *tiny_args(tiny_model), "--train-data",
+                     train_data, *RECIPE_SMALL, "--out", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.stderr
+    [graph] = [a for a in json.loads(result.stdout)["artifacts"] if a["format"] == "executorch-tosa-int8"]
+    assert graph["metrics"]["max_error_lsb"] is not None and graph["metrics"]["error_lsb_p99"] <= 1, graph["metrics"]
+
+
+class Pooled(torch.nn.Module):
+    def __init__(self, activation):
+        super().__init__()
+        self.conv, self.head, self.activation = torch.nn.Conv2d(1, 8, 3, 2, 1), torch.nn.Linear(8, 10), activation
+
+    def forward(self, x):
+        return self.head(self.activation(self.conv(x).mean((2, 3))))
+
+
+class Model:
+    inputs = (TensorSpec("x", (1, 1, 28, 28)),)
+
+
+def test_what_the_arm_partitioner_leaves_on_the_cpu_is_named_before_training():
+    spec = resolve("executorch-ethos-u55")
+    assert conversion_check.problems(Pooled(torch.nn.GELU()).eval(), Model, [spec]) == []  # a TABLE op on the NPU
+    [line] = conversion_check.problems(Pooled(torch.nn.Softmax(-1)).eval(), Model, [spec])
+    assert line == "executorch-ethos-u55: the Arm partitioner leaves 1 op(s) on the CPU (aten._softmax x1)"
