@@ -22,3 +22,13 @@ def problems(module, model, specs: list[TargetSpec]) -> list[str]:
             if check := backend(runtime).check:
                 found += check(module, model, members, Path(folder))
     return found
+
+
+def by_target(module, model, specs: list[TargetSpec]) -> dict[str, str]:
+    """The same refusals by target name (a line that names several targets is each one's reason)."""
+    reasons: dict[str, list[str]] = {}
+    for line in problems(module, model, specs):
+        names, _, reason = line.partition(": ")
+        for name in names.split(", "):
+            reasons.setdefault(name, []).append(reason)
+    return {name: "; ".join(found) for name, found in reasons.items()}

@@ -10,7 +10,6 @@ from .job import Job
 from .layer_debug import Diagnosis, diagnose
 from .model_source import as_source, load_program
 from .recipe import Recipe, as_recipe
-from .targets import members
 
 SAMPLES = 128
 RUNTIME_SAMPLES = 32  # an artifact's every int8 tensor is held in memory for these
@@ -48,7 +47,7 @@ def runtime_columns(job, ctx, evaluation, cache: Cache, optimized, program, samp
 
     columns = {}
     inputs = {name: x[:min(samples, RUNTIME_SAMPLES)] for name, x in evaluation.inputs.items()}
-    for spec in members(job.spec):
+    for spec in job.members():
         for fmt in spec.artifacts:
             backend = owner(fmt)
             if not FORMATS[fmt].quantized or backend.intermediates is None or fmt in columns:

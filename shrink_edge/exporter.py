@@ -7,7 +7,6 @@ from pathlib import Path
 from . import manifest as manifest_io
 from . import targets
 from .app_install import AppTargets, check, install
-from .targets import members
 from .cache import Cache
 from .errors import BudgetError, PredictionUnavailable, UserError, first_line
 from .files import atomic_copies, size_bytes, tree_sha256
@@ -50,7 +49,7 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
                      as_recipe(recipe), device)
     apps = apps or AppTargets()
     if apps.any():
-        check(apps, {f for spec in members(job.spec) for f in spec.artifacts})
+        check(apps, {f for spec in job.members() for f in spec.artifacts})
         apps = replace(apps, inputs=job.input_files())
     run_key, described = job.run_key(command="export", enforce_budget=enforce_budget, debug=debug,
                                      metric=metric.fingerprint() if metric else None, max_metric_drop=max_metric_drop)
@@ -153,8 +152,8 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
         program = build(optimized.int8_model or optimized.float_model, "pt2-int8", ctx, cache)
         kept_float = len(float_compute(load_program(program.path).module()))
     task_reference = metric(dict(zip(model.outputs, reference)), evaluation.labels) if metric else None
-    refused = {}
-    for spec in members(job.spec):
+    refused = dict(job.refused)
+    for spec in job.members():
         try:
             rows += [_verified(spec, fmt, optimized, ctx, cache, evaluation, reference, lsbs, metric)
                      for fmt in spec.artifacts]

@@ -28,6 +28,7 @@ class Job:
     calibration: object | None
     recipe: Recipe = field(default_factory=Recipe)
     device: str = "cpu"
+    refused: dict = field(default_factory=dict, compare=False)  # group members the converters refused (open())
 
     @classmethod
     def create(cls, spec: TargetSpec, model: ModelSource | None, data, calibration,
@@ -51,6 +52,10 @@ class Job:
         chosen = {k: getattr(settings, k) for k in ("observer", "equalize", "smooth", "bias_correction")
                   if getattr(settings, k) is not None}
         return replace(scheme, keep_float=settings.keep_float, **chosen)
+
+    def members(self) -> list[TargetSpec]:
+        """The targets this run builds: the spec (or a group's members), less the members refused before training."""
+        return [spec for spec in members(self.spec) if spec.name not in self.refused]
 
     def input_files(self) -> tuple[Path, ...]:
         """The files this run reads: what a build tool should watch."""
@@ -112,10 +117,16 @@ class Job:
         problems = [f"{s.name}: {', '.join(found)}" for s in specs
                      if (found := beyond_limits(program, s, model.input_shape))]
         if not problems and self.recipe.passes(self.spec):  # minutes of training ahead: try the converters first
-            from .conversion_check import problems as refused
+            from .conversion_check import by_target
 
             with steps.step("converting the float model for each target"):
-                problems = refused(module, model, specs)
+                reasons = by_target(module, model, specs)
+            problems = [f"{name}: {reason}" for name, reason in reasons.items()]
+            if self.spec.include and len(reasons) < len(specs):  # a group: the others are trained and built
+                self.refused.update(reasons)
+                for name, reason in reasons.items():
+                    steps.note(f"{name} refused: {reason}")
+                problems = []
         if problems:
             raise UserError("the model will not convert: " + "; ".join(problems) +
                             "; change those layers or choose another target")
