@@ -5,13 +5,16 @@ Models (trained here on Fashion-MNIST unless said): a ViT-tiny (transformer: Lay
 as an embedder (class scores and a 256-value embedding), DigitsNet (scikit-learn's digits), FragileNet
 (tests/models: a random conv net with one 3000x outlier channel, the textbook int8 failure, not trained), and a BERT
 sentence encoder pre-trained here on real English (scripts/text_encoder.py: the standard library's docstrings).
-- ours, each through shrink-edge export into ONNX QDQ (onnxruntime) and full-int8 TFLite (LiteRT): the default
+- ours, each through shrink-edge export into ONNX QDQ (onnxruntime), full-int8 TFLite (LiteRT) and the OpenVINO IR
+  (OpenVINO CPU): the default
   (histogram observer), minmax and percentile observers, cross-layer equalization, equalization with SmoothQuant,
   and equalization with fallback = "auto" under a budget of SQNR >= 35 dB on every output (the only variant that
   keeps layers in float);
 - peers: onnxruntime quantize_static (QDQ, u8 activations / s8 per-channel weights, after quant_pre_process) with
-  its MinMax, Entropy and Percentile calibrations, onnxruntime quantize_dynamic, all on our float ONNX; and
-  ai-edge-quantizer's static_wi8_ai8 on litert-torch's float .tflite.
+  its MinMax, Entropy and Percentile calibrations, onnxruntime quantize_dynamic, all on our float ONNX;
+  ai-edge-quantizer's static_wi8_ai8 on litert-torch's float .tflite; NNCF's quantize and
+  quantize_with_accuracy_control (its validation: the worst output's cosine to the float model on 128 calibration
+  samples, at most 0.001 lost) on the float IR OpenVINO converts from our float ONNX.
 Every artifact runs in its runtime on the held-out data and is compared with the float PyTorch model per output
 (cosine mean and worst sample, SQNR) and on top-1 where there are labels; latency is 1 thread, p50 of one
 interleaved run (shrink_edge/devices/runner.py). Writes bench/fidelity.json and the README table between the
@@ -47,7 +50,9 @@ VARIANTS = {"default": [], "minmax": ["--set", "quantize.observer=minmax"],
             "equalize+smooth": [*EQUALIZE, "--set", "quantize.smooth=true"],
             "equalize+fallback": [*EQUALIZE, "--set", "quantize.fallback=auto"]}
 FALLBACK_SQNR_DB = 35  # the fallback's budget: every output's SQNR
-FORMATS = {"onnx-int8": "onnxruntime", "tflite-int8": "litert"}
+FORMATS = {"onnx-int8": "onnxruntime", "tflite-int8": "litert", "openvino-int8": "openvino"}
+RUNTIMES = tuple(FORMATS.values())
+ACCURACY_CONTROL = 128, 0.001  # NNCF's validation samples, and the cosine it may lose
 PRETRAIN_STEPS = 1000  # masked-LM steps of 32 paragraphs for the text encoder (~10 min on 2 threads)
 
 
@@ -83,8 +88,9 @@ def train(module, x: np.ndarray, y: np.ndarray, epochs: int, lr: float, scores=l
     return module.eval()
 
 
-def models() -> dict[str, dict]:
-    """Each model: factory, weights, data (.npz) and calibration (.npz), trained and written once into WORK."""
+def models(only: list[str]) -> dict[str, dict]:
+    """Each model (or those whose name starts with one of `only`): factory, weights, data (.npz) and calibration
+    (.npz), trained and written once into WORK."""
     import torch
     from safetensors.torch import load_file, save_file
 
@@ -97,8 +103,9 @@ def models() -> dict[str, dict]:
     test_x, test_y = fashion("test", EVAL)
     train_x, train_y = fashion("train", 20000)
 
+    wanted = lambda name: not only or name.startswith(tuple(only))  # noqa: E731
     vit = folder / "vit.safetensors"
-    if not vit.exists():
+    if wanted("ViT") and not vit.exists():
         net = train(fidelity_models.build_vit(), as_vit_images(train_x), train_y, epochs=6, lr=2e-3)
         save_file(net.state_dict(), vit)
     np.savez(folder / "vit_data.npz", image=as_vit_images(test_x), y=test_y)
@@ -125,8 +132,9 @@ def models() -> dict[str, dict]:
     found["FragileNet (outlier channel)"] = {"model": f"{ROOT}/tests/models/fragile_net.py:build", "weights": None,
                                              "data": folder / "fragile_data.npz",
                                              "calibration": folder / "fashion_calibration.npz"}
-    found["BERT sentence encoder (Python docs)"] = text_encoder(folder)
-    return found
+    if wanted("BERT"):
+        found["BERT sentence encoder (Python docs)"] = text_encoder(folder)
+    return {name: spec for name, spec in found.items() if wanted(name)}
 
 
 def text_encoder(folder: Path) -> dict:
@@ -164,9 +172,10 @@ def strict_spec(target: str) -> Path:
 
 
 def ours(name: str, spec: dict, variant: str) -> list[dict]:
-    """One export per target (onnx, tflite); budgets are reported, not enforced (the fallback still follows its own)."""
+    """One export per target (onnx, tflite, openvino); budgets are reported, not enforced (the fallback still follows
+    its own)."""
     rows = []
-    for fmt, target in (("onnx-int8", "onnx"), ("tflite-int8", "tflite")):
+    for fmt, target in (("onnx-int8", "onnx"), ("tflite-int8", "tflite"), ("openvino-int8", "openvino")):
         out = WORK / "runs" / name.split()[0] / f"{variant}-{target}"
         shutil.rmtree(out, ignore_errors=True)
         args = [CLI, "export", "--model", spec["model"], "--data", str(spec["data"]), "--calibration",
@@ -203,7 +212,8 @@ def load_float(spec: dict):
     return net.eval().to(torch.float32)
 
 
-def peers(folder: Path, float_onnx: Path, float_tflite: Path, calibration: dict[str, np.ndarray]) -> list[dict]:
+def peers(folder: Path, float_onnx: Path, float_tflite: Path, float_ir: Path, calibration: dict[str, np.ndarray],
+          net) -> list[dict]:
     import onnxruntime as ort
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_dynamic, quantize_static)
@@ -249,6 +259,48 @@ def peers(folder: Path, float_onnx: Path, float_tflite: Path, calibration: dict[
     dst = folder / "ai_edge_quantizer.tflite"
     qt.quantize(qt.calibrate({key: samples})).export_model(str(dst), overwrite=True)
     rows.append({"tool": "ai-edge-quantizer static_wi8_ai8", "runtime": "litert", "path": str(dst)})
+    return rows + nncf_peers(folder, float_ir, calibration, net)
+
+
+def nncf_peers(folder: Path, float_ir: Path, calibration: dict[str, np.ndarray], net) -> list[dict]:
+    """NNCF on the float IR, plain and with accuracy control (layers reverted to float until the validation metric,
+    the worst output's mean cosine to the float model, loses at most ACCURACY_CONTROL[1])."""
+    os.environ.setdefault("NNCF_EXTENSION_LOAD_TIMEOUT", "0")
+    import nncf
+    import openvino as ov
+
+    from shrink_edge.job import predict_torch
+
+    names = list(calibration)
+    samples = [{k: a[i:i + 1] for k, a in calibration.items()} for i in range(len(calibration[names[0]]))]
+    count = ACCURACY_CONTROL[0]
+    references = predict_torch(net, [a[:count] for a in calibration.values()])
+    validation = [(samples[i], [r[i:i + 1] for r in references]) for i in range(count)]
+
+    def worst_cosine(compiled, items) -> float:
+        items, sums = list(items), np.zeros(len(references))
+        for inputs, expected in items:
+            got = list(compiled(inputs).values())
+            for j, (a, b) in enumerate(zip(got, expected)):
+                a, b = a.reshape(-1).astype(np.float64), b.reshape(-1).astype(np.float64)
+                sums[j] += a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12)
+        return float(sums.min() / len(items))
+
+    rows = []
+    for tool, quantize in (
+            ("NNCF quantize", lambda model: nncf.quantize(model, nncf.Dataset(samples), subset_size=len(samples))),
+            ("NNCF quantize_with_accuracy_control", lambda model: nncf.quantize_with_accuracy_control(
+                model, nncf.Dataset(samples), nncf.Dataset(validation, lambda item: item[0]),
+                validation_fn=worst_cosine, max_drop=ACCURACY_CONTROL[1], subset_size=len(samples)))):
+        dst = folder / f"{tool.split()[-1]}.openvino"
+        try:
+            quantized = quantize(ov.Core().read_model(str(float_ir / "model.xml")))
+        except Exception as e:
+            rows.append({"tool": tool, "runtime": "openvino", "failed": f"{type(e).__name__}: {e}"[:400]})
+            continue
+        dst.mkdir(exist_ok=True)
+        ov.save_model(quantized, str(dst / "model.xml"), compress_to_fp16=False)
+        rows.append({"tool": tool, "runtime": "openvino", "path": str(dst)})
     return rows
 
 
@@ -271,6 +323,7 @@ def evaluate(row: dict, data: dict[str, np.ndarray], labels, reference: list[np.
 def main(only: list[str]) -> None:
     """Every model, or those whose name starts with one of `only` (the others' figures kept from the last run)."""
     import litert_torch
+    import openvino as ov
     import torch
 
     from shrink_edge.job import predict_torch
@@ -279,9 +332,7 @@ def main(only: list[str]) -> None:
     os.environ.setdefault("SHRINK_EDGE_CACHE_DIR", str(WORK / "cache"))
     out = ROOT / "bench" / "fidelity.json"
     results = json.loads(out.read_text())["models"] if only and out.exists() else {}
-    for name, spec in models().items():
-        if only and not name.startswith(tuple(only)):
-            continue
+    for name, spec in models(only).items():
         print(f"{name} ...", file=sys.stderr, flush=True)
         folder = WORK / "runs" / name.split()[0]
         folder.mkdir(parents=True, exist_ok=True)
@@ -297,11 +348,14 @@ def main(only: list[str]) -> None:
         names = output_names(net(*example))
         reference = predict_torch(net, list(data.values()))
         float_onnx = Path(next(r["float_onnx"] for r in rows if r.get("float_onnx")))
-        float_tflite = folder / "float.tflite"
+        float_tflite, float_ir = folder / "float.tflite", folder / "float.openvino"
         litert_torch.convert(net, example).export(str(float_tflite))
+        float_ir.mkdir(exist_ok=True)
+        ov.save_model(ov.convert_model(str(float_onnx)), str(float_ir / "model.xml"), compress_to_fp16=False)
         rows += [{"tool": "float32", "runtime": "onnxruntime", "path": str(float_onnx)},
-                 {"tool": "float32", "runtime": "litert", "path": str(float_tflite)}]
-        rows += peers(folder, float_onnx, float_tflite, calibration)
+                 {"tool": "float32", "runtime": "litert", "path": str(float_tflite)},
+                 {"tool": "float32", "runtime": "openvino", "path": str(float_ir)}]
+        rows += peers(folder, float_onnx, float_tflite, float_ir, calibration, net)
         for row in rows:
             if "path" in row:
                 evaluate(row, data, labels, reference, names)
@@ -321,7 +375,7 @@ def write_readme(results: dict) -> None:
     lines = ["| model | runtime | tool | top-1 | cosine (worst output) | worst sample | SQNR dB | size | p50 ms |",
              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, result in results.items():
-        for runtime in ("onnxruntime", "litert"):
+        for runtime in RUNTIMES:
             rows = [r for r in result["rows"] if r["runtime"] == runtime]
             ours_static = [r for r in rows if r["tool"].startswith("shrink-edge") and "fallback" not in r["tool"]
                            and "cosine" in r]
