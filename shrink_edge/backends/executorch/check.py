@@ -14,6 +14,7 @@ ARM = ("executorch-ethos-u-int8", "executorch-tosa-int8")
 
 
 def check(module, model, specs, folder: Path) -> list[str]:
+    from .arm import arm_graph, mark_quantized
     from .lower import coreml, lowered, quiet, tosa
 
     found = []
@@ -25,8 +26,6 @@ def check(module, model, specs, folder: Path) -> list[str]:
                 if "executorch-coreml-int8" in spec.artifacts:
                     lowered(_quick_int8(module, model, spec.quantization), model.inputs, coreml()).to_executorch()
                 if set(spec.artifacts) & set(ARM):
-                    from .arm import arm_graph, mark_quantized
-
                     edge = lowered(_quick_int8(module, model, spec.quantization), model.inputs, tosa(spec.options),
                                    arm_graph, mark_quantized)
                     if left := _left_on_cpu(edge):

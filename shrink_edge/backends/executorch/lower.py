@@ -20,6 +20,7 @@ from pathlib import Path
 from ...model_source import load_program
 from ...passes.base import Context, Pass
 from ...signature import examples, flatten_outputs
+from .arm import arm_graph, mark_quantized
 
 
 @contextlib.contextmanager
@@ -136,16 +137,16 @@ def spatial_means_kept(graph_module) -> int:
 
 class ExecutorchLower(Pass):
     version = 2  # 2: spatial means delegated
+    rewrite = mark = None  # the delegate's graph preparation (see lowered)
 
     def partitioner(self, ctx: Context):
         return xnnpack()
 
-    def lowered(self, src: Path, ctx: Context):
-        return lowered(load_program(src).module(), ctx.model.inputs, self.partitioner(ctx))
-
     def run(self, src: Path, dst: Path, ctx: Context) -> None:
         with quiet():
-            dst.write_bytes(self.lowered(src, ctx).to_executorch().buffer)
+            edge = lowered(load_program(src).module(), ctx.model.inputs, self.partitioner(ctx), self.rewrite,
+                           self.mark)
+            dst.write_bytes(edge.to_executorch().buffer)
 
 
 class ExecutorchLowerFloat(ExecutorchLower):
@@ -177,18 +178,15 @@ class ExecutorchLowerEthosU(ExecutorchLower):
     source = "pt2-int8"
     target = "executorch-ethos-u-int8"
     version = 1
-    partitioner = staticmethod(ethos_u)
+    rewrite, mark = staticmethod(arm_graph), staticmethod(mark_quantized)
 
     def settings(self, ctx: Context) -> dict:
         from ..ethos_u.vela import vela_config
 
         return vela_config(ctx.options)
 
-    def lowered(self, src: Path, ctx: Context):
-        from .arm import arm_graph, mark_quantized
-
-        return lowered(load_program(src).module(), ctx.model.inputs, self.partitioner(ctx.options), arm_graph,
-                       mark_quantized)
+    def partitioner(self, ctx: Context):
+        return ethos_u(ctx.options)
 
 
 class ExecutorchLowerTosa(ExecutorchLowerEthosU):
@@ -196,4 +194,6 @@ class ExecutorchLowerTosa(ExecutorchLowerEthosU):
     reference model (tosa.py)."""
     name = "executorch-lower-tosa"
     target = "executorch-tosa-int8"
-    partitioner = staticmethod(tosa)
+
+    def partitioner(self, ctx: Context):
+        return tosa(ctx.options)
