@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("shrink-edge"))
 TARGETS = tuple(spec.name for spec in per_backend())  # one per backend: coreml, cortex-m4, ethos-u55, onnx, ...
 CALIBRATE, VERIFY = 32, 16  # samples
+TIMED = {"onnxruntime": "onnx-int8", "litert": "tflite-int8", "openvino": "openvino-int8",
+         "executorch": "executorch-int8"}  # the int8 file timed against float on each runtime
 
 # (name, file in zoo/, factory, inputs attribute, data kind)
 ZOO = [
@@ -253,18 +255,19 @@ def row_cells(entry: dict, target: str, peak: float) -> list[str]:
                              for name, m in metrics["outputs"].items())
     facts = artifact.get("facts", {})
     floats = facts.get("float_ops") or facts.get("float_compute_layers") or []
-    if facts.get("undelegated_ops"):
+    if facts.get("undelegated_ops") and "cpu_ops" not in facts:  # XNNPACK's; the Arm backend's are cpu_ops
         floats = [f"outside XNNPACK: {', '.join(facts['undelegated_ops'])}"] + floats
     if facts.get("cpu_ops"):
         floats = [f"{facts['cpu_ops']} ops on the CPU, not the NPU"] + facts.get("cpu_fallback", [])[:1]
     speed = ""
     runtime = artifact["runtime"]
     timing = entry.get("timings", {}).get(runtime)
-    if timing and "int8_ms" in timing:
+    if timing and "int8_ms" in timing and TIMED.get(runtime) == artifact["format"]:
         peak_share = entry["macs"] / (timing["int8_ms"] / 1e3) / peak
         speed = f"{timing['int8_ms']:.3f} ms, {timing['int8_speedup']:.2f}x float, {peak_share:.1%} of peak"
     broken = "; ".join(manifest.get("budget_broken", []))
-    size = facts.get("model_bytes", artifact["size_bytes"])  # a TFLM bundle: its flatbuffer, not the C source
+    npu = next((a for a in int8 if "ethos_u" in a.get("facts", {})), None)  # ExecuTorch's: the file for the NPU
+    size = npu["size_bytes"] if npu else facts.get("model_bytes", artifact["size_bytes"])  # TFLM: the flatbuffer
     return [entry["name"], target, "yes", ", ".join(floats)[:120] or "none", fidelity, f"{size:,}",
             speed, broken[:140]]
 
@@ -335,8 +338,7 @@ def main() -> None:
                      for a in r["manifest"]["artifacts"]}
             floats = {} if args.no_timings else float_baselines(file, factory, weights, inputs, files.get("onnx"),
                                                                 folder)
-            int8 = {"onnxruntime": files.get("onnx-int8"), "litert": files.get("tflite-int8"),
-                    "openvino": files.get("openvino-int8"), "executorch": files.get("executorch-int8")}
+            int8 = {runtime: files.get(fmt) for runtime, fmt in TIMED.items()}
             if "executorch" in files:
                 floats["executorch"] = files["executorch"]
             entry["timings"] = {} if args.no_timings else timings({rt: (floats[rt], q) for rt, q in int8.items()

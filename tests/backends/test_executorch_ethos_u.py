@@ -1,7 +1,8 @@
 """ExecuTorch's Arm Ethos-U delegate: `--target executorch-ethos-u55` lowers the shared int8 program through the Arm
 backend twice: into a .pte with Vela's command stream for the NPU (its memory read from the file; not run here), and
 into a .pte whose delegate is the TOSA graph Vela compiles, run in Arm's TOSA reference model and verified like every
-artifact, also from a QAT checkpoint. Before training, an op the Arm partitioner leaves on the CPU is named."""
+artifact, also from a QAT checkpoint and with ops left on the CPU. Before training, an op the Arm partitioner leaves
+on the CPU is named."""
 import json
 
 import torch
@@ -40,6 +41,34 @@ def test_tosa_graph_of_a_qat_checkpoint_keeps_its_int8_answers(tiny_model, train
     assert result.exit_code == 0, result.stderr
     [graph] = [a for a in json.loads(result.stdout)["artifacts"] if a["format"] == "executorch-tosa-int8"]
     assert graph["metrics"]["max_error_lsb"] is not None and graph["metrics"]["error_lsb_p99"] <= 1, graph["metrics"]
+
+
+TWO_HEADS = '''
+import torch
+class Net(torch.nn.Module):
+    """Class probabilities (a softmax the Arm partitioner leaves on the CPU) and a map reshaped after its last
+    convolution, as a detector's boxes: float ops at the end of the program."""
+    def __init__(self):
+        super().__init__()
+        self.conv, self.boxes, self.head = torch.nn.Conv2d(1, 8, 3, 2, 1), torch.nn.Conv2d(8, 4, 3, 2, 1), \\
+            torch.nn.Linear(8, 10)
+    def forward(self, x):
+        h = torch.relu(self.conv(x))
+        return torch.softmax(self.head(h.mean((2, 3))), -1), self.boxes(h).permute(0, 2, 3, 1).reshape(-1, 49, 4)
+'''
+
+
+def test_ops_left_on_the_cpu_run_beside_the_tosa_graph(tiny_model, tmp_path):
+    (tmp_path / "net.py").write_text(TWO_HEADS)
+    result = run_cli("export", "--target", "executorch-ethos-u55", "--model", f"{tmp_path / 'net.py'}:Net",
+                     "--input-shape", "1,1,28,28", "--data", tiny_model["data"], "--no-budget", "--out",
+                     tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.stderr
+    [graph] = [a for a in json.loads(result.stdout)["artifacts"] if a["format"] == "executorch-tosa-int8"]
+    assert graph["facts"]["cpu_fallback"] == ["aten::_softmax.out: left out by the Arm partitioner",
+                                              "aten::view_copy.out: left out by the Arm partitioner"]  # float out
+    for name, output in graph["metrics"]["outputs"].items():
+        assert output["cosine"] >= 0.99 and output["sqnr_db"] >= 20, (name, output)
 
 
 class Pooled(torch.nn.Module):

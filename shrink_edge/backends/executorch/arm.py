@@ -76,8 +76,10 @@ def spatial_means_pooled(graph_module) -> int:
 def mark_quantized(program) -> int:
     """Mark the ops of an int8 program that run on int8 data, as ExecuTorch's Arm quantizer marks those it annotates
     (the partitioner takes no other): every op whose inputs are dequantized int8 tensors, constants or other such ops,
-    except a convolution or linear layer with float weights (keep_float). Our int8 program comes from the quantizer
-    every target shares, so its nodes carry no Arm marks. Returns how many were marked."""
+    and whose output is quantized again or read only by such ops (an op whose float result leaves the program, a
+    detector's reshape before its output, stays on the CPU), except a convolution or linear layer with float weights
+    (keep_float). Our int8 program comes from the quantizer every target shares, so its nodes carry no Arm marks.
+    Returns how many were marked."""
     import torch
     from executorch.backends.arm.common.annotation_meta import ArmAnnotationInfo
 
@@ -97,8 +99,11 @@ def mark_quantized(program) -> int:
         live = [a for a in node.all_input_nodes if a not in constants]
         if live and all(a in marked or (a.op == "call_function" and a.target in dequantized) for a in live):
             marked.add(node)
-            node.meta.setdefault("custom", {})[ArmAnnotationInfo.CUSTOM_META_KEY] = dict(
-                ArmAnnotationInfo(quantized=True))
+    while dropped := {n for n in marked if any(u not in marked and u.target != qd.quantize_per_tensor.default
+                                               for u in n.users)}:
+        marked -= dropped
+    for node in marked:
+        node.meta.setdefault("custom", {})[ArmAnnotationInfo.CUSTOM_META_KEY] = dict(ArmAnnotationInfo(quantized=True))
     return len(marked)
 
 

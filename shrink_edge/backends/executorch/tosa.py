@@ -1,8 +1,8 @@
 """Run a .pte whose delegate is ExecuTorch's TOSA backend: the TOSA graph an Ethos-U build hands to Vela, run in Arm's
-TOSA reference model (the bit-exact definition of TOSA's integer arithmetic), with the program's own quantization
-of its inputs and dequantization of its outputs around it. The host's ExecuTorch runtime has no TOSA backend, so the
-program's instructions are followed here: the quantize / dequantize kernels in numpy, each delegate call in the
-reference model; a program with any other op on the CPU is not run."""
+TOSA reference model (the bit-exact definition of TOSA's integer arithmetic). The host's ExecuTorch runtime has no
+TOSA backend, so the program's instructions are followed here: each delegate call in the reference model, and each
+op left on the CPU (quantizing the inputs, dequantizing the outputs, whatever the partitioner did not take) with
+PyTorch's kernel of the same op (the .out variant the program names), not ExecuTorch's portable one."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,11 +11,12 @@ import numpy as np
 
 from ...errors import PredictionUnavailable
 
-DTYPES = {0: np.uint8, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.int64, 6: np.float32, 11: np.bool_}  # c10
+DTYPES = {0: "uint8", 1: "int8", 2: "int16", 3: "int32", 4: "int64", 6: "float32", 11: "bool"}  # c10::ScalarType
 
 
 def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Sample by sample (batch 1), inputs by position, outputs output_0, ... as in every .pte."""
+    import torch
     from executorch.exir._serialize._program import deserialize_pte_binary
 
     program = deserialize_pte_binary(path.read_bytes()).program
@@ -24,10 +25,10 @@ def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     arrays = list(inputs.values())
     rows = []
     for i in range(len(arrays[0])):
-        values = {index: np.ascontiguousarray(a[i:i + 1]) for index, a in zip(plan.inputs, arrays)}
+        values = {index: torch.from_numpy(np.ascontiguousarray(a[i:i + 1])) for index, a in zip(plan.inputs, arrays)}
         for step in steps:
             step(values)
-        rows.append([values[index] for index in plan.outputs])
+        rows.append([values[index].numpy() for index in plan.outputs])
     return {f"output_{j}": np.concatenate(parts) for j, parts in enumerate(zip(*rows))}
 
 
@@ -37,45 +38,93 @@ def _step(program, plan, args):
         delegate = plan.delegates[args.delegate_index]
         if delegate.id != "TOSABackend":
             raise PredictionUnavailable(f"{delegate.id} is not a TOSA delegate")
-        return _delegate(bytes(program.backend_delegate_data[delegate.processed.index].data), args.args)
+        return _delegate(bytes(program.backend_delegate_data[delegate.processed.index].data), plan, args.args)
     if hasattr(args, "op_index"):
-        op = plan.operators[args.op_index]
-        number = lambda i: getattr(plan.values[i].val, "double_val", None) or getattr(plan.values[i].val, "int_val")  # noqa: E731
-        a = args.args
-        if op.name == "quantized_decomposed::quantize_per_tensor":
-            scale, zero, low, high = float(number(a[1])), number(a[2]), number(a[3]), number(a[4])
-            dtype = DTYPES[plan.values[a[6]].val.scalar_type.value]
-
-            def quantize(values):
-                x = values[a[0]].astype(np.float32)
-                values[a[6]] = np.clip(np.rint(x * np.float32(1.0 / scale)) + zero, low, high).astype(dtype)
-            return quantize
-        if op.name == "quantized_decomposed::dequantize_per_tensor":
-            scale, zero = float(number(a[1])), number(a[2])
-
-            def dequantize(values):
-                values[a[-2]] = ((values[a[0]].astype(np.int32) - zero) * np.float32(scale)).astype(np.float32)
-            return dequantize
-        raise PredictionUnavailable(f"{op.name} runs on the CPU outside the delegate: only the TOSA graph and the "
-                                    "quantization of its inputs and outputs are run here")
+        return _kernel(program, plan, plan.operators[args.op_index], args.args)
     raise PredictionUnavailable(f"the program has an instruction this check does not follow ({type(args).__name__})")
 
 
-def _delegate(graph: bytes, args: list[int]):
-    """A delegate call: its arguments are its inputs (values already computed) and then its outputs."""
+def _kernel(program, plan, operator, args: list[int]):
+    """An op on the CPU: PyTorch's kernel of its .out variant, its arguments read from the plan (the program lists
+    one value per argument of the op's schema, then its results)."""
+    import torch
+    import executorch.kernels.quantized  # noqa: F401  (registers quantized_decomposed's .out variants with torch)
+
+    namespace, name = operator.name.split("::")
+    try:
+        op = getattr(getattr(getattr(torch.ops, namespace), name), operator.overload or "default")
+    except AttributeError:
+        raise PredictionUnavailable(f"{operator.name}.{operator.overload} runs on the CPU outside the delegate and "
+                                    "has no PyTorch kernel to run it with here") from None
+    arguments = op._schema.arguments
+
+    def run(values):
+        positional, keyword = [], {}
+        for spec, index in zip(arguments, args):
+            writes = spec.alias_info is not None and spec.alias_info.is_write
+            value = _empty(plan.values[index].val) if writes else _value(program, plan, values, index, spec)
+            (keyword.__setitem__(spec.name, value) if spec.kwarg_only else positional.append(value))
+        result = op(*positional, **keyword)
+        for index, tensor in zip(args[len(arguments):], result if isinstance(result, (tuple, list)) else [result]):
+            values[index] = tensor
+    return run
+
+
+def _value(program, plan, values, index: int, spec=None):
+    """A value of the plan as PyTorch takes it: a tensor computed before or a constant, a number, a list, None."""
+    import torch
+
+    if index in values:
+        return values[index]
+    kind = type(value := plan.values[index].val).__name__
+    if kind == "Tensor":
+        data = program.constant_buffer[value.data_buffer_idx].storage if value.data_buffer_idx else None
+        if not data:
+            raise PredictionUnavailable(f"value {index} is read before the program computes it")
+        dtype = getattr(torch, DTYPES[value.scalar_type.value])
+        return torch.frombuffer(bytearray(data), dtype=dtype).reshape(value.sizes)
+    if kind == "Int":
+        if spec is not None and "ScalarType" in str(spec.type):
+            return getattr(torch, DTYPES[value.int_val])
+        return value.int_val
+    if kind in ("Double", "Bool", "String"):
+        return float(value.double_val) if kind == "Double" else getattr(value, f"{kind.lower()}_val")
+    if kind in ("IntList", "TensorList", "OptionalTensorList"):
+        return [None if i < 0 else _value(program, plan, values, i) for i in value.items]
+    if kind in ("DoubleList", "BoolList"):
+        return list(value.items)
+    if kind == "Null":
+        return None
+    raise PredictionUnavailable(f"value {index} is a {kind}, which this check does not read")
+
+
+def _empty(tensor):
+    import torch
+
+    return torch.empty(tensor.sizes, dtype=getattr(torch, DTYPES[tensor.scalar_type.value]))
+
+
+def _delegate(graph: bytes, plan, args: list[int]):
+    """A delegate call: its arguments are its inputs (values already computed) and then its outputs. The TOSA graph
+    takes each tensor in its memory order (NHWC where the program's dim order says so)."""
+    import torch
+
+    from ...devices.runner import silenced
     from .arm import tosa_tools
 
     tosa_tools()
     import tosa_reference_model
 
-    from ...devices.runner import silenced
-
     def run(values):
         given = [i for i in args if i in values]
+        arrays = [values[i].permute(*plan.values[i].val.dim_order).contiguous().numpy() for i in given]
         with silenced():  # the reference model warns on every run that the graph's TOSA 1.0 is older than its 1.1
-            outputs, status = tosa_reference_model.run(graph, [values[i] for i in given])
+            outputs, status = tosa_reference_model.run(graph, arrays)
         if status != tosa_reference_model.GraphStatus.TOSA_VALID:
             raise RuntimeError(f"the TOSA reference model refused the graph ({status})")
         for index, array in zip([i for i in args if i not in given], outputs):
-            values[index] = np.asarray(array)
+            tensor = plan.values[index].val
+            order = list(tensor.dim_order)
+            stored = torch.from_numpy(np.asarray(array).reshape([tensor.sizes[d] for d in order]))
+            values[index] = stored.permute(*np.argsort(order)).contiguous()
     return run
