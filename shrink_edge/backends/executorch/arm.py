@@ -187,7 +187,61 @@ def relus_split(graph_module) -> int:
     return split
 
 
+def pool_inputs_rounded(graph_module) -> int:
+    """A pool that averages a float result (ResNet's last ReLU, EfficientNet's SiLU before squeeze-excite) reads it
+    rounded on the pool's own output grid, as LiteRT's int8 MEAN does (input and output share their scale): the Arm
+    backend pools int8 tensors only. Not exact: within one output step of pooling the float values. A pool whose
+    output is flattened before it is rounded is rounded first (exact). Returns how many tensors were rounded."""
+    import torch
+
+    aten, qd = torch.ops.aten, torch.ops.quantized_decomposed
+    graph = graph_module.graph
+    rounded = 0
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target != aten.avg_pool2d.default:
+            continue
+        source, grid = node.args[0], _grid_after(node)
+        if grid is None:
+            continue
+        if getattr(source, "target", None) != qd.dequantize_per_tensor.default:
+            with graph.inserting_before(node):
+                again = graph.call_function(qd.quantize_per_tensor.default, (source, *grid))
+                value = graph.call_function(qd.dequantize_per_tensor.default, (again, *grid))
+            node.replace_input_with(source, value)
+            rounded += 1
+        [user] = node.users
+        if user.target != qd.quantize_per_tensor.default:  # a flatten before the rounding: rounded first (exact,
+            with graph.inserting_after(node):             # the same grid), as the backend wants a pool's output
+                again = graph.call_function(qd.quantize_per_tensor.default, (node, *grid))
+            with graph.inserting_after(again):
+                value = graph.call_function(qd.dequantize_per_tensor.default, (again, *grid))
+            node.replace_all_uses_with(value, delete_user_cb=lambda n: n is not again)
+            rounded += 1
+    if rounded:
+        graph.lint()
+        graph_module.recompile()
+    return rounded
+
+
+def _grid_after(node):
+    """The quantization (scale, zero point, range, dtype) the node's output is rounded to next, through ops that only
+    move values (views, flattening, permutations); None if it is not rounded before something else reads it."""
+    import torch
+
+    aten, qd = torch.ops.aten, torch.ops.quantized_decomposed
+    moves = (aten.view.default, aten.reshape.default, aten.flatten.using_ints, aten.permute.default,
+             aten.squeeze.dims, aten.unsqueeze.default)
+    while len(node.users) == 1:
+        [node] = node.users
+        if node.target == qd.quantize_per_tensor.default:
+            return tuple(node.args[1:6])
+        if node.target not in moves:
+            return None
+    return None
+
+
 def arm_graph(graph_module) -> int:
-    """The int8 program's graph as ExecuTorch's Arm backend takes it: global means as pools, ReLUs after adds split
-    off, biases in int32."""
-    return spatial_means_pooled(graph_module) + relus_split(graph_module) + biases_quantized(graph_module)
+    """The int8 program's graph as ExecuTorch's Arm backend takes it: global means as pools that read int8, ReLUs
+    after adds split off, biases in int32."""
+    return spatial_means_pooled(graph_module) + pool_inputs_rounded(graph_module) + relus_split(graph_module) + \
+        biases_quantized(graph_module)
