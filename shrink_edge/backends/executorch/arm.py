@@ -189,8 +189,8 @@ def relus_split(graph_module) -> int:
 
 def pool_inputs_rounded(graph_module) -> int:
     """A pool that averages a float result (ResNet's last ReLU, EfficientNet's SiLU before squeeze-excite) reads it
-    rounded on the pool's own output grid, as LiteRT's int8 MEAN does (input and output share their scale): the Arm
-    backend pools int8 tensors only. Not exact: within one output step of pooling the float values. A pool whose
+    rounded: on the grid another reader already rounds it to, else on the pool's own output grid, as LiteRT's int8
+    MEAN does (input and output share their scale): the Arm backend pools int8 tensors only. Not exact: within one output step of pooling the float values. A pool whose
     output is flattened before it is rounded is rounded first (exact). Returns how many tensors were rounded."""
     import torch
 
@@ -204,9 +204,12 @@ def pool_inputs_rounded(graph_module) -> int:
         if grid is None:
             continue
         if getattr(source, "target", None) != qd.dequantize_per_tensor.default:
-            with graph.inserting_before(node):
-                again = graph.call_function(qd.quantize_per_tensor.default, (source, *grid))
-                value = graph.call_function(qd.dequantize_per_tensor.default, (again, *grid))
+            value = next((d for q in source.users if q.target == qd.quantize_per_tensor.default for d in q.users
+                          if d.target == qd.dequantize_per_tensor.default), None)  # rounded already for another reader
+            if value is None:
+                with graph.inserting_before(node):
+                    again = graph.call_function(qd.quantize_per_tensor.default, (source, *grid))
+                    value = graph.call_function(qd.dequantize_per_tensor.default, (again, *grid))
             node.replace_input_with(source, value)
             rounded += 1
         [user] = node.users
