@@ -207,7 +207,8 @@ def macs(model_file: str, factory: str, inputs: dict) -> int:
     return int(tp.utils.count_ops_and_params(model, examples)[0])
 
 
-def cpu_peak() -> tuple[float, str]:
+def cpu_peak() -> str:
+    """This CPU's int8 peak, as text (recorded_peak reads the number back)."""
     flags, mhz = set(), 0.0
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("flags") and not flags:
@@ -215,7 +216,7 @@ def cpu_peak() -> tuple[float, str]:
         if line.startswith("cpu MHz") and not mhz:
             mhz = float(line.split(":", 1)[1])
     isa = "avx512_vnni" if "avx512_vnni" in flags else "avx2"
-    return PEAK_PER_CYCLE[isa] * mhz * 1e6, f"{PEAK_PER_CYCLE[isa]} int8 MACs/cycle ({isa}, computed) at {mhz:.0f} MHz"
+    return f"{PEAK_PER_CYCLE[isa]} int8 MACs/cycle ({isa}, computed) at {mhz:.0f} MHz"
 
 
 def recorded_peak(text: str) -> float:
@@ -240,7 +241,7 @@ def timings(pairs: dict[str, tuple[Path, Path]], runs: int = 60) -> dict[str, di
     return results
 
 
-def row_cells(entry: dict, target: str, peak: float) -> list[str]:
+def row_cells(entry: dict, target: str, peak_text: str) -> list[str]:
     result = entry["targets"][target]
     if not result["converts"]:
         return [entry["name"], target, "no", result["error"][:150], "", "", "", ""]
@@ -263,8 +264,10 @@ def row_cells(entry: dict, target: str, peak: float) -> list[str]:
     runtime = artifact["runtime"]
     timing = entry.get("timings", {}).get(runtime)
     if timing and "int8_ms" in timing and TIMED.get(runtime) == artifact["format"]:
-        peak_share = entry["macs"] / (timing["int8_ms"] / 1e3) / peak
-        speed = f"{timing['int8_ms']:.3f} ms, {timing['int8_speedup']:.2f}x float, {peak_share:.1%} of peak"
+        own = entry.get("peak", peak_text)  # the CPU this model was timed on
+        peak_share = entry["macs"] / (timing["int8_ms"] / 1e3) / recorded_peak(own)
+        speed = f"{timing['int8_ms']:.3f} ms, {timing['int8_speedup']:.2f}x float, {peak_share:.1%} of peak" + \
+            ("" if own == peak_text else f" ({own.split('(')[1].split(',')[0]} CPU)")
     broken = "; ".join(manifest.get("budget_broken", []))
     npu = next((a for a in int8 if "ethos_u" in a.get("facts", {})), None)  # ExecuTorch's: the file for the NPU
     size = npu["size_bytes"] if npu else facts.get("model_bytes", artifact["size_bytes"])  # TFLM: the flatbuffer
@@ -272,15 +275,15 @@ def row_cells(entry: dict, target: str, peak: float) -> list[str]:
             speed, broken[:140]]
 
 
-def table(entries: list[dict], peak: float, peak_text: str) -> str:
+def table(entries: list[dict], peak_text: str) -> str:
     head = ["model", "target", "converts", "stays float (op / layer)", "cosine / SQNR per output (int8)",
             "size (B)", "int8 p50, vs float, of peak", "budget broken"]
     lines = [f"Random weights (batch-norm statistics from the data), {CALIBRATE} samples calibrate, {VERIFY} verify; "
-             f"int8 peak: {peak_text}.",
+             f"int8 peak: {peak_text} (a model timed on another CPU names its ISA and is set against its own).",
              "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for entry in entries:
         for target in entry["targets"]:
-            lines.append("| " + " | ".join(c.replace("|", "/") for c in row_cells(entry, target, peak)) + " |")
+            lines.append("| " + " | ".join(c.replace("|", "/") for c in row_cells(entry, target, peak_text)) + " |")
     return "\n".join(lines)
 
 
@@ -305,12 +308,12 @@ def main() -> None:
     args = parser.parse_args()
     chosen, targets = args.models.split(","), args.targets.split(",")
     figures = ROOT / "bench" / "coverage.json"
-    peak, peak_text = cpu_peak()
-    if (args.table_only or args.no_timings) and figures.exists():
-        peak_text = json.loads(figures.read_text())["peak"]
-        peak = recorded_peak(peak_text)
+    peak_text = cpu_peak()
+    partial = figures.exists() and (len(chosen) < len(ZOO) or len(targets) < len(TARGETS))
+    if (args.table_only or args.no_timings or partial) and figures.exists():
+        peak_text = json.loads(figures.read_text())["peak"]  # the table's; a rerun's own CPU goes with its models
     if args.table_only:
-        write_readme(table(json.loads(figures.read_text())["models"], peak, peak_text))
+        write_readme(table(json.loads(figures.read_text())["models"], peak_text))
         return
     cache = ROOT / ".bench-cache"
     entries = []
@@ -343,12 +346,14 @@ def main() -> None:
                 floats["executorch"] = files["executorch"]
             entry["timings"] = {} if args.no_timings else timings({rt: (floats[rt], q) for rt, q in int8.items()
                                                                     if q and rt in floats})
+            if entry["timings"]:
+                entry["peak"] = cpu_peak()
             for result in entry["targets"].values():  # keep the figures, not the paths of a temporary folder
                 for a in result.get("manifest", {}).get("artifacts", []):
                     a.pop("path", None)
             entries.append(entry)
     (ROOT / "bench").mkdir(exist_ok=True)
-    if figures.exists() and (len(chosen) < len(ZOO) or len(targets) < len(TARGETS)):
+    if partial:
         # a rerun of some models or targets: keep the other figures
         order = [z[0] for z in ZOO]
         kept = {e["name"]: e for e in json.loads(figures.read_text())["models"]}
@@ -357,9 +362,11 @@ def main() -> None:
             if old is not entry:
                 old["targets"].update(entry["targets"])
                 old["timings"].update(entry["timings"])
+                if "peak" in entry:
+                    old["peak"] = entry["peak"]
         entries = sorted(kept.values(), key=lambda e: order.index(e["name"]))
     figures.write_text(json.dumps({"peak": peak_text, "models": entries}, indent=1) + "\n")
-    block = table(entries, peak, peak_text)
+    block = table(entries, peak_text)
     write_readme(block)
     print(block)
 

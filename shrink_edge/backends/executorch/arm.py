@@ -248,3 +248,22 @@ def arm_graph(graph_module) -> int:
     after adds split off, biases in int32."""
     return spatial_means_pooled(graph_module) + pool_inputs_rounded(graph_module) + relus_split(graph_module) + \
         biases_quantized(graph_module)
+
+
+def dequantized_inside():
+    """A partitioner check: a dequantize whose result is read by an op left unmarked (it stays on the CPU) stays out
+    of the delegate. Taken in, the TOSA graph returned the int8 tensor where the program expects the float one (the
+    ViT's attention: three float outputs of a delegate holding int8 values)."""
+    from executorch.backends.arm.common.annotation_meta import ArmAnnotationInfo
+    from torch.fx.passes.operator_support import OperatorSupportBase
+
+    def marked(node) -> bool:
+        return bool(node.meta.get("custom", {}).get(ArmAnnotationInfo.CUSTOM_META_KEY, {}).get("quantized"))
+
+    class DequantizedInside(OperatorSupportBase):
+        def is_node_supported(self, submodules, node) -> bool:
+            if "dequantize_per" not in str(node.target):
+                return True
+            return all(marked(user) or "quantize_per" in str(user.target) for user in node.users)
+
+    return [DequantizedInside()]

@@ -20,7 +20,7 @@ from pathlib import Path
 from ...model_source import load_program
 from ...passes.base import Context, Pass
 from ...signature import examples, flatten_outputs
-from .arm import arm_graph, mark_quantized
+from .arm import arm_graph, dequantized_inside, mark_quantized
 
 
 @contextlib.contextmanager
@@ -57,7 +57,7 @@ def ethos_u(options: dict):
     spec = _ethos_u_spec(options)
     from executorch.backends.arm.ethosu import EthosUPartitioner
 
-    return EthosUPartitioner(spec)
+    return EthosUPartitioner(spec, additional_checks=dequantized_inside())
 
 
 def tosa(options: dict):
@@ -67,7 +67,7 @@ def tosa(options: dict):
     from executorch.backends.arm.tosa.backend import TOSABackend
     from executorch.backends.arm.tosa.partitioner import TOSAPartitioner
 
-    return TOSAPartitioner(TOSABackend.filter_tosa_compile_specs(spec))
+    return TOSAPartitioner(TOSABackend.filter_tosa_compile_specs(spec), additional_checks=dequantized_inside())
 
 
 def _ethos_u_spec(options: dict):

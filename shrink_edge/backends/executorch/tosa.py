@@ -25,11 +25,42 @@ def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     arrays = list(inputs.values())
     rows = []
     for i in range(len(arrays[0])):
-        values = {index: torch.from_numpy(np.ascontiguousarray(a[i:i + 1])) for index, a in zip(plan.inputs, arrays)}
+        values = Values(plan)
+        for index, a in zip(plan.inputs, arrays):
+            values[index] = torch.from_numpy(np.ascontiguousarray(a[i:i + 1]))
         for step in steps:
             step(values)
         rows.append([values[index].numpy() for index in plan.outputs])
     return {f"output_{j}": np.concatenate(parts) for j, parts in enumerate(zip(*rows))}
+
+
+class Values(dict):
+    """The tensors computed so far, by value index, and the memory they were planned in: ExecuTorch turns a view
+    into a second value planned on the same bytes, with no instruction that computes it, so such a value is read
+    from the tensor last written there."""
+
+    def __init__(self, plan):
+        super().__init__()
+        self.plan, self.memory = plan, {}
+
+    def __setitem__(self, index, tensor):
+        super().__setitem__(index, tensor)
+        if (where := _planned(self.plan.values[index].val)) is not None:
+            self.memory[where] = tensor
+
+    def __missing__(self, index):
+        value = self.plan.values[index].val
+        stored = self.memory.get(_planned(value))
+        if stored is None or stored.numel() != int(np.prod(value.sizes)):
+            raise KeyError(index)
+        return stored.contiguous().reshape(value.sizes)
+
+
+
+def _planned(value):
+    """Where a planned tensor lives (memory id and offsets), or None."""
+    info = getattr(value, "allocation_info", None)
+    return None if info is None else (info.memory_id, info.memory_offset_low, info.memory_offset_high)
 
 
 def _step(program, plan, args):
@@ -46,7 +77,7 @@ def _step(program, plan, args):
 
 def _kernel(program, plan, operator, args: list[int]):
     """An op on the CPU: PyTorch's kernel of its .out variant, its arguments read from the plan (the program lists
-    one value per argument of the op's schema, then its results)."""
+    one value per argument of the op's schema, then its results), its out tensors recorded as they are written."""
     import torch
     import executorch.kernels.quantized  # noqa: F401  (registers quantized_decomposed's .out variants with torch)
 
@@ -59,13 +90,21 @@ def _kernel(program, plan, operator, args: list[int]):
     arguments = op._schema.arguments
 
     def run(values):
-        positional, keyword = [], {}
+        positional, keyword, written = [], {}, {}
         for spec, index in zip(arguments, args):
-            writes = spec.alias_info is not None and spec.alias_info.is_write
-            value = _empty(plan.values[index].val) if writes else _value(program, plan, values, index, spec)
+            if spec.alias_info is not None and spec.alias_info.is_write:  # out tensors: the op writes into them
+                out = plan.values[index].val
+                items = out.items if type(out).__name__ == "TensorList" else [index]
+                written.update({i: _empty(plan.values[i].val) for i in items})
+                value = [written[i] for i in items] if type(out).__name__ == "TensorList" else written[index]
+            else:
+                value = _value(program, plan, values, index, spec)
             (keyword.__setitem__(spec.name, value) if spec.kwarg_only else positional.append(value))
-        result = op(*positional, **keyword)
-        for index, tensor in zip(args[len(arguments):], result if isinstance(result, (tuple, list)) else [result]):
+        try:
+            op(*positional, **keyword)
+        except RuntimeError as e:
+            raise RuntimeError(f"{operator.name}.{operator.overload} on the CPU: {e}") from None
+        for index, tensor in written.items():
             values[index] = tensor
     return run
 
@@ -74,15 +113,17 @@ def _value(program, plan, values, index: int, spec=None):
     """A value of the plan as PyTorch takes it: a tensor computed before or a constant, a number, a list, None."""
     import torch
 
-    if index in values:
-        return values[index]
     kind = type(value := plan.values[index].val).__name__
+    if kind == "Tensor" and not value.data_buffer_idx:
+        try:
+            return values[index]
+        except KeyError:
+            raise PredictionUnavailable(f"value {index} is read before the program computes it") from None
     if kind == "Tensor":
-        data = program.constant_buffer[value.data_buffer_idx].storage if value.data_buffer_idx else None
-        if not data:
-            raise PredictionUnavailable(f"value {index} is read before the program computes it")
+        data = program.constant_buffer[value.data_buffer_idx].storage
         dtype = getattr(torch, DTYPES[value.scalar_type.value])
-        return torch.frombuffer(bytearray(data), dtype=dtype).reshape(value.sizes)
+        size = int(np.prod(value.sizes)) * torch.empty((), dtype=dtype).element_size()  # the buffer may be padded
+        return torch.frombuffer(bytearray(data[:size]), dtype=dtype).reshape(value.sizes)
     if kind == "Int":
         if spec is not None and "ScalarType" in str(spec.type):
             return getattr(torch, DTYPES[value.int_val])
@@ -105,8 +146,8 @@ def _empty(tensor):
 
 
 def _delegate(graph: bytes, plan, args: list[int]):
-    """A delegate call: its arguments are its inputs (values already computed) and then its outputs. The TOSA graph
-    takes each tensor in its memory order (NHWC where the program's dim order says so)."""
+    """A delegate call: its arguments are the TOSA graph's inputs, then its outputs. The graph takes each tensor in
+    its memory order (NHWC where the program's dim order says so)."""
     import torch
 
     from ...devices.runner import silenced
@@ -114,16 +155,22 @@ def _delegate(graph: bytes, plan, args: list[int]):
 
     tosa_tools()
     import tosa_reference_model
+    from tosa.TosaGraph import TosaGraph
+
+    inputs = TosaGraph.GetRootAs(graph, 0).Regions(0).Blocks(0).InputsLength()
+    given, produced = args[:inputs], args[inputs:]
 
     def run(values):
-        given = [i for i in args if i in values]
         arrays = [values[i].permute(*plan.values[i].val.dim_order).contiguous().numpy() for i in given]
         with silenced():  # the reference model warns on every run that the graph's TOSA 1.0 is older than its 1.1
             outputs, status = tosa_reference_model.run(graph, arrays)
         if status != tosa_reference_model.GraphStatus.TOSA_VALID:
             raise RuntimeError(f"the TOSA reference model refused the graph ({status})")
-        for index, array in zip([i for i in args if i not in given], outputs):
+        for index, array in zip(produced, outputs):
             tensor = plan.values[index].val
+            if np.asarray(array).dtype != np.dtype(DTYPES[tensor.scalar_type.value]):
+                raise RuntimeError(f"the TOSA graph returns {np.asarray(array).dtype} where the program expects "
+                                   f"{DTYPES[tensor.scalar_type.value]} (value {index})")
             order = list(tensor.dim_order)
             stored = torch.from_numpy(np.asarray(array).reshape([tensor.sizes[d] for d in order]))
             values[index] = stored.permute(*np.argsort(order)).contiguous()
