@@ -4,11 +4,15 @@ into a .pte whose delegate is the TOSA graph Vela compiles, run in Arm's TOSA re
 artifact, also from a QAT checkpoint and with ops left on the CPU. Before training, an op the Arm partitioner leaves
 on the CPU is named."""
 import json
+from pathlib import Path
 
 import torch
 
-from conftest import RECIPE_SMALL, run_cli, tiny_args
+from conftest import RECIPE_SMALL, load_model_file, run_cli, tiny_args
 from shrink_edge import conversion_check
+from shrink_edge.backends.executorch.arm import arm_graph, arm_lowered, float_delegate_outputs, mark_quantized
+from shrink_edge.backends.executorch.check import _quick_int8
+from shrink_edge.backends.executorch.lower import lowered, tosa
 from shrink_edge.signature import TensorSpec
 from shrink_edge.targets import resolve
 
@@ -103,3 +107,24 @@ def test_what_the_arm_partitioner_leaves_on_the_cpu_is_named_before_training():
     assert conversion_check.problems(ResidualTail().eval(), Model, [spec]) == []  # pooled and flattened in int8
     [line] = conversion_check.problems(Pooled(torch.nn.Softmax(-1)).eval(), Model, [spec])
     assert line == "executorch-ethos-u55: the Arm partitioner leaves 1 op(s) on the CPU (aten._softmax x1)"
+
+
+def test_a_partition_that_would_return_float_is_lowered_again():
+    """The ViT's attention: the partitioner takes ops the marking calls int8 but refuses the op that rounds their
+    result, so one marking pass gives delegates that return int8 where the program expects float; the lowering
+    leaves those ops out and lowers again until every delegate output is int8."""
+    vit = load_model_file(Path(__file__).resolve().parents[2] / "zoo" / "transformers.py").build().eval()
+
+    class Image:
+        inputs = (TensorSpec("image", (1, 3, 32, 32)),)
+
+    program = _quick_int8(vit, Image, resolve("executorch-ethos-u55").quantization)
+
+    def once(exported, partitioner):
+        from executorch.exir import to_edge_transform_and_lower
+
+        mark_quantized(exported)
+        return to_edge_transform_and_lower(exported, partitioner=[partitioner])
+
+    assert float_delegate_outputs(lowered(program, Image.inputs, tosa({}), arm_graph, once))
+    assert not float_delegate_outputs(lowered(program, Image.inputs, tosa({}), arm_graph, arm_lowered))

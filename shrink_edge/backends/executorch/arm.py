@@ -73,7 +73,47 @@ def spatial_means_pooled(graph_module) -> int:
     return rewritten
 
 
-def mark_quantized(program) -> int:
+def arm_lowered(program, partitioner, attempts: int = 8):
+    """The program marked (mark_quantized) and lowered with an Arm partitioner. A delegate's output must be int8 (the
+    INT profile has no float tensors): where the partitioner took a marked op but not the op that rounds its result
+    (an op it refuses, a select of the ViT's attention), the delegate would return int8 where the program expects
+    float, so those ops are left unmarked and the program lowered again."""
+    import copy
+
+    from executorch.exir import to_edge_transform_and_lower
+
+    excluded: set[str] = set()
+    for _ in range(attempts):
+        attempt = copy.deepcopy(program)
+        mark_quantized(attempt, excluded)
+        edge = to_edge_transform_and_lower(attempt, partitioner=[partitioner])
+        if not (leaks := float_delegate_outputs(edge)):
+            return edge
+        excluded |= leaks
+    raise RuntimeError(f"the Arm partition still returns float tensors after {attempts} attempts: {sorted(leaks)}")
+
+
+def float_delegate_outputs(edge) -> set[str]:
+    """The program's nodes (their names when marked) whose float results leave an Arm delegate."""
+    import torch
+
+    found = set()
+    module = edge.exported_program().graph_module
+    for node in module.graph.nodes:
+        if node.op != "call_function" or node.target != torch.ops.higher_order.executorch_call_delegate:
+            continue
+        delegate = getattr(module, node.args[0].target)
+        [output] = [n for n in delegate.original_module.graph.nodes if n.op == "output"]
+        for value in output.args[0]:
+            if getattr(value.meta.get("val"), "dtype", None) in (torch.float32, torch.float16):
+                found.add(value.meta.get("custom", {}).get(NAME, value.name))
+    return found
+
+
+NAME = "shrink_edge_node"  # the program's node name, carried into the edge graph in the node's custom meta
+
+
+def mark_quantized(program, excluded=frozenset()) -> int:
     """Mark the ops of an int8 program that run on int8 data, as ExecuTorch's Arm quantizer marks those it annotates
     (the partitioner takes no other): every op whose inputs are dequantized int8 tensors, constants or other such ops,
     and whose output is quantized again or read only by such ops (an op whose float result leaves the program, a
@@ -91,7 +131,10 @@ def mark_quantized(program) -> int:
     user = set(program.graph_signature.user_inputs)
     marked: set = set()
     for node in program.graph.nodes:
-        if node.op != "call_function" or node.target in conversions:
+        if node.op != "call_function":
+            continue
+        node.meta.setdefault("custom", {})[NAME] = node.name
+        if node.target in conversions or node.name in excluded:
             continue
         constants = {a for a in node.all_input_nodes if a.op == "placeholder" and a.name not in user}
         if node.target in weighted and node.args[1] in constants:

@@ -14,7 +14,7 @@ ARM = ("executorch-ethos-u-int8", "executorch-tosa-int8")
 
 
 def check(module, model, specs, folder: Path) -> list[str]:
-    from .arm import arm_graph, mark_quantized
+    from .arm import arm_graph, arm_lowered
     from .lower import coreml, lowered, quiet, tosa
 
     found = []
@@ -27,7 +27,7 @@ def check(module, model, specs, folder: Path) -> list[str]:
                     lowered(_quick_int8(module, model, spec.quantization), model.inputs, coreml()).to_executorch()
                 if set(spec.artifacts) & set(ARM):
                     edge = lowered(_quick_int8(module, model, spec.quantization), model.inputs, tosa(spec.options),
-                                   arm_graph, mark_quantized)
+                                   arm_graph, arm_lowered)
                     if left := _left_on_cpu(edge):
                         found.append(f"{spec.name}: the Arm partitioner leaves {sum(left.values())} op(s) on the "
                                      f"CPU ({', '.join(f'{op} x{n}' for op, n in sorted(left.items()))})")

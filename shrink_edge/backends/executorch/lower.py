@@ -20,7 +20,7 @@ from pathlib import Path
 from ...model_source import load_program
 from ...passes.base import Context, Pass
 from ...signature import examples, flatten_outputs
-from .arm import arm_graph, dequantized_inside, mark_quantized
+from .arm import arm_graph, arm_lowered, dequantized_inside
 
 
 @contextlib.contextmanager
@@ -83,10 +83,10 @@ def _ethos_u_spec(options: dict):
                              memory_mode=config["memory_mode"])
 
 
-def lowered(module, inputs, partitioner=None, rewrite=None, mark=None):
+def lowered(module, inputs, partitioner=None, rewrite=None, lower=None):
     """The module (float or PT2E-converted), exported at batch 1, its graph rewritten for the delegate (spatial
-    means kept, for XNNPACK), the exported program's nodes marked (mark, if given) and lowered with a delegate
-    (XNNPACK unless another partitioner is given): an edge program."""
+    means kept, for XNNPACK) and lowered with a delegate (XNNPACK unless another partitioner is given; `lower`, if
+    given, lowers the exported program in its own way): an edge program."""
     partitioner, rewrite = partitioner or xnnpack(), rewrite or spatial_means_kept
     import torch
     from executorch.exir import to_edge_transform_and_lower
@@ -103,8 +103,8 @@ def lowered(module, inputs, partitioner=None, rewrite=None, mark=None):
     graph_module = program.module()
     if rewrite(graph_module):
         program = torch.export.export(graph_module, examples(inputs, 1))  # traced again: fresh shapes on every node
-    if mark:
-        mark(program)
+    if lower:
+        return lower(program, partitioner)
     return to_edge_transform_and_lower(program, partitioner=[partitioner])
 
 
@@ -137,7 +137,7 @@ def spatial_means_kept(graph_module) -> int:
 
 class ExecutorchLower(Pass):
     version = 2  # 2: spatial means delegated
-    rewrite = mark = None  # the delegate's graph preparation (see lowered)
+    rewrite = lower = None  # the delegate's own graph preparation and lowering (see lowered)
 
     def partitioner(self, ctx: Context):
         return xnnpack()
@@ -145,7 +145,7 @@ class ExecutorchLower(Pass):
     def run(self, src: Path, dst: Path, ctx: Context) -> None:
         with quiet():
             edge = lowered(load_program(src).module(), ctx.model.inputs, self.partitioner(ctx), self.rewrite,
-                           self.mark)
+                           self.lower)
             dst.write_bytes(edge.to_executorch().buffer)
 
 
@@ -178,7 +178,7 @@ class ExecutorchLowerEthosU(ExecutorchLower):
     source = "pt2-int8"
     target = "executorch-ethos-u-int8"
     version = 1
-    rewrite, mark = staticmethod(arm_graph), staticmethod(mark_quantized)
+    rewrite, lower = staticmethod(arm_graph), staticmethod(arm_lowered)
 
     def settings(self, ctx: Context) -> dict:
         from ..ethos_u.vela import vela_config
