@@ -312,12 +312,17 @@ def evaluate(row: dict, data: dict[str, np.ndarray], labels, reference: list[np.
     scores = next((i for i, r in enumerate(reference) if r.ndim == 2 and r.shape[1] == 10), None) \
         if labels is not None else None
     metrics = compare(ordered, reference, names, labels, scores)
-    row.update(size_bytes=Path(row["path"]).stat().st_size, accuracy=metrics.accuracy,
+    row.update(size_bytes=size(Path(row["path"])), accuracy=metrics.accuracy,
                cosine=min(m.cosine for m in metrics.outputs.values()),
                cosine_worst=min(m.cosine_worst for m in metrics.outputs.values()),
                sqnr_db=min(m.sqnr_db for m in metrics.outputs.values()),
                outputs={n: {"cosine": round(m.cosine, 5), "sqnr_db": round(m.sqnr_db, 2)}
                         for n, m in metrics.outputs.items()})
+
+
+def size(path: Path) -> int:
+    """A file's bytes, or a folder's (an OpenVINO IR: model.xml and model.bin)."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
 
 
 def main(only: list[str]) -> None:
