@@ -133,7 +133,8 @@ def fact_violations(budget: Budget, facts: dict, kept_float: int = 0) -> list[st
                       f"{budget.flash_bytes:,} B (over by {facts['off_chip_bytes'] - budget.flash_bytes:,} B)")
     if budget.int8_compute and facts.get("cpu_ops"):
         reasons = "; ".join(facts.get("cpu_fallback", [])[:2]) or "see vela.json"
-        broken.append(f"{facts['cpu_ops']} operator(s) fall back from the NPU to the CPU (Vela: {reasons})")
+        broken.append(f"{facts['cpu_ops']} operator(s) fall back from the NPU to the CPU "
+                      f"({facts.get('fallback_by', 'Vela')}: {reasons})")
     if budget.full_delegation and facts.get("undelegated_ops"):
         ops = facts["undelegated_ops"]
         broken.append(f"{sum(ops.values())} op(s) outside the delegate, on portable CPU kernels: "

@@ -124,8 +124,8 @@ def _arm_facts(npu: list[dict], portable: Counter) -> dict:
     """What stays on the CPU besides quantizing the inputs and dequantizing the outputs, and what the NPU needs
     (summed over delegate calls), in the keys the Ethos-U budgets read."""
     cpu = sorted(op for op in portable if op.split(".")[0] not in IO_CONVERSIONS)
-    return {"cpu_ops": sum(portable[op] for op in cpu),
-            "cpu_fallback": [f"{op}: left out by the Arm partitioner" for op in cpu],
+    return {"cpu_ops": sum(portable[op] for op in cpu), "cpu_fallback": [f"{op}: not delegated" for op in cpu],
+            "fallback_by": "ExecuTorch's Arm partitioner",
             **({"ethos_u": npu, "sram_bytes": sum(d["scratch_bytes"] for d in npu),
                 "off_chip_bytes": sum(d["command_stream_bytes"] + d["weight_bytes"] for d in npu)} if npu else {})}
 
