@@ -1,6 +1,7 @@
 """pt2 -> onnx and pt2-int8 -> onnx-int8: the dynamo ONNX exporter, the only one that takes PT2E graphs."""
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import logging
@@ -15,8 +16,14 @@ OPSET = 18
 
 
 def _clean(model) -> None:
-    """Drop what differs between machines (stack traces, source paths) and name the batch dimension."""
+    """Drop what differs between machines (stack traces, source paths) and name the batch dimension; each node is
+    named after the module that computes it (`encoder.layers.0.linear1/node_MatMul_95`), which the int8 file's
+    short names replace and the dynamic quantizer reads (keep_float)."""
     for node in model.graph.node:
+        scopes = next((ast.literal_eval(p.value) for p in node.metadata_props
+                       if p.key == "pkg.torch.onnx.name_scopes"), [])
+        if len(scopes) > 2 and scopes[-2]:  # [root '', ..., module path, op]
+            node.name = f"{scopes[-2]}/{node.name}"
         del node.metadata_props[:]
         node.doc_string = ""
     del model.metadata_props[:]
@@ -28,7 +35,7 @@ def _clean(model) -> None:
 
 
 class OnnxExport(Pass):
-    version = 3  # inputs and outputs named after forward()'s parameters and outputs
+    version = 4  # 4: nodes named after their modules; 3: inputs and outputs named after forward()'s
 
     def settings(self, ctx: Context) -> dict:
         return {"opset": OPSET}

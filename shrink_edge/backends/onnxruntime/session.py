@@ -12,14 +12,24 @@ BATCH = 250
 
 
 def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Batches of BATCH samples; one sample at a time for a dynamically quantized file, whose activation ranges are
+    taken per run: as an app runs it, not from the loudest of 250 samples."""
     sess = session(path)
+    batch = 1 if dynamic(path) else BATCH
     names = [i.name for i in sess.get_inputs()]
     if (arrays := by_name_else_position(inputs, names)) is None:
         raise RuntimeError(f"{path.name} has inputs {', '.join(names)}; given {', '.join(inputs)}")
     feeds = dict(zip(names, arrays))
     n = len(next(iter(inputs.values())))
-    chunks = [sess.run(None, {k: v[i:i + BATCH] for k, v in feeds.items()}) for i in range(0, n, BATCH)]
+    chunks = [sess.run(None, {k: v[i:i + batch] for k, v in feeds.items()}) for i in range(0, n, batch)]
     return {o.name: np.concatenate(parts) for o, parts in zip(sess.get_outputs(), zip(*chunks))}
+
+
+def dynamic(path: Path) -> bool:
+    """Whether the file quantizes activations at run time (dynamic.py)."""
+    import onnx
+
+    return any(n.op_type == "DynamicQuantizeLinear" for n in onnx.load(path, load_external_data=False).graph.node)
 
 
 def fused_graph(path: Path):
@@ -47,25 +57,43 @@ def float_ops(path: Path) -> list[str]:
 
     graph = fused_graph(path)
     floating = {v.name for v in graph.input if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT}
-    found: dict[str, int] = {}
+    found = []
     for node in graph.node:  # in topological order
         reads_float = any(name in floating for name in node.input)
         if node.op_type == "DequantizeLinear" or reads_float and node.op_type != "QuantizeLinear":
             floating.update(node.output)
         if reads_float and node.op_type not in ("QuantizeLinear", "DequantizeLinear"):
-            found[node.op_type] = found.get(node.op_type, 0) + 1
-    return [f"{name} x{n}" if n > 1 else name for name, n in found.items()]
+            found.append(node.op_type)
+    return _counted(found)
+
+
+DYNAMIC_OPS = ("DynamicQuantizeMatMul", "MatMulInteger", "MatMulIntegerToFloat", "DynamicQuantizeLSTM", "ConvInteger",
+               "QAttention", "DynamicQuantizeLinear")
+COMPUTE_OPS = ("MatMul", "FusedMatMul", "Gemm", "Conv", "FusedConv", "Attention", "LSTM", "GRU")
 
 
 def facts(path: Path) -> dict:
     """For an int8 file: how it stores its weights, which picks onnxruntime's kernels (export.weight_option), and
-    the ops that run in float. Nothing for a float file."""
+    the ops that run in float. For a dynamic one (dynamic.py): its int8 kernels and the compute ops left in float.
+    Nothing for a float file."""
     import onnx
 
     from .qdq import seven_bits, weight_arrays
 
     weights = weight_arrays(onnx.load(path))
-    if not weights:
+    if weights:
+        stored = ", ".join(sorted({str(a.dtype) for a in weights})) + (" (7 bits)" if seven_bits(weights) else "")
+        return {"weights": stored, "float_ops": float_ops(path)}
+    ops = [n.op_type for n in fused_graph(path).node]
+    dynamic = _counted([op for op in ops if op in DYNAMIC_OPS and op != "DynamicQuantizeLinear"])
+    if not dynamic:
         return {}
-    stored = ", ".join(sorted({str(a.dtype) for a in weights})) + (" (7 bits)" if seven_bits(weights) else "")
-    return {"weights": stored, "float_ops": float_ops(path)}
+    return {"weights": "int8, activations quantized at run time", "int8_ops": dynamic,
+            "float_ops": _counted([op for op in ops if op in COMPUTE_OPS])}
+
+
+def _counted(ops: list[str]) -> list[str]:
+    found: dict[str, int] = {}
+    for op in ops:
+        found[op] = found.get(op, 0) + 1
+    return [f"{name} x{n}" if n > 1 else name for name, n in found.items()]

@@ -1,0 +1,52 @@
+"""onnx-dynamic: int8 weights with activations quantized at run time. Where an activation's range varies from input
+to input (a transformer's outlier features), one static range per tensor loses the quiet inputs and the dynamic file
+does not; a layer kept in float stays a float matmul."""
+import numpy as np
+import torch
+
+import shrink_edge
+
+
+class Encoder(torch.nn.Module):
+    """A transformer block over 16 tokens, then a pooled embedding."""
+
+    def __init__(self):
+        super().__init__()
+        self.block = torch.nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True)
+        self.head = torch.nn.Linear(32, 16)
+
+    def forward(self, x):
+        return self.head(self.block(x).mean(1))
+
+
+def inputs(n: int, seed: int) -> np.ndarray:
+    """Token features whose loudness spans three decades from one input to the next."""
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, 16, 32)) * 10 ** rng.uniform(-1.5, 1.5, (n, 1, 1))).astype(np.float32)
+
+
+def exported(target: str, tmp_path, **kwargs) -> dict:
+    torch.manual_seed(0)
+    module = Encoder().eval()
+    result = shrink_edge.export(module, torch.zeros(1, 16, 32), target=target, data={"x": inputs(200, 1)},
+                                calibration={"x": inputs(128, 2)}, out=tmp_path / target, progress=False,
+                                enforce_budget=False, **kwargs)
+    return {a["format"]: a for a in result.manifest["artifacts"]}
+
+
+def test_dynamic_keeps_inputs_whose_range_varies(tmp_path):
+    dynamic = exported("onnx-dynamic", tmp_path)
+    static = exported("onnx", tmp_path)["onnx-int8"]["metrics"]["outputs"]["output_0"]
+    metrics, facts = dynamic["onnx-dynamic"]["metrics"]["outputs"]["output_0"], dynamic["onnx-dynamic"]["facts"]
+    assert metrics["cosine_worst"] > 0.99 and metrics["cosine_worst"] > static["cosine_worst"] + 0.01
+    assert metrics["sqnr_db"] > static["sqnr_db"] + 3
+    assert facts["int8_ops"] == ["DynamicQuantizeMatMul x5"]  # in_proj, out_proj, linear1, linear2, head
+    assert dynamic["onnx-dynamic"]["size_bytes"] < 0.6 * dynamic["onnx"]["size_bytes"]  # weights a quarter; graph overhead
+
+
+def test_a_layer_kept_in_float_is_a_float_matmul(tmp_path):
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text('[quantize]\nkeep_float = ["block.linear1"]\n')
+    facts = exported("onnx-dynamic", tmp_path, recipe=recipe)["onnx-dynamic"]["facts"]
+    assert facts["int8_ops"] == ["DynamicQuantizeMatMul x4"]
+    assert any(op.startswith(("MatMul", "Gemm", "FusedMatMul")) for op in facts["float_ops"])
