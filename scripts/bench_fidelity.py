@@ -9,14 +9,15 @@ sentence encoder pre-trained here on real English (scripts/text_encoder.py: the 
   (OpenVINO CPU): the default
   (histogram observer), minmax and percentile observers, cross-layer equalization, equalization with SmoothQuant,
   and equalization with fallback = "auto" under a budget of SQNR >= 35 dB on every output (the only variant that
-  keeps layers in float);
+  keeps layers in float); and `--target onnx-dynamic` (int8 weights, activations quantized at run time: onnxruntime);
 - peers: onnxruntime quantize_static (QDQ, u8 activations / s8 per-channel weights, after quant_pre_process) with
   its MinMax, Entropy and Percentile calibrations, onnxruntime quantize_dynamic, all on our float ONNX;
   ai-edge-quantizer's static_wi8_ai8 on litert-torch's float .tflite; NNCF's quantize and
   quantize_with_accuracy_control (its validation: the worst output's cosine to the float model on 128 calibration
   samples, at most 0.001 lost) on the float IR OpenVINO converts from our float ONNX.
 Every artifact runs in its runtime on the held-out data and is compared with the float PyTorch model per output
-(cosine mean and worst sample, SQNR) and on top-1 where there are labels; latency is 1 thread, p50 of one
+(cosine mean and worst sample, SQNR) and on top-1 where there are labels (dynamic files one sample at a time, as an
+app runs them: their ranges are per run); latency is 1 thread, p50 of one
 interleaved run (shrink_edge/devices/runner.py). Writes bench/fidelity.json and the README table between the
 fidelity-table markers (`--table`: the table again from bench/fidelity.json).
 """
@@ -48,10 +49,13 @@ EQUALIZE = ["--set", "quantize.equalize=true"]
 VARIANTS = {"default": [], "minmax": ["--set", "quantize.observer=minmax"],
             "percentile": ["--set", "quantize.observer=percentile"], "equalize": EQUALIZE,
             "equalize+smooth": [*EQUALIZE, "--set", "quantize.smooth=true"],
-            "equalize+fallback": [*EQUALIZE, "--set", "quantize.fallback=auto"]}
+            "equalize+fallback": [*EQUALIZE, "--set", "quantize.fallback=auto"], "dynamic": []}
 FALLBACK_SQNR_DB = 35  # the fallback's budget: every output's SQNR
-FORMATS = {"onnx-int8": "onnxruntime", "tflite-int8": "litert", "openvino-int8": "openvino"}
-RUNTIMES = tuple(FORMATS.values())
+FORMATS = {"onnx-int8": "onnxruntime", "tflite-int8": "litert", "openvino-int8": "openvino",
+           "onnx-dynamic": "onnxruntime"}
+STATIC = (("onnx-int8", "onnx"), ("tflite-int8", "tflite"), ("openvino-int8", "openvino"))
+DYNAMIC = (("onnx-dynamic", "onnx-dynamic"),)  # int8 weights, activations at run time: onnxruntime only
+RUNTIMES = tuple(dict.fromkeys(FORMATS.values()))
 ACCURACY_CONTROL = 128, 0.001  # NNCF's validation samples, and the cosine it may lose
 PRETRAIN_STEPS = 1000  # masked-LM steps of 32 paragraphs for the text encoder (~10 min on 2 threads)
 
@@ -175,7 +179,7 @@ def ours(name: str, spec: dict, variant: str) -> list[dict]:
     """One export per target (onnx, tflite, openvino); budgets are reported, not enforced (the fallback still follows
     its own)."""
     rows = []
-    for fmt, target in (("onnx-int8", "onnx"), ("tflite-int8", "tflite"), ("openvino-int8", "openvino")):
+    for fmt, target in DYNAMIC if variant == "dynamic" else STATIC:
         out = WORK / "runs" / name.split()[0] / f"{variant}-{target}"
         shutil.rmtree(out, ignore_errors=True)
         args = [CLI, "export", "--model", spec["model"], "--data", str(spec["data"]), "--calibration",
@@ -325,8 +329,9 @@ def size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
 
 
-def main(only: list[str]) -> None:
-    """Every model, or those whose name starts with one of `only` (the others' figures kept from the last run)."""
+def main(only: list[str], variants: list[str]) -> None:
+    """Every model, or those whose name starts with one of `only` (the others' figures kept from the last run); of
+    ours, the `variants` given."""
     import litert_torch
     import openvino as ov
     import torch
@@ -341,7 +346,7 @@ def main(only: list[str]) -> None:
         print(f"{name} ...", file=sys.stderr, flush=True)
         folder = WORK / "runs" / name.split()[0]
         folder.mkdir(parents=True, exist_ok=True)
-        rows = [row for variant in VARIANTS for row in ours(name, spec, variant)]
+        rows = [row for variant in variants for row in ours(name, spec, variant)]
         with np.load(spec["data"]) as f:
             labels = f["y"] if "y" in f else None
             data = {k: (f[k].astype(np.float32) / 255 if f[k].dtype == np.uint8 else f[k]) for k in f if k != "y"}
@@ -382,11 +387,11 @@ def write_readme(results: dict) -> None:
     for name, result in results.items():
         for runtime in RUNTIMES:
             rows = [r for r in result["rows"] if r["runtime"] == runtime]
-            ours_static = [r for r in rows if r["tool"].startswith("shrink-edge") and "fallback" not in r["tool"]
-                           and "cosine" in r]
+            ours_static = [r for r in rows if r["tool"].startswith("shrink-edge") and "cosine" in r
+                           and not r["tool"].endswith(("fallback", "dynamic"))]
             best = max(ours_static, key=lambda r: r["cosine"], default=None)
             shown = [r for r in rows if r["tool"] in ("float32", "shrink-edge default", "shrink-edge equalize",
-                                                      "shrink-edge equalize+fallback")
+                                                      "shrink-edge equalize+fallback", "shrink-edge dynamic")
                      or not r["tool"].startswith(("shrink-edge", "float32"))]
             if best is not None and best["tool"] not in ("shrink-edge default", "shrink-edge equalize"):
                 shown.insert(3, {**best, "tool": f"{best['tool']} (our best int8)"})
@@ -411,5 +416,7 @@ def write_readme(results: dict) -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--table"]:  # the README table again from bench/fidelity.json
         write_readme(json.loads((ROOT / "bench" / "fidelity.json").read_text())["models"])
-    else:  # [--models "BERT,ViT"]: only those (names' beginnings)
-        main(sys.argv[2].split(",") if sys.argv[1:2] == ["--models"] else [])
+    else:  # [--models "BERT,ViT"]: only those (names' beginnings); [--variants default,dynamic]: only those of ours
+        options = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+        main(options["--models"].split(",") if "--models" in options else [],
+             options["--variants"].split(",") if "--variants" in options else list(VARIANTS))
