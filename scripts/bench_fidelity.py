@@ -9,7 +9,8 @@ sentence encoder pre-trained here on real English (scripts/text_encoder.py: the 
   (OpenVINO CPU): the default
   (histogram observer), minmax and percentile observers, cross-layer equalization, equalization with SmoothQuant,
   and equalization with fallback = "auto" under a budget of SQNR >= 35 dB on every output (the only variant that
-  keeps layers in float); and `--target onnx-dynamic` (int8 weights, activations quantized at run time: onnxruntime);
+  keeps layers in float); and `--target onnx-dynamic` / `tflite-dynamic` (int8 weights, activations quantized at run
+  time);
 - peers: onnxruntime quantize_static (QDQ, u8 activations / s8 per-channel weights, after quant_pre_process) with
   its MinMax, Entropy and Percentile calibrations, onnxruntime quantize_dynamic, all on our float ONNX;
   ai-edge-quantizer's static_wi8_ai8 on litert-torch's float .tflite; NNCF's quantize and
@@ -52,9 +53,10 @@ VARIANTS = {"default": [], "minmax": ["--set", "quantize.observer=minmax"],
             "equalize+fallback": [*EQUALIZE, "--set", "quantize.fallback=auto"], "dynamic": []}
 FALLBACK_SQNR_DB = 35  # the fallback's budget: every output's SQNR
 FORMATS = {"onnx-int8": "onnxruntime", "tflite-int8": "litert", "openvino-int8": "openvino",
-           "onnx-dynamic": "onnxruntime"}
+           "onnx-dynamic": "onnxruntime", "tflite-dynamic": "litert"}
 STATIC = (("onnx-int8", "onnx"), ("tflite-int8", "tflite"), ("openvino-int8", "openvino"))
-DYNAMIC = (("onnx-dynamic", "onnx-dynamic"),)  # int8 weights, activations at run time: onnxruntime only
+DYNAMIC = (("onnx-dynamic", "onnx-dynamic"), ("tflite-dynamic", "tflite-dynamic"))  # int8 weights, activations at
+# run time (OpenVINO: not built)
 RUNTIMES = tuple(dict.fromkeys(FORMATS.values()))
 ACCURACY_CONTROL = 128, 0.001  # NNCF's validation samples, and the cosine it may lose
 PRETRAIN_STEPS = 1000  # masked-LM steps of 32 paragraphs for the text encoder (~10 min on 2 threads)

@@ -1,14 +1,16 @@
-"""TFLite / LiteRT full-int8: litert-torch writes it from the int8 program, ai-edge-litert runs it."""
+"""TFLite / LiteRT: full-int8 (litert-torch from the int8 program) and dynamic int8 (int8 weights, activations
+quantized at run time), run by ai-edge-litert."""
 from ...formats import Format
 from ..contract import Backend
 from . import check, session
 from .intermediates import intermediates
+from .dynamic import TfliteExportDynamic
 from .export import TfliteExport
 
 BACKEND = Backend(
     name="litert",
-    formats=(Format("tflite-int8", ".int8.tflite"),),
-    passes=(TfliteExport(),),
+    formats=(Format("tflite-int8", ".int8.tflite"), Format("tflite-dynamic", ".dynamic.tflite")),
+    passes=(TfliteExport(), TfliteExportDynamic()),
     predict=session.predict,
     facts=session.facts,
     check=check.check,

@@ -89,18 +89,32 @@ def run(interpreter, inputs: dict[str, np.ndarray], tensors: dict[str, dict], pa
 
 def float_ops(path: Path) -> list[str]:
     """The ops that compute in float (a float input or output that is not a constant), each as OP or OP xN."""
+    return _counted([op["op_name"] for op, hybrid in _float_ops(path) if not hybrid])
+
+
+def _float_ops(path: Path) -> list[tuple[dict, bool]]:
+    """Each op computing in float, and whether it is a hybrid one (int8 constant weights, float values: a
+    dynamically quantized file's int8 kernels)."""
     interpreter = inspector(path)
     ops = interpreter._get_ops_details()
     dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
     # a value is made by an op or fed as an input; every other tensor is a constant (weights, shapes)
     values = {i for op in ops for i in op["outputs"]} | {d["index"] for d in interpreter.get_input_details()}
+    return [(op, any(dtypes.get(i) == np.int8 for i in op["inputs"] if i >= 0 and i not in values))
+            for op in ops if any(dtypes.get(i) == np.float32 for i in [*op["inputs"], *op["outputs"]] if i in values)]
+
+
+def _counted(names: list[str]) -> list[str]:
     found: dict[str, int] = {}
-    for op in ops:
-        if any(dtypes.get(i) == np.float32 for i in [*op["inputs"], *op["outputs"]] if i in values):
-            found[op["op_name"]] = found.get(op["op_name"], 0) + 1
+    for name in names:
+        found[name] = found.get(name, 0) + 1
     return [f"{name} x{n}" if n > 1 else name for name, n in found.items()]
 
 
 def facts(path: Path) -> dict:
-    """Which ops the file computes in float (none in a full-int8 model)."""
-    return {"float_ops": float_ops(path)}
+    """Which ops the file computes in float (none in a full-int8 model); in a dynamically quantized file
+    (dynamic.py), also the ops with int8 weights whose inputs LiteRT quantizes at run time."""
+    ops = _float_ops(path)
+    hybrid = _counted([op["op_name"] for op, is_hybrid in ops if is_hybrid])
+    found = {"float_ops": _counted([op["op_name"] for op, is_hybrid in ops if not is_hybrid])}
+    return {"weights": "int8, activations quantized at run time", "int8_ops": hybrid, **found} if hybrid else found

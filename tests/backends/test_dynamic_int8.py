@@ -1,7 +1,8 @@
-"""onnx-dynamic: int8 weights with activations quantized at run time. Where an activation's range varies from input
-to input (a transformer's outlier features), one static range per tensor loses the quiet inputs and the dynamic file
-does not; a layer kept in float stays a float matmul."""
+"""Dynamic int8 (onnx-dynamic, tflite-dynamic): int8 weights with activations quantized at run time. Where an
+activation's range varies from input to input (a transformer's outlier features), one static range per tensor loses
+the quiet inputs and the dynamic file does not; a layer kept in float stays a float matmul."""
 import numpy as np
+import pytest
 import torch
 
 import shrink_edge
@@ -34,14 +35,22 @@ def exported(target: str, tmp_path, **kwargs) -> dict:
     return {a["format"]: a for a in result.manifest["artifacts"]}
 
 
-def test_dynamic_keeps_inputs_whose_range_varies(tmp_path):
-    dynamic = exported("onnx-dynamic", tmp_path)
-    static = exported("onnx", tmp_path)["onnx-int8"]["metrics"]["outputs"]["output_0"]
-    metrics, facts = dynamic["onnx-dynamic"]["metrics"]["outputs"]["output_0"], dynamic["onnx-dynamic"]["facts"]
+@pytest.mark.parametrize("dynamic_target, static_target", [("onnx-dynamic", "onnx"), ("tflite-dynamic", "tflite")])
+def test_dynamic_keeps_inputs_whose_range_varies(tmp_path, dynamic_target, static_target):
+    dynamic = exported(dynamic_target, tmp_path)[dynamic_target]
+    static = exported(static_target, tmp_path)[f"{static_target}-int8"]["metrics"]["outputs"]["output_0"]
+    metrics = dynamic["metrics"]["outputs"]["output_0"]
     assert metrics["cosine_worst"] > 0.99 and metrics["cosine_worst"] > static["cosine_worst"] + 0.01
     assert metrics["sqnr_db"] > static["sqnr_db"] + 3
-    assert facts["int8_ops"] == ["DynamicQuantizeMatMul x5"]  # in_proj, out_proj, linear1, linear2, head
-    assert dynamic["onnx-dynamic"]["size_bytes"] < 0.6 * dynamic["onnx"]["size_bytes"]  # weights a quarter; graph overhead
+    assert dynamic["facts"]["weights"] == "int8, activations quantized at run time"
+    assert sum(int(op.split(" x")[1]) if " x" in op else 1 for op in dynamic["facts"]["int8_ops"]) >= 5
+
+
+def test_onnx_file_is_a_quarter_of_the_float_weights(tmp_path):
+    artifacts = exported("onnx-dynamic", tmp_path)
+    assert artifacts["onnx-dynamic"]["facts"]["int8_ops"] == ["DynamicQuantizeMatMul x5"]  # in_proj, out_proj,
+    # linear1, linear2, head
+    assert artifacts["onnx-dynamic"]["size_bytes"] < 0.6 * artifacts["onnx"]["size_bytes"]  # graph overhead
 
 
 def test_a_layer_kept_in_float_is_a_float_matmul(tmp_path):
