@@ -6,6 +6,7 @@ from pathlib import Path
 
 from . import targets
 from .cache import Cache
+from .errors import UserError
 from .job import Job
 from .layer_debug import Diagnosis, diagnose
 from .model_source import as_source, load_program
@@ -41,7 +42,7 @@ def diagnosis(job: Job, ctx, evaluation, cache: Cache, samples: int = SAMPLES) -
 def runtime_columns(job, ctx, evaluation, cache: Cache, optimized, program, samples: int = SAMPLES) -> dict[str, dict]:
     """For each int8 artifact of the job whose runtime exposes its activations, every layer's tensor in it
     (layer_debug.runtime_errors), by format."""
-    from .backends import FORMATS, owner
+    from .backends import owner
     from .graph import build
     from .layer_debug import runtime_errors
 
@@ -50,13 +51,21 @@ def runtime_columns(job, ctx, evaluation, cache: Cache, optimized, program, samp
     for spec in job.members():
         for fmt in spec.artifacts:
             backend = owner(fmt)
-            if not FORMATS[fmt].quantized or backend.intermediates is None or fmt in columns:
+            if not from_int8_program(fmt) or backend.intermediates is None or fmt in columns:
                 continue
             artifact = build(optimized.start(fmt), fmt, replace(ctx, options=spec.options), cache)
             with ctx.steps.step(f"reading every int8 tensor of {fmt} in {backend.name}"):
                 columns[fmt] = runtime_errors(program, list(inputs.values()),
                                               backend.intermediates(artifact.path, inputs))
     return columns
+
+
+def from_int8_program(fmt: str) -> bool:
+    """Whether a format is built from the static int8 program (not a float file or a dynamically quantized one)."""
+    from .backends import FORMATS
+    from .graph import reachable
+
+    return FORMATS[fmt].quantized and reachable("pt2-int8", fmt)
 
 
 def debug(model=None, example_inputs=None, target: str = "tflite", data=None, calibration=None,
@@ -72,6 +81,12 @@ def debug(model=None, example_inputs=None, target: str = "tflite", data=None, ca
 
     job = Job.create(targets.resolve(target), as_source(model, example_inputs), data, calibration,
                      as_recipe(recipe), device)
+    from .backends import FORMATS
+
+    if not any(from_int8_program(fmt) for spec in job.members() for fmt in spec.artifacts):
+        raise UserError(f"target {job.spec.name} writes no file from the static int8 program that debug ranks "
+                        f"({', '.join(f for f in job.spec.artifacts if FORMATS[f].quantized)} quantize activations at run time); debug the static "
+                        "scheme with its runtime's static target (--target onnx or tflite)")
     cache = Cache(cache_dir)
     with Steps(progress) as steps:
         ctx, evaluation, _ = job.open(steps)

@@ -59,3 +59,14 @@ def test_a_layer_kept_in_float_is_a_float_matmul(tmp_path):
     facts = exported("onnx-dynamic", tmp_path, recipe=recipe)["onnx-dynamic"]["facts"]
     assert facts["int8_ops"] == ["DynamicQuantizeMatMul x4"]
     assert any(op.startswith(("MatMul", "Gemm", "FusedMatMul")) for op in facts["float_ops"])
+
+
+def test_debug_refuses_a_target_with_no_static_int8_file(tmp_path):
+    """debug ranks the layers of the static int8 program: a dynamic target has no file made from it."""
+    from conftest import run_cli
+
+    np.savez(tmp_path / "data.npz", x=inputs(64, 3))
+    result = run_cli("debug", "--model", f"{__file__}:Encoder", "--data", tmp_path / "data.npz",
+                     "--target", "onnx-dynamic")
+    assert result.exit_code == 2
+    assert "onnx-dynamic quantize activations at run time" in result.stderr and "--target onnx" in result.stderr
