@@ -84,7 +84,7 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
     reference_accuracy, task_reference = chosen.reference_accuracy, chosen.task_reference
     if broken and enforce_budget:
         raise BudgetError(f"target {job.spec.name} budget broken: " + "; ".join(broken)
-                          + _advice(chosen.lost, diagnosis, fallback))
+                          + _advice(chosen.lost, diagnosis, fallback) + _dynamic_advice(job, chosen.lost))
 
     reference_name = "torch (QAT int8)" if optimized.int8_model else "torch"
     manifest = {"run_key": run_key, "command": "export", "target": job.spec.name, "model": model.name,
@@ -228,6 +228,22 @@ def _advice(lost: list[str], diagnosis, fallback: dict | None) -> str:
     names = ", ".join(f'"{s.layer}"' for s in worst)
     return (f"; the layers that lose the most: {named}; keep them in float with [quantize] keep_float = [{names}], "
             f'or let fallback = "auto" choose')
+
+
+def _dynamic_advice(job: Job, lost: list[str]) -> str:
+    """Where static int8 files lost accuracy: the targets of the same runtimes that quantize activations at run time
+    instead (what transformers and recurrent nets often need)."""
+    from .backends import FORMATS
+    from .debug import from_int8_program
+
+    runtimes = {spec.runtime for spec in job.members()}
+    dynamic = [spec.name for spec in targets.available().values() if spec.runtime in runtimes and spec.artifacts
+               and any(FORMATS[f].quantized for f in spec.artifacts)
+               and not any(from_int8_program(f) for f in spec.artifacts)]
+    if not lost or not dynamic or job.spec.name in dynamic:
+        return ""
+    return (f"; if activation ranges vary from input to input (transformers, RNNs), --target {' or '.join(dynamic)} "
+            f"quantizes them at run time")
 
 
 def in_order(outputs: dict, names: tuple[str, ...], fmt: str) -> list:

@@ -70,3 +70,13 @@ def test_debug_refuses_a_target_with_no_static_int8_file(tmp_path):
                      "--target", "onnx-dynamic")
     assert result.exit_code == 2
     assert "onnx-dynamic quantize activations at run time" in result.stderr and "--target onnx" in result.stderr
+
+
+def test_a_static_file_that_loses_points_to_the_dynamic_target(tmp_path):
+    from shrink_edge.errors import BudgetError
+
+    torch.manual_seed(0)
+    with pytest.raises(BudgetError, match="--target onnx-dynamic quantizes them at run time"):
+        shrink_edge.export(Encoder().eval(), torch.zeros(1, 16, 32), target="onnx", data={"x": inputs(200, 1)},
+                           calibration={"x": inputs(128, 2)}, out=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
