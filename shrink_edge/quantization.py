@@ -80,6 +80,21 @@ def converted(prepared, keep_float=(), fold: bool = True, bias_inputs=None):
     return module
 
 
+def quick_int8(module, inputs, scheme: Quantization, fold: bool = True):
+    """`module` in int8, calibrated on one example of `inputs` (the model's input specs): enough to see what a
+    converter makes of its int8 ops before any training, not for its accuracy."""
+    import torch
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
+
+    from .signature import examples
+
+    example = examples(inputs, 1)
+    prepared = prepare_pt2e(torch.export.export(module, example).module(), make_quantizer(scheme))
+    with torch.no_grad():
+        prepared(*example)
+    return converted(prepared, fold=fold)
+
+
 def unfold_weights(module) -> int:
     """Turn int8 constant -> dequantize into float constant -> quantize -> dequantize, with the same int8 values.
     Returns how many."""

@@ -11,8 +11,8 @@ import torch
 from conftest import RECIPE_SMALL, load_model_file, run_cli, tiny_args
 from shrink_edge import conversion_check
 from shrink_edge.backends.executorch.arm import arm_graph, arm_lowered, float_delegate_outputs, mark_quantized
-from shrink_edge.backends.executorch.check import _quick_int8
 from shrink_edge.backends.executorch.lower import lowered, tosa
+from shrink_edge.quantization import quick_int8
 from shrink_edge.signature import TensorSpec
 from shrink_edge.targets import resolve
 
@@ -117,10 +117,8 @@ def test_a_partition_that_would_return_float_is_lowered_again():
     leaves those ops out and lowers again until every delegate output is int8."""
     vit = load_model_file(Path(__file__).resolve().parents[2] / "zoo" / "transformers.py").build().eval()
 
-    class Image:
-        inputs = (TensorSpec("image", (1, 3, 32, 32)),)
-
-    program = _quick_int8(vit, Image, resolve("executorch-ethos-u55").quantization)
+    inputs = (TensorSpec("image", (1, 3, 32, 32)),)
+    program = quick_int8(vit, inputs, resolve("executorch-ethos-u55").quantization)
 
     def once(exported, partitioner):
         from executorch.exir import to_edge_transform_and_lower
@@ -128,5 +126,5 @@ def test_a_partition_that_would_return_float_is_lowered_again():
         mark_quantized(exported)
         return to_edge_transform_and_lower(exported, partitioner=[partitioner])
 
-    assert float_delegate_outputs(lowered(program, Image.inputs, tosa({}), arm_graph, once))
-    assert not float_delegate_outputs(lowered(program, Image.inputs, tosa({}), arm_graph, arm_lowered))
+    assert float_delegate_outputs(lowered(program, inputs, tosa({}), arm_graph, once))
+    assert not float_delegate_outputs(lowered(program, inputs, tosa({}), arm_graph, arm_lowered))

@@ -9,7 +9,7 @@ import io
 import re
 from pathlib import Path
 
-from ...quantization import converted, make_quantizer
+from ...quantization import make_quantizer, quick_int8
 from ...signature import examples
 from ..contract import ConversionFailed, once, refused
 from ..litert.check import check as litert_check
@@ -18,19 +18,14 @@ from .vela import compile_with_vela, vela_config
 
 def int8_tflite(module, model, scheme, path: Path) -> None:
     import litert_torch
-    import torch
     from litert_torch.quantize.quant_config import QuantConfig
-    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
 
     from ..litert.export import named_io
 
     example = examples(model.inputs, 1)
-    prepared = prepare_pt2e(torch.export.export(module, example).module(), make_quantizer(scheme))
-    with torch.no_grad():
-        prepared(*example)
     names = [s.name for s in model.inputs]
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        litert_torch.convert(named_io(converted(prepared, fold=False), names, model.outputs), (),
+        litert_torch.convert(named_io(quick_int8(module, model.inputs, scheme, fold=False), names, model.outputs), (),
                              sample_kwargs=dict(zip(names, example)),
                              quant_config=QuantConfig(pt2e_quantizer=make_quantizer(scheme, qat=True))).export(str(path))
 

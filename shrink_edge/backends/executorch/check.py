@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from ...signature import examples
+from ...quantization import quick_int8
 from ..contract import refused
 
 ARM = ("executorch-ethos-u-int8", "executorch-tosa-int8")
@@ -24,9 +24,9 @@ def check(module, model, specs, folder: Path) -> list[str]:
                 if set(spec.artifacts) & {"executorch", "executorch-int8"}:
                     lowered(module, model.inputs).to_executorch()
                 if "executorch-coreml-int8" in spec.artifacts:
-                    lowered(_quick_int8(module, model, spec.quantization), model.inputs, coreml()).to_executorch()
+                    lowered(quick_int8(module, model.inputs, spec.quantization), model.inputs, coreml()).to_executorch()
                 if set(spec.artifacts) & set(ARM):
-                    edge = lowered(_quick_int8(module, model, spec.quantization), model.inputs, tosa(spec.options),
+                    edge = lowered(quick_int8(module, model.inputs, spec.quantization), model.inputs, tosa(spec.options),
                                    arm_graph, arm_lowered)
                     if left := _left_on_cpu(edge):
                         found.append(f"{spec.name}: the Arm partitioner leaves {sum(left.values())} op(s) on the "
@@ -34,19 +34,6 @@ def check(module, model, specs, folder: Path) -> list[str]:
         except Exception as e:
             found += refused([spec], "executorch cannot lower the model", e)
     return found
-
-
-def _quick_int8(module, model, scheme):
-    import torch
-    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
-
-    from ...quantization import converted, make_quantizer
-
-    example = examples(model.inputs, 1)
-    prepared = prepare_pt2e(torch.export.export(module, example).module(), make_quantizer(scheme))
-    with torch.no_grad():
-        prepared(*example)
-    return converted(prepared)
 
 
 def _left_on_cpu(edge) -> Counter:
