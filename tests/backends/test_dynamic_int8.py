@@ -11,10 +11,10 @@ import shrink_edge
 class Encoder(torch.nn.Module):
     """A transformer block over 16 tokens, then a pooled embedding."""
 
-    def __init__(self):
+    def __init__(self, width: int = 32):
         super().__init__()
-        self.block = torch.nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True)
-        self.head = torch.nn.Linear(32, 16)
+        self.block = torch.nn.TransformerEncoderLayer(width, 4, 2 * width, dropout=0.0, batch_first=True)
+        self.head = torch.nn.Linear(width, 16)
 
     def forward(self, x):
         return self.head(self.block(x).mean(1))
@@ -80,3 +80,13 @@ def test_a_static_file_that_loses_points_to_the_dynamic_target(tmp_path):
         shrink_edge.export(Encoder().eval(), torch.zeros(1, 16, 32), target="onnx", data={"x": inputs(200, 1)},
                            calibration={"x": inputs(128, 2)}, out=tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_tflite_with_its_weights_after_the_flatbuffer_runs(tmp_path):
+    """Over 256 KB of int8 weights, ai-edge-quantizer stores them after the flatbuffer, by offset."""
+    torch.manual_seed(0)
+    result = shrink_edge.export(Encoder(width=256).eval(), torch.zeros(1, 16, 256), target="tflite-dynamic",
+                                data={"x": np.random.default_rng(0).standard_normal((50, 16, 256), np.float32)},
+                                out=tmp_path / "out", progress=False)
+    [artifact] = result.manifest["artifacts"]
+    assert artifact["size_bytes"] > 256 * 1024 and artifact["metrics"]["cosine"] > 0.99

@@ -20,6 +20,7 @@ class TfliteExportDynamic(Pass):
     name = "tflite-export-dynamic"
     source = "pt2"
     target = "tflite-dynamic"
+    version = 2  # 2: files whose constants sit after the flatbuffer are not repacked
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         import litert_torch

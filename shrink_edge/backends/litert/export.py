@@ -60,6 +60,8 @@ def short_tensor_names(path: Path) -> None:
             return schema.BufferEnd(builder)
 
     model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
+    if any(buffer.offset > 1 for buffer in model.buffers):
+        return  # constants stored after the flatbuffer, by offset (ai-edge-quantizer's files): repacking loses them
     for subgraph in model.subgraphs:
         keep = set(subgraph.inputs) | set(subgraph.outputs)
         for i, tensor in enumerate(subgraph.tensors):
