@@ -153,10 +153,12 @@ def text_encoder(folder: Path) -> dict:
 
     texts = text.paragraphs()
     order = np.random.default_rng(0).permutation(len(texts))
-    words = text.tokenizer([texts[i] for i in order[EVAL + CALIBRATION:]])
+    weights, vocabulary = folder / "text_encoder.safetensors", folder / "text_vocabulary.txt"
+    if not vocabulary.exists():
+        weights.unlink(missing_ok=True)  # trained on another vocabulary
+    words = text.tokenizer([texts[i] for i in order[EVAL + CALIBRATION:]], vocabulary)
     held, calibration, rest = (text.encoded(words, [texts[i] for i in part]) for part in
                                (order[:EVAL], order[EVAL:EVAL + CALIBRATION], order[EVAL + CALIBRATION:]))
-    weights = folder / "text_encoder.safetensors"
     if not weights.exists():
         torch.manual_seed(0)
         encoder = text.pretrain(fidelity_models.build_text_encoder(), rest, steps=PRETRAIN_STEPS)

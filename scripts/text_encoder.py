@@ -35,11 +35,17 @@ def paragraphs() -> list[str]:
     return found
 
 
-def tokenizer(texts: list[str]):
+def tokenizer(texts: list[str], vocabulary: Path):
+    """A WordPiece tokenizer: read from `vocabulary`, else trained on `texts` and saved there. Training breaks ties
+    between equally frequent pieces differently from run to run, so the vocabulary is kept with the weights."""
     from tokenizers import BertWordPieceTokenizer
 
-    words = BertWordPieceTokenizer(lowercase=True)
-    words.train_from_iterator(texts, vocab_size=VOCABULARY, min_frequency=2, show_progress=False)
+    if not vocabulary.exists():
+        trained = BertWordPieceTokenizer(lowercase=True)
+        trained.train_from_iterator(texts, vocab_size=VOCABULARY, min_frequency=2, show_progress=False)
+        written = Path(trained.save_model(str(vocabulary.parent), "text")[0])
+        written.rename(vocabulary)
+    words = BertWordPieceTokenizer(str(vocabulary), lowercase=True)
     words.enable_truncation(LENGTH)
     words.enable_padding(length=LENGTH)
     return words
