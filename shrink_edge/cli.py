@@ -81,7 +81,8 @@ ShapeOpt = Annotated[Optional[list[str]], typer.Option("--input-shape", help="Ex
                                                       "sample of each --data array].")]
 DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Evaluation data: a directory of IDX files or an "
                                                  ".npz with one array per input (named after forward()'s "
-                                                 "parameters; x for a single input) and optional labels y.")]
+                                                 "parameters; x for a single input) and optional labels y: "
+                                                 "class ids, or masks, boxes ... for --metric.")]
 CalibrationOpt = Annotated[Optional[Path], typer.Option("--calibration", help="Calibration data (same forms as "
                                                         "--data); default: the first part of --data.")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output folder for artifacts and manifest.json.")]

@@ -23,13 +23,21 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.int16, 0x0C: np.int32, 0x
 @dataclass(frozen=True)
 class Dataset:
     inputs: dict[str, np.ndarray]    # one (N, ...) array per model input, by name
-    labels: np.ndarray | None = None  # int64 (N,) class labels, for the output that holds class scores
+    labels: np.ndarray | None = None  # one row per sample: class ids, or what a task metric reads (masks, boxes)
 
     def __len__(self) -> int:
         return len(next(iter(self.inputs.values())))
 
     def arrays(self) -> list[np.ndarray]:
         return list(self.inputs.values())
+
+    @property
+    def class_labels(self) -> np.ndarray | None:
+        """The labels when they are class ids (1-D integers), which top-1 accuracy and cross-entropy read; other
+        labels (masks, boxes, pitches) reach only the user's --metric."""
+        if self.labels is not None and self.labels.ndim == 1 and np.issubdtype(self.labels.dtype, np.integer):
+            return self.labels
+        return None
 
     def digest(self) -> str:
         h = hashlib.sha256()
@@ -132,11 +140,13 @@ def _checked(inputs: dict[str, np.ndarray], y: np.ndarray | None, where: Path) -
     if n == 0:
         raise UserError(f"{where} holds no samples")
     if y is not None:
-        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-            raise UserError(f"labels in {where} must be a 1-D integer array, got shape {y.shape} of {y.dtype}")
+        if y.ndim == 0 or y.dtype == object:
+            raise UserError(f"labels in {where} must be an array with one row per sample (class ids, or masks, "
+                            f"boxes ... for --metric), got shape {y.shape} of {y.dtype}")
         if len(y) != n:
             raise UserError(f"{where} has {n} inputs but {len(y)} labels; they must match one to one")
-        y = y.astype(np.int64)
+        if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
+            y = y.astype(np.int64)
     return Dataset({name: np.ascontiguousarray(x) for name, x in inputs.items()}, y)
 
 

@@ -145,7 +145,7 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
         reference = predict_torch(reference_module, evaluation.arrays())
     reference_accuracy = None
     if ctx.class_output is not None:
-        reference_accuracy = float((reference[ctx.class_output].argmax(1) == evaluation.labels).mean())
+        reference_accuracy = float((reference[ctx.class_output].argmax(1) == evaluation.class_labels).mean())
     lsbs = output_scales(reference_module) if optimized.int8_model else None
     kept_float = 0
     if ctx.quantization.keep_float:
@@ -192,7 +192,7 @@ def _verified(spec, fmt: str, optimized, ctx, cache: Cache, evaluation, referenc
         try:
             outputs = backend.predict(artifact.path, evaluation.inputs)
             ordered = in_order(outputs, model.outputs, fmt)
-            metrics = compare(ordered, reference, model.outputs, evaluation.labels, ctx.class_output,
+            metrics = compare(ordered, reference, model.outputs, evaluation.class_labels, ctx.class_output,
                               lsbs if start is optimized.int8_model else None)
             if metric:
                 metrics = replace(metrics, task=metric(dict(zip(model.outputs, ordered)), evaluation.labels))

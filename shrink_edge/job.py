@@ -155,7 +155,7 @@ def _class_output(module, model: ModelSource, labelled: list) -> int | None:
     """Which output the labels are for: the class scores, (batch, classes). None without labels."""
     import torch
 
-    labelled = [(d, w) for d, w in labelled if d.labels is not None]
+    labelled = [(d, w) for d, w in labelled if d.class_labels is not None]
     if not labelled:
         return None
     with torch.no_grad():
@@ -168,8 +168,8 @@ def _class_output(module, model: ModelSource, labelled: list) -> int | None:
     index = scores[0]
     classes = int(outs[index].shape[1])
     for dataset, where in labelled:
-        if dataset.labels.min() < 0 or dataset.labels.max() >= classes:
-            raise UserError(f"labels in {_where(where)} range over {dataset.labels.min()}..{dataset.labels.max()} "
+        if dataset.class_labels.min() < 0 or dataset.class_labels.max() >= classes:
+            raise UserError(f"labels in {_where(where)} range over {dataset.class_labels.min()}..{dataset.class_labels.max()} "
                             f"but the model's {model.outputs[index]} has {classes} outputs; give labels "
                             f"0..{classes - 1}")
     return index

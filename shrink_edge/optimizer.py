@@ -112,7 +112,7 @@ def optimize(recipe: Recipe, target: str = "onnx", model: ModelSource | None = N
     reference = predict_torch(original, evaluation.arrays())
     report = {}
     for name, (m, stats) in stages.items():
-        metrics = compare(predict_torch(m, evaluation.arrays()), reference, ctx.model.outputs, evaluation.labels,
+        metrics = compare(predict_torch(m, evaluation.arrays()), reference, ctx.model.outputs, evaluation.class_labels,
                           ctx.class_output)
         report[name] = {**stats, "accuracy": rounded(metrics.accuracy), "cosine": rounded(metrics.worst("cosine"))}
     manifest = {"run_key": run_key, "command": "optimize", "model": job.model.name, **described,

@@ -1,6 +1,7 @@
 """The user's own task metric (mAP, IoU, pitch error, recall@k), computed on the reference's and on each artifact's
 outputs: `--metric path.py:fn`, where fn(outputs, labels) gets a dict of output name -> array (all held-out samples)
-and the labels (None without them) and returns a number, or a dict of named numbers; higher is better."""
+and the labels `y` as the data holds them (class ids, masks, boxes ...; None without them) and returns a number, or a
+dict of named numbers; higher is better."""
 from __future__ import annotations
 
 import math

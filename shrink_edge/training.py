@@ -73,8 +73,8 @@ def held_out_score(model: nn.Module, data: Dataset, teacher: list, scales: list,
                    device: str) -> float:
     """Higher is better: top-1 accuracy where there are labels, else minus the scaled MSE to the teacher."""
     outputs = _in_batches(model, data, device)
-    if class_output is not None and data.labels is not None:
-        return float((outputs[class_output].argmax(1) == torch.from_numpy(data.labels)).float().mean())
+    if class_output is not None and data.class_labels is not None:
+        return float((outputs[class_output].argmax(1) == torch.from_numpy(data.class_labels)).float().mean())
     return -float(sum(((o - t) ** 2).mean() / s for o, t, s in zip(outputs, teacher, scales)))
 
 
@@ -106,7 +106,7 @@ def distill(student: nn.Module, teacher: nn.Module, data: Dataset, settings: Dis
         start, best, stale, best_state = saved["epoch"], saved["best"], saved["stale"], saved["best_state"]
 
     xs = [torch.from_numpy(x) for x in train.arrays()]
-    y_all = torch.from_numpy(train.labels) if train.labels is not None else None
+    y_all = torch.from_numpy(train.class_labels) if train.class_labels is not None else None
     # No augmentation, so the teacher's answers never change: compute them once, not every epoch.
     with steps.step(f"{label}: teacher outputs", total=len(train)) as advance, torch.no_grad():
         chunks = []

@@ -69,9 +69,18 @@ def test_arrays_in_memory_and_batches(tmp_path):
     assert len(batches) == 5 and batches.labels.tolist() == [1, 0, 0, 0, 1]
 
 
-def test_float_labels_are_refused(tmp_path):
-    np.savez(tmp_path / "d.npz", x=np.zeros((2, 2)), y=np.array([0.5, 1.0]))
-    with pytest.raises(UserError, match="1-D integer array"):
+def test_labels_that_are_not_class_ids_are_kept_for_the_metric(tmp_path):
+    masks = np.arange(2 * 4 * 4).reshape(2, 4, 4) % 3
+    for y in (np.array([0.5, 1.0]), masks):
+        np.savez(tmp_path / "d.npz", x=np.zeros((2, 2)), y=y)
+        data = load(tmp_path / "d.npz")
+        assert data.class_labels is None and np.array_equal(data.labels, y)
+    assert load({"x": np.zeros((2, 2)), "y": np.array([1, 0], np.int32)}).class_labels.dtype == np.int64
+
+
+def test_labels_must_have_one_row_per_sample(tmp_path):
+    np.savez(tmp_path / "d.npz", x=np.zeros((2, 2)), y=np.zeros((3, 4)))
+    with pytest.raises(UserError, match="2 inputs but 3 labels"):
         load(tmp_path / "d.npz")
 
 

@@ -30,6 +30,6 @@ class Prune(ConfiguredPass):
         batches = []
         if self.config.importance == "taylor" and ctx.train is not None and ctx.class_output is not None:
             batches = [([torch.from_numpy(x[i:i + 64]) for x in ctx.train.arrays()],
-                        torch.from_numpy(ctx.train.labels[i:i + 64]))
+                        torch.from_numpy(ctx.train.class_labels[i:i + 64]))
                        for i in range(0, min(len(ctx.train), 64 * TAYLOR_BATCHES), 64)]
         checkpoint.save(prune(model, example, self.config, batches, ctx.class_output or 0), dst)
