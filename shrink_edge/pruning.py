@@ -27,9 +27,13 @@ def count(model: nn.Module, example: tuple) -> dict[str, int]:
     return {"macs": int(macs), "params": int(params)}
 
 
-def heads(model: nn.Module, example: tuple) -> list[nn.Module]:
-    """The layers whose output channels are the model's outputs (a classifier, each head of a detector): found by
-    walking back from every output through ops that keep channels to the conv or linear layer that made them."""
+def _op(node) -> str:
+    return type(node).__name__.removesuffix("Backward0").removesuffix("Backward1")
+
+
+def _trace(model: nn.Module, example: tuple):
+    """Run the model once with autograd on: its outputs (which keep the graph alive), which layer made each
+    tensor (by its grad_fn's id), and the layers."""
     from .signature import flatten_outputs
 
     made_by: dict[int, nn.Module] = {}
@@ -44,24 +48,71 @@ def heads(model: nn.Module, example: tuple) -> list[nn.Module]:
     hooks = [m.register_forward_hook(record(m)) for m in layers]
     try:
         with torch.enable_grad():
-            outputs = flatten_outputs(model.eval()(*example))
-            found, seen = [], set()
-            stack = [o.grad_fn for o in outputs if o.grad_fn is not None]
-            while stack:
-                node = stack.pop()
-                if node is None or id(node) in seen:
-                    continue
-                seen.add(id(node))
-                if id(node) in made_by:
-                    if made_by[id(node)] not in found:
-                        found.append(made_by[id(node)])
-                    continue
-                if type(node).__name__.removesuffix("Backward0").removesuffix("Backward1") in _PASS_THROUGH:
-                    stack.extend(next_node for next_node, _ in node.next_functions)
+            outputs = [o for o in flatten_outputs(model.eval()(*example)) if o.grad_fn is not None]
     finally:
         for hook in hooks:
             hook.remove()
-    return found or layers[-1:]
+    return outputs, made_by, layers
+
+
+def _sources(nodes, made_by: dict) -> list[nn.Module]:
+    """The layers that made these tensors, walking back through ops that keep channels."""
+    found, seen, stack = [], set(), list(nodes)
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if id(node) in made_by:
+            if made_by[id(node)] not in found:
+                found.append(made_by[id(node)])
+            continue
+        if _op(node) in _PASS_THROUGH:
+            stack.extend(next_node for next_node, _ in node.next_functions)
+    return found
+
+
+def _is_weight(node) -> bool:
+    """Whether a matmul operand is a parameter (through views and transposes), not an activation."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if node is None or type(node).__name__ == "AccumulateGrad":
+            continue
+        if _op(node) not in (*_PASS_THROUGH, "T"):
+            return False
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return True
+
+
+def heads(model: nn.Module, example: tuple) -> list[nn.Module]:
+    """The layers whose output channels are the model's outputs (a classifier, each head of a detector): found by
+    walking back from every output through ops that keep channels to the conv or linear layer that made them."""
+    outputs, made_by, layers = _trace(model, example)
+    return _sources([o.grad_fn for o in outputs], made_by) or layers[-1:]
+
+
+def attention_projections(model: nn.Module, example: tuple) -> list[nn.Module]:
+    """The layers whose outputs meet another activation in a matmul: attention's query, key and value projections
+    written as separate linear layers (Hugging Face's BertSelfAttention and most hand-written attention). Their
+    output channels are split into heads by a reshape to (heads, head_size) that torch-pruning does not follow:
+    pruned, query and key would lose different channels and the heads would be regrouped. nn.MultiheadAttention
+    keeps its projections in one parameter, which torch-pruning prunes head by head, and is left to it."""
+    outputs, made_by, _ = _trace(model, example)
+    found, seen, stack = [], set(), [o.grad_fn for o in outputs]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.extend(next_node for next_node, _ in node.next_functions)
+        name = _op(node)
+        if id(node) in made_by or not (name in ("Bmm", "Mm", "Matmul") or "ScaledDotProduct" in name):
+            continue
+        operands = [n for n, _ in node.next_functions if n is not None and not _is_weight(n)]
+        if len(operands) >= 2:
+            found += [m for m in _sources(operands, made_by) if m not in found]
+    return found
 
 
 def _missing(name: str, modules: dict[str, nn.Module]) -> UserError:
@@ -117,7 +168,7 @@ def prune(model: nn.Module, example: tuple, settings: PruneSettings,
     for name in [*settings.ignore, *(n for n, _ in settings.layer_ratios)]:
         if name not in modules:
             raise _missing(name, modules)
-    ignored = heads(model, example) + [modules[n] for n in settings.ignore]
+    ignored = heads(model, example) + attention_projections(model, example) + [modules[n] for n in settings.ignore]
     if settings.importance == "taylor":
         if not batches:
             raise UserError("Taylor importance needs labelled training data to take gradients on; give --train-data "
