@@ -6,6 +6,9 @@ have the ranges a trained model's would), real data that ships in packages: phot
 of its 13 colour photos, ImageNet-normalized), its LFW face crops, English text from scikit-learn's dataset
 descriptions hashed into token ids with a padding mask; no package ships speech, so the audio models get
 harmonic tones with noise (said in the table). 32 samples calibrate, 16 others verify.
+The models with a task in zoo/tasks.py (the detector, the U-Net, the pitch model) are trained briefly instead, on
+that task's generated data (shapes pasted on the photos; tones of known pitch), and verified on 128 held-out samples
+with labels, their task metric computed on every artifact (`--metric zoo/tasks.py:<task>`).
 
 `shrink-edge export --target T --no-budget --json` per model and target; a target that refuses or fails gives its
 one line. Then, per runtime, the float and int8 files are timed interleaved, 1 thread (the profiler's runner), and
@@ -37,26 +40,28 @@ from shrink_edge.targets import per_backend
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("shrink-edge"))
 TARGETS = tuple(spec.name for spec in per_backend())  # one per backend: coreml, cortex-m4, ethos-u55, onnx, ...
-CALIBRATE, VERIFY = 32, 16  # samples
+CALIBRATE, VERIFY, TASK_VERIFY = 32, 16, 128  # samples
 TIMED = {"onnxruntime": "onnx-int8", "litert": "tflite-int8", "openvino": "openvino-int8",
          "executorch": "executorch-int8"}  # the int8 file timed against float on each runtime
 
-# (name, file in zoo/, factory, inputs attribute, data kind)
+# (name, file in zoo/, factory, inputs attribute, data kind); the data kind of a trained model is its task in
+# zoo/tasks.py, which also names its metric function there
 ZOO = [
     ("mobilenet_v2", "mobilenet.py", "build", "INPUTS", "photos"),
     ("mobilenet_v3_small", "mobilenet.py", "build_v3", "INPUTS", "photos"),
     ("resnet18", "resnet.py", "build", "INPUTS", "photos"),
     ("efficientnet_lite", "resnet.py", "build_efficientnet", "INPUTS", "photos"),
-    ("detector", "vision_heads.py", "build", "INPUTS", "photos"),
-    ("unet", "vision_heads.py", "build_unet", "INPUTS", "photos"),
+    ("detector", "vision_heads.py", "build", "INPUTS", "detection"),
+    ("unet", "vision_heads.py", "build_unet", "INPUTS", "segmentation"),
     ("face_prelu", "vision_heads.py", "build_face", "INPUTS", "photos"),
     ("ds_cnn_kws", "audio.py", "build", "INPUTS", "tones"),
     ("gru_kws", "audio.py", "build_gru", "INPUTS", "tones"),
-    ("pitch_1d", "audio.py", "build_pitch", "WAVE_INPUTS", "tones"),
+    ("pitch_1d", "audio.py", "build_pitch", "WAVE_INPUTS", "pitch"),
     ("vit_tiny", "transformers.py", "build", "INPUTS", "photos"),
     ("bert_mini", "transformers.py", "build_bert", "TEXT_INPUTS", "text"),
     ("hf_bert", "transformers.py", "build_hf_bert", "HF_TEXT_INPUTS", "text"),
 ]
+TASKS = ("detection", "segmentation", "pitch")
 
 # int8 multiply-adds per cycle per core: AVX2 VPMADDUBSW, 32 u8 x s8 products into 16 sums per 256-bit register, on
 # two ports = 64 (AVX-512 VNNI: VPDPBUSD, 64 per 512-bit register, two ports = 128). Computed, not measured.
@@ -130,7 +135,11 @@ def text(n: int, length: int, vocabulary: int, seed: int) -> tuple[np.ndarray, n
     return tokens, mask
 
 
-def make_data(kind: str, inputs: dict, n: int, seed: int) -> dict:
+def make_data(kind: str, inputs: dict, n: int, seed: int, labels: bool = False) -> dict:
+    if kind in TASKS:  # one input; labels for the task metric
+        (name, _), = inputs.items()
+        x, y = zoo_module("tasks.py").held_out(kind, n, seed)
+        return {name: x, "y": y} if labels else {name: x}
     if kind == "photos":
         return {name: photos(n, shape, seed) for name, (shape, _) in inputs.items()}
     if kind == "tones":
@@ -140,26 +149,31 @@ def make_data(kind: str, inputs: dict, n: int, seed: int) -> dict:
     return {ids_name: ids, mask_name: mask}
 
 
-def prepared_model(file: str, factory: str, data: dict, folder: Path) -> Path:
-    """Random weights (seed 0) with batch-norm statistics estimated on the data, as safetensors."""
+def prepared_model(file: str, factory: str, kind: str, data: dict, folder: Path) -> Path:
+    """Trained briefly for its task, or random weights (seed 0) with batch-norm statistics estimated on the data; as
+    safetensors."""
     from safetensors.torch import save_file
 
     torch.manual_seed(0)
     model = getattr(zoo_module(file), factory)()
-    model.train()
-    with torch.no_grad():
-        for i in range(0, len(next(iter(data.values()))), 16):
-            model(*(torch.from_numpy(x[i:i + 16]) for x in data.values()))
+    if kind in TASKS:
+        zoo_module("tasks.py").train(kind, model)
+    else:
+        model.train()
+        with torch.no_grad():
+            for i in range(0, len(next(iter(data.values()))), 16):
+                model(*(torch.from_numpy(x[i:i + 16]) for x in data.values()))
     weights = folder / "weights.safetensors"
     save_file({k: v.contiguous() for k, v in model.eval().state_dict().items()}, weights)
     return weights
 
 
-def export(target: str, model: str, weights: Path, data: Path, calibration: Path, out: Path, cache: Path) -> dict:
+def export(target: str, model: str, weights: Path, data: Path, calibration: Path, out: Path, cache: Path,
+           metric: list[str]) -> dict:
     start = time.perf_counter()
     done = subprocess.run([CLI, "export", "--target", target, "--model", model, "--weights", str(weights),
                            "--data", str(data), "--calibration", str(calibration), "--out", str(out), "--no-budget",
-                           "--json"], capture_output=True, text=True, env={**os.environ, "SHRINK_EDGE_CACHE_DIR": str(cache)})
+                           "--json", *metric], capture_output=True, text=True, env={**os.environ, "SHRINK_EDGE_CACHE_DIR": str(cache)})
     seconds = round(time.perf_counter() - start, 1)
     if done.returncode:
         lines = done.stderr.strip().splitlines() or ["no output"]
@@ -244,7 +258,7 @@ def timings(pairs: dict[str, tuple[Path, Path]], runs: int = 60) -> dict[str, di
 def row_cells(entry: dict, target: str, peak_text: str) -> list[str]:
     result = entry["targets"][target]
     if not result["converts"]:
-        return [entry["name"], target, "no", result["error"][:150], "", "", "", ""]
+        return [entry["name"], target, "no", result["error"][:150], "", "", "", "", ""]
     manifest = result["manifest"]
     int8 = [a for a in manifest["artifacts"] if FORMATS[a["format"]].quantized]
     artifact = int8[0] if int8 else manifest["artifacts"][0]
@@ -254,6 +268,8 @@ def row_cells(entry: dict, target: str, peak_text: str) -> list[str]:
     else:
         fidelity = ", ".join(f"{name} {m['cosine']:.4f} / " + ("exact" if m["sqnr_db"] is None else f"{m['sqnr_db']:.1f} dB")
                              for name, m in metrics["outputs"].items())
+    reference_task, task = manifest["reference"].get("task") or {}, (metrics or {}).get("task") or {}
+    task_cell = ", ".join(f"{k} {v:.3f} ({reference_task[k]:.3f})" for k, v in task.items())
     facts = artifact.get("facts", {})
     floats = facts.get("float_ops") or facts.get("float_compute_layers") or []
     if facts.get("undelegated_ops") and "cpu_ops" not in facts:  # XNNPACK's; the Arm backend's are cpu_ops
@@ -271,14 +287,16 @@ def row_cells(entry: dict, target: str, peak_text: str) -> list[str]:
     broken = "; ".join(manifest.get("budget_broken", []))
     npu = next((a for a in int8 if "ethos_u" in a.get("facts", {})), None)  # ExecuTorch's: the file for the NPU
     size = npu["size_bytes"] if npu else facts.get("model_bytes", artifact["size_bytes"])  # TFLM: the flatbuffer
-    return [entry["name"], target, "yes", ", ".join(floats)[:120] or "none", fidelity, f"{size:,}",
+    return [entry["name"], target, "yes", ", ".join(floats)[:120] or "none", fidelity, task_cell, f"{size:,}",
             speed, broken[:140]]
 
 
 def table(entries: list[dict], peak_text: str) -> str:
     head = ["model", "target", "converts", "stays float (op / layer)", "cosine / SQNR per output (int8)",
-            "size (B)", "int8 p50, vs float, of peak", "budget broken"]
+            "task metric, int8 (float)", "size (B)", "int8 p50, vs float, of peak", "budget broken"]
     lines = [f"Random weights (batch-norm statistics from the data), {CALIBRATE} samples calibrate, {VERIFY} verify; "
+             f"the detector, U-Net and pitch model trained briefly for their task (zoo/tasks.py) and verified on "
+             f"{TASK_VERIFY} labelled samples; "
              f"int8 peak: {peak_text} (a model timed on another CPU names its ISA and is set against its own).",
              "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for entry in entries:
@@ -325,15 +343,17 @@ def main() -> None:
             folder = Path(tmp) / name
             folder.mkdir()
             inputs = getattr(zoo_module(file), attr)
-            data, calibration = make_data(kind, inputs, VERIFY, 1), make_data(kind, inputs, CALIBRATE, 2)
+            data = make_data(kind, inputs, TASK_VERIFY if kind in TASKS else VERIFY, 1, labels=True)
+            calibration = make_data(kind, inputs, CALIBRATE, 2)
             np.savez(folder / "data.npz", **data)
             np.savez(folder / "calibration.npz", **calibration)
-            weights = prepared_model(file, factory, calibration, folder)
+            weights = prepared_model(file, factory, kind, calibration, folder)
+            metric = ["--metric", f"{ROOT / 'zoo' / 'tasks.py'}:{kind}"] if kind in TASKS else []
             entry = {"name": name, "model": f"zoo/{file}:{factory}", "data": kind, "macs": macs(file, factory, inputs),
                      "inputs": {k: [list(s), d] for k, (s, d) in inputs.items()}, "targets": {}}
             for target in targets:
                 result = export(target, str(ROOT / "zoo" / file) + f":{factory}", weights, folder / "data.npz",
-                                folder / "calibration.npz", folder / target, cache)
+                                folder / "calibration.npz", folder / target, cache, metric)
                 print(f"  {target}: {'ok' if result['converts'] else result['error'][:200]} ({result['seconds']} s)",
                       file=sys.stderr)
                 entry["targets"][target] = result
