@@ -2,7 +2,6 @@
 import json
 
 import numpy as np
-
 from conftest import run_cli
 
 METRIC = '''

@@ -74,8 +74,8 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of boxes (..., 4) as x0, y0, x1, y1."""
     w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
     h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    area = lambda r: (r[..., 2] - r[..., 0]) * (r[..., 3] - r[..., 1])  # noqa: E731
-    return w * h / (area(a) + area(b) - w * h + 1e-9)
+    area_a, area_b = ((r[..., 2] - r[..., 0]) * (r[..., 3] - r[..., 1]) for r in (a, b))
+    return w * h / (area_a + area_b - w * h + 1e-9)
 
 
 def _anchors() -> np.ndarray:
