@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from shrink_edge.backends import FORMATS
-from shrink_edge.targets import per_backend
+from shrink_edge.config.targets import per_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("shrink-edge"))
@@ -241,7 +241,7 @@ def recorded_peak(text: str) -> float:
 
 def timings(pairs: dict[str, tuple[Path, Path]], runs: int = 60) -> dict[str, dict]:
     """Per runtime: float and int8 p50 (ms), timed interleaved, 1 thread."""
-    from shrink_edge.devices import runner
+    from shrink_edge.profiling.devices import runner
 
     results = {}
     for runtime, (float_file, int8_file) in pairs.items():

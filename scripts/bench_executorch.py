@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_coverage import make_data, prepared_model, zoo_module  # noqa: E402
 
 from shrink_edge.backends import backend  # noqa: E402
-from shrink_edge.devices import runner  # noqa: E402
+from shrink_edge.profiling.devices import runner  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".bench-executorch"
@@ -96,8 +96,8 @@ def tutorial_pte(module, calibration: np.ndarray, dst: Path) -> Path:
 
 
 def float_module(spec: dict):
-    from shrink_edge import sample
-    from shrink_edge.model_source import ModelSource
+    from shrink_edge.model import sample
+    from shrink_edge.model.source import ModelSource
 
     source = sample.model_source() if spec["model"] is None else ModelSource.from_cli(spec["model"], spec["weights"],
                                                                                        None)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 
-from shrink_edge.data import load_idx_dir
+from shrink_edge.model.data import load_idx_dir
 from shrink_edge.backends import backend
 
 ROOT = Path(__file__).resolve().parents[1]

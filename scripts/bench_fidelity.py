@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from shrink_edge.backends import backend  # noqa: E402
-from shrink_edge.data import load_idx_dir  # noqa: E402
-from shrink_edge.devices import runner  # noqa: E402
-from shrink_edge.verify import compare  # noqa: E402
+from shrink_edge.model.data import load_idx_dir  # noqa: E402
+from shrink_edge.profiling.devices import runner  # noqa: E402
+from shrink_edge.verify.metrics import compare  # noqa: E402
 
 WORK = ROOT / ".bench-fidelity"
 CLI = str(Path(sys.executable).with_name("shrink-edge"))
@@ -285,7 +285,7 @@ def nncf_peers(folder: Path, float_ir: Path, calibration: dict[str, np.ndarray],
     import nncf
     import openvino as ov
 
-    from shrink_edge.job import predict_torch
+    from shrink_edge.engine.job import predict_torch
 
     names = list(calibration)
     samples = [{k: a[i:i + 1] for k, a in calibration.items()} for i in range(len(calibration[names[0]]))]
@@ -321,7 +321,7 @@ def nncf_peers(folder: Path, float_ir: Path, calibration: dict[str, np.ndarray],
 
 
 def evaluate(row: dict, data: dict[str, np.ndarray], labels, reference: list[np.ndarray], names) -> None:
-    from shrink_edge.signature import by_name_else_position
+    from shrink_edge.model.signature import by_name_else_position
 
     outputs = backend(row["runtime"]).predict(Path(row["path"]), data)
     ordered = by_name_else_position(outputs, names) or list(outputs.values())
@@ -348,8 +348,8 @@ def main(only: list[str], variants: list[str]) -> None:
     import openvino as ov
     import torch
 
-    from shrink_edge.job import predict_torch
-    from shrink_edge.signature import output_names
+    from shrink_edge.engine.job import predict_torch
+    from shrink_edge.model.signature import output_names
 
     os.environ.setdefault("SHRINK_EDGE_CACHE_DIR", str(WORK / "cache"))
     out = ROOT / "bench" / "fidelity.json"

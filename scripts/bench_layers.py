@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 import shrink_edge
-from shrink_edge.devices import runner
+from shrink_edge.profiling.devices import runner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_coverage import timings, write_readme  # noqa: E402

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from shrink_edge import sample
-from shrink_edge.data import load_idx_dir
-from shrink_edge.job import predict_torch
-from shrink_edge.model_source import load_program
+from shrink_edge.model import sample
+from shrink_edge.model.data import load_idx_dir
+from shrink_edge.engine.job import predict_torch
+from shrink_edge.model.source import load_program
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_TEST = Path("/usr/share/datasets/fashion-mnist")

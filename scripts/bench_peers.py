@@ -31,8 +31,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_targets import ort_static  # noqa: E402
 
-from shrink_edge.data import load_idx_dir, load_npz  # noqa: E402
-from shrink_edge.devices import runner  # noqa: E402
+from shrink_edge.model.data import load_idx_dir, load_npz  # noqa: E402
+from shrink_edge.profiling.devices import runner  # noqa: E402
 from shrink_edge.backends import backend  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,8 +209,8 @@ def test_set(spec: dict):
 
 
 def main() -> None:
-    from shrink_edge import sample
-    from shrink_edge.model_source import ModelSource
+    from shrink_edge.model import sample
+    from shrink_edge.model.source import ModelSource
 
     if sys.argv[1:] == ["--remeasure"]:
         return remeasure()

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from shrink_edge import sample
-from shrink_edge.data import load_idx_dir
-from shrink_edge.devices import runner
+from shrink_edge.model import sample
+from shrink_edge.model.data import load_idx_dir
+from shrink_edge.profiling.devices import runner
 from shrink_edge.backends.onnxruntime.timing import session
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from shrink_edge.data import load_idx_dir
+from shrink_edge.model.data import load_idx_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_models" / "fashion_mnist"

@@ -1,8 +1,8 @@
 """shrink-edge: take a trained PyTorch model to the edge."""
 from .errors import BudgetError, UserError
-from .debug import debug
-from .exporter import ExportResult, export
-from .optimizer import OptimizeResult, optimize
-from .model_source import ModelSource
+from .workflows.debug import debug
+from .workflows.export import ExportResult, export
+from .workflows.optimize import OptimizeResult, optimize
+from .model.source import ModelSource
 
 __all__ = ["BudgetError", "ExportResult", "ModelSource", "OptimizeResult", "UserError", "debug", "export", "optimize"]

@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import save_file
 from typer.testing import CliRunner
 
-from shrink_edge import sample
-from shrink_edge.cli import app
+from shrink_edge.model import sample
+from shrink_edge.cli.commands import app
 
 TESTS = Path(__file__).resolve().parent
 TINY_MODEL = TESTS / "models" / "tiny_net.py"

@@ -6,10 +6,10 @@ import numpy as np
 import torch
 from conftest import load_tiny_module
 
-from shrink_edge.data import Dataset
+from shrink_edge.model.data import Dataset
 from shrink_edge.progress import Steps
-from shrink_edge.settings import DistillSettings
-from shrink_edge.training import distill
+from shrink_edge.config.settings import DistillSettings
+from shrink_edge.compress.training import distill
 
 out = sys.argv[1]
 rng = np.random.default_rng(0)

@@ -6,7 +6,7 @@ import importlib
 import pkgutil
 
 from ..errors import UserError
-from ..formats import MODEL_FORMATS, Format
+from ..engine.formats import MODEL_FORMATS, Format
 from ..passes import MODEL_PASSES, Pass
 from .contract import Backend
 

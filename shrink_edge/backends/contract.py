@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import first_line
-from ..formats import Format
+from ..engine.formats import Format
 from ..passes.base import Pass
 
 Predict = Callable[[Path, dict[str, np.ndarray]], dict[str, np.ndarray]]

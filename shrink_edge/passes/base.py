@@ -6,10 +6,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from ..data import Dataset
-from ..model_source import ModelSource
+from ..model.data import Dataset
+from ..model.source import ModelSource
 from ..progress import Steps
-from ..targets import Quantization
+from ..config.targets import Quantization
 
 
 @dataclass

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import checkpoint
+from ..model import checkpoint
 from ..errors import UserError
-from ..settings import DistillSettings
-from ..training import distill
+from ..config.settings import DistillSettings
+from ..compress.training import distill
 from .base import ConfiguredPass, Context
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import checkpoint
-from ..pruning import prune
-from ..settings import PruneSettings
-from ..signature import examples
+from ..model import checkpoint
+from ..compress.pruning import prune
+from ..config.settings import PruneSettings
+from ..model.signature import examples
 from .base import ConfiguredPass, Context
 
 TAYLOR_BATCHES = 4

@@ -4,10 +4,10 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from ..model_source import load_program
-from ..equalization import equalize
-from ..smoothing import smooth
-from ..quantization import converted, make_quantizer
+from ..model.source import load_program
+from ..quant.equalization import equalize
+from ..quant.smoothing import smooth
+from ..quant.scheme import converted, make_quantizer
 from .base import Context, Pass
 from .torch_export import export_program
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from ..quantization import converted, make_quantizer
-from ..settings import QatSettings
-from ..training import distill
-from ..workarounds import litert_conv_bn_qat_patterns
+from ..quant.scheme import converted, make_quantizer
+from ..config.settings import QatSettings
+from ..compress.training import distill
+from ..quant.workarounds import litert_conv_bn_qat_patterns
 from .base import ConfiguredPass, Context
 from .distill import training_data
 from .torch_export import export_program

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
-from ..signature import TensorSpec, examples
+from ..model.signature import TensorSpec, examples
 from .base import Context, Pass
 
 

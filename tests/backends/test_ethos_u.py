@@ -5,7 +5,7 @@ import json
 import pytest
 from conftest import run_cli, tiny_args
 
-from shrink_edge import targets
+from shrink_edge.config import targets
 
 
 @pytest.mark.parametrize("target, accelerator", [("ethos-u55", "Ethos_U55_128"), ("ethos-u65", "Ethos_U65_256")])

@@ -9,12 +9,12 @@ from pathlib import Path
 import torch
 
 from conftest import RECIPE_SMALL, load_model_file, run_cli, tiny_args
-from shrink_edge import conversion_check
+from shrink_edge.verify import conversion_check
 from shrink_edge.backends.executorch.arm import arm_graph, arm_lowered, float_delegate_outputs, mark_quantized
 from shrink_edge.backends.executorch.lower import lowered, tosa
-from shrink_edge.quantization import quick_int8
-from shrink_edge.signature import TensorSpec
-from shrink_edge.targets import resolve
+from shrink_edge.quant.scheme import quick_int8
+from shrink_edge.model.signature import TensorSpec
+from shrink_edge.config.targets import resolve
 
 
 def test_the_npu_build_and_its_tosa_graph(tiny_model, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from shrink_edge.backends.executorch import timing
-from shrink_edge.devices.runner import random_input
+from shrink_edge.profiling.devices.runner import random_input
 
 
 class TwoInputs(torch.nn.Module):

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from shrink_edge import targets
+from shrink_edge.config import targets
 from shrink_edge.backends import BACKENDS, FORMATS, PASSES, backend, owner
-from shrink_edge.devices import runner
+from shrink_edge.profiling.devices import runner
 from shrink_edge.errors import UserError
-from shrink_edge.graph import reachable
+from shrink_edge.engine.graph import reachable
 
 
 @pytest.mark.parametrize("spec", [s for s in targets.available().values() if not s.include], ids=lambda s: s.name)

@@ -1,6 +1,6 @@
 """Core ML .mlpackage: W8A8 from the int8 program and int8 weights with float activations. Prediction needs
 macOS; elsewhere the spec is loaded and checked."""
-from ...formats import Format
+from ...engine.formats import Format
 from ..contract import Backend
 from . import check, session
 from .export import CoremlExportInt8, CoremlExportWeights8

@@ -13,7 +13,7 @@ import uuid
 import warnings
 from pathlib import Path
 
-from ...model_source import load_program
+from ...model.source import load_program
 from ...passes.base import Context, Pass
 
 DEPLOYMENT_TARGET = "iOS17"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import PredictionUnavailable
-from ...signature import by_name_else_position
+from ...model.signature import by_name_else_position
 
 
 def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

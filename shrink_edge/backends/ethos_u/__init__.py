@@ -1,5 +1,5 @@
 """Arm Ethos-U: the int8 .tflite compiled by Vela. It runs only on the NPU: Vela's estimates are its facts."""
-from ...formats import Format
+from ...engine.formats import Format
 from ..contract import Backend
 from .check import check
 from . import session

@@ -9,8 +9,8 @@ import io
 import re
 from pathlib import Path
 
-from ...quantization import make_quantizer, quick_int8
-from ...signature import examples
+from ...quant.scheme import make_quantizer, quick_int8
+from ...model.signature import examples
 from ..contract import ConversionFailed, once, refused
 from ..litert.check import check as litert_check
 from .vela import compile_with_vela, vela_config

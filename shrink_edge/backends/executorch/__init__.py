@@ -2,11 +2,10 @@
 program as every other target), run by executorch.runtime on the host; and the int8 program delegated to Core ML,
 whose .pte runs on Apple devices only (its Core ML model is checked at spec level elsewhere), and to an Arm Ethos-U
 NPU (Vela's command stream, read from the file), whose TOSA graph runs in Arm's TOSA reference model."""
-from ...formats import Format
+from ...engine.formats import Format
 from ..contract import Backend
 from . import check, session
-from .lower import (ExecutorchLowerCoreml, ExecutorchLowerEthosU, ExecutorchLowerFloat, ExecutorchLowerInt8,
-                    ExecutorchLowerTosa)
+from .lower import (ExecutorchLowerCoreml, ExecutorchLowerEthosU, ExecutorchLowerFloat, ExecutorchLowerInt8, ExecutorchLowerTosa)
 
 BACKEND = Backend(
     name="executorch",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from ...quantization import quick_int8
+from ...quant.scheme import quick_int8
 from ..contract import refused
 
 ARM = ("executorch-ethos-u-int8", "executorch-tosa-int8")

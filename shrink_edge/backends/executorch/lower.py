@@ -17,9 +17,9 @@ import io
 import logging
 from pathlib import Path
 
-from ...model_source import load_program
+from ...model.source import load_program
 from ...passes.base import Context, Pass
-from ...signature import examples, flatten_outputs
+from ...model.signature import examples, flatten_outputs
 from .arm import arm_graph, arm_lowered, dequantized_inside
 
 

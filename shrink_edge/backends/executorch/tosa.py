@@ -150,7 +150,7 @@ def _delegate(graph: bytes, plan, args: list[int]):
     its memory order (NHWC where the program's dim order says so)."""
     import torch
 
-    from ...devices.runner import silenced
+    from ...profiling.devices.runner import silenced
     from .arm import tosa_tools
 
     tosa_tools()

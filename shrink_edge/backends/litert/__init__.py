@@ -1,6 +1,6 @@
 """TFLite / LiteRT: full-int8 (litert-torch from the int8 program) and dynamic int8 (int8 weights, activations
 quantized at run time), run by ai-edge-litert."""
-from ...formats import Format
+from ...engine.formats import Format
 from ..contract import Backend
 from . import check, session
 from .intermediates import intermediates

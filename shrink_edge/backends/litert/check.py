@@ -5,7 +5,7 @@ import contextlib
 import io
 from pathlib import Path
 
-from ...signature import examples
+from ...model.signature import examples
 from ..contract import ConversionFailed, once, refused
 
 

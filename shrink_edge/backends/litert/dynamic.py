@@ -10,9 +10,9 @@ import tempfile
 from pathlib import Path
 
 from ...errors import UserError
-from ...model_source import load_program
+from ...model.source import load_program
 from ...passes.base import Context, Pass
-from ...signature import examples
+from ...model.signature import examples
 from .export import named_io, short_tensor_names
 
 

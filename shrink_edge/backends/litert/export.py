@@ -14,9 +14,9 @@ import io
 from pathlib import Path
 
 from ...errors import UserError
-from ...model_source import load_program
-from ...quantization import make_quantizer, unfold_weights
-from ...signature import examples, flatten_outputs
+from ...model.source import load_program
+from ...quant.scheme import make_quantizer, unfold_weights
+from ...model.signature import examples, flatten_outputs
 from ...passes.base import Context, Pass
 
 

@@ -1,6 +1,6 @@
 """ONNX for onnxruntime: the float model, an int8 QDQ model and a dynamically quantized one (int8 weights,
 activations quantized at run time), run on the CPU execution provider."""
-from ...formats import Format
+from ...engine.formats import Format
 from ..contract import Backend
 from . import check, session
 from .intermediates import intermediates

@@ -6,7 +6,7 @@ import io
 import logging
 from pathlib import Path
 
-from ...signature import examples
+from ...model.signature import examples
 from ..contract import ConversionFailed, once, refused
 
 

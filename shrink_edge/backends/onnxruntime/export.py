@@ -8,9 +8,9 @@ import logging
 from pathlib import Path
 
 from ...errors import UserError
-from ...model_source import load_program
+from ...model.source import load_program
 from ...passes.base import Context, Pass
-from ...signature import examples
+from ...model.signature import examples
 
 OPSET = 18
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...signature import by_name_else_position
+from ...model.signature import by_name_else_position
 from .timing import session  # one session recipe for profiling and verifying
 
 BATCH = 250

@@ -1,5 +1,5 @@
 """OpenVINO IR, int8, from the int8 ONNX model; run on the CPU plugin."""
-from ...formats import Format
+from ...engine.formats import Format
 from ..contract import Backend
 from . import check, session
 from .export import OpenVinoExport

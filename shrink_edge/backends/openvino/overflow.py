@@ -27,7 +27,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from ...signature import by_name_else_position
+from ...model.signature import by_name_else_position
 from ..onnxruntime.graph_edit import consumers
 from ..onnxruntime.qdq import seven_bits
 

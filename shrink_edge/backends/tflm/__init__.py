@@ -1,6 +1,6 @@
 """TensorFlow Lite Micro: a bundle (flatbuffer, C array, op resolver, measured arena) run by the TFLM reference
 interpreter."""
-from ...formats import Format
+from ...engine.formats import Format
 from ..contract import Backend
 from . import check, session
 from .bundle import TflmBundle

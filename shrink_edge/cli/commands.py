@@ -1,0 +1,350 @@
+"""The shrink-edge command line."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ..errors import BudgetError, DeviceError, UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
+                  help="Take a trained PyTorch model to the edge: quantize, export, verify.")
+stdout, stderr = Console(), Console(stderr=True)
+
+
+@app.callback()
+def _quiet_third_party() -> None:
+    """The converters log warnings meant for their own developers; a user of the CLI needs none of them."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TORCH_LOGS", "-all")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
+    for name in ("torch", "torchao", "onnxscript", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _fail(message: str, code: int) -> None:
+    stderr.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _one_line_errors():
+    """Bad input exits 2, a broken budget 1, a failing device 3, Ctrl-C 130: each as one line, never a traceback.
+    A library may turn the KeyboardInterrupt of Ctrl-C into an error of its own (torch.export wraps what its
+    tracing raises): whatever ends the command after Ctrl-C is reported as the interruption it was."""
+    pressed = []
+
+    def on_ctrl_c(signum, frame):
+        pressed.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    except (Exception, KeyboardInterrupt) as e:
+        if pressed or isinstance(e, KeyboardInterrupt):
+            _fail("interrupted: nothing was written (the output folder holds what it held before)", 130)
+        for kind, code in ((UserError, 2), (BudgetError, 1), (DeviceError, 3)):
+            if isinstance(e, kind):
+                _fail(str(e), code)
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _emit(as_json: bool, payload: dict, table) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+    else:
+        stdout.print(table)
+
+
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="path/to/file.py:factory or a torch.export .pt2 "
+                                                  "file; default: the bundled Fashion-MNIST sample.")]
+WeightsOpt = Annotated[Optional[Path], typer.Option("--weights", help="State dict: .safetensors, or .pt/.pth loaded "
+                                                    "weights-only.")]
+ShapeOpt = Annotated[Optional[list[str]], typer.Option("--input-shape", help="Example input shape, batch first: "
+                                                      "1,1,28,28; name=1,32 per input, repeatable [default: one "
+                                                      "sample of each --data array].")]
+DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Evaluation data: a directory of IDX files or an "
+                                                 ".npz with one array per input (named after forward()'s "
+                                                 "parameters; x for a single input) and optional labels y: "
+                                                 "class ids, or masks, boxes ... for --metric.")]
+CalibrationOpt = Annotated[Optional[Path], typer.Option("--calibration", help="Calibration data (same forms as "
+                                                        "--data); default: the first part of --data.")]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output folder for artifacts and manifest.json.")]
+CacheOpt = Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache of intermediates [default: "
+                                                  "$SHRINK_EDGE_CACHE_DIR or ~/.cache/shrink-edge].")]
+PickleOpt = Annotated[bool, typer.Option("--unsafe-allow-pickle", help="Unpickle --weights even if it holds "
+                                         "arbitrary objects. Only for files you trust.")]
+RecipeOpt = Annotated[Optional[Path], typer.Option("--recipe", help="TOML recipe: [prune], [distill], [qat].")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a recipe setting: section.key=value, "
+                                                     "e.g. --set prune.ratio=0.3. Repeatable.")]
+TrainOpt = Annotated[Optional[Path], typer.Option("--train-data", help="Fine-tuning data (IDX directory or .npz); "
+                                                  "overrides the recipe's train_data.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="Where fine-tuning runs: cpu or cuda.")]
+AndroidOpt = Annotated[Optional[Path], typer.Option("--android-project", help="Android project root: the .tflite "
+                                                    "and its metadata go to app/src/main/assets, plus a Kotlin helper "
+                                                    "and shrink-edge.gradle.kts.")]
+AssetsOpt = Annotated[Optional[Path], typer.Option("--assets-dir", help="Just the assets folder for the .tflite and "
+                                                   "its metadata.")]
+IosOpt = Annotated[Optional[Path], typer.Option("--ios-project", help="iOS project root: the .mlpackage and metadata "
+                                                "go to ShrinkEdge/Resources, plus a Swift helper and a Run Script "
+                                                "build phase.")]
+LabelsOpt = Annotated[Optional[Path], typer.Option("--labels", help="Class names for the app metadata, one per line.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def _inputs(model, weights, input_shape, unsafe_allow_pickle, recipe, overrides, train_data):
+    from dataclasses import replace
+
+    from ..config import recipe as recipes
+    from ..model.source import ModelSource
+
+    source = None
+    if model is not None:
+        source = ModelSource.from_cli(model, weights, input_shape, unsafe_allow_pickle)
+    elif weights is not None or input_shape is not None:
+        raise UserError("--weights and --input-shape go with --model; without --model the bundled sample is used")
+    plan = None
+    if recipe is not None or overrides or train_data is not None:
+        plan = recipes.load(recipe, overrides or [])
+        if train_data is not None:
+            plan = replace(plan, train_data=train_data)
+    return source, plan
+
+
+def _target(target: Optional[str], plan) -> str:
+    return target or (plan.targets[0] if plan and plan.targets else "onnx")
+
+
+@app.command()
+def export(
+    target: Annotated[Optional[str], typer.Option(help="Target spec name (see `shrink-edge targets`) "
+                                                       "[default: the recipe's first target, else onnx].")] = None,
+    model: ModelOpt = None, weights: WeightsOpt = None, input_shape: ShapeOpt = None, data: DataOpt = None,
+    calibration: CalibrationOpt = None, recipe: RecipeOpt = None, overrides: SetOpt = None,
+    train_data: TrainOpt = None, device: DeviceOpt = "cpu", out: OutOpt = Path("out"), cache_dir: CacheOpt = None,
+    unsafe_allow_pickle: PickleOpt = False, android_project: AndroidOpt = None, assets_dir: AssetsOpt = None,
+    ios_project: IosOpt = None, labels: LabelsOpt = None,
+    profile_on: Annotated[Optional[list[str]], typer.Option("--profile", help="Then profile the artifacts on this "
+                                                            "device (local, adb[:SERIAL], emulator; repeatable) and "
+                                                            "record the figures in manifest.json.")] = None,
+    metric: Annotated[Optional[str], typer.Option("--metric", help="Your task metric, path.py:fn: fn(outputs by "
+                                                  "name, labels or None) -> a number or dict of numbers, higher is "
+                                                  "better; computed on the reference and every artifact.")] = None,
+    max_metric_drop: Annotated[Optional[float], typer.Option("--max-metric-drop", help="Fail when an int8 "
+                                                             "artifact's --metric falls more than this below the "
+                                                             "reference's.")] = None,
+    no_budget: Annotated[bool, typer.Option("--no-budget", help="Report a broken budget in manifest.json "
+                                            "(budget_broken) and write the artifacts anyway, instead of failing.")]
+    = False,
+    debug: Annotated[bool, typer.Option("--debug", help="When an int8 artifact breaks its budget, rank the layers "
+                                        "that lose accuracy (as `shrink-edge debug`) and name them.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Convert a model (optimized by --recipe if given) for a target and verify every artifact in its runtime."""
+    from ..apps import metadata as app_metadata
+    from ..model import sample
+    from ..apps.install import AppTargets
+    from ..workflows.export import export as run_export
+    from .tables import export_table
+    from ..verify.task_metric import TaskMetric
+
+    with _one_line_errors():
+        source, plan = _inputs(model, weights, input_shape, unsafe_allow_pickle, recipe, overrides, train_data)
+        if max_metric_drop is not None and metric is None:
+            raise UserError("--max-metric-drop bounds your --metric: give --metric path.py:fn too")
+        app_info = sample.app_defaults() if source is None else {"labels": None, "normalization": None}
+        if labels is not None:
+            app_info["labels"] = app_metadata.read_labels(labels)
+        command = _command(target=target, model=model, weights=weights, input_shape=input_shape, data=data,
+                           calibration=calibration, recipe=recipe, set=overrides, train_data=train_data,
+                           device=device if device != "cpu" else None, out=out, cache_dir=cache_dir,
+                           unsafe_allow_pickle=unsafe_allow_pickle, android_project=android_project,
+                           assets_dir=assets_dir, ios_project=ios_project, labels=labels, metric=metric,
+                           max_metric_drop=max_metric_drop, no_budget=no_budget, debug=debug)
+        apps = AppTargets(android_project=android_project, assets_dir=assets_dir, ios_project=ios_project,
+                          command=command, **app_info)
+        result = run_export(source, target=_target(target, plan), data=data, calibration=calibration,
+                            out=out, cache_dir=cache_dir, recipe=plan, device=device, progress=_progress(as_json),
+                            apps=apps, enforce_budget=not no_budget,
+                            metric=TaskMetric.parse(metric) if metric else None, max_metric_drop=max_metric_drop,
+                            debug=debug)
+        if profile_on:
+            from ..profiling.profiler import profile_run
+            from .tables import profile_table
+
+            profiled = profile_run(result.out, result.manifest, tuple(profile_on))
+    _emit(as_json, {**result.manifest, "reused": result.reused}, export_table(result))
+    if profile_on and not as_json:
+        stdout.print(profile_table(profiled))
+
+
+@app.command()
+def optimize(
+    recipe: RecipeOpt = None, overrides: SetOpt = None, train_data: TrainOpt = None,
+    target: Annotated[Optional[str], typer.Option(help="Target whose quantization scheme and channel multiple "
+                                                       "apply [default: the recipe's first target, else onnx].")] = None,
+    model: ModelOpt = None, weights: WeightsOpt = None, input_shape: ShapeOpt = None, data: DataOpt = None,
+    calibration: CalibrationOpt = None, device: DeviceOpt = "cpu", out: OutOpt = Path("out"),
+    cache_dir: CacheOpt = None, unsafe_allow_pickle: PickleOpt = False, as_json: JsonOpt = False,
+) -> None:
+    """Prune, fine-tune with distillation and run INT8 QAT as the recipe says; write the optimized checkpoint."""
+    from ..workflows.optimize import optimize as run_optimize
+    from .tables import optimize_table
+
+    with _one_line_errors():
+        source, plan = _inputs(model, weights, input_shape, unsafe_allow_pickle, recipe, overrides, train_data)
+        if plan is None:
+            raise UserError("optimize needs a --recipe file or --set overrides naming the passes")
+        result = run_optimize(plan, target=_target(target, plan), model=source, data=data, calibration=calibration,
+                              out=out, cache_dir=cache_dir, device=device, progress=_progress(as_json))
+    _emit(as_json, {**result.manifest, "reused": result.reused}, optimize_table(result))
+
+
+@app.command()
+def debug(
+    target: Annotated[Optional[str], typer.Option(help="Target whose int8 scheme applies [default: the recipe's "
+                                                       "first target, else onnx].")] = None,
+    model: ModelOpt = None, weights: WeightsOpt = None, input_shape: ShapeOpt = None, data: DataOpt = None,
+    calibration: CalibrationOpt = None, recipe: RecipeOpt = None, overrides: SetOpt = None,
+    train_data: TrainOpt = None, cache_dir: CacheOpt = None, unsafe_allow_pickle: PickleOpt = False,
+    samples: Annotated[int, typer.Option(help="Held-out samples to measure on.")] = 128,
+    top: Annotated[int, typer.Option(help="Rows of the ranking to print.")] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rank the layers of the int8 model by the accuracy they lose: each layer's output against float, and the
+    model's SQNR with that layer alone in int8 or alone kept in float ([quantize] keep_float)."""
+    from ..workflows.debug import debug as run_debug
+    from .tables import debug_table
+
+    with _one_line_errors():
+        source, plan = _inputs(model, weights, input_shape, unsafe_allow_pickle, recipe, overrides, train_data)
+        if samples < 1:
+            raise UserError(f"--samples {samples}: give at least 1")
+        result = run_debug(source, target=_target(target, plan), data=data, calibration=calibration, recipe=plan,
+                           cache_dir=cache_dir, samples=samples, progress=_progress(as_json))
+    _emit(as_json, result, debug_table(result, top))
+
+
+def _command(**options) -> tuple[str, ...]:
+    """The export command line that reproduces these options, for an app's build to re-run."""
+    args = ["export"]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is None or value is False:
+            continue
+        if value is True:
+            args.append(flag)
+        elif isinstance(value, list):
+            for item in value:
+                args += [flag, str(item)]
+        else:
+            args += [flag, str(value)]
+    return tuple(args)
+
+
+def _progress(as_json: bool) -> bool:
+    return not as_json and sys.stderr.isatty()
+
+
+@app.command()
+def profile(
+    artifacts: Annotated[list[Path], typer.Argument(help="Artifacts to profile (.tflite, .onnx, OpenVINO IR, .tflm); "
+                                                      "several are measured interleaved, as ratios to the first.")],
+    device: Annotated[list[str], typer.Option(help="Where to run: local (the host's runtimes), adb (the only "
+                                                   "attached device), adb:SERIAL, or emulator (the emulated arm64 "
+                                                   "phone). Repeatable: devices run in parallel.")] = ["local"],
+    runs: Annotated[int, typer.Option(help="Timed runs per artifact.")] = 50,
+    warmup: Annotated[int, typer.Option(help="Untimed runs first.")] = 10,
+    threads: Annotated[int, typer.Option(help="Runtime threads.")] = 1,
+    benchmark_model: Annotated[Optional[Path], typer.Option(help="TFLite's benchmark_model binary for the device's "
+                                                            "ABI, for adb devices without python3.")] = None,
+    instructions: Annotated[bool, typer.Option(help="Also count instructions per inference with valgrind "
+                                                    "(callgrind, LiteRT on the host): repeatable under any load.")]
+    = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Latency (min, p50, p90, std, init, first run) and memory of artifacts, with the run conditions."""
+    from ..profiling.profiler import profile as run_profile
+    from .tables import profile_table
+
+    with _one_line_errors():
+        report = run_profile(artifacts, tuple(device), runs=runs, warmup=warmup, threads=threads,
+                             benchmark_model=benchmark_model, instructions=instructions)
+    _emit(as_json, report, profile_table(report))
+
+
+device_app = typer.Typer(no_args_is_help=True, help="The emulated arm64 phone (adbd under qemu-user).")
+app.add_typer(device_app, name="device")
+
+
+@device_app.command("create")
+def device_create(
+    root: Annotated[Optional[Path], typer.Option(help="Where its root filesystem goes [default: "
+                                                      "$SHRINK_EDGE_PHONE_ROOT or ~/.cache/shrink-edge-phone-arm64].")]
+    = None,
+) -> None:
+    """Build the emulated phone: Debian arm64 + python3 + LiteRT/onnxruntime aarch64 wheels + adbd (as root)."""
+    from ..profiling.devices import phone
+
+    with _one_line_errors():
+        made = phone.create(root or phone.default_root())
+    stdout.print(f"emulated phone ready at {made}; profile on it with --device emulator")
+
+
+@app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="Output folders of export runs (each with manifest.json), e.g. "
+                                                    "one per target or pruning level.")],
+    out: Annotated[Optional[Path], typer.Option(help="Folder for report.html and the PNG plots [default: "
+                                                     "FIRST_RUN/report].")] = None,
+) -> None:
+    """Write a self-contained HTML report (and PNG plots) of size, accuracy and latency, with the run conditions."""
+    from ..workflows.report import write_report
+
+    with _one_line_errors():
+        page = write_report(runs, out)
+    stdout.print(f"wrote {page}")
+
+
+@app.command("targets")
+def list_targets(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
+    """List the target specs."""
+    from ..config import targets
+    from .tables import targets_table
+
+    with _one_line_errors():
+        specs = targets.available()
+    payload = {name: {"runtime": s.runtime, "artifacts": list(s.artifacts), "description": s.description,
+                      "budget": vars(s.budget), "quantization": vars(s.quantization)} for name, s in specs.items()}
+    _emit(as_json, payload, targets_table(specs))
+
+
+@app.command()
+def inspect(
+    artifact: Annotated[Path, typer.Argument(help="An artifact file, e.g. model.onnx.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Print an artifact's size, ops census and input/output types."""
+    from ..workflows.inspect import inspect_artifact
+    from .tables import inspect_table
+
+    with _one_line_errors():
+        info = inspect_artifact(artifact)
+    _emit(as_json, info, inspect_table(info))
+

@@ -1,0 +1,175 @@
+"""Times models in their runtime: load, first run, warm-up, then timed runs in which the models take turns, in blocks
+of BLOCK calls and an order that rotates every round, so that drift on a shared machine hits them all alike while
+each call finds the caches as an app calling one model does (with turns of one call, each of 8 digits models ran
+22-34% slower on onnxruntime).
+
+Every runtime is timed the same way, as LiteRT's benchmark_model and onnxruntime_perf_test do: the input is set
+once and each timed call is the inference alone. Passing the input on every call (`sess.run(None, feed)`,
+`request.infer({0: x})`) adds Python's conversion of feed and results: 3.5-10 µs a call on onnxruntime and 110-180
+µs on OpenVINO (a new input tensor each call), measured on the digits models: up to a small model's whole inference.
+
+Standalone on purpose (numpy and the runtimes only, no shrink_edge imports): `shrink-edge profile --device adb`
+pushes this file and the backends' timing.py files to the device and runs it there with the device's python3; the
+host runs the same code in-process.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import importlib.util
+import json
+import os
+import platform
+import sys
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import numpy as np
+
+BLOCK = 10  # consecutive timed calls per model and round
+# The CPU features int8 kernels use, as /proc/cpuinfo names them (x86: VNNI dot products, AVX-512; arm64: dot
+# product and int8 matrix multiply): int8 speed-ups differ by machine with them more than with anything else.
+INT8_ISA = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimddp", "i8mm", "sve")
+
+
+class RunnerError(Exception):
+    """A model that its runtime cannot load or run; the message is the runtime's own first line."""
+
+
+def _memory_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def random_input(shape, dtype, quantized: bool = True) -> np.ndarray:
+    """Random values for a float or quantized input; zeros for token ids, lengths and masks (random ones could
+    index past an embedding table), True for a bool mask."""
+    shape = [int(d) if int(d) > 0 else 1 for d in shape]
+    rng = np.random.default_rng(0)
+    if dtype == np.bool_:
+        return np.ones(shape, np.bool_)
+    if np.issubdtype(dtype, np.integer):
+        if not quantized:
+            return np.zeros(shape, dtype)
+        info = np.iinfo(dtype)
+        return rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+    return rng.random(shape, dtype=np.float32).astype(dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def timing_modules() -> dict:
+    """Runtime name -> the module that loads a file for timing: each backend's timing.py in the package, or the
+    timing_<backend>.py files pushed beside this one on a device. A backend with a timing.py is profiled."""
+    here = Path(__file__).resolve().parent
+    files = sorted(here.glob("timing_*.py")) or sorted((here.parents[1] / "backends").glob("*/timing.py"))
+    modules = {}
+    for file in files:
+        spec = importlib.util.spec_from_file_location(f"_shrink_edge_timing_{file.parent.name}_{file.stem}", file)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        modules[module.RUNTIME] = module
+    return modules
+
+
+def runtime_of(path: Path) -> str | None:
+    """Which runtime runs this file, by its kind; None if no runtime here does."""
+    return next((name for name, module in timing_modules().items() if module.claims(path)), None)
+
+
+@contextlib.contextmanager
+def silenced():
+    """Runtimes print on file descriptors 1 and 2 while loading (ExecuTorch's XNNPACK probing the CPU, TFLM asked
+    for an input past its last): silenced, so that the runner's output is its own; failures still raise."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
+def measure(paths: list[Path], runs: int, warmup: int, threads: int) -> list[dict]:
+    """Raw timings per model, in milliseconds."""
+    modules, entries = timing_modules(), []
+    for path in paths:
+        runtime = runtime_of(path)
+        before = _memory_mb("VmRSS")
+        start = time.perf_counter()
+        try:
+            with silenced():
+                run = modules[runtime].load(path, threads, random_input)
+                loaded = time.perf_counter()
+                run()
+        except Exception as e:  # the runtime's own words: corrupt or unsupported file, or a missing runtime
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise RunnerError(f"{runtime} cannot run {path}: {type(e).__name__}: {first}") from None
+        entries.append({"artifact": str(path), "runtime": runtime, "run": run,
+                        "init_ms": (loaded - start) * 1e3, "first_ms": (time.perf_counter() - loaded) * 1e3,
+                        "memory_mb": _memory_mb("VmRSS") - before, "times_ms": []})
+    for entry in entries:
+        for _ in range(warmup):
+            entry["run"]()
+    for r in range(-(-runs // BLOCK)):
+        for entry in entries[r % len(entries):] + entries[:r % len(entries)]:
+            for _ in range(min(BLOCK, runs - r * BLOCK)):
+                start = time.perf_counter()
+                entry["run"]()
+                entry["times_ms"].append((time.perf_counter() - start) * 1e3)
+    peak = _memory_mb("VmHWM")
+    for entry in entries:
+        del entry["run"]
+        entry["peak_memory_mb"] = peak
+    return entries
+
+
+def facts(threads: int) -> dict:
+    """What the figures depend on: CPU, cores, threads, load and runtime versions."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        cpuinfo = []
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo
+                if line.split(":")[0].strip() in ("model name", "Hardware", "Processor")), "") or platform.processor()
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo if line.split(":")[0].strip() in ("flags",
+                                                                                                  "Features")), [])
+    versions = {}
+    for package in (module.PACKAGE for module in timing_modules().values()):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return {"machine": platform.machine(), "cpu": cpu or platform.machine(), "cores": os.cpu_count(),
+            "int8_isa": [flag for flag in INT8_ISA if flag in flags],
+            "threads": threads, "load_average": [round(v, 2) for v in os.getloadavg()],
+            "python": platform.python_version(), "versions": versions}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        entries = measure(args.models, args.runs, args.warmup, args.threads)
+    except RunnerError as e:
+        print(e, file=sys.stderr)  # the caller reports this last line
+        return 1
+    args.out.write_text(json.dumps({"facts": facts(args.threads), "entries": entries}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

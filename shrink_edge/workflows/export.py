@@ -1,0 +1,259 @@
+"""`export`: from a model (optionally optimized by a recipe) to verified artifacts for one target."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..engine import manifest as manifest_io
+from ..config import targets
+from ..apps.install import AppTargets, check, install
+from ..engine.cache import Cache
+from ..errors import BudgetError, PredictionUnavailable, UserError, first_line
+from ..files import atomic_copies, size_bytes, tree_sha256
+from ..engine.job import Job, predict_torch
+from ..model.source import as_source
+from ..config.recipe import Recipe, as_recipe
+from ..model.signature import by_name_else_position
+from ..verify.task_metric import TaskMetric, drops
+from ..engine.versions import tool_versions
+
+MIN_GAIN_DB = 1.0  # the debug advice names layers gaining at least this in float: less is not worth their cost
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out: Path
+    manifest: dict
+    reused: bool  # nothing had changed: the previous run's artifacts stand
+
+
+def export(model=None, example_inputs=None, target: str = "onnx", data=None, calibration=None,
+           out: Path = Path("out"), cache_dir: Path | None = None, recipe: Recipe | Path | None = None,
+           device: str = "cpu", progress: bool = True, apps: AppTargets | None = None,
+           enforce_budget: bool = True, metric: TaskMetric | None = None,
+           max_metric_drop: float | None = None, debug: bool = False) -> ExportResult:
+    """Convert `model`, optimized by `recipe` if given, for `target`; verify every artifact in its runtime against
+    the PyTorch reference on `data`; write the artifacts and manifest.json, and into the Android / iOS projects of
+    `apps`.
+
+    `model`: a live nn.Module (with `example_inputs`, a tensor or a tuple, or none: one sample of `data` is the
+    example), a ModelSource, "file.py:factory" or a .pt2 path; None is the bundled sample. `data` and
+    `calibration`: an IDX directory, an .npz, or arrays (see data.load). With `enforce_budget` off, a broken budget
+    is recorded in the manifest (`budget_broken`) instead of failing the export. `metric` (task_metric.py) is
+    computed on the reference's and each artifact's outputs; `max_metric_drop` bounds how far it may fall. With
+    `debug`, a broken budget names the layers that lose the most (layer_debug); a recipe's [quantize]
+    fallback = "auto" keeps such layers in float until the budget holds (fallback.py)."""
+    if isinstance(metric, str):
+        metric = TaskMetric.parse(metric)
+    job = Job.create(targets.resolve(target), as_source(model, example_inputs), data, calibration,
+                     as_recipe(recipe), device)
+    apps = apps or AppTargets()
+    if apps.any():
+        check(apps, {f for spec in job.members() for f in spec.artifacts})
+        apps = replace(apps, inputs=job.input_files())
+    run_key, described = job.run_key(command="export", enforce_budget=enforce_budget, debug=debug,
+                                     metric=metric.fingerprint() if metric else None, max_metric_drop=max_metric_drop)
+    out = Path(out)
+    if (previous := manifest_io.read_current(out, run_key)) is not None:
+        return _installed(ExportResult(out, previous, reused=True), apps)
+
+    from ..backends import FORMATS
+    from ..progress import Steps
+
+    cache = Cache(cache_dir)
+    settings = job.recipe.quantize
+    diagnosis = None
+    with Steps(progress) as steps:
+        ctx, evaluation, _ = job.open(steps)
+        model = ctx.model
+
+        def verified(ctx) -> Attempt:
+            return attempt(job, ctx, cache, evaluation, metric, max_metric_drop)
+
+        chosen = verified(ctx)
+        fallback = None
+        if chosen.lost and settings and settings.fallback == "auto":
+            from .fallback import fall_back
+
+            chosen, fallback = fall_back(job, ctx, evaluation, cache, chosen, verified, settings.fallback_max_layers)
+        elif chosen.lost and debug:
+            from .debug import diagnosis as diagnose
+
+            diagnosis = diagnose(job, ctx, evaluation, cache)[0]
+    rows, broken, optimized = chosen.rows, chosen.broken, chosen.optimized
+    reference_accuracy, task_reference = chosen.reference_accuracy, chosen.task_reference
+    if broken and enforce_budget:
+        raise BudgetError(f"target {job.spec.name} budget broken: " + "; ".join(broken)
+                          + _advice(chosen.lost, diagnosis, fallback) + _dynamic_advice(job, chosen.lost))
+
+    reference_name = "torch (QAT int8)" if optimized.int8_model else "torch"
+    manifest = {"run_key": run_key, "command": "export", "target": job.spec.name, "model": model.name,
+                **described, "versions": tool_versions(),
+                "signature": {"inputs": [s.describe() for s in model.inputs], "outputs": list(model.outputs),
+                              "class_output": model.outputs[ctx.class_output] if ctx.class_output is not None
+                              else None},
+                "reference": {"runtime": reference_name, "samples": len(evaluation),
+                              "accuracy": round(reference_accuracy, 6) if reference_accuracy is not None else None,
+                              **({"task": task_reference} if task_reference is not None else {})},
+                **({"budget_broken": broken} if broken else {}),
+                **({"refused": chosen.refused} if chosen.refused else {}),
+                **({"keep_float": list(chosen.keep_float)} if chosen.keep_float else {}),
+                **({"fallback": fallback} if fallback else {}),
+                **({"debug": diagnosis.as_dict()} if diagnosis else {}), "artifacts": []}
+    copies = []
+    for spec, fmt, artifact, runtime, metrics, facts in rows:
+        file = f"{model.name}{FORMATS[fmt].suffix}"
+        copies.append((artifact.path, out / file))
+        manifest["artifacts"].append({
+            "target": spec.name, "format": fmt, "file": file, "path": str(out / file), "runtime": runtime,
+            "size_bytes": size_bytes(artifact.path), "sha256": tree_sha256(artifact.path),
+            "metrics": metrics.as_dict() if metrics else None, **({"facts": facts} if facts else {}),
+        })
+    atomic_copies(copies)
+    manifest_io.write(out, manifest)
+    return _installed(ExportResult(out, manifest, reused=False), apps)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Every artifact of a run built from one int8 program and verified: rows of (spec, format, artifact, runtime,
+    metrics, facts), what they break of their budgets, which of those are about their outputs (what keeping layers
+    in float can mend), and the members of a group target that refused the model (name -> the one-line reason)."""
+    optimized: object
+    keep_float: tuple[str, ...]
+    rows: list
+    broken: list[str]
+    lost: list[str]
+    refused: dict[str, str]
+    reference_accuracy: float | None
+    task_reference: dict | None
+
+
+def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, max_metric_drop) -> Attempt:
+    """Run the recipe, build every artifact of the job's targets and verify each in its runtime."""
+    from ..backends import FORMATS
+    from ..engine.graph import build
+    from ..model.source import load_program
+    from .optimize import output_scales, run_recipe
+    from ..quant.quant_points import float_compute
+    from ..verify.metrics import fact_violations, fidelity_violations
+
+    model, steps, rows = ctx.model, ctx.steps, []
+    optimized = run_recipe(job, ctx, cache)
+    with steps.step("reference outputs (PyTorch)"):
+        reference_module = optimized.reference(model)
+        reference = predict_torch(reference_module, evaluation.arrays())
+    reference_accuracy = None
+    if ctx.class_output is not None:
+        reference_accuracy = float((reference[ctx.class_output].argmax(1) == evaluation.class_labels).mean())
+    lsbs = output_scales(reference_module) if optimized.int8_model else None
+    kept_float = 0
+    if ctx.quantization.keep_float:
+        program = build(optimized.int8_model or optimized.float_model, "pt2-int8", ctx, cache)
+        kept_float = len(float_compute(load_program(program.path).module()))
+    task_reference = metric(dict(zip(model.outputs, reference)), evaluation.labels) if metric else None
+    refused = dict(job.refused)
+    for spec in job.members():
+        try:
+            rows += [_verified(spec, fmt, optimized, ctx, cache, evaluation, reference, lsbs, metric)
+                     for fmt in spec.artifacts]
+        except UserError as e:
+            if not job.spec.include:
+                raise
+            refused[spec.name] = str(e)  # a group target: the other members still build
+            steps.note(f"{spec.name} refused: {e}")
+    if refused and not rows:
+        raise UserError("no target of the group converts: " + "; ".join(f"{k}: {v}" for k, v in refused.items()))
+    lost, broken = [], []
+    for spec, fmt, _, _, m, facts in rows:
+        if not FORMATS[fmt].quantized:
+            continue
+        outputs = fidelity_violations(m, reference_accuracy, spec.budget)
+        if max_metric_drop is not None and task_reference is not None and m:
+            outputs += drops(task_reference, m.task or {}, max_metric_drop)
+        lost += [f"{spec.name} {fmt}: {v}" for v in outputs]
+        broken += [f"{spec.name} {fmt}: {v}" for v in outputs + fact_violations(spec.budget, facts, kept_float)]
+    return Attempt(optimized, ctx.quantization.keep_float, rows, broken, lost, refused, reference_accuracy,
+                   task_reference)
+
+
+def _verified(spec, fmt: str, optimized, ctx, cache: Cache, evaluation, reference, lsbs, metric) -> tuple:
+    """One artifact built and run in its runtime on the held-out data: (spec, format, artifact, runtime, metrics,
+    facts)."""
+    from ..backends import owner
+    from ..engine.graph import build
+    from ..verify.metrics import compare
+
+    model, steps = ctx.model, ctx.steps
+    start = optimized.start(fmt)
+    artifact = build(start, fmt, replace(ctx, options=spec.options), cache)
+    backend = owner(fmt)
+    with steps.step(f"verifying {fmt} in {backend.name} on {len(evaluation)} samples"):
+        try:
+            outputs = backend.predict(artifact.path, evaluation.inputs)
+            ordered = in_order(outputs, model.outputs, fmt)
+            metrics = compare(ordered, reference, model.outputs, evaluation.class_labels, ctx.class_output,
+                              lsbs if start is optimized.int8_model else None)
+            if metric:
+                metrics = replace(metrics, task=metric(dict(zip(model.outputs, ordered)), evaluation.labels))
+        except PredictionUnavailable as e:
+            metrics, skipped = None, str(e)
+        except UserError:
+            raise
+        except Exception as e:  # a runtime failing deep inside: one line, naming it
+            raise UserError(f"{backend.name} could not run {fmt} ({artifact.path.name}): "
+                            f"{type(e).__name__}: {first_line(e)}") from None
+    facts = backend.facts(artifact.path) if backend.facts else {}
+    if metrics is None:
+        facts = {**facts, "verification_skipped": skipped}
+    return spec, fmt, artifact, backend.name, metrics, facts
+
+
+def _advice(lost: list[str], diagnosis, fallback: dict | None) -> str:
+    """What to do about a broken budget: where outputs lost accuracy, the layers that lose the most, or how to find
+    them; else how to accept or change the budget."""
+    if not lost:
+        return ("; --no-budget writes the artifacts anyway, or loosen that budget in a spec of your own "
+                "(--target path/to/spec.toml)")
+    if fallback:
+        return (f"; the fallback kept {', '.join(fallback['kept_float']) or 'nothing'} in float and the budget "
+                f"still does not hold")
+    if diagnosis is None:
+        return "; rerun with --debug to rank the layers that lose accuracy"
+    worst = [s for s in diagnosis.ranked() if diagnosis.gain_db(s) >= MIN_GAIN_DB][:3]
+    if not worst:
+        return (f"; no single layer kept in float gains {MIN_GAIN_DB:g} dB (shrink-edge debug shows each layer's "
+                f"share)")
+    named = ", ".join(f"{s.layer} (+{diagnosis.gain_db(s):.1f} dB in float)" for s in worst)
+    names = ", ".join(f'"{s.layer}"' for s in worst)
+    return (f"; the layers that lose the most: {named}; keep them in float with [quantize] keep_float = [{names}], "
+            f'or let fallback = "auto" choose')
+
+
+def _dynamic_advice(job: Job, lost: list[str]) -> str:
+    """Where static int8 files lost accuracy: the targets of the same runtimes that quantize activations at run time
+    instead (what transformers and recurrent nets often need)."""
+    from ..backends import FORMATS
+    from .debug import from_int8_program
+
+    runtimes = {spec.runtime for spec in job.members()}
+    dynamic = [spec.name for spec in targets.available().values() if spec.runtime in runtimes and spec.artifacts
+               and any(FORMATS[f].quantized for f in spec.artifacts)
+               and not any(from_int8_program(f) for f in spec.artifacts)]
+    if not lost or not dynamic or job.spec.name in dynamic:
+        return ""
+    return (f"; if activation ranges vary from input to input (transformers, RNNs), --target {' or '.join(dynamic)} "
+            f"quantizes them at run time")
+
+
+def in_order(outputs: dict, names: tuple[str, ...], fmt: str) -> list:
+    """A runtime's outputs in the signature's order: by name, or by position where the file renamed them."""
+    if (found := by_name_else_position(outputs, names)) is not None:
+        return found
+    raise UserError(f"the {fmt} artifact has outputs {', '.join(outputs)} but the model returns {', '.join(names)}")
+
+
+def _installed(result: ExportResult, apps: AppTargets) -> ExportResult:
+    if apps.any():
+        install(apps, result.manifest, result.out)
+    return result
