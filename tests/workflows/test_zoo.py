@@ -2,7 +2,7 @@
 spotter, a two-headed detector (on every target), a BERT-style encoder with token ids and a mask, and one that Hugging Face
 transformers builds (its BertModel) convert, keep their output names
 and keep every output's cosine to the float model. Random weights with batch-norm statistics from the data; the data
-is the sample's real images (cropped, tiled) and this repository's README as text."""
+is the sample's real images (cropped, tiled) and an old README of this repository (tests/data/english.txt) as text."""
 import json
 import zlib
 from pathlib import Path
@@ -35,7 +35,7 @@ def data_for(factory: str, n: int) -> dict[str, np.ndarray]:
     if factory == "build":      # 3 x 64 x 64: each image twice its size, on three channels
         big = np.kron(images(n), np.ones((2, 2), np.float32))
         return {"image": np.pad(big, ((0, 0), (4, 4), (4, 4)))[:, None].repeat(3, 1)}
-    words = (Path(__file__).resolve().parents[2] / "README.md").read_text().split()
+    words = (Path(__file__).resolve().parents[1] / "data" / "english.txt").read_text().split()  # English text (an old README)
     ids = np.array([1 + zlib.crc32(w.encode()) % 999 for w in words], np.int64)
     rng = np.random.default_rng(0)
     tokens, mask = np.zeros((n, 32), np.int64), np.zeros((n, 32), np.int64)
