@@ -39,11 +39,11 @@ FILES = {"onnx": ("onnx-int8", "onnxruntime"), "tflite": ("tflite-int8", "litert
 
 def labelled(name: str) -> dict:
     if name == "fashion_mnist":
-        return {"model": None, "data": ROOT / "sample_models/fashion_mnist/heldout.npz",
-                "calibration": ROOT / "sample_models/fashion_mnist/calibration.npz"}
-    return {"model": f"{ROOT}/sample_models/digits/model.py:build",
-            "weights": ROOT / "sample_models/digits/weights.safetensors", "data": ROOT / "sample_models/digits/test.npz",
-            "calibration": ROOT / "sample_models/digits/train.npz"}
+        return {"model": None, "data": ROOT / "shrink_edge/samples/fashion_mnist/heldout.npz",
+                "calibration": ROOT / "shrink_edge/samples/fashion_mnist/calibration.npz"}
+    return {"model": f"{ROOT}/shrink_edge/samples/digits/model.py:build",
+            "weights": ROOT / "shrink_edge/samples/digits/weights.safetensors", "data": ROOT / "shrink_edge/samples/digits/test.npz",
+            "calibration": ROOT / "shrink_edge/samples/digits/train.npz"}
 
 
 def mobilenet(folder: Path) -> dict:

@@ -126,7 +126,7 @@ def models(only: list[str]) -> dict[str, dict]:
 
     embedder = folder / "embedder.safetensors"
     if not embedder.exists():
-        state = load_file(ROOT / "sample_models" / "fashion_mnist" / "weights.safetensors")
+        state = load_file(ROOT / "shrink_edge" / "samples" / "fashion_mnist" / "weights.safetensors")
         save_file({f"net.{k}": v for k, v in state.items()}, embedder)
     np.savez(folder / "fashion_data.npz", x=test_x, y=test_y)
     np.savez(folder / "fashion_calibration.npz", x=train_x[-CALIBRATION:])
@@ -134,10 +134,10 @@ def models(only: list[str]) -> dict[str, dict]:
                                    "weights": embedder, "data": folder / "fashion_data.npz",
                                    "calibration": folder / "fashion_calibration.npz"}
 
-    found["DigitsNet"] = {"model": f"{ROOT}/sample_models/digits/model.py:build",
-                          "weights": ROOT / "sample_models" / "digits" / "weights.safetensors",
-                          "data": ROOT / "sample_models" / "digits" / "test.npz",
-                          "calibration": ROOT / "sample_models" / "digits" / "train.npz"}
+    found["DigitsNet"] = {"model": f"{ROOT}/shrink_edge/samples/digits/model.py:build",
+                          "weights": ROOT / "shrink_edge" / "samples" / "digits" / "weights.safetensors",
+                          "data": ROOT / "shrink_edge" / "samples" / "digits" / "test.npz",
+                          "calibration": ROOT / "shrink_edge" / "samples" / "digits" / "train.npz"}
     np.savez(folder / "fragile_data.npz", x=test_x)
     found["FragileNet (outlier channel)"] = {"model": f"{ROOT}/tests/models/fragile_net.py:build", "weights": None,
                                              "data": folder / "fragile_data.npz",
@@ -179,7 +179,7 @@ def variant_spec(target: str, variant: str) -> Path | str:
         return target
     path = WORK / "specs" / f"{target}_{variant.replace('+', '_').replace(' ', '_')}.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = (ROOT / "targets" / f"{target}.toml").read_text()
+    text = (ROOT / "shrink_edge" / "targets" / f"{target}.toml").read_text()
     for old, new in SPEC_CHANGES[variant].items():
         assert old in text, (target, old)
         text = text.replace(old, new, 1)

@@ -1,6 +1,6 @@
 """Benchmark the sample's recipe (50% channel pruning + distillation + INT8 QAT) end to end.
 
-Runs `shrink-edge optimize --recipe sample_models/fashion_mnist/recipe.toml` with an empty cache, times it,
+Runs `shrink-edge optimize --recipe shrink_edge/samples/fashion_mnist/recipe.toml` with an empty cache, times it,
 and measures top-1 on the full 10k Fashion-MNIST test set for the float original, the pruned+distilled float
 model and the QAT int8 model (in PyTorch). Writes bench/optimize.json.
 """

@@ -42,13 +42,13 @@ ONNX2TF = ROOT / ".peers" / "onnx2tf" / "bin" / "onnx2tf"
 RUNS, WARMUP = 200, 30
 MODELS = {
     "fashion_mnist": {"model": None, "weights": None, "shape": "1,1,28,28", "data": "/usr/share/datasets/fashion-mnist",
-                      "calibration": "sample_models/fashion_mnist/calibration.npz",
-                      "recipe": "sample_models/fashion_mnist/recipe.toml",
-                      "deep_recipe": "sample_models/fashion_mnist/recipe-deep.toml"},  # LiteRT and onnxruntime
-    "digits": {"model": "sample_models/digits/model.py:build", "weights": "sample_models/digits/weights.safetensors",
-               "shape": "1,1,8,8", "data": "sample_models/digits/test.npz",
-               "calibration": "sample_models/digits/train.npz", "recipe": "sample_models/digits/recipe.toml",
-               "deep_recipe": "sample_models/digits/recipe-deep.toml"},
+                      "calibration": "shrink_edge/samples/fashion_mnist/calibration.npz",
+                      "recipe": "shrink_edge/samples/fashion_mnist/recipe.toml",
+                      "deep_recipe": "shrink_edge/samples/fashion_mnist/recipe-deep.toml"},  # LiteRT and onnxruntime
+    "digits": {"model": "shrink_edge/samples/digits/model.py:build", "weights": "shrink_edge/samples/digits/weights.safetensors",
+               "shape": "1,1,8,8", "data": "shrink_edge/samples/digits/test.npz",
+               "calibration": "shrink_edge/samples/digits/train.npz", "recipe": "shrink_edge/samples/digits/recipe.toml",
+               "deep_recipe": "shrink_edge/samples/digits/recipe-deep.toml"},
 }
 TARGETS = {"onnx": ("onnx-int8", "onnxruntime"), "tflite": ("tflite-int8", "litert"),
            "openvino": ("openvino-int8", "openvino")}
@@ -221,7 +221,7 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         test = test_set(spec)
         if Path(spec["data"]).is_dir():  # the exports verify on the sample's held-out slice; the table: full test set
-            spec = {**spec, "data": str(ROOT / "sample_models/fashion_mnist/heldout.npz")}
+            spec = {**spec, "data": str(ROOT / "shrink_edge/samples/fashion_mnist/heldout.npz")}
         calibration = next(iter(load_npz(ROOT / spec["calibration"]).inputs.values()))[:512]
         source = (sample.model_source() if spec["model"] is None else
                   ModelSource.from_cli(spec["model"], ROOT / spec["weights"], spec["shape"]))

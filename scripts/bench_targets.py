@@ -1,12 +1,12 @@
 """Every backend from the sample's one QAT checkpoint, verified on the full 10k Fashion-MNIST test set.
 
-1. `shrink-edge export --target all --recipe sample_models/fashion_mnist/recipe.toml --data <10k test set>`
+1. `shrink-edge export --target all --recipe shrink_edge/samples/fashion_mnist/recipe.toml --data <10k test set>`
    (reuses the cache: run scripts/bench_optimize.py or the optimize command first to time the recipe), and the
    deeper recipe-deep.toml for the targets it is meant for (tflite, onnx) and Core ML.
 2. Sizes against the float32 ONNX of the unpruned model.
 3. onnxruntime, 1 thread, interleaved: our int8 ONNX against onnxruntime's own quantize_static output for the
    same pruned float model (QDQ, uint8 activations, int8 per-channel weights, after quant_pre_process).
-Writes bench/targets.json and the table between the targets-table markers in README.md.
+Writes bench/targets.json, then its table and the README's summary (scripts/docs_tables.py).
 """
 import json
 import os
@@ -21,6 +21,8 @@ from shrink_edge.model import sample
 from shrink_edge.model.data import load_idx_dir
 from shrink_edge.profiling.devices import runner
 from shrink_edge.backends.onnxruntime.timing import session
+
+import docs_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_TEST = Path("/usr/share/datasets/fashion-mnist")
@@ -92,7 +94,7 @@ def main() -> None:
                "quantize_static_accuracy": peer_acc}
     (ROOT / "bench").mkdir(exist_ok=True)
     (ROOT / "bench" / "targets.json").write_text(json.dumps(figures, indent=2) + "\n")
-    write_readme_table(figures)
+    docs_tables.write("targets", "summary")
     print(json.dumps(figures, indent=2))
 
 
@@ -106,32 +108,6 @@ def _rows(report: dict, recipe: str) -> list[dict]:
                      "max_error_lsb": m.get("max_error_lsb"), "error_lsb_p99": m.get("error_lsb_p99"),
                      "facts": a.get("facts", {})})
     return rows
-
-
-def write_readme_table(figures: dict) -> None:
-    ref = figures["reference"]
-    lines = [f"Reference: the QAT int8 model in PyTorch, top-1 {ref['accuracy']:.2%} on the {ref['samples']:,}-image "
-             f"test set. Unpruned float32 ONNX: {figures['unpruned_float32_onnx_bytes']:,} B.", "",
-             "| recipe | target | artifact | runtime | size (B) | smaller than unpruned fp32 | top-1 | agreement | "
-             "error p99 / max |", "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-    for r in figures["artifacts"]:
-        if r["accuracy"] is None:
-            cells = ["skipped: " + r["facts"].get("verification_skipped", ""), "", ""]
-        else:
-            lsb = (f"{r['error_lsb_p99']:.0f} / {r['max_error_lsb']:.0f} LSB" if r["max_error_lsb"] is not None
-                   else "(float model)")
-            cells = [f"{r['accuracy']:.2%}", f"{r['agreement']:.2%}", lsb]
-        lines.append(f"| {r['recipe']} | {r['target']} | `{r['file']}` | {r['runtime']} | {r['size_bytes']:,} | "
-                     f"{r['smaller_than_unpruned_float32']}x | " + " | ".join(cells) + " |")
-    lat = figures["onnxruntime_1_thread_p50_us"]
-    lines += ["", "onnxruntime, 1 thread, single image, p50 (interleaved): " +
-              ", ".join(f"{k} {v} µs" for k, v in lat.items()) +
-              f"; ours / quantize_static = {figures['ours_vs_quantize_static_latency_ratio']}."]
-    readme = (ROOT / "README.md").read_text()
-    start, end = "<!-- targets-table:start -->", "<!-- targets-table:end -->"
-    head, _, rest = readme.partition(start)
-    _, _, tail = rest.partition(end)
-    (ROOT / "README.md").write_text(f"{head}{start}\n" + "\n".join(lines) + f"\n{end}{tail}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sample_models.fashion_mnist.model import FashionNet  # noqa: E402
+from shrink_edge.samples.fashion_mnist.model import FashionNet  # noqa: E402
 from zoo.transformers import HfSentenceEncoder, ViTTiny  # noqa: E402
 
 

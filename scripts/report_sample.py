@@ -5,7 +5,7 @@
    ~8 min on 2 cores the first time, then reused from the cache).
 2. `shrink-edge report` over both -> docs/report/ (HTML + PNG), and a screenshot of the page (headless Chromium)
    -> docs/report.png.
-3. The table between the profile-table markers in README.md, and bench/profile.json.
+3. bench/profile.json, then its table and the README's summary (scripts/docs_tables.py).
 Needs root for the emulated phone (`shrink-edge device create` once).
 """
 import json
@@ -14,9 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import docs_tables
+
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("shrink-edge"))
-RUNS = {"PTQ, unpruned": [], "prune 0.5 + distill + QAT": ["--recipe", "sample_models/fashion_mnist/recipe.toml"]}
+RUNS = {"PTQ, unpruned": [], "prune 0.5 + distill + QAT": ["--recipe", "shrink_edge/samples/fashion_mnist/recipe.toml"]}
 
 
 def export(name: str, extra: list[str]) -> Path:
@@ -39,30 +41,14 @@ def screenshot(page: Path, png: Path) -> None:
     shutil.rmtree(png.parent / ".chromium", ignore_errors=True)
 
 
-def table(runs: dict[str, Path]) -> tuple[list[str], dict]:
-    figures, lines = {}, []
+def figures(runs: dict[str, Path]) -> dict:
+    """Per run and device: the profile's conditions and results, from the run's manifest."""
+    found = {}
     for name, out in runs.items():
         manifest = json.loads((out / "manifest.json").read_text())
-        profiles = {p["conditions"]["device"]: p for p in manifest["profiles"]}
-        figures[name] = {device: {"conditions": {k: v for k, v in p["conditions"].items() if k != "versions"},
-                                  "results": p["results"]} for device, p in profiles.items()}
-        local, phone = profiles["local"], profiles["emulator"]
-        phone_p50 = {Path(r["artifact"]).name: r["p50_ms"] for r in phone["results"]}
-        float_local = local["results"][0]["p50_ms"]
-        for r in local["results"]:
-            file = Path(r["artifact"]).name
-            lines.append(f"| {name} | {file} | {r['runtime']} | {r['p50_ms']:.3f} | {r['p90_ms']:.3f} | "
-                         f"{r['p50_ms'] / float_local:.2f}x | {r['init_ms']:.1f} | "
-                         + (f"{phone_p50[file]:.2f} |" if file in phone_p50 else "- |"))
-    c, p = local["conditions"], phone["conditions"]
-    head = [f"Host: {c['cpu']}, {c['threads']} thread, {local['results'][0]['runs']} runs after "
-            f"{local['results'][0]['warmup']} warm-up, interleaved, load {c['load_average'][0]}. "
-            f"Emulated phone: {p['machine']} under qemu-user ("
-            + ", ".join(f"{name} {v}" for name, v in p["versions"].items()) + "): its times prove the path and are **not** a "
-            "phone's latency (qemu is hundreds of times slower).", "",
-            "| run | artifact | runtime | host p50 ms | host p90 ms | vs the run's float ONNX (host) | init ms | emulated arm64 "
-            "p50 ms |", "|---|---|---|---:|---:|---:|---:|---:|"]
-    return head + lines, figures
+        found[name] = {p["conditions"]["device"]: {"conditions": p["conditions"], "results": p["results"]}
+                       for p in manifest["profiles"]}
+    return found
 
 
 def main() -> None:
@@ -70,14 +56,9 @@ def main() -> None:
     docs = ROOT / "docs"
     subprocess.run([CLI, "report", *map(str, runs.values()), "--out", str(docs / "report")], check=True)
     screenshot(docs / "report" / "report.html", docs / "report.png")
-    lines, figures = table(runs)
-    (ROOT / "bench" / "profile.json").write_text(json.dumps(figures, indent=2) + "\n")
-    readme = (ROOT / "README.md").read_text()
-    start, end = "<!-- profile-table:start -->", "<!-- profile-table:end -->"
-    head, _, rest = readme.partition(start)
-    _, _, tail = rest.partition(end)
-    (ROOT / "README.md").write_text(f"{head}{start}\n" + "\n".join(lines) + f"\n{end}{tail}")
-    print("\n".join(lines))
+    (ROOT / "bench" / "profile.json").write_text(json.dumps(figures(runs), indent=2) + "\n")
+    docs_tables.write("profile", "summary")
+    print("\n".join(docs_tables.profile()))
 
 
 if __name__ == "__main__":

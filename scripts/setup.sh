@@ -30,7 +30,7 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/python -m pip install -q -e ".[all,dev]"
 # ExecuTorch's Arm backend (the executorch-ethos-u55 target) needs TOSA's serializer and reference model. tosa-tools
 # pins numpy < 2.2 on Python 3.11 and ours is 2.4, which it runs with: installed without its dependencies into a
 # folder of its own that shrink_edge/backends/executorch/arm.py puts on the path when a lowering needs it.

@@ -1,6 +1,6 @@
 """Train the second benchmark model, DigitsNet, on scikit-learn's bundled digits (1,797 8x8 images).
 
-Fixed split (stratified, 20% test, seed 0), fixed seed, 1 thread. Writes sample_models/digits/: weights.safetensors,
+Fixed split (stratified, 20% test, seed 0), fixed seed, 1 thread. Writes shrink_edge/samples/digits/: weights.safetensors,
 train.npz (1,437 images) and test.npz (360), images as uint8 scaled from the 0..16 pixel range, and prints the
 float top-1 on the test split.
 """
@@ -15,7 +15,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDER = ROOT / "sample_models" / "digits"
+FOLDER = ROOT / "shrink_edge" / "samples" / "digits"
 EPOCHS, BATCH, SEED = 40, 64, 0
 
 

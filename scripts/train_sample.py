@@ -2,7 +2,7 @@
 
 Reads the official IDX files that Debian's dataset-fashion-mnist installs, writes the weights
 (safetensors), a held-out slice of the test set and a calibration slice of the training set into
-sample_models/fashion_mnist/, and prints the float top-1 on the full 10k test set.
+shrink_edge/samples/fashion_mnist/, and prints the float top-1 on the full 10k test set.
 """
 import argparse
 import importlib.util
@@ -17,7 +17,7 @@ from torch import nn
 from shrink_edge.model.data import load_idx_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "sample_models" / "fashion_mnist"
+SAMPLE = ROOT / "shrink_edge" / "samples" / "fashion_mnist"
 
 
 def load_sample_module():

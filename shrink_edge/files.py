@@ -1,4 +1,5 @@
-"""File helpers: content hashes and atomic writes, so a failed run never leaves a partial artifact."""
+"""File helpers: the package's own data files, content hashes and atomic writes, so a failed run never leaves a
+partial artifact."""
 from __future__ import annotations
 
 import hashlib
@@ -6,7 +7,14 @@ import json
 import os
 import shutil
 import tempfile
+from importlib import resources
 from pathlib import Path
+
+
+def package_data(*parts: str) -> Path:
+    """A file or folder the package ships (target specs, the bundled samples, app templates), wherever it is
+    installed: a checkout, an editable install or a wheel."""
+    return Path(str(resources.files("shrink_edge").joinpath(*parts)))
 
 
 def sha256_file(path: Path) -> str:

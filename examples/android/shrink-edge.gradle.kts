@@ -5,7 +5,7 @@ val shrinkEdgeExport by tasks.registering(Exec::class) {
     group = "build"
     description = "Export and verify the model with shrink-edge, into src/main/assets"
     workingDir = rootProject.file("../..")
-    inputs.files("../../sample_models/fashion_mnist/model.py", "../../sample_models/fashion_mnist/weights.safetensors", "../../sample_models/fashion_mnist/heldout.npz", "../../sample_models/fashion_mnist/calibration.npz")
+    inputs.files("../../shrink_edge/samples/fashion_mnist/model.py", "../../shrink_edge/samples/fashion_mnist/weights.safetensors", "../../shrink_edge/samples/fashion_mnist/heldout.npz", "../../shrink_edge/samples/fashion_mnist/calibration.npz")
     outputs.files("app/src/main/assets/fashion_mnist.int8.tflite", "app/src/main/assets/fashion_mnist.metadata.json")
     commandLine(listOf("shrink-edge", "export", "--target", "tflite", "--out", "out/android", "--android-project", "examples/android"))
 }

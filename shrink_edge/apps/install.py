@@ -11,9 +11,9 @@ from pathlib import Path
 
 from . import metadata as app_metadata
 from ..errors import UserError
-from ..files import atomic_copy, atomic_write_text, tree_sha256
+from ..files import atomic_copy, atomic_write_text, package_data, tree_sha256
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = package_data("apps", "templates")
 ANDROID_ASSETS = Path("app/src/main/assets")
 ANDROID_KOTLIN = Path("app/src/main/java/dev/shrinkedge/ShrinkEdgeModel.kt")
 IOS_RESOURCES = Path("ShrinkEdge/Resources")

@@ -1,5 +1,5 @@
 """The backends: each subfolder is one (its passes, runtime session, facts and op check behind contract.Backend),
-found here by walking this package, so adding a backend is adding its folder and a spec in targets/."""
+found here by walking this package, so adding a backend is adding its folder and a spec in shrink_edge/targets/."""
 from __future__ import annotations
 
 import importlib
@@ -30,6 +30,19 @@ def backend(runtime: str) -> Backend:
     if runtime not in BACKENDS:
         raise UserError(f"unknown runtime '{runtime}' in a target spec; backends: {', '.join(BACKENDS)}")
     return BACKENDS[runtime]
+
+
+def missing_extras(formats) -> list[str]:
+    """The pip extras this install lacks for the formats: each format's backend, and those of the formats its
+    conversion passes through (an Ethos-U build starts from LiteRT's file), must be installed."""
+    from ..engine.graph import plan
+
+    needed = {owner(f) for f in formats} | {owner(p.target) for f in formats for p in plan("torch", f)}
+    return sorted({b.extra for b in needed if b is not None and not b.installed()})
+
+
+def install_hint(extras) -> str:
+    return f"pip install 'shrink-edge[{','.join(extras)}]'"
 
 
 def owner(fmt: str) -> Backend | None:

@@ -3,6 +3,7 @@ is one folder beside this file whose __init__.py defines BACKEND; a timing.py th
 (devices/runner.py finds it)."""
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -38,6 +39,11 @@ class Backend:
     facts: Callable[[Path], dict] | None = None  # what else the runtime tells (memory, precision, ops)
     check: Check | None = None  # the float model through its converter and runtime, before any training
     intermediates: Intermediates | None = None  # every int8 activation, for the per-layer debugger
+    extra: str | None = None   # the pip extra that installs its tools (`shrink-edge[openvino]`); None: the core
+    requires: tuple[str, ...] = ()  # the modules its tools import, all there when the extra is installed
+
+    def installed(self) -> bool:
+        return all(importlib.util.find_spec(module) is not None for module in self.requires)
 
 
 def refused(specs, tool: str, failure: Exception) -> list[str]:

@@ -1,6 +1,7 @@
 """The shrink-edge command line."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -19,12 +20,16 @@ from ..errors import BudgetError, DeviceError, UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Take a trained PyTorch model to the edge: quantize, export, verify.")
-stdout, stderr = Console(), Console(stderr=True)
+# Piped or redirected, a table keeps its full width (rich would cut it at 80 columns).
+stdout, stderr = Console(width=None if sys.stdout.isatty() else 1000), Console(stderr=True)
 
 
 @app.callback()
-def _quiet_third_party() -> None:
+def _quiet_third_party(verbose: Annotated[bool, typer.Option("--verbose", help="Show the converters' and runtimes' "
+                                                             "own warnings and log lines.")] = False) -> None:
     """The converters log warnings meant for their own developers; a user of the CLI needs none of them."""
+    if verbose:
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TORCH_LOGS", "-all")
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -33,6 +38,11 @@ def _quiet_third_party() -> None:
     warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
     for name in ("torch", "torchao", "onnxscript", "absl"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    if importlib.util.find_spec("litert_converter") is not None:  # in 0.1 s, not when litert-torch first loads it:
+        from ..profiling.devices.runner import silenced        # its native library announces oneDNN through absl's
+                                                                # logging, which TF_CPP_MIN_LOG_LEVEL does not reach
+        with silenced():
+            import litert_converter.mlir  # noqa: F401
 
 
 def _fail(message: str, code: int) -> None:

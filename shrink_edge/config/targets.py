@@ -1,4 +1,5 @@
-"""Declarative target specs: one TOML file per target in the top-level targets/ folder."""
+"""Declarative target specs: one TOML file per target in the package's targets/ folder
+(or a file of the user's own)."""
 from __future__ import annotations
 
 import tomllib
@@ -6,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
+from ..files import package_data
 
-TARGETS_DIR = Path(__file__).resolve().parents[1] / "targets"
+TARGETS_DIR = package_data("targets")
 OBSERVERS = ("histogram", "minmax", "percentile")  # quantization.py says what each does
 
 
@@ -95,7 +97,8 @@ def _parse(path: Path) -> TargetSpec:
                             f"give one of {', '.join(OBSERVERS)}")
         return spec
     except (tomllib.TOMLDecodeError, KeyError, TypeError) as e:
-        raise UserError(f"invalid target spec {path}: {type(e).__name__}: {e}; see targets/onnx.toml for the fields")
+        raise UserError(f"invalid target spec {path}: {type(e).__name__}: {e}; "
+                        f"see {TARGETS_DIR / 'onnx.toml'} for the fields")
 
 
 def available(directory: Path | None = None) -> dict[str, TargetSpec]:

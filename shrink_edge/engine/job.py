@@ -17,7 +17,7 @@ from ..model.signature import as_numpy, examples, flatten_outputs
 from ..config.targets import TargetSpec, members
 from .versions import tool_versions
 
-CODE_DIR = Path(__file__).resolve().parent
+CODE_DIR = Path(__file__).resolve().parents[1]  # the package: its code enters the run key
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,8 @@ class Job:
                             "input (x for a single input) and optional labels y")
         if device not in ("cpu", "cuda"):
             raise UserError(f"unknown --device '{device}'; choose cpu or cuda")
-        return cls(spec, model, _as_path(data), _as_path(calibration), recipe or Recipe(), device)
+        return cls(spec, model, _as_path(data), _as_path(calibration), recipe or Recipe(), device,
+                   refused=_not_installed(spec))
 
     def quantization(self):
         """The target's scheme with the recipe's [quantize] settings."""
@@ -111,7 +112,7 @@ class Job:
         from ..verify.lint import beyond_limits, dynamic_dims
         from ..passes.torch_export import export_program
 
-        specs = members(self.spec)
+        specs = self.members()
         with steps.step("checking the model against the targets"):
             program = export_program(module, model.inputs)
         problems = [f"{s.name}: {', '.join(found)}" for s in specs
@@ -138,6 +139,18 @@ class Job:
                        f"the int8 artifacts fix them at {', '.join(str(shape[d]) for d in fixed)} (--input-shape)")
         if static := [s.name for s in specs if s.limits.static_shapes]:
             steps.note(f"static input shapes in {', '.join(static)}: the batch is fixed at {shape[0]} (--input-shape)")
+
+
+def _not_installed(spec: TargetSpec) -> dict[str, str]:
+    """The targets whose backends this install lacks (name -> how to install them): refused for one target,
+    named and left out for a group, unless none of its members is installed."""
+    from ..backends import install_hint, missing_extras
+
+    found = members(spec)
+    lacking = {m.name: f"needs: {install_hint(extras)}" for m in found if (extras := missing_extras(m.artifacts))}
+    if lacking and (not spec.include or len(lacking) == len(found)):
+        raise UserError("; ".join(f"target {name} {hint}" for name, hint in lacking.items()))
+    return lacking
 
 
 def predict_torch(module, inputs: list[np.ndarray], batch: int = 250) -> list[np.ndarray]:

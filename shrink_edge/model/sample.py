@@ -1,9 +1,8 @@
 """The bundled Fashion-MNIST sample: the model, its weights and held-out and calibration slices."""
-from pathlib import Path
-
+from ..files import package_data
 from .source import ModelSource
 
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample_models" / "fashion_mnist"
+SAMPLE_DIR = package_data("samples", "fashion_mnist")
 HELDOUT = SAMPLE_DIR / "heldout.npz"          # 1,000 images of the official test set
 CALIBRATION = SAMPLE_DIR / "calibration.npz"  # 512 images of the official training set
 

@@ -2,7 +2,7 @@
 
 litert-torch's quantizer gives symmetric int8 weights (per channel by default) and asymmetric int8
 activations per tensor, which TFLite, ONNX QDQ, OpenVINO and Core ML all take (`weight_bits` = 7 narrows the
-weights to [-63, 63] for onnxruntime on x86 CPUs without VNNI, targets/onnx.toml). How calibration picks each
+weights to [-63, 63] for onnxruntime on x86 CPUs without VNNI, shrink_edge/targets/onnx.toml). How calibration picks each
 activation's range is the scheme's `observer`:
 - "histogram" (litert-torch's default): torchao's HistogramObserver, the range that minimises the L2 error of the
   int8 values over the calibration histogram (clips rare outliers when that costs less than the coarser step);

@@ -12,4 +12,6 @@ BACKEND = Backend(
     predict=session.predict,
     facts=session.facts,
     check=check.check,
+    extra="coreml",
+    requires=("coremltools",),
 )

@@ -12,4 +12,6 @@ BACKEND = Backend(
     predict=session.predict,
     facts=session.facts,
     check=check,
+    extra="mcu",
+    requires=("ethosu",),
 )

@@ -17,4 +17,6 @@ BACKEND = Backend(
     predict=session.predict,
     facts=session.facts,
     check=check.check,
+    extra="executorch",
+    requires=("executorch",),
 )

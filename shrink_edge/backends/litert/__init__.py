@@ -14,5 +14,7 @@ BACKEND = Backend(
     predict=session.predict,
     facts=session.facts,
     check=check.check,
+    extra="litert",
+    requires=("ai_edge_litert", "litert_torch", "ai_edge_quantizer"),
     intermediates=intermediates,
 )

@@ -11,4 +11,6 @@ BACKEND = Backend(
     predict=session.predict,
     facts=session.facts,
     check=check.check,
+    extra="openvino",
+    requires=("openvino",),
 )

@@ -7,7 +7,7 @@ VPMADDUBSW, which adds each pair of products in int16 and saturates (OpenVINO's 
 inside the range (LayerNorm, GELU, normalized images); behind a ReLU most values are small. So the weights of the
 layers whose input is not non-negative are halved to 7 bits (scale doubled): never saturated, on any CPU.
 (onnxruntime's u8s8 kernels saturate behind ReLUs too: the onnx target quantizes every weight to 7 bits instead,
-`weight_bits` in targets/onnx.toml.)
+`weight_bits` in shrink_edge/targets/onnx.toml.)
 
 Measured on this AVX2 CPU against onnxruntime running the same file (exact): cosine to float of the zoo's ViT
 0.938 -> 0.991 (onnxruntime 0.989 with 8-bit weights), the detector 0.992 -> 0.9998, the sample 0.9994 -> 0.9998;
