@@ -5,7 +5,7 @@ Models: the Fashion-MNIST sample and DigitsNet (trained; top-1 on their held-out
 and TFLite (LiteRT); the zoo's MobileNetV2, EfficientNet-style net and DS-CNN (random weights with batch-norm
 statistics from scikit-image photos or tones, 32 samples calibrate, 16 verify) through ONNX. Figures per artifact
 from the export's own verification: SQNR and cosine of the worst output, top-1 where there are labels.
-Writes bench/bias_correction.json and the table between the bias-correction-table markers in README.md.
+Writes bench/bias_correction.json, then its table (scripts/docs_tables.py).
 
     .venv/bin/python scripts/bench_bias_correction.py
 """
@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_coverage import CALIBRATE, VERIFY, make_data, prepared_model, write_readme, zoo_module  # noqa: E402
+import docs_tables  # noqa: E402
+from bench_coverage import CALIBRATE, VERIFY, make_data, prepared_model, zoo_module  # noqa: E402
 from bench_executorch import labelled  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,19 +62,6 @@ def export(spec: dict, target: str, variant: str, folder: Path) -> dict:
             "cosine": round(worst["cosine"], 5), "accuracy": m.get("accuracy")}
 
 
-def table(results: dict) -> str:
-    lines = ["| model | target | " + " | ".join(VARIANTS) + " |", "|---|---|" + "---:|" * len(VARIANTS)]
-    for name, rows in results.items():
-        for target in dict.fromkeys(r["target"] for r in rows):
-            cells = []
-            for variant in VARIANTS:
-                r = next(r for r in rows if r["target"] == target and r["variant"] == variant)
-                top1 = f", {r['accuracy']:.2%}" if r["accuracy"] is not None else ""
-                cells.append(f"{r['sqnr_db']:.1f} dB, {r['cosine']:.4f}{top1}")
-            lines.append(f"| {name} | {target} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,9 +74,8 @@ def main() -> None:
             results[name] = [export(spec, target, variant, folder) for target in targets for variant in VARIANTS]
     (ROOT / "bench").mkdir(exist_ok=True)
     (ROOT / "bench" / "bias_correction.json").write_text(json.dumps({"models": results}, indent=1) + "\n")
-    text = "Worst output's SQNR and cosine (and top-1) of the int8 artifact, per variant:\n\n" + table(results)
-    write_readme(text, table="bias-correction")
-    print(text)
+    docs_tables.write("bias-correction")
+    print("\n".join(docs_tables.bias_correction()))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ with labels, their task metric computed on every artifact (`--metric zoo/tasks.p
 `shrink-edge export --target T --no-budget --json` per model and target; a target that refuses or fails gives its
 one line. Then, per runtime, the float and int8 files are timed interleaved, 1 thread (the profiler's runner), and
 int8 MAC/s are set against this CPU's int8 peak, computed from its vector width and clock (see PEAK below).
-Writes bench/coverage.json and the table between the coverage-table markers in README.md.
+Writes bench/coverage.json, then its table (scripts/docs_tables.py).
 
     .venv/bin/python scripts/bench_coverage.py [--models mobilenet_v2,gru_kws] [--targets onnx,tflite]
 (a run of some models or targets keeps the other figures in bench/coverage.json)
@@ -24,7 +24,6 @@ import argparse
 import importlib.util
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -34,15 +33,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from shrink_edge.backends import FORMATS
 from shrink_edge.config.targets import per_backend
+
+import docs_tables
+from docs_tables import CALIBRATE, TASK_VERIFY, TIMED, VERIFY
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = str(Path(sys.executable).with_name("shrink-edge"))
 TARGETS = tuple(spec.name for spec in per_backend())  # one per backend: coreml, cortex-m4, ethos-u55, onnx, ...
-CALIBRATE, VERIFY, TASK_VERIFY = 32, 16, 128  # samples
-TIMED = {"onnxruntime": "onnx-int8", "litert": "tflite-int8", "openvino": "openvino-int8",
-         "executorch": "executorch-int8"}  # the int8 file timed against float on each runtime
 
 # (name, file in zoo/, factory, inputs attribute, data kind); the data kind of a trained model is its task in
 # zoo/tasks.py, which also names its metric function there
@@ -222,7 +220,7 @@ def macs(model_file: str, factory: str, inputs: dict) -> int:
 
 
 def cpu_peak() -> str:
-    """This CPU's int8 peak, as text (recorded_peak reads the number back)."""
+    """This CPU's int8 peak, as text (docs_tables.recorded_peak reads the number back)."""
     flags, mhz = set(), 0.0
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("flags") and not flags:
@@ -231,12 +229,6 @@ def cpu_peak() -> str:
             mhz = float(line.split(":", 1)[1])
     isa = "avx512_vnni" if "avx512_vnni" in flags else "avx2"
     return f"{PEAK_PER_CYCLE[isa]} int8 MACs/cycle ({isa}, computed) at {mhz:.0f} MHz"
-
-
-def recorded_peak(text: str) -> float:
-    """The peak a coverage.json was timed against, from its text: a rerun on another CPU keeps the run's own."""
-    per_cycle, mhz = re.match(r"(\d+) int8 MACs/cycle .* at (\d+) MHz", text).groups()
-    return int(per_cycle) * int(mhz) * 1e6
 
 
 def timings(pairs: dict[str, tuple[Path, Path]], runs: int = 60) -> dict[str, dict]:
@@ -255,72 +247,10 @@ def timings(pairs: dict[str, tuple[Path, Path]], runs: int = 60) -> dict[str, di
     return results
 
 
-def row_cells(entry: dict, target: str, peak_text: str) -> list[str]:
-    result = entry["targets"][target]
-    if not result["converts"]:
-        return [entry["name"], target, "no", result["error"][:150], "", "", "", "", ""]
-    manifest = result["manifest"]
-    int8 = [a for a in manifest["artifacts"] if FORMATS[a["format"]].quantized]
-    artifact = int8[0] if int8 else manifest["artifacts"][0]
-    metrics = artifact["metrics"]
-    if metrics is None:
-        fidelity = "not run here: " + artifact.get("facts", {}).get("verification_skipped", "")[:60]
-    else:
-        fidelity = ", ".join(f"{name} {m['cosine']:.4f} / " + ("exact" if m["sqnr_db"] is None else f"{m['sqnr_db']:.1f} dB")
-                             for name, m in metrics["outputs"].items())
-    reference_task, task = manifest["reference"].get("task") or {}, (metrics or {}).get("task") or {}
-    task_cell = ", ".join(f"{k} {v:.3f} ({reference_task[k]:.3f})" for k, v in task.items())
-    facts = artifact.get("facts", {})
-    floats = facts.get("float_ops") or facts.get("float_compute_layers") or []
-    if facts.get("undelegated_ops") and "cpu_ops" not in facts:  # XNNPACK's; the Arm backend's are cpu_ops
-        floats = [f"outside XNNPACK: {', '.join(facts['undelegated_ops'])}"] + floats
-    if facts.get("cpu_ops"):
-        floats = [f"{facts['cpu_ops']} ops on the CPU, not the NPU"] + facts.get("cpu_fallback", [])[:1]
-    speed = ""
-    runtime = artifact["runtime"]
-    timing = entry.get("timings", {}).get(runtime)
-    if timing and "int8_ms" in timing and TIMED.get(runtime) == artifact["format"]:
-        own = entry.get("peak", peak_text)  # the CPU this model was timed on
-        peak_share = entry["macs"] / (timing["int8_ms"] / 1e3) / recorded_peak(own)
-        speed = f"{timing['int8_ms']:.3f} ms, {timing['int8_speedup']:.2f}x float, {peak_share:.1%} of peak" + \
-            ("" if own == peak_text else f" ({own.split('(')[1].split(',')[0]} CPU)")
-    broken = "; ".join(manifest.get("budget_broken", []))
-    npu = next((a for a in int8 if "ethos_u" in a.get("facts", {})), None)  # ExecuTorch's: the file for the NPU
-    size = npu["size_bytes"] if npu else facts.get("model_bytes", artifact["size_bytes"])  # TFLM: the flatbuffer
-    return [entry["name"], target, "yes", ", ".join(floats)[:120] or "none", fidelity, task_cell, f"{size:,}",
-            speed, broken[:140]]
-
-
-def table(entries: list[dict], peak_text: str) -> str:
-    head = ["model", "target", "converts", "stays float (op / layer)", "cosine / SQNR per output (int8)",
-            "task metric, int8 (float)", "size (B)", "int8 p50, vs float, of peak", "budget broken"]
-    lines = [f"Random weights (batch-norm statistics from the data), {CALIBRATE} samples calibrate, {VERIFY} verify; "
-             f"the detector, U-Net and pitch model trained briefly for their task (zoo/tasks.py) and verified on "
-             f"{TASK_VERIFY} labelled samples; "
-             f"int8 peak: {peak_text} (a model timed on another CPU names its ISA and is set against its own).",
-             "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for entry in entries:
-        for target in entry["targets"]:
-            lines.append("| " + " | ".join(c.replace("|", "/") for c in row_cells(entry, target, peak_text)) + " |")
-    return "\n".join(lines)
-
-
-def write_readme(text_block: str, table: str = "coverage") -> None:
-    """Put the text between this table's markers in README.md."""
-    readme = ROOT / "README.md"
-    content = readme.read_text()
-    start, end = f"<!-- {table}-table:start -->", f"<!-- {table}-table:end -->"
-    if start in content:
-        before, rest = content.split(start, 1)
-        content = before + start + "\n" + text_block + "\n" + end + rest.split(end, 1)[1]
-        readme.write_text(content)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default=",".join(z[0] for z in ZOO))
     parser.add_argument("--targets", default=",".join(TARGETS))
-    parser.add_argument("--table-only", action="store_true", help="write the README table from bench/coverage.json")
     parser.add_argument("--no-timings", action="store_true",
                         help="conversion, fidelity and size only: the recorded timings stay (e.g. on another CPU)")
     args = parser.parse_args()
@@ -328,11 +258,8 @@ def main() -> None:
     figures = ROOT / "bench" / "coverage.json"
     peak_text = cpu_peak()
     partial = figures.exists() and (len(chosen) < len(ZOO) or len(targets) < len(TARGETS))
-    if (args.table_only or args.no_timings or partial) and figures.exists():
+    if (args.no_timings or partial) and figures.exists():
         peak_text = json.loads(figures.read_text())["peak"]  # the table's; a rerun's own CPU goes with its models
-    if args.table_only:
-        write_readme(table(json.loads(figures.read_text())["models"], peak_text))
-        return
     cache = ROOT / ".bench-cache"
     entries = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -386,9 +313,8 @@ def main() -> None:
                     old["peak"] = entry["peak"]
         entries = sorted(kept.values(), key=lambda e: order.index(e["name"]))
     figures.write_text(json.dumps({"peak": peak_text, "models": entries}, indent=1) + "\n")
-    block = table(entries, peak_text)
-    write_readme(block)
-    print(block)
+    docs_tables.write("coverage")
+    print("\n".join(docs_tables.coverage()))
 
 
 if __name__ == "__main__":

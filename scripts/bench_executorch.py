@@ -7,7 +7,7 @@ cache, so the three int8 files come from one int8 program. The peer is the flow 
 of the float model with XNNPACKQuantizer (symmetric, per channel) on the same calibration samples, then
 `to_edge_transform_and_lower` with XnnpackPartitioner. Every file runs in its runtime on the same data; latency is
 the p50 of runner.measure (shrink_edge/devices/runner.py) with every file of the model taking turns.
-Writes bench/executorch.json and the table between the executorch-table markers in README.md.
+Writes bench/executorch.json, then its table (scripts/docs_tables.py).
 
     .venv/bin/python scripts/bench_executorch.py [fashion_mnist,digits,mobilenet_v2]
 """
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import docs_tables  # noqa: E402
 from bench_coverage import make_data, prepared_model, zoo_module  # noqa: E402
 
 from shrink_edge.backends import backend  # noqa: E402
@@ -32,7 +33,7 @@ from shrink_edge.profiling.devices import runner  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".bench-executorch"
 CLI = str(Path(sys.executable).with_name("shrink-edge"))
-RUNS, WARMUP = 200, 20
+RUNS, WARMUP = docs_tables.EXECUTORCH_RUNS, docs_tables.EXECUTORCH_WARMUP
 FILES = {"onnx": ("onnx-int8", "onnxruntime"), "tflite": ("tflite-int8", "litert"),
          "executorch": ("executorch-int8", "executorch")}
 
@@ -144,21 +145,6 @@ def measure(name: str) -> dict:
     return {"samples": len(x), "labels": y is not None, "rows": rows}
 
 
-def table(results: dict) -> str:
-    lines = [f"One interleaved run per model, 1 thread, {RUNS} runs after {WARMUP} warm-up; "
-             f"{results['conditions']['cpu']}, {results['conditions']['cores']} cores, int8 ISA "
-             f"{', '.join(results['conditions'].get('int8_isa', [])) or 'not recorded'}.", "",
-             "| model | artifact | runtime | size (B) | top-1 | agreement | cosine | p50 ms | vs LiteRT int8 |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for name, model in results["models"].items():
-        for r in model["rows"]:
-            top1 = f"{r['accuracy']:.2%}" if "accuracy" in r else ""
-            agree = f"{r['agreement']:.2%}" if "agreement" in r else ""
-            lines.append(f"| {name} | {r['tool']}: `{Path(r['path']).name}` | {r['runtime']} | {r['size_bytes']:,} | "
-                         f"{top1} | {agree} | {r['cosine']:.4f} | {r['p50_ms']:.3f} | {r['vs_litert_int8']:.2f}x |")
-    return "\n".join(lines)
-
-
 def main() -> None:
     chosen = sys.argv[1].split(",") if len(sys.argv) > 1 else ["fashion_mnist", "digits", "mobilenet_v2"]
     results = {"conditions": runner.facts(1), "models": {}}
@@ -167,12 +153,8 @@ def main() -> None:
         results["models"][name] = measure(name)
     (ROOT / "bench").mkdir(exist_ok=True)
     (ROOT / "bench" / "executorch.json").write_text(json.dumps(results, indent=1) + "\n")
-    block = table(results)
-    readme = ROOT / "README.md"
-    start, end = "<!-- executorch-table:start -->", "<!-- executorch-table:end -->"
-    before, rest = readme.read_text().split(start, 1)
-    readme.write_text(before + start + "\n" + block + "\n" + end + rest.split(end, 1)[1])
-    print(block)
+    docs_tables.write("executorch")
+    print("\n".join(docs_tables.executorch()))
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ sentence encoder pre-trained here on real English (scripts/text_encoder.py: the 
 Every artifact runs in its runtime on the held-out data and is compared with the float PyTorch model per output
 (cosine mean and worst sample, SQNR) and on top-1 where there are labels (dynamic files one sample at a time, as an
 app runs them: their ranges are per run); latency is 1 thread, p50 of one
-interleaved run (shrink_edge/devices/runner.py). Writes bench/fidelity.json and the README table between the
-fidelity-table markers (`--table`: the table again from bench/fidelity.json).
+interleaved run (shrink_edge/devices/runner.py). Writes bench/fidelity.json, then its table
+(scripts/docs_tables.py).
 """
 from __future__ import annotations
 
@@ -43,6 +43,8 @@ from shrink_edge.model.data import load_idx_dir  # noqa: E402
 from shrink_edge.profiling.devices import runner  # noqa: E402
 from shrink_edge.verify.metrics import compare  # noqa: E402
 
+import docs_tables  # noqa: E402
+
 WORK = ROOT / ".bench-fidelity"
 CLI = str(Path(sys.executable).with_name("shrink-edge"))
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -61,7 +63,6 @@ FORMATS = {"onnx-int8": "onnxruntime", "tflite-int8": "litert", "openvino-int8":
 STATIC = (("onnx-int8", "onnx"), ("tflite-int8", "tflite"), ("openvino-int8", "openvino"))
 DYNAMIC = (("onnx-dynamic", "onnx-dynamic"), ("tflite-dynamic", "tflite-dynamic"))  # int8 weights, activations at
 # run time (OpenVINO: not built)
-RUNTIMES = tuple(dict.fromkeys(FORMATS.values()))
 ACCURACY_CONTROL = 128, 0.001  # NNCF's validation samples, and the cosine it may lose
 PRETRAIN_STEPS = 1000  # masked-LM steps of 32 paragraphs for the text encoder (~10 min on 2 threads)
 
@@ -390,45 +391,11 @@ def main(only: list[str], variants: list[str]) -> None:
                          if labels is not None else None, "samples": len(labels if labels is not None else
                                                                           next(iter(data.values()))), "rows": rows}
     out.write_text(json.dumps({"conditions": runner.facts(1), "models": results}, indent=1, default=float) + "\n")
-    write_readme(results)
-
-
-def write_readme(results: dict) -> None:
-    lines = ["| model | runtime | tool | top-1 | cosine (worst output) | worst sample | SQNR dB | size | p50 ms |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for name, result in results.items():
-        for runtime in RUNTIMES:
-            rows = [r for r in result["rows"] if r["runtime"] == runtime]
-            ours_static = [r for r in rows if r["tool"].startswith("shrink-edge") and "cosine" in r
-                           and not r["tool"].endswith(("fallback", "dynamic"))]
-            best = max(ours_static, key=lambda r: r["cosine"], default=None)
-            shown = [r for r in rows if r["tool"] in ("float32", "shrink-edge default", "shrink-edge equalize",
-                                                      "shrink-edge equalize+fallback", "shrink-edge dynamic")
-                     or not r["tool"].startswith(("shrink-edge", "float32"))]
-            if best is not None and best["tool"] not in ("shrink-edge default", "shrink-edge equalize"):
-                shown.insert(3, {**best, "tool": f"{best['tool']} (our best int8)"})
-            for r in shown:
-                if "cosine" not in r:
-                    lines.append(f"| {name} | {runtime} | {r['tool']} | failed: {r.get('failed', '')[:80]} |"
-                                 " | | | | |")
-                    continue
-                kept = f" (kept in float: {', '.join(r['kept_float'])})" if r.get("kept_float") else ""
-                accuracy = "" if r["accuracy"] is None else f"{100 * r['accuracy']:.2f}%"
-                lines.append(f"| {name} | {runtime} | {r['tool']}{kept} | {accuracy} | {r['cosine']:.4f} | "
-                             f"{r['cosine_worst']:.4f} | {r['sqnr_db']:.1f} | {r['size_bytes'] / 1024:.0f} KB | "
-                             f"{r['p50_ms']:.3f} |")
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- fidelity-table -->", "<!-- /fidelity-table -->"
-    if start in text:
-        text = text[:text.index(start) + len(start)] + "\n" + "\n".join(lines) + "\n" + text[text.index(end):]
-        readme.write_text(text)
+    docs_tables.write("fidelity")
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--table"]:  # the README table again from bench/fidelity.json
-        write_readme(json.loads((ROOT / "bench" / "fidelity.json").read_text())["models"])
-    else:  # [--models "BERT,ViT"]: only those (names' beginnings); [--variants default,dynamic]: only those of ours
-        options = dict(zip(sys.argv[1::2], sys.argv[2::2]))
-        main(options["--models"].split(",") if "--models" in options else [],
-             options["--variants"].split(",") if "--variants" in options else list(VARIANTS))
+    # [--models "BERT,ViT"]: only those (names' beginnings); [--variants default,dynamic]: only those of ours
+    options = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+    main(options["--models"].split(",") if "--models" in options else [],
+         options["--variants"].split(",") if "--variants" in options else list(VARIANTS))

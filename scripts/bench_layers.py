@@ -5,7 +5,7 @@ This times the layer kinds those nets are made of, each alone at a shape MobileN
 int8 from `shrink_edge.export` (the same passes as any model), in every runtime on the host: onnxruntime, LiteRT,
 OpenVINO and ExecuTorch, 1 thread, interleaved (the profiler's runner), p50 of RUNS. Inputs: normal noise (the
 timing does not depend on values).
-Writes bench/layers.json and the table between the layers-table markers in README.md.
+Writes bench/layers.json, then its table (scripts/docs_tables.py).
 
     .venv/bin/python scripts/bench_layers.py
 """
@@ -26,7 +26,8 @@ import shrink_edge
 from shrink_edge.profiling.devices import runner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_coverage import timings, write_readme  # noqa: E402
+import docs_tables  # noqa: E402
+from bench_coverage import timings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 100
@@ -83,16 +84,6 @@ def timed(pairs: dict[str, tuple[Path, Path]], mac_count: int) -> dict[str, dict
     return results
 
 
-def table(entries: list[dict]) -> str:
-    runtimes = [r for _, _, r in TARGETS.values()]
-    lines = ["| layer | MACs | " + " | ".join(f"{r}: int8 ms (x float)" for r in runtimes) + " |",
-             "|---|---:|" + "---:|" * len(runtimes)]
-    for e in entries:
-        cells = [f"{e['timings'][r]['int8_ms']:.3f} ({e['timings'][r]['int8_speedup']:.2f}x)" for r in runtimes]
-        lines.append(f"| {e['name']} | {e['macs'] / 1e6:.1f} M | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 def main() -> None:
     torch.manual_seed(0)
     entries = []
@@ -105,9 +96,8 @@ def main() -> None:
     conditions = runner.facts(1)
     (ROOT / "bench" / "layers.json").write_text(json.dumps({"runs": RUNS, "threads": 1, "conditions": conditions,
                                                             "layers": entries}, indent=1) + "\n")
-    text = f"{conditions['cpu']}, int8 ISA {', '.join(conditions['int8_isa'])}, 1 thread.\n\n" + table(entries)
-    write_readme(text, table="layers")
-    print(text)
+    docs_tables.write("layers")
+    print("\n".join(docs_tables.layers()))
 
 
 if __name__ == "__main__":

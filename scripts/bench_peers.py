@@ -12,8 +12,8 @@ digits, 360-image test split). For each, from the same float checkpoint:
   are also the float baselines.
 Every artifact runs in its real runtime on the test set; latency is 1 thread, p50 of interleaved runs per runtime
 (shrink_edge/devices/runner.py), with the ratios to that runtime's float model and fastest peer. Writes
-bench/results.json, the table between the peers-table markers in README.md, and bench/peers.png. `--remeasure`
-times the last run's artifacts again, keeping its conversion times.
+bench/results.json, its table (scripts/docs_tables.py) and bench/peers.png. `--remeasure` times the last run's
+artifacts again, keeping its conversion times.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import docs_tables  # noqa: E402
 from bench_targets import ort_static  # noqa: E402
 
 from shrink_edge.model.data import load_idx_dir, load_npz  # noqa: E402
@@ -251,31 +252,8 @@ def remeasure() -> None:
 
 def write(results: dict) -> None:
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    write_readme(results)
+    docs_tables.write("peers")
     plot(results)
-
-
-def write_readme(results: dict) -> None:
-    lines = [f"1 thread, p50 of {results['runs']} interleaved runs per runtime after {results['warmup']} warm-up, "
-             f"{results['conditions']['cpu']}; accuracy on the full test set; sizes and speed-ups against the float32 "
-             "model and the fastest peer int8 on the same runtime (input set once, each timed call the inference "
-             "alone); time: the whole conversion. Ours: one empty cache per variant, so the ONNX row includes "
-             "quantizing and any training (marked *), the TFLite and OpenVINO rows reuse that checkpoint (the OpenVINO "
-             "spec rounds pruned channels to 16, not 8: its pruned model is trained again).",
-             "", "| model | runtime | tool | size (B) | smaller | top-1 | drop (pt) | p50 ms | faster than float | "
-             "faster than fastest peer | time (s) |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for name, model in results["models"].items():
-        for row in sorted(model["rows"], key=lambda r: (r["runtime"], r["tool"] != "float32", r["tool"])):
-            lines.append(f"| {name} | {row['runtime']} | {row['tool']} | {row['size_bytes']:,} | "
-                         f"{row['size_vs_float']:.1f}x | {100 * row['accuracy']:.2f}% | {row['drop_pt']:+.2f} | "
-                         f"{row['p50_ms']:.3f} | {row['speedup_vs_float']:.2f}x | "
-                         f"{row['speedup_vs_fastest_peer']:.2f}x | {row.get('seconds', '')}"
-                         f"{'*' if row.get('from_empty_cache') else ''} |")
-    readme = (ROOT / "README.md").read_text()
-    start, end = "<!-- peers-table:start -->", "<!-- peers-table:end -->"
-    head, _, rest = readme.partition(start)
-    _, _, tail = rest.partition(end)
-    (ROOT / "README.md").write_text(f"{head}{start}\n" + "\n".join(lines) + f"\n{end}{tail}")
 
 
 def plot(results: dict) -> None:

@@ -1,4 +1,4 @@
-"""The sample's profile table and report for the README.
+"""The sample's profile table and report for the docs.
 
 1. Two exports of the bundled sample, each to every target, profiled on the host and on the emulated arm64 phone
    (`--profile local --profile emulator`): PTQ of the unpruned model, and the recipe (prune 0.5 + distill + QAT;

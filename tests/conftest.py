@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import save_file
 from typer.testing import CliRunner
 
+from shrink_edge.config import targets
 from shrink_edge.model import sample
 from shrink_edge.cli.commands import app
 
@@ -121,7 +122,7 @@ def fragile(tmp_path_factory):
     root = tmp_path_factory.mktemp("fragile")
     with np.load(sample.HELDOUT) as held:
         np.savez(root / "data.npz", x=held["x"][:600])
-    spec = (TESTS.parent / "targets" / "onnx.toml").read_text()
+    spec = (targets.TARGETS_DIR / "onnx.toml").read_text()
     (root / "strict.toml").write_text(spec.replace("min_sqnr_db = 10", "min_sqnr_db = 30", 1))
     assert "min_sqnr_db = 30" in (root / "strict.toml").read_text()
     (root / "plain.toml").write_text("[quantize]\nequalize = false\n")

@@ -20,7 +20,7 @@ class Quantization:
     observer: str = "histogram"       # how calibration picks activation ranges: histogram, minmax, percentile
     weight_bits: int = 8              # 7: weights in [-63, 63], which int8 kernels without VNNI cannot saturate
     equalize: bool = False            # cross-layer equalization before calibration (equalization.py; opt-in:
-    # +1.4 dB on the sample, +29 dB on FragileNet, -0.1 dB on the TwoHeads test model, see README)
+    # +1.4 dB on the sample, +29 dB on FragileNet, -0.1 dB on the TwoHeads test model: docs/accuracy.md)
     smooth: bool = False              # SmoothQuant on LayerNorm -> linear layers before calibration (smoothing.py)
     bias_correction: bool = True      # each layer's mean output shift from rounding its weights, measured on the
     # calibration data, added to its bias (bias_correction.py; on: +0.1 to +2.9 dB on all 7 rows of
