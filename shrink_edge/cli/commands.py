@@ -105,7 +105,8 @@ SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a r
                                                      "e.g. --set prune.ratio=0.3. Repeatable.")]
 TrainOpt = Annotated[Optional[Path], typer.Option("--train-data", help="Fine-tuning data (IDX directory or .npz); "
                                                   "overrides the recipe's train_data.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="Where fine-tuning runs: cpu or cuda.")]
+TrainDeviceOpt = Annotated[str, typer.Option("--train-device", help="Where fine-tuning runs: cpu or cuda (profiling "
+                                                 "devices are `profile --device`).")]
 AndroidOpt = Annotated[Optional[Path], typer.Option("--android-project", help="Android project root: the .tflite "
                                                     "and its metadata go to app/src/main/assets, plus a Kotlin helper "
                                                     "and shrink-edge.gradle.kts.")]
@@ -147,7 +148,7 @@ def export(
                                                        "[default: the recipe's first target, else onnx].")] = None,
     model: ModelOpt = None, weights: WeightsOpt = None, input_shape: ShapeOpt = None, data: DataOpt = None,
     calibration: CalibrationOpt = None, recipe: RecipeOpt = None, overrides: SetOpt = None,
-    train_data: TrainOpt = None, device: DeviceOpt = "cpu", out: OutOpt = Path("out"), cache_dir: CacheOpt = None,
+    train_data: TrainOpt = None, device: TrainDeviceOpt = "cpu", out: OutOpt = Path("out"), cache_dir: CacheOpt = None,
     unsafe_allow_pickle: PickleOpt = False, android_project: AndroidOpt = None, assets_dir: AssetsOpt = None,
     ios_project: IosOpt = None, labels: LabelsOpt = None,
     profile_on: Annotated[Optional[list[str]], typer.Option("--profile", help="Then profile the artifacts on this "
@@ -210,7 +211,7 @@ def optimize(
     target: Annotated[Optional[str], typer.Option(help="Target whose quantization scheme and channel multiple "
                                                        "apply [default: the recipe's first target, else onnx].")] = None,
     model: ModelOpt = None, weights: WeightsOpt = None, input_shape: ShapeOpt = None, data: DataOpt = None,
-    calibration: CalibrationOpt = None, device: DeviceOpt = "cpu", out: OutOpt = Path("out"),
+    calibration: CalibrationOpt = None, device: TrainDeviceOpt = "cpu", out: OutOpt = Path("out"),
     cache_dir: CacheOpt = None, unsafe_allow_pickle: PickleOpt = False, as_json: JsonOpt = False,
 ) -> None:
     """Prune, fine-tune with distillation and run INT8 QAT as the recipe says; write the optimized checkpoint."""
@@ -334,15 +335,20 @@ def report(
 
 @app.command("targets")
 def list_targets(as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False) -> None:
-    """List the target specs."""
+    """List the target specs, and what this install lacks to run each."""
     from ..config import targets
     from .tables import targets_table
 
+    from ..backends import missing_extras
+
     with _one_line_errors():
         specs = targets.available()
+        needs = {name: missing_extras([f for m in targets.members(s) for f in m.artifacts])
+                 for name, s in specs.items()}
     payload = {name: {"runtime": s.runtime, "artifacts": list(s.artifacts), "description": s.description,
-                      "budget": vars(s.budget), "quantization": vars(s.quantization)} for name, s in specs.items()}
-    _emit(as_json, payload, targets_table(specs))
+                      "budget": vars(s.budget), "quantization": vars(s.quantization), "needs_extras": needs[name]}
+               for name, s in specs.items()}
+    _emit(as_json, payload, targets_table(specs, needs))
 
 
 @app.command()

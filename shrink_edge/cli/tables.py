@@ -101,13 +101,17 @@ def _device_table(profile: dict) -> Table:
     return table
 
 
-def targets_table(specs) -> Table:
+def targets_table(specs, needs: dict[str, list[str]]) -> Table:
+    """Each target, and `ready` or the pip install that its backends need (a group runs the members it can)."""
+    from ..backends import install_hint
+
     table = Table(title="targets")
-    for column in ("name", "runtime", "artifacts", "budget", "description"):
+    for column in ("name", "runtime", "artifacts", "budget", "description", "this install"):
         table.add_column(column)
     for spec in specs.values():
-        budget = ", ".join(f"{k}={v}" for k, v in vars(spec.budget).items() if v is not None)
-        table.add_row(spec.name, spec.runtime, ", ".join(spec.artifacts), budget, spec.description)
+        budget = ", ".join(f"{k}={v}" for k, v in vars(spec.budget).items() if v not in (None, False))
+        table.add_row(spec.name, spec.runtime, ", ".join(spec.artifacts), budget, spec.description,
+                      install_hint(needs[spec.name]) if needs[spec.name] else "ready")
     return table
 
 

@@ -41,7 +41,7 @@ class Job:
             raise UserError("--data is needed with --model: a directory of IDX files or an .npz with one array per "
                             "input (x for a single input) and optional labels y")
         if device not in ("cpu", "cuda"):
-            raise UserError(f"unknown --device '{device}'; choose cpu or cuda")
+            raise UserError(f"unknown --train-device '{device}'; choose cpu or cuda")
         return cls(spec, model, _as_path(data), _as_path(calibration), recipe or Recipe(), device,
                    refused=_not_installed(spec))
 
