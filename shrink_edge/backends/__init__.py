@@ -1,26 +1,27 @@
-"""The backends: each subfolder is one (its passes, runtime session, facts and op check behind contract.Backend),
-found here by walking this package, so adding a backend is adding its folder and a spec in shrink_edge/targets/."""
+"""The backends: each folder named in NAMES is one (its passes, runtime session, facts and op check behind
+contract.Backend), so adding a backend is adding its folder, its name here and a spec in shrink_edge/targets/. Code
+that several backends share lives in shared/, never in one backend imported by another."""
 from __future__ import annotations
 
 import importlib
-import pkgutil
 
 from ..errors import UserError
 from ..engine.formats import MODEL_FORMATS, Format
 from ..passes import MODEL_PASSES, Pass
 from .contract import Backend
 
+NAMES = ("coreml", "ethos_u", "executorch", "litert", "onnxruntime", "openvino", "tflm")  # by name: the planner's ties
 
-def _discover() -> dict[str, Backend]:
+
+def _registered() -> dict[str, Backend]:
     found = {}
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if info.ispkg:
-            backend = importlib.import_module(f"{__name__}.{info.name}").BACKEND
-            found[backend.name] = backend
+    for name in NAMES:
+        backend = importlib.import_module(f"{__name__}.{name}").BACKEND
+        found[backend.name] = backend
     return found
 
 
-BACKENDS: dict[str, Backend] = _discover()
+BACKENDS: dict[str, Backend] = _registered()
 FORMATS: dict[str, Format] = {f.name: f for f in (*MODEL_FORMATS, *(f for b in BACKENDS.values() for f in b.formats))}
 PASSES: tuple[Pass, ...] = (*MODEL_PASSES, *(p for b in BACKENDS.values() for p in b.passes))
 _OWNER = {f.name: b for b in BACKENDS.values() for f in b.formats}

@@ -5,7 +5,7 @@ import openvino as ov
 import pytest
 from openvino import opset13 as ops
 
-from shrink_edge.backends.onnxruntime.qdq import unshared_weight_parameters, weights_as
+from shrink_edge.backends.shared.qdq import unshared_weight_parameters, weights_as
 from shrink_edge.backends.openvino.ir import compact
 
 

@@ -36,8 +36,7 @@ def test_the_check_notices_a_stale_table(tmp_path, monkeypatch):
     page = tmp_path / "page.md"
     start, end = docs_tables.markers("layers")
     page.write_text(f"before\n{start}\n| an old row |\n{end}\nafter\n")
-    monkeypatch.setattr(docs_tables, "PAGES", {"layers": "page.md"})
-    monkeypatch.setattr(docs_tables, "ROOT", tmp_path)
+    monkeypatch.setattr(docs_tables, "PAGES", {"layers": str(page)})  # absolute: ROOT / page is the page
     assert docs_tables.stale() == ["layers"]
     docs_tables.write("layers")
     assert docs_tables.stale() == [] and page.read_text().startswith("before\n") and "an old row" not in page.read_text()

@@ -4,13 +4,14 @@ from ...engine.formats import Format
 from ..contract import Backend
 from . import check, session
 from .export import CoremlExportInt8, CoremlExportWeights8
+from ..shared.coreml_spec import facts
 
 BACKEND = Backend(
     name="coreml",
     formats=(Format("coreml-int8", ".int8.mlpackage"), Format("coreml-w8", ".w8.mlpackage")),
     passes=(CoremlExportInt8(), CoremlExportWeights8()),
     predict=session.predict,
-    facts=session.facts,
+    facts=facts,  # the spec alone: prediction needs macOS
     check=check.check,
     extra="coreml",
     requires=("coremltools",),

@@ -12,15 +12,14 @@ from pathlib import Path
 from ...quant.scheme import make_quantizer, quick_int8
 from ...model.signature import examples
 from ..contract import ConversionFailed, once, refused
-from ..litert.check import check as litert_check
-from .vela import compile_with_vela, vela_config
+from ..shared.float_models import litert_refusals
+from ..shared.tflite_io import named_io
+from ..shared.vela import compile_with_vela, vela_config
 
 
 def int8_tflite(module, model, scheme, path: Path) -> None:
     import litert_torch
     from litert_torch.quantize.quant_config import QuantConfig
-
-    from ..litert.export import named_io
 
     example = examples(model.inputs, 1)
     names = [s.name for s in model.inputs]
@@ -31,7 +30,7 @@ def int8_tflite(module, model, scheme, path: Path) -> None:
 
 
 def check(module, model, specs, folder: Path) -> list[str]:
-    if problems := litert_check(module, model, specs, folder):
+    if problems := litert_refusals(module, model, specs, folder):
         return problems
     try:
         tflite = once(folder, "ethos-u-int8.tflite", lambda path: int8_tflite(module, model, specs[0].quantization,

@@ -71,7 +71,7 @@ def tosa(options: dict):
 
 
 def _ethos_u_spec(options: dict):
-    from ..ethos_u.vela import vela_config
+    from ..shared.vela import vela_config
     from .arm import tosa_tools
 
     tosa_tools()
@@ -181,7 +181,7 @@ class ExecutorchLowerEthosU(ExecutorchLower):
     rewrite, lower = staticmethod(arm_graph), staticmethod(arm_lowered)
 
     def settings(self, ctx: Context) -> dict:
-        from ..ethos_u.vela import vela_config
+        from ..shared.vela import vela_config
 
         return vela_config(ctx.options)
 

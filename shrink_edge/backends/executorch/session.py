@@ -135,7 +135,7 @@ def _coreml_model(blob: bytes) -> dict:
     same check as a Core ML target's package on Linux)."""
     from executorch.backends.apple.coreml import executorchcoreml
 
-    from ..coreml.session import facts as coreml_facts
+    from ..shared.coreml_spec import facts as coreml_facts
 
     with tempfile.TemporaryDirectory() as folder:
         if not executorchcoreml.unflatten_directory_contents(bytes(blob), folder):

@@ -2,7 +2,8 @@
 quantized at run time), run by ai-edge-litert."""
 from ...engine.formats import Format
 from ..contract import Backend
-from . import check, session
+from . import session
+from ..shared.float_models import litert_refusals
 from .intermediates import intermediates
 from .dynamic import TfliteExportDynamic
 from .export import TfliteExport
@@ -13,7 +14,7 @@ BACKEND = Backend(
     passes=(TfliteExport(), TfliteExportDynamic()),
     predict=session.predict,
     facts=session.facts,
-    check=check.check,
+    check=litert_refusals,  # the float .tflite it writes is kept for TFLM's and Vela's checks
     extra="litert",
     requires=("ai_edge_litert", "litert_torch", "ai_edge_quantizer"),
     intermediates=intermediates,

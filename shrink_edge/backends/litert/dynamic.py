@@ -13,7 +13,8 @@ from ...errors import UserError
 from ...model.source import load_program
 from ...passes.base import Context, Pass
 from ...model.signature import examples
-from .export import named_io, short_tensor_names
+from ..shared.tflite_io import named_io
+from .export import short_tensor_names
 
 
 class TfliteExportDynamic(Pass):

@@ -16,24 +16,9 @@ from pathlib import Path
 from ...errors import UserError
 from ...model.source import load_program
 from ...quant.scheme import make_quantizer, unfold_weights
-from ...model.signature import examples, flatten_outputs
+from ...model.signature import examples
 from ...passes.base import Context, Pass
-
-
-def named_io(module, inputs: list[str], outputs: tuple[str, ...]):
-    """The module called with keyword arguments and returning a dict: litert-torch names the .tflite signature's
-    inputs after the keywords and its outputs after the keys (else args_0, output_0, ...)."""
-    import torch
-
-    class NamedIO(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inner = module
-
-        def forward(self, **kwargs):
-            return dict(zip(outputs, flatten_outputs(self.inner(*(kwargs[n] for n in inputs)))))
-
-    return NamedIO()
+from ..shared.tflite_io import named_io
 
 
 def short_tensor_names(path: Path) -> None:

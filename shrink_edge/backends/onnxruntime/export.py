@@ -44,7 +44,7 @@ class OnnxExport(Pass):
         import onnx
         import torch
 
-        from .graph_edit import rename_outputs
+        from ..shared.onnx_graph import rename_outputs
         from .pooling import global_average_pools
 
         program = load_program(src)
@@ -79,7 +79,7 @@ class OnnxExportInt8(OnnxExport):
         return {**super().settings(ctx), "weights": weight_option(ctx)}
 
     def rewrite(self, model, ctx: Context) -> None:
-        from .qdq import make_ort_fusable, seven_bits, short_names, weight_arrays, weights_as
+        from ..shared.qdq import make_ort_fusable, seven_bits, short_names, weight_arrays, weights_as
 
         make_ort_fusable(model)
         option = weight_option(ctx)

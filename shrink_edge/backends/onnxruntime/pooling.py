@@ -11,7 +11,7 @@ from __future__ import annotations
 import onnx
 from onnx import helper, numpy_helper
 
-from .graph_edit import consumers, replace_nodes
+from ..shared.onnx_graph import consumers, replace_nodes
 
 
 def _ranks(model: onnx.ModelProto) -> dict[str, int]:

@@ -78,7 +78,7 @@ def facts(path: Path) -> dict:
     Nothing for a float file."""
     import onnx
 
-    from .qdq import seven_bits, weight_arrays
+    from ..shared.qdq import seven_bits, weight_arrays
 
     weights = weight_arrays(onnx.load(path))
     if weights:

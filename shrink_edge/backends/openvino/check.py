@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..onnxruntime.check import loaded_by
+from ..shared.float_models import loaded_by
 
 
 def _compile(path: Path) -> None:

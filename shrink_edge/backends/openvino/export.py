@@ -27,7 +27,7 @@ class OpenVinoExport(Pass):
 
         import onnx
 
-        from ..onnxruntime.qdq import unshared_weight_parameters, weights_as
+        from ..shared.qdq import unshared_weight_parameters, weights_as
         from .ir import compact
         from .overflow import seven_bit_weights
 

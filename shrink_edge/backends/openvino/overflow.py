@@ -28,8 +28,8 @@ import onnx
 from onnx import numpy_helper
 
 from ...model.signature import by_name_else_position
-from ..onnxruntime.graph_edit import consumers
-from ..onnxruntime.qdq import seven_bits
+from ..shared.onnx_graph import consumers
+from ..shared.qdq import seven_bits
 
 LAYERS = ("Conv", "MatMul", "Gemm")
 BATCH = 8  # samples per onnxruntime run while measuring inputs (a Conv's patches are large)

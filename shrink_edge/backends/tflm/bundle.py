@@ -66,7 +66,7 @@ def minimal_arena(path: Path) -> int:
 
 
 def op_names(path: Path) -> Counter:
-    from ..litert.session import inspector
+    from ..shared.tflite_io import inspector
 
     interpreter = inspector(path)
     return Counter(op["op_name"] for op in interpreter._get_ops_details())

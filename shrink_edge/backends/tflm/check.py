@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..contract import ConversionFailed, refused
-from ..litert.check import float_tflite
+from ..shared.float_models import float_tflite
 
 
 def check(module, model, specs, folder: Path) -> list[str]:

@@ -18,7 +18,7 @@ def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Sample by sample (TFLM has no batch); inputs and outputs in the flatbuffer's order, named by its signature."""
     from tflite_micro import runtime
 
-    from ..litert.session import dequantize, inspector, io_details, matched, quantize, to_layout
+    from ..shared.tflite_io import dequantize, inspector, io_details, matched, quantize, to_layout
 
     info = json.loads((path / "tflm.json").read_text())
     flatbuffer = path / "model.tflite"

@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .graph_edit import consumers, replace_nodes
+from .onnx_graph import consumers, replace_nodes
 
 
 def _constants(graph) -> dict[str, np.ndarray]:
