@@ -8,7 +8,7 @@ import importlib
 from ..errors import UserError
 from ..engine.formats import MODEL_FORMATS, Format
 from ..passes import MODEL_PASSES, Pass
-from .contract import Backend
+from .contract import Backend, Timing
 
 NAMES = ("coreml", "ethos_u", "executorch", "litert", "onnxruntime", "openvino", "tflm")  # by name: the planner's ties
 
@@ -40,6 +40,16 @@ def missing_extras(formats) -> list[str]:
 
     needed = {owner(f) for f in formats} | {owner(p.target) for f in formats for p in plan("torch", f)}
     return sorted({b.extra for b in needed if b is not None and not b.installed()})
+
+
+def timing_modules() -> dict:
+    """Runtime -> the module that times its files (the profiler's runner loads them)."""
+    return {name: b.timing.module for name, b in BACKENDS.items() if b.timing}
+
+
+def phone_timings() -> list[Timing]:
+    """What adb devices and the emulated phone run."""
+    return [b.timing for b in BACKENDS.values() if b.timing and b.timing.on_phone]
 
 
 def install_hint(extras) -> str:

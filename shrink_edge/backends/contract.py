@@ -1,11 +1,12 @@
-"""What a backend is: the formats it writes, the passes that write them, and its runtime's session. Each backend
-is one folder beside this file whose __init__.py defines BACKEND; a timing.py there makes its files profilable
-(devices/runner.py finds it)."""
+"""What a backend is: the formats it writes, the passes that write them, its runtime's session, and everything
+else it may provide (pre-training check, intermediates for the debugger, timing and what a device needs for it, the
+extra that installs it). Each backend is one folder beside this file whose __init__.py defines BACKEND."""
 from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Callable
 
 import numpy as np
@@ -31,6 +32,18 @@ Check = Callable[..., list[str]]  # (module, model source, target specs, scratch
 
 
 @dataclass(frozen=True)
+class Timing:
+    """How the profiler times a backend's files. `module` (the backend's timing.py) runs standalone, numpy and the
+    runtime only: RUNTIME and PACKAGE name it, claims(path) says which files it takes, load(path, threads,
+    random_input) returns one timed call. The host imports it; a device gets its file beside the runner."""
+    module: ModuleType
+    on_phone: bool = True                  # adb devices and the emulated phone run it (PACKAGE's aarch64 wheel)
+    phone_packages: tuple[str, ...] = ()   # Debian packages the emulated phone needs for it
+    phone_wheel_deps: bool = True          # the phone installs PACKAGE with its dependencies
+    build_on_phone: Callable[[Path], None] | None = None  # run on the phone's root once its packages are in
+
+
+@dataclass(frozen=True)
 class Backend:
     name: str                  # the runtime, as target specs name it (`runtime = "litert"`)
     formats: tuple[Format, ...]
@@ -41,6 +54,7 @@ class Backend:
     intermediates: Intermediates | None = None  # every int8 activation, for the per-layer debugger
     extra: str | None = None   # the pip extra that installs its tools (`shrink-edge[openvino]`); None: the core
     requires: tuple[str, ...] = ()  # the modules its tools import, all there when the extra is installed
+    timing: Timing | None = None  # its files can be profiled
 
     def installed(self) -> bool:
         return all(importlib.util.find_spec(module) is not None for module in self.requires)

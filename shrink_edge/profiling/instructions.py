@@ -22,7 +22,8 @@ def _count(path: Path, runs: int, folder: Path) -> int:
     out = folder / f"callgrind.{runs}.out"
     done = subprocess.run(["valgrind", "--tool=callgrind", "--collect-atstart=no", f"--toggle-collect={TOGGLE}",
                            f"--callgrind-out-file={out}", sys.executable, runner.__file__, str(path), "--runs",
-                           str(runs), "--warmup", "0", "--out", str(folder / "result.json")],
+                           str(runs), "--warmup", "0", "--out", str(folder / "result.json"),
+                           "--timing", runner.timing_modules()["litert"].__file__],
                           capture_output=True, text=True)
     if done.returncode != 0 or not out.exists():
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]

@@ -3,8 +3,8 @@ program as every other target), run by executorch.runtime on the host; and the i
 whose .pte runs on Apple devices only (its Core ML model is checked at spec level elsewhere), and to an Arm Ethos-U
 NPU (Vela's command stream, read from the file), whose TOSA graph runs in Arm's TOSA reference model."""
 from ...engine.formats import Format
-from ..contract import Backend
-from . import check, session
+from ..contract import Backend, Timing
+from . import check, session, timing
 from .lower import (ExecutorchLowerCoreml, ExecutorchLowerEthosU, ExecutorchLowerFloat, ExecutorchLowerInt8, ExecutorchLowerTosa)
 
 BACKEND = Backend(
@@ -19,4 +19,7 @@ BACKEND = Backend(
     check=check.check,
     extra="executorch",
     requires=("executorch",),
+    timing=Timing(timing, phone_packages=("g++",),
+                  phone_wheel_deps=False,  # its dependencies include torch: the timer needs only the wheel's libraries
+                  build_on_phone=timing.build_on_phone),
 )

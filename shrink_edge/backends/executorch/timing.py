@@ -12,9 +12,6 @@ from pathlib import Path
 
 RUNTIME = "executorch"
 PACKAGE = "executorch"
-ON_PHONE = True
-PHONE_WHEEL_DEPS = False  # the wheel's dependencies include torch: the timer needs only the wheel's libraries
-PHONE_PACKAGES = ("g++",)  # Debian packages build_on_phone needs in the phone's root
 TIMER = Path("/usr/local/lib/shrink-edge/libpte_timer.so")  # where build_on_phone puts it, inside the device
 WHEEL = Path("/usr/local/lib/python3.11/dist-packages/executorch")
 DTYPES = {6: "float32", 4: "int64", 3: "int32", 11: "bool", 0: "uint8", 1: "int8"}  # c10::ScalarType

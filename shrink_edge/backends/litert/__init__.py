@@ -1,8 +1,8 @@
 """TFLite / LiteRT: full-int8 (litert-torch from the int8 program) and dynamic int8 (int8 weights, activations
 quantized at run time), run by ai-edge-litert."""
 from ...engine.formats import Format
-from ..contract import Backend
-from . import session
+from ..contract import Backend, Timing
+from . import session, timing
 from ..shared.float_models import litert_refusals
 from .intermediates import intermediates
 from .dynamic import TfliteExportDynamic
@@ -18,4 +18,5 @@ BACKEND = Backend(
     extra="litert",
     requires=("ai_edge_litert", "litert_torch", "ai_edge_quantizer"),
     intermediates=intermediates,
+    timing=Timing(timing),
 )

@@ -3,7 +3,6 @@ from pathlib import Path
 
 RUNTIME = "litert"
 PACKAGE = "ai-edge-litert"
-ON_PHONE = True  # the emulated phone installs its aarch64 wheel; adb devices are sent these files
 
 
 def claims(path: Path) -> bool:

@@ -1,8 +1,8 @@
 """ONNX for onnxruntime: the float model, an int8 QDQ model and a dynamically quantized one (int8 weights,
 activations quantized at run time), run on the CPU execution provider."""
 from ...engine.formats import Format
-from ..contract import Backend
-from . import check, session
+from ..contract import Backend, Timing
+from . import check, session, timing
 from .intermediates import intermediates
 from .dynamic import OnnxQuantizeDynamic
 from .export import OnnxExportFloat, OnnxExportInt8
@@ -16,4 +16,5 @@ BACKEND = Backend(
     check=check.check,
     facts=session.facts,
     intermediates=intermediates,
+    timing=Timing(timing),
 )

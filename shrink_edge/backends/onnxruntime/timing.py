@@ -6,7 +6,6 @@ import numpy as np
 
 RUNTIME = "onnxruntime"
 PACKAGE = "onnxruntime"
-ON_PHONE = True
 TYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32,
          "tensor(bool)": np.bool_, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8}
 

@@ -1,7 +1,7 @@
 """OpenVINO IR, int8, from the int8 ONNX model; run on the CPU plugin."""
 from ...engine.formats import Format
-from ..contract import Backend
-from . import check, session
+from ..contract import Backend, Timing
+from . import check, session, timing
 from .export import OpenVinoExport
 
 BACKEND = Backend(
@@ -13,4 +13,5 @@ BACKEND = Backend(
     check=check.check,
     extra="openvino",
     requires=("openvino",),
+    timing=Timing(timing, on_phone=False),
 )

@@ -4,7 +4,6 @@ from pathlib import Path
 
 RUNTIME = "openvino"
 PACKAGE = "openvino"
-ON_PHONE = False
 
 
 def claims(path: Path) -> bool:

@@ -1,8 +1,8 @@
 """TensorFlow Lite Micro: a bundle (flatbuffer, C array, op resolver, measured arena) run by the TFLM reference
 interpreter."""
 from ...engine.formats import Format
-from ..contract import Backend
-from . import check, session
+from ..contract import Backend, Timing
+from . import check, session, timing
 from .bundle import TflmBundle
 
 BACKEND = Backend(
@@ -14,4 +14,5 @@ BACKEND = Backend(
     check=check.check,
     extra="mcu",
     requires=("tflite_micro",),
+    timing=Timing(timing, on_phone=False),
 )

@@ -5,7 +5,6 @@ from pathlib import Path
 
 RUNTIME = "tflm"
 PACKAGE = "tflite-micro"
-ON_PHONE = False
 
 
 def claims(path: Path) -> bool:

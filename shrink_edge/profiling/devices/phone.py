@@ -12,7 +12,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from ...errors import DeviceError
-from .remote import phone_runtimes
+from ...backends import phone_timings
 from .sandbox import AdbdSandbox
 
 SUITE = "bookworm"  # its python3 is 3.11: the wheels below are chosen for that
@@ -25,7 +25,7 @@ MARKER = "etc/shrink-edge-phone.json"
 
 def wheels() -> list[str]:
     """The host's versions of the device runtimes, so both sides run the same ones."""
-    return [*(module.PACKAGE for module in phone_runtimes()), "numpy"]
+    return [*(t.module.PACKAGE for t in phone_timings()), "numpy"]
 
 
 def default_root() -> Path:
@@ -59,14 +59,13 @@ def create(root: Path, log=sys.stderr) -> Path:
     partial = root.with_name(root.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    runtimes = phone_runtimes()
-    debs = ",".join(["python3", "adbd/bookworm-backports",
-                     *(deb for module in runtimes for deb in getattr(module, "PHONE_PACKAGES", ()))])
+    runtimes = phone_timings()
+    debs = ",".join(["python3", "adbd/bookworm-backports", *(deb for t in runtimes for deb in t.phone_packages)])
     pip = [sys.executable, "-m", "pip", "install", "--quiet", "--only-binary=:all:", "--python-version", "3.11",
            "--implementation", "cp", "--platform", "manylinux_2_28_aarch64", "--platform", "manylinux_2_27_aarch64",
            "--platform", "manylinux2014_aarch64", "--target", str(partial / "usr/local/lib/python3.11/dist-packages")]
-    with_deps = [m.PACKAGE for m in runtimes if getattr(m, "PHONE_WHEEL_DEPS", True)] + ["numpy"]
-    without_deps = [m.PACKAGE for m in runtimes if not getattr(m, "PHONE_WHEEL_DEPS", True)]
+    with_deps = [t.module.PACKAGE for t in runtimes if t.phone_wheel_deps] + ["numpy"]
+    without_deps = [t.module.PACKAGE for t in runtimes if not t.phone_wheel_deps]
     steps = [
         ["mmdebstrap", "--arch=arm64", "--variant=apt", f"--include={debs}", SUITE, str(partial), *MIRRORS],
         [*pip, *(f"{name}=={version(name)}" for name in with_deps)],
@@ -79,15 +78,15 @@ def create(root: Path, log=sys.stderr) -> Path:
             shutil.rmtree(partial, ignore_errors=True)
             last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:]
             raise DeviceError(f"building the emulated phone failed at {step[0]}: {' '.join(last)}")
-    for module in runtimes:
-        if hasattr(module, "build_on_phone"):
-            print(f"building {module.RUNTIME}'s timer in the phone ...", file=log)
+    for t in runtimes:
+        if t.build_on_phone is not None:
+            print(f"building {t.module.RUNTIME}'s timer in the phone ...", file=log)
             try:
-                module.build_on_phone(partial)
+                t.build_on_phone(partial)
             except subprocess.CalledProcessError as e:
                 shutil.rmtree(partial, ignore_errors=True)
                 last = (e.stderr or "").strip().splitlines()[-1:]
-                raise DeviceError(f"building the emulated phone failed at {module.RUNTIME}'s timer: "
+                raise DeviceError(f"building the emulated phone failed at {t.module.RUNTIME}'s timer: "
                                   f"{' '.join(last)}") from None
     (partial / "data/local/tmp").mkdir(parents=True, exist_ok=True)
     (partial / MARKER).write_text(json.dumps({"suite": SUITE, "arch": "arm64",

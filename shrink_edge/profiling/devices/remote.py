@@ -30,21 +30,20 @@ class RemoteFolder:
                 raise  # else the first error is the one worth reporting
 
 
-def phone_runtimes() -> list:
-    """The runtimes that devices run (their backends' timing.py says ON_PHONE); the emulated phone installs them."""
-    return [module for module in runner.timing_modules().values() if module.ON_PHONE]
-
-
 def runs_on_devices(path: Path) -> bool:
-    return any(module.claims(path) for module in phone_runtimes())
+    from ...backends import phone_timings
+
+    return any(t.module.claims(path) for t in phone_timings())
 
 
 def _push_models(adb: Adb, paths: list[Path], folder: str) -> list[str]:
+    from ...backends import phone_timings
+
     remote = []
     for i, path in enumerate(paths):
         if not path.is_file() or not runs_on_devices(path):
             raise DeviceError(f"cannot run {path} on an adb device: only files of "
-                              f"{', '.join(m.RUNTIME for m in phone_runtimes())} are pushed")
+                              f"{', '.join(t.module.RUNTIME for t in phone_timings())} are pushed")
         target = f"{folder}/{i}-{path.name}"
         adb.push(path, target)
         remote.append(target)
@@ -52,7 +51,10 @@ def _push_models(adb: Adb, paths: list[Path], folder: str) -> list[str]:
 
 
 def run_runner(adb: Adb, paths: list[Path], runs: int, warmup: int, threads: int) -> tuple[dict, list[dict]]:
-    """The device's python3 runs shrink_edge/devices/runner.py: same measurement as on the host, interleaved."""
+    """The device's python3 runs the profiler's runner.py with the backends' timing modules beside it: the same
+    measurement as on the host, interleaved."""
+    from ...backends import phone_timings
+
     abi = adb.abi()
     with RemoteFolder(adb) as folder:
         python = adb.shell(["sh", "-c", "command -v python3 || true"], "looking for python3").strip()
@@ -61,11 +63,13 @@ def run_runner(adb: Adb, paths: list[Path], runs: int, warmup: int, threads: int
                               "--benchmark-model PATH")
         models = _push_models(adb, paths, folder)
         adb.push(Path(runner.__file__), f"{folder}/runner.py")
-        for module in phone_runtimes():
-            adb.push(Path(module.__file__), f"{folder}/timing_{module.RUNTIME}.py")
+        timing = []
+        for module in (t.module for t in phone_timings()):
+            timing += ["--timing", f"{folder}/timing_{module.RUNTIME}.py"]
+            adb.push(Path(module.__file__), timing[-1])
         result = f"{folder}/result.json"
         adb.shell([python, f"{folder}/runner.py", *models, "--runs", str(runs), "--warmup", str(warmup),
-                   "--threads", str(threads), "--out", result], "running the models", timeout=None)
+                   "--threads", str(threads), "--out", result, *timing], "running the models", timeout=None)
         with tempfile.TemporaryDirectory() as local:
             adb.pull(result, Path(local) / "result.json")
             payload = json.loads((Path(local) / "result.json").read_text())

@@ -8,15 +8,14 @@ once and each timed call is the inference alone. Passing the input on every call
 `request.infer({0: x})`) adds Python's conversion of feed and results: 3.5-10 µs a call on onnxruntime and 110-180
 µs on OpenVINO (a new input tensor each call), measured on the digits models: up to a small model's whole inference.
 
-Standalone on purpose (numpy and the runtimes only, no shrink_edge imports): `shrink-edge profile --device adb`
-pushes this file and the backends' timing.py files to the device and runs it there with the device's python3; the
-host runs the same code in-process.
+Standalone on purpose (numpy and the runtimes only): `shrink-edge profile --device adb` pushes this file and the
+backends' timing modules to the device and runs it there with the device's python3, naming them with --timing; the
+host runs the same code in-process, with the modules the backends' registry declares (shrink_edge.backends).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import importlib.util
 import json
 import os
@@ -60,24 +59,28 @@ def random_input(shape, dtype, quantized: bool = True) -> np.ndarray:
     return rng.random(shape, dtype=np.float32).astype(dtype)
 
 
-@functools.lru_cache(maxsize=None)
 def timing_modules() -> dict:
-    """Runtime name -> the module that loads a file for timing: each backend's timing.py in the package, or the
-    timing_<backend>.py files pushed beside this one on a device. A backend with a timing.py is profiled."""
-    here = Path(__file__).resolve().parent
-    files = sorted(here.glob("timing_*.py")) or sorted((here.parents[1] / "backends").glob("*/timing.py"))
+    """Runtime -> the module that loads its files for timing, as the backends declare them (on the host only: a
+    device's runner is given the files with --timing)."""
+    from shrink_edge.backends import timing_modules as registered
+
+    return registered()
+
+
+def load_timing(files: list[Path]) -> dict:
+    """The timing modules pushed beside this file on a device, by runtime."""
     modules = {}
     for file in files:
-        spec = importlib.util.spec_from_file_location(f"_shrink_edge_timing_{file.parent.name}_{file.stem}", file)
+        spec = importlib.util.spec_from_file_location(f"_shrink_edge_timing_{file.stem}", file)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         modules[module.RUNTIME] = module
     return modules
 
 
-def runtime_of(path: Path) -> str | None:
+def runtime_of(path: Path, modules: dict | None = None) -> str | None:
     """Which runtime runs this file, by its kind; None if no runtime here does."""
-    return next((name for name, module in timing_modules().items() if module.claims(path)), None)
+    return next((name for name, module in (modules or timing_modules()).items() if module.claims(path)), None)
 
 
 @contextlib.contextmanager
@@ -98,11 +101,11 @@ def silenced():
             os.close(copy)
 
 
-def measure(paths: list[Path], runs: int, warmup: int, threads: int) -> list[dict]:
+def measure(paths: list[Path], runs: int, warmup: int, threads: int, modules: dict | None = None) -> list[dict]:
     """Raw timings per model, in milliseconds."""
-    modules, entries = timing_modules(), []
+    modules, entries = modules or timing_modules(), []
     for path in paths:
-        runtime = runtime_of(path)
+        runtime = runtime_of(path, modules)
         before = _memory_mb("VmRSS")
         start = time.perf_counter()
         try:
@@ -132,7 +135,7 @@ def measure(paths: list[Path], runs: int, warmup: int, threads: int) -> list[dic
     return entries
 
 
-def facts(threads: int) -> dict:
+def facts(threads: int, modules: dict | None = None) -> dict:
     """What the figures depend on: CPU, cores, threads, load and runtime versions."""
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
@@ -143,7 +146,7 @@ def facts(threads: int) -> dict:
     flags = next((line.split(":", 1)[1].split() for line in cpuinfo if line.split(":")[0].strip() in ("flags",
                                                                                                   "Features")), [])
     versions = {}
-    for package in (module.PACKAGE for module in timing_modules().values()):
+    for package in (module.PACKAGE for module in (modules or timing_modules()).values()):
         try:
             versions[package] = version(package)
         except PackageNotFoundError:
@@ -161,13 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--timing", type=Path, action="append", required=True, help="a backend's timing module")
     args = parser.parse_args(argv)
+    modules = load_timing(args.timing)
     try:
-        entries = measure(args.models, args.runs, args.warmup, args.threads)
+        entries = measure(args.models, args.runs, args.warmup, args.threads, modules)
     except RunnerError as e:
         print(e, file=sys.stderr)  # the caller reports this last line
         return 1
-    args.out.write_text(json.dumps({"facts": facts(args.threads), "entries": entries}))
+    args.out.write_text(json.dumps({"facts": facts(args.threads, modules), "entries": entries}))
     return 0
 
 
