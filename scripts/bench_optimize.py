@@ -16,7 +16,7 @@ import torch
 
 from shrink_edge.model import sample
 from shrink_edge.model.data import load_idx_dir
-from shrink_edge.engine.job import predict_torch
+from shrink_edge.model.predict import predict_torch
 from shrink_edge.model.source import load_program
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,16 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from ..model import data as data_io
 from ..model import sample
 from ..errors import UserError
 from ..files import sha256_file, sha256_json
 from ..model.source import ModelSource
 from ..config.recipe import Recipe
-from ..model.signature import as_numpy, examples, flatten_outputs
+from ..model.predict import class_output, where
 from ..config.targets import TargetSpec, members
+from ..verify.before_work import check_before_work
 from .versions import tool_versions
 
 CODE_DIR = Path(__file__).resolve().parents[1]  # the package: its code enters the run key
@@ -87,58 +86,24 @@ class Job:
         calib = data_io.load(self.calibration, split="train") if self.calibration is not None else None
         train = data_io.load(self.recipe.train_data, split="train") if self.recipe.train_data else None
         with steps.step("loading the model"):
-            model, module = self.model.resolved(evaluation, _where(self.data))
-        evaluation = data_io.bind(evaluation, model.inputs, _where(self.data))
+            model, module = self.model.resolved(evaluation, where(self.data))
+        evaluation = data_io.bind(evaluation, model.inputs, where(self.data))
         if calib is not None:
-            calib = data_io.bind(calib, model.inputs, _where(self.calibration), "calibration data")
+            calib = data_io.bind(calib, model.inputs, where(self.calibration), "calibration data")
         else:  # calibrate on the first part of the data and verify on the rest
             n = min(self.spec.quantization.calibration_samples, len(evaluation) // 5)
             if n == 0:
-                raise UserError(f"{_where(self.data)} holds {len(evaluation)} samples: too few to calibrate and "
+                raise UserError(f"{where(self.data)} holds {len(evaluation)} samples: too few to calibrate and "
                                 "verify; give at least 5")
             calib, evaluation = evaluation.take(0, n), evaluation.take(n)
         if train is not None:
-            train = data_io.bind(train, model.inputs, _where(self.recipe.train_data), "training data")
-        class_output = _class_output(module, model, [(d, w) for d, w in ((evaluation, self.data),
-                                                                          (train, self.recipe.train_data)) if d])
-        self._lint(module, model, steps)
+            train = data_io.bind(train, model.inputs, where(self.recipe.train_data), "training data")
+        labelled = [(d, w) for d, w in ((evaluation, self.data), (train, self.recipe.train_data)) if d]
+        labels_for = class_output(module, model, labelled)
+        check_before_work(self, module, model, steps)
         ctx = Context(model=model, calibration=calib, quantization=self.quantization(), steps=steps,
-                      options=self.spec.options, train=train, device=self.device, class_output=class_output)
+                      options=self.spec.options, train=train, device=self.device, class_output=labels_for)
         return ctx, evaluation, module
-
-    def _lint(self, module, model: ModelSource, steps) -> None:
-        """Say now, before any training, what a target will not convert (its declared limits; and, when a recipe
-        trains, what the real converters refuse), and what it will fix in place."""
-        from ..verify.lint import beyond_limits, dynamic_dims
-        from ..passes.torch_export import export_program
-
-        specs = self.members()
-        with steps.step("checking the model against the targets"):
-            program = export_program(module, model.inputs)
-        problems = [f"{s.name}: {', '.join(found)}" for s in specs
-                     if (found := beyond_limits(program, s, model.input_shape))]
-        if not problems and self.recipe.passes(self.spec):  # minutes of training ahead: try the converters first
-            from ..verify.conversion_check import by_target
-
-            with steps.step("converting the float model for each target"):
-                reasons = by_target(module, model, specs)
-            problems = [f"{name}: {reason}" for name, reason in reasons.items()]
-            if self.spec.include and len(reasons) < len(specs):  # a group: the others are trained and built
-                self.refused.update(reasons)
-                for name, reason in reasons.items():
-                    steps.note(f"{name} refused: {reason}")
-                problems = []
-        if problems:
-            raise UserError("the model will not convert: " + "; ".join(problems) +
-                            "; change those layers or choose another target")
-        if model.program is None:
-            return
-        shape = model.input_shape
-        if fixed := [d for d in dynamic_dims(module) if d > 0]:  # module: the program's own, as loaded
-            steps.note(f"dimensions {', '.join(map(str, fixed))} of the input are dynamic in {model.program}; "
-                       f"the int8 artifacts fix them at {', '.join(str(shape[d]) for d in fixed)} (--input-shape)")
-        if static := [s.name for s in specs if s.limits.static_shapes]:
-            steps.note(f"static input shapes in {', '.join(static)}: the batch is fixed at {shape[0]} (--input-shape)")
 
 
 def _not_installed(spec: TargetSpec) -> dict[str, str]:
@@ -153,51 +118,12 @@ def _not_installed(spec: TargetSpec) -> dict[str, str]:
     return lacking
 
 
-def predict_torch(module, inputs: list[np.ndarray], batch: int = 250) -> list[np.ndarray]:
-    """The module's outputs on every sample, one array per output."""
-    import torch
-
-    chunks = []
-    with torch.no_grad():
-        for i in range(0, len(inputs[0]), batch):
-            chunks.append(as_numpy(flatten_outputs(module(*(torch.from_numpy(x[i:i + batch]) for x in inputs)))))
-    return [np.concatenate(parts) for parts in zip(*chunks)]
-
-
-def _class_output(module, model: ModelSource, labelled: list) -> int | None:
-    """Which output the labels are for: the class scores, (batch, classes). None without labels."""
-    import torch
-
-    labelled = [(d, w) for d, w in labelled if d.class_labels is not None]
-    if not labelled:
-        return None
-    with torch.no_grad():
-        outs = flatten_outputs(module(*examples(model.inputs)))
-    scores = [i for i, o in enumerate(outs) if o.ndim == 2 and o.dtype.is_floating_point]
-    if not scores:
-        raise UserError(f"{_where(labelled[0][1])} has labels y but no output of the model holds class scores "
-                        f"(batch, classes): it returns {', '.join(f'{n} {tuple(o.shape)}' for n, o in zip(model.outputs, outs))}; "
-                        "leave y out to verify every output against the float model")
-    index = scores[0]
-    classes = int(outs[index].shape[1])
-    for dataset, where in labelled:
-        if dataset.class_labels.min() < 0 or dataset.class_labels.max() >= classes:
-            raise UserError(f"labels in {_where(where)} range over {dataset.class_labels.min()}..{dataset.class_labels.max()} "
-                            f"but the model's {model.outputs[index]} has {classes} outputs; give labels "
-                            f"0..{classes - 1}")
-    return index
-
-
 def _as_path(value):
     return Path(value) if isinstance(value, (str, Path)) else value
 
 
 def _is(value, path: Path) -> bool:
     return isinstance(value, (str, Path)) and Path(value) == path
-
-
-def _where(value) -> str:
-    return str(value) if isinstance(value, (str, Path)) else "the data passed in"
 
 
 def _digest(value) -> str:

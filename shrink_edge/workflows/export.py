@@ -5,15 +5,20 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..engine import manifest as manifest_io
+from ..engine.graph import Artifact
+from ..engine.manifest import Entry, Manifest
 from ..config import targets
 from ..apps.install import AppTargets, check, install
 from ..engine.cache import Cache
 from ..errors import BudgetError, PredictionUnavailable, UserError, first_line
-from ..files import atomic_copies, size_bytes, tree_sha256
-from ..engine.job import Job, predict_torch
+from ..files import atomic_copies
+from ..engine.job import Job
+from ..model.predict import predict_torch
 from ..model.source import as_source
 from ..config.recipe import Recipe, as_recipe
+from ..config.targets import TargetSpec
 from ..model.signature import by_name_else_position
+from ..verify.metrics import Metrics
 from ..verify.task_metric import TaskMetric, drops
 from ..engine.versions import tool_versions
 
@@ -80,48 +85,49 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
             from .debug import diagnosis as diagnose
 
             diagnosis = diagnose(job, ctx, evaluation, cache)[0]
-    rows, broken, optimized = chosen.rows, chosen.broken, chosen.optimized
+    broken, optimized = chosen.broken, chosen.optimized
     reference_accuracy, task_reference = chosen.reference_accuracy, chosen.task_reference
     if broken and enforce_budget:
         raise BudgetError(f"target {job.spec.name} budget broken: " + "; ".join(broken)
                           + _advice(chosen.lost, diagnosis, fallback) + _dynamic_advice(job, chosen.lost))
 
     reference_name = "torch (QAT int8)" if optimized.int8_model else "torch"
-    manifest = {"run_key": run_key, "command": "export", "target": job.spec.name, "model": model.name,
-                **described, "versions": tool_versions(),
-                "signature": {"inputs": [s.describe() for s in model.inputs], "outputs": list(model.outputs),
-                              "class_output": model.outputs[ctx.class_output] if ctx.class_output is not None
-                              else None},
-                "reference": {"runtime": reference_name, "samples": len(evaluation),
-                              "accuracy": round(reference_accuracy, 6) if reference_accuracy is not None else None,
-                              **({"task": task_reference} if task_reference is not None else {})},
-                **({"budget_broken": broken} if broken else {}),
-                **({"refused": chosen.refused} if chosen.refused else {}),
-                **({"keep_float": list(chosen.keep_float)} if chosen.keep_float else {}),
-                **({"fallback": fallback} if fallback else {}),
-                **({"debug": diagnosis.as_dict()} if diagnosis else {}), "artifacts": []}
-    copies = []
-    for spec, fmt, artifact, runtime, metrics, facts in rows:
-        file = f"{model.name}{FORMATS[fmt].suffix}"
-        copies.append((artifact.path, out / file))
-        manifest["artifacts"].append({
-            "target": spec.name, "format": fmt, "file": file, "path": str(out / file), "runtime": runtime,
-            "size_bytes": size_bytes(artifact.path), "sha256": tree_sha256(artifact.path),
-            "metrics": metrics.as_dict() if metrics else None, **({"facts": facts} if facts else {}),
-        })
-    atomic_copies(copies)
-    manifest_io.write(out, manifest)
-    return _installed(ExportResult(out, manifest, reused=False), apps)
+    files = [(v, f"{model.name}{FORMATS[v.format].suffix}") for v in chosen.verified]
+    manifest = Manifest(
+        run_key, "export", model.name, **described, versions=tool_versions(), target=job.spec.name,
+        signature={"inputs": [s.describe() for s in model.inputs], "outputs": list(model.outputs),
+                   "class_output": model.outputs[ctx.class_output] if ctx.class_output is not None else None},
+        reference={"runtime": reference_name, "samples": len(evaluation),
+                   "accuracy": round(reference_accuracy, 6) if reference_accuracy is not None else None,
+                   **({"task": task_reference} if task_reference is not None else {})},
+        budget_broken=broken, refused=chosen.refused, keep_float=list(chosen.keep_float), fallback=fallback,
+        debug=diagnosis.as_dict() if diagnosis else None,
+        artifacts=[Entry.of(v.artifact.path, out, file, v.format, target=v.spec.name, runtime=v.runtime,
+                            metrics=v.metrics.as_dict() if v.metrics else None, facts=v.facts or None)
+                   for v, file in files])
+    atomic_copies([(v.artifact.path, out / file) for v, file in files])
+    return _installed(ExportResult(out, manifest_io.write(out, manifest), reused=False), apps)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """One artifact built and run in its runtime on the held-out data."""
+    spec: TargetSpec
+    format: str
+    artifact: Artifact
+    runtime: str
+    metrics: Metrics | None  # None: its runtime cannot run here (facts["verification_skipped"] says why)
+    facts: dict
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """Every artifact of a run built from one int8 program and verified: rows of (spec, format, artifact, runtime,
-    metrics, facts), what they break of their budgets, which of those are about their outputs (what keeping layers
-    in float can mend), and the members of a group target that refused the model (name -> the one-line reason)."""
+    """Every artifact of a run built from one int8 program and verified, what they break of their budgets, which of
+    those are about their outputs (what keeping layers in float can mend), and the members of a group target that
+    refused the model (name -> the one-line reason)."""
     optimized: object
     keep_float: tuple[str, ...]
-    rows: list
+    verified: list[Verified]
     broken: list[str]
     lost: list[str]
     refused: dict[str, str]
@@ -138,7 +144,7 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
     from ..quant.quant_points import float_compute
     from ..verify.metrics import fact_violations, fidelity_violations
 
-    model, steps, rows = ctx.model, ctx.steps, []
+    model, steps, verified = ctx.model, ctx.steps, []
     optimized = run_recipe(job, ctx, cache)
     with steps.step("reference outputs (PyTorch)"):
         reference_module = optimized.reference(model)
@@ -155,31 +161,31 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
     refused = dict(job.refused)
     for spec in job.members():
         try:
-            rows += [_verified(spec, fmt, optimized, ctx, cache, evaluation, reference, lsbs, metric)
-                     for fmt in spec.artifacts]
+            verified += [_verified(spec, fmt, optimized, ctx, cache, evaluation, reference, lsbs, metric)
+                         for fmt in spec.artifacts]
         except UserError as e:
             if not job.spec.include:
                 raise
             refused[spec.name] = str(e)  # a group target: the other members still build
             steps.note(f"{spec.name} refused: {e}")
-    if refused and not rows:
+    if refused and not verified:
         raise UserError("no target of the group converts: " + "; ".join(f"{k}: {v}" for k, v in refused.items()))
     lost, broken = [], []
-    for spec, fmt, _, _, m, facts in rows:
-        if not FORMATS[fmt].quantized:
+    for v in verified:
+        if not FORMATS[v.format].quantized:
             continue
-        outputs = fidelity_violations(m, reference_accuracy, spec.budget)
-        if max_metric_drop is not None and task_reference is not None and m:
-            outputs += drops(task_reference, m.task or {}, max_metric_drop)
-        lost += [f"{spec.name} {fmt}: {v}" for v in outputs]
-        broken += [f"{spec.name} {fmt}: {v}" for v in outputs + fact_violations(spec.budget, facts, kept_float)]
-    return Attempt(optimized, ctx.quantization.keep_float, rows, broken, lost, refused, reference_accuracy,
+        outputs = fidelity_violations(v.metrics, reference_accuracy, v.spec.budget)
+        if max_metric_drop is not None and task_reference is not None and v.metrics:
+            outputs += drops(task_reference, v.metrics.task or {}, max_metric_drop)
+        lost += [f"{v.spec.name} {v.format}: {o}" for o in outputs]
+        broken += [f"{v.spec.name} {v.format}: {o}"
+                   for o in outputs + fact_violations(v.spec.budget, v.facts, kept_float)]
+    return Attempt(optimized, ctx.quantization.keep_float, verified, broken, lost, refused, reference_accuracy,
                    task_reference)
 
 
-def _verified(spec, fmt: str, optimized, ctx, cache: Cache, evaluation, reference, lsbs, metric) -> tuple:
-    """One artifact built and run in its runtime on the held-out data: (spec, format, artifact, runtime, metrics,
-    facts)."""
+def _verified(spec, fmt: str, optimized, ctx, cache: Cache, evaluation, reference, lsbs, metric) -> Verified:
+    """One artifact built and run in its runtime on the held-out data."""
     from ..backends import owner
     from ..engine.graph import build
     from ..verify.metrics import compare
@@ -206,7 +212,7 @@ def _verified(spec, fmt: str, optimized, ctx, cache: Cache, evaluation, referenc
     facts = backend.facts(artifact.path) if backend.facts else {}
     if metrics is None:
         facts = {**facts, "verification_skipped": skipped}
-    return spec, fmt, artifact, backend.name, metrics, facts
+    return Verified(spec, fmt, artifact, backend.name, metrics, facts)
 
 
 def _advice(lost: list[str], diagnosis, fallback: dict | None) -> str:

@@ -33,20 +33,19 @@ def fall_back(job, ctx, evaluation, cache, first, verified, max_layers: int):
             break
     latencies = _latencies([a for _, a in attempts], ctx.steps)
     steps = [{"keep_float": list(kept), "budget_broken": a.broken,
-              "artifacts": [_figures(row, latencies) for row in a.rows if FORMATS[row[1]].quantized]}
+              "artifacts": [_figures(v, latencies) for v in a.verified if FORMATS[v.format].quantized]}
              for kept, a in attempts]
     record = {"ranking": found.as_dict()["ranked"][:max(len(candidates), 3)], "kept_float": keep,
               "holds": not chosen.broken, "steps": steps, **({"caveat": caveat} if caveat else {})}
     return chosen, record
 
 
-def _figures(row, latencies: dict) -> dict:
-    spec, fmt, artifact, runtime, metrics, _ = row
-    figures = {"target": spec.name, "format": fmt, "size_bytes": size_bytes(artifact.path)}
-    if metrics is not None:
-        figures.update(cosine=rounded(metrics.worst("cosine")), sqnr_db=rounded(metrics.worst("sqnr_db")),
-                       agreement=rounded(metrics.agreement))
-    if (p50 := latencies.get(str(artifact.path))) is not None:
+def _figures(v, latencies: dict) -> dict:
+    figures = {"target": v.spec.name, "format": v.format, "size_bytes": size_bytes(v.artifact.path)}
+    if v.metrics is not None:
+        figures.update(cosine=rounded(v.metrics.worst("cosine")), sqnr_db=rounded(v.metrics.worst("sqnr_db")),
+                       agreement=rounded(v.metrics.agreement))
+    if (p50 := latencies.get(str(v.artifact.path))) is not None:
         figures["p50_ms"] = round(p50, 4)
     return figures
 
@@ -58,8 +57,8 @@ def _latencies(attempts, steps) -> dict[str, float]:
 
     from ..profiling.devices import runner
 
-    paths = list(dict.fromkeys(row[2].path for a in attempts for row in a.rows
-                               if FORMATS[row[1]].quantized and runner.runtime_of(row[2].path)))
+    paths = list(dict.fromkeys(v.artifact.path for a in attempts for v in a.verified
+                               if FORMATS[v.format].quantized and runner.runtime_of(v.artifact.path)))
     if not paths:
         return {}
     with steps.step(f"timing {len(paths)} artifacts of the fallback's steps"):

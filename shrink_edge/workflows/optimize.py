@@ -6,12 +6,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..engine import manifest as manifest_io
+from ..engine.manifest import Entry, Manifest
 from ..config import targets
 from ..engine.cache import Cache
 from ..errors import UserError
-from ..files import atomic_copy, sha256_file, sha256_json
+from ..files import atomic_copy, sha256_json
 from ..backends import FORMATS
-from ..engine.job import Job, predict_torch
+from ..engine.job import Job
+from ..model.predict import predict_torch
 from ..model.source import ModelSource, as_source, load_program
 from ..config.recipe import Recipe, as_recipe
 from ..model.signature import examples
@@ -115,17 +117,13 @@ def optimize(recipe: Recipe, target: str = "onnx", model: ModelSource | None = N
         metrics = compare(predict_torch(m, evaluation.arrays()), reference, ctx.model.outputs, evaluation.class_labels,
                           ctx.class_output)
         report[name] = {**stats, "accuracy": rounded(metrics.accuracy), "cosine": rounded(metrics.worst("cosine"))}
-    manifest = {"run_key": run_key, "command": "optimize", "model": job.model.name, **described,
-                "versions": tool_versions(),
-                "evaluated_on": len(evaluation), "stages": report, "artifacts": []}
+    manifest = Manifest(run_key, "optimize", job.model.name, **described, versions=tool_versions(),
+                        evaluated_on=len(evaluation), stages=report)
     outputs = [("optimized_float", optimized.float_model, ".optimized"), ("qat_int8", optimized.int8_model, ".qat")]
     for stage, artifact, infix in outputs:
         if artifact is None or artifact.path is None:
             continue
         file = f"{job.model.name}{infix}{FORMATS[artifact.format].suffix}"
         atomic_copy(artifact.path, out / file)
-        manifest["artifacts"].append({"stage": stage, "format": artifact.format, "file": file,
-                                      "path": str(out / file), "size_bytes": artifact.path.stat().st_size,
-                                      "sha256": sha256_file(artifact.path)})
-    manifest_io.write(out, manifest)
-    return OptimizeResult(out, manifest, reused=False)
+        manifest.artifacts.append(Entry.of(artifact.path, out, file, artifact.format, stage=stage))
+    return OptimizeResult(out, manifest_io.write(out, manifest), reused=False)
