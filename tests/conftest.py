@@ -108,7 +108,7 @@ def two_heads(tmp_path_factory):
             opt.step()
     weights = root / "two_heads.safetensors"
     save_file(net.eval().state_dict(), weights)
-    np.savez(root / "labelled.npz", image=images[:400], tokens=tokens[:400], y=labels[:400])
+    np.savez(root / "labelled.npz", image=images[:400], tokens=tokens[:400], y_scores=labels[:400])  # for "scores"
     np.savez(root / "unlabelled.npz", image=images[:400], tokens=tokens[:400])
     return {"model": f"{TWO_HEADS}:build", "weights": weights, "labelled": root / "labelled.npz",
             "unlabelled": root / "unlabelled.npz"}

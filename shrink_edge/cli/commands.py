@@ -93,6 +93,9 @@ DataOpt = Annotated[Optional[Path], typer.Option("--data", help="Evaluation data
                                                  ".npz with one array per input (named after forward()'s "
                                                  "parameters; x for a single input) and optional labels y: "
                                                  "class ids, or masks, boxes ... for --metric.")]
+LabelsOutputOpt = Annotated[Optional[str], typer.Option("--labels-output", help="The output the data's labels y "
+                                                      "describe (class scores), by name [default: y_<output> in the "
+                                                      "data, else the only output that can hold them].")]
 CalibrationOpt = Annotated[Optional[Path], typer.Option("--calibration", help="Calibration data (same forms as "
                                                         "--data); default: the first part of --data.")]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output folder for artifacts and manifest.json.")]
@@ -147,8 +150,9 @@ def export(
     target: Annotated[Optional[str], typer.Option(help="Target spec name (see `shrink-edge targets`) "
                                                        "[default: the recipe's first target, else onnx].")] = None,
     model: ModelOpt = None, weights: WeightsOpt = None, input_shape: ShapeOpt = None, data: DataOpt = None,
-    calibration: CalibrationOpt = None, recipe: RecipeOpt = None, overrides: SetOpt = None,
-    train_data: TrainOpt = None, device: TrainDeviceOpt = "cpu", out: OutOpt = Path("out"), cache_dir: CacheOpt = None,
+    calibration: CalibrationOpt = None, labels_output: LabelsOutputOpt = None, recipe: RecipeOpt = None,
+    overrides: SetOpt = None, train_data: TrainOpt = None, device: TrainDeviceOpt = "cpu", out: OutOpt = Path("out"),
+    cache_dir: CacheOpt = None,
     unsafe_allow_pickle: PickleOpt = False, android_project: AndroidOpt = None, assets_dir: AssetsOpt = None,
     ios_project: IosOpt = None, labels: LabelsOpt = None,
     profile_on: Annotated[Optional[list[str]], typer.Option("--profile", help="Then profile the artifacts on this "
@@ -183,8 +187,9 @@ def export(
         if labels is not None:
             app_info["labels"] = app_metadata.read_labels(labels)
         command = _command(target=target, model=model, weights=weights, input_shape=input_shape, data=data,
-                           calibration=calibration, recipe=recipe, set=overrides, train_data=train_data,
-                           device=device if device != "cpu" else None, out=out, cache_dir=cache_dir,
+                           calibration=calibration, labels_output=labels_output, recipe=recipe, set=overrides,
+                           train_data=train_data, train_device=device if device != "cpu" else None, out=out,
+                           cache_dir=cache_dir,
                            unsafe_allow_pickle=unsafe_allow_pickle, android_project=android_project,
                            assets_dir=assets_dir, ios_project=ios_project, labels=labels, metric=metric,
                            max_metric_drop=max_metric_drop, no_budget=no_budget, debug=debug)
@@ -194,7 +199,7 @@ def export(
                             out=out, cache_dir=cache_dir, recipe=plan, device=device, progress=_progress(as_json),
                             apps=apps, enforce_budget=not no_budget,
                             metric=TaskMetric.parse(metric) if metric else None, max_metric_drop=max_metric_drop,
-                            debug=debug)
+                            debug=debug, labels_output=labels_output)
         if profile_on:
             from ..profiling.profiler import profile_run
             from .tables import profile_table
@@ -203,6 +208,9 @@ def export(
     _emit(as_json, {**result.manifest, "reused": result.reused}, export_table(result))
     if profile_on and not as_json:
         stdout.print(profile_table(profiled))
+    if result.failed:
+        _fail(f"target {result.manifest['target']}: {', '.join(result.failed)} broke the budget and "
+              f"{'was' if len(result.failed) == 1 else 'were'} not written; the other members were", 1)
 
 
 @app.command()
@@ -211,7 +219,8 @@ def optimize(
     target: Annotated[Optional[str], typer.Option(help="Target whose quantization scheme and channel multiple "
                                                        "apply [default: the recipe's first target, else onnx].")] = None,
     model: ModelOpt = None, weights: WeightsOpt = None, input_shape: ShapeOpt = None, data: DataOpt = None,
-    calibration: CalibrationOpt = None, device: TrainDeviceOpt = "cpu", out: OutOpt = Path("out"),
+    calibration: CalibrationOpt = None, labels_output: LabelsOutputOpt = None, device: TrainDeviceOpt = "cpu",
+    out: OutOpt = Path("out"),
     cache_dir: CacheOpt = None, unsafe_allow_pickle: PickleOpt = False, as_json: JsonOpt = False,
 ) -> None:
     """Prune, fine-tune with distillation and run INT8 QAT as the recipe says; write the optimized checkpoint."""
@@ -223,7 +232,8 @@ def optimize(
         if plan is None:
             raise UserError("optimize needs a --recipe file or --set overrides naming the passes")
         result = run_optimize(plan, target=_target(target, plan), model=source, data=data, calibration=calibration,
-                              out=out, cache_dir=cache_dir, device=device, progress=_progress(as_json))
+                              out=out, cache_dir=cache_dir, device=device, progress=_progress(as_json),
+                              labels_output=labels_output)
     _emit(as_json, {**result.manifest, "reused": result.reused}, optimize_table(result))
 
 
@@ -232,8 +242,9 @@ def debug(
     target: Annotated[Optional[str], typer.Option(help="Target whose int8 scheme applies [default: the recipe's "
                                                        "first target, else onnx].")] = None,
     model: ModelOpt = None, weights: WeightsOpt = None, input_shape: ShapeOpt = None, data: DataOpt = None,
-    calibration: CalibrationOpt = None, recipe: RecipeOpt = None, overrides: SetOpt = None,
-    train_data: TrainOpt = None, cache_dir: CacheOpt = None, unsafe_allow_pickle: PickleOpt = False,
+    calibration: CalibrationOpt = None, labels_output: LabelsOutputOpt = None, recipe: RecipeOpt = None,
+    overrides: SetOpt = None, train_data: TrainOpt = None, cache_dir: CacheOpt = None,
+    unsafe_allow_pickle: PickleOpt = False,
     samples: Annotated[int, typer.Option(help="Held-out samples to measure on.")] = 128,
     top: Annotated[int, typer.Option(help="Rows of the ranking to print.")] = 10,
     as_json: JsonOpt = False,
@@ -248,7 +259,8 @@ def debug(
         if samples < 1:
             raise UserError(f"--samples {samples}: give at least 1")
         result = run_debug(source, target=_target(target, plan), data=data, calibration=calibration, recipe=plan,
-                           cache_dir=cache_dir, samples=samples, progress=_progress(as_json))
+                           cache_dir=cache_dir, samples=samples, progress=_progress(as_json),
+                           labels_output=labels_output)
     _emit(as_json, result, debug_table(result, top))
 
 

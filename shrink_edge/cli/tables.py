@@ -54,7 +54,9 @@ def export_table(result: ExportResult) -> Table:
                                "(cosine: mean per sample; error: p99/max in output LSB against an int8 reference, "
                                f"else max abs{worst}); artifacts and manifest.json in {result.out}",
                                *(f"skipped: {n}" for n in notes),
-                               *(f"refused by {name}: {why}" for name, why in m.get("refused", {}).items())])
+                               *(f"refused by {name}: {why}" for name, why in m.get("refused", {}).items()),
+                               *(f"{name} broke its budget, not written: {'; '.join(why)}"
+                                 for name, why in m.get("failed", {}).items())])
     return table
 
 

@@ -27,11 +27,12 @@ class Job:
     calibration: object | None
     recipe: Recipe = field(default_factory=Recipe)
     device: str = "cpu"
+    labels_output: str | None = None  # the output the data's labels describe (--labels-output)
     refused: dict = field(default_factory=dict, compare=False)  # group members the converters refused (open())
 
     @classmethod
     def create(cls, spec: TargetSpec, model: ModelSource | None, data, calibration,
-               recipe: Recipe | None = None, device: str = "cpu") -> "Job":
+               recipe: Recipe | None = None, device: str = "cpu", labels_output: str | None = None) -> "Job":
         if model is None:
             model = sample.model_source()
             data = data if data is not None else sample.HELDOUT
@@ -41,7 +42,7 @@ class Job:
                             "input (x for a single input) and optional labels y")
         if device not in ("cpu", "cuda"):
             raise UserError(f"unknown --train-device '{device}'; choose cpu or cuda")
-        return cls(spec, model, _as_path(data), _as_path(calibration), recipe or Recipe(), device,
+        return cls(spec, model, _as_path(data), _as_path(calibration), recipe or Recipe(), device, labels_output,
                    refused=_not_installed(spec))
 
     def quantization(self):
@@ -71,7 +72,8 @@ class Job:
         specs = {self.spec.name: self.spec, **{m.name: m for m in members(self.spec)}}
         settings = {**settings, "target": self.spec.name,
                     "spec_sha256": {name: sha256_file(s.path) for name, s in sorted(specs.items())},
-                    "recipe": self.recipe.describe(), "device": self.device}
+                    "recipe": self.recipe.describe(), "device": self.device,
+                    **({"labels_output": self.labels_output} if self.labels_output else {})}
         key = sha256_json({"inputs": inputs, "settings": settings, "versions": tool_versions(),
                            "code": sha256_json({str(p.relative_to(CODE_DIR)): sha256_file(p)
                                                 for p in sorted(CODE_DIR.rglob("*.py"))})})
@@ -99,7 +101,7 @@ class Job:
         if train is not None:
             train = data_io.bind(train, model.inputs, where(self.recipe.train_data), "training data")
         labelled = [(d, w) for d, w in ((evaluation, self.data), (train, self.recipe.train_data)) if d]
-        labels_for = class_output(module, model, labelled)
+        labels_for = class_output(module, model, labelled, self.labels_output)
         check_before_work(self, module, model, steps)
         ctx = Context(model=model, calibration=calib, quantization=self.quantization(), steps=steps,
                       options=self.spec.options, train=train, device=self.device, class_output=labels_for)

@@ -49,8 +49,9 @@ class Manifest:
     reference: dict | None = None  # export: what the artifacts were compared with
     evaluated_on: int | None = None  # optimize: held-out samples
     stages: dict | None = None       # optimize: params, MACs and accuracy per stage
-    budget_broken: list | None = None
-    refused: dict | None = None
+    budget_broken: list | None = None  # written anyway (--no-budget)
+    failed: dict | None = None         # group members that broke their budget, not written (name -> reasons)
+    refused: dict | None = None        # group members a converter or the install refused (name -> reason)
     keep_float: list | None = None
     fallback: dict | None = None
     debug: dict | None = None

@@ -1,5 +1,6 @@
 """Evaluation, calibration and training data: IDX files (as Fashion-MNIST ships) or an .npz with one array per
-model input, by name (`x` for a single input), and optional labels `y`.
+model input, by name (`x` for a single input), and optional labels: `y`, or `y_<output>` to name the output they
+describe.
 
 IDX images (uint8) are scaled to [0, 1] and given a channel axis (NCHW). .npz arrays are taken as they are
 (uint8 is scaled to [0, 1] too), so an .npz can hold any preprocessed input the model expects; integer and bool
@@ -24,6 +25,7 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.int16, 0x0C: np.int32, 0x
 class Dataset:
     inputs: dict[str, np.ndarray]    # one (N, ...) array per model input, by name
     labels: np.ndarray | None = None  # one row per sample: class ids, or what a task metric reads (masks, boxes)
+    labels_output: str | None = None  # the output the labels describe, where the data names it (y_<output>)
 
     def __len__(self) -> int:
         return len(next(iter(self.inputs.values())))
@@ -54,7 +56,7 @@ class Dataset:
     def select(self, index) -> "Dataset":
         """The samples at `index` (a slice or an index array)."""
         return Dataset({k: v[index] for k, v in self.inputs.items()},
-                       self.labels[index] if self.labels is not None else None)
+                       self.labels[index] if self.labels is not None else None, self.labels_output)
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -123,15 +125,25 @@ def load_npz(path: Path) -> Dataset:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         raise UserError(f"cannot read {path} as .npz: {e}; save it with numpy.savez(path, x=..., y=...) "
                         "(one array per model input, by name, and optional labels y)")
-    labels = arrays.pop("y", None)
+    labels, output = _labels(arrays, path)
     if not arrays:
         raise UserError(f"{path} holds no input arrays (only {sorted(f.files) or 'nothing'}); save one array per "
                         "model input, named after forward()'s parameters (x for a single input), and optional "
                         "labels y")
-    return _checked({name: _as_input(x) for name, x in arrays.items()}, labels, path)
+    return _checked({name: _as_input(x) for name, x in arrays.items()}, labels, path, output)
 
 
-def _checked(inputs: dict[str, np.ndarray], y: np.ndarray | None, where: Path) -> Dataset:
+def _labels(arrays: dict, where) -> tuple[np.ndarray | None, str | None]:
+    """Take the labels out of the arrays: `y`, or `y_<output>` for the output they describe (one of them)."""
+    keys = [k for k in arrays if k == "y" or k.startswith("y_")]
+    if len(keys) > 1:
+        raise UserError(f"{where} holds labels {', '.join(keys)}: give one, y or y_<output name>")
+    if not keys:
+        return None, None
+    return arrays.pop(keys[0]), keys[0][2:] or None
+
+
+def _checked(inputs: dict[str, np.ndarray], y: np.ndarray | None, where: Path, output: str | None = None) -> Dataset:
     counts = {name: len(x) if x.ndim else 0 for name, x in inputs.items()}
     if len(set(counts.values())) > 1:
         raise UserError(f"arrays in {where} hold different numbers of samples ({', '.join(f'{k}: {n}' for k, n in counts.items())}); "
@@ -147,7 +159,7 @@ def _checked(inputs: dict[str, np.ndarray], y: np.ndarray | None, where: Path) -
             raise UserError(f"{where} has {n} inputs but {len(y)} labels; they must match one to one")
         if y.ndim == 1 and np.issubdtype(y.dtype, np.integer):
             y = y.astype(np.int64)
-    return Dataset({name: np.ascontiguousarray(x) for name, x in inputs.items()}, y)
+    return Dataset({name: np.ascontiguousarray(x) for name, x in inputs.items()}, y, output)
 
 
 def mismatch(dataset: Dataset, names: list[str], arrays: dict, where, what: str = "data") -> None:
@@ -177,7 +189,8 @@ def bind(dataset: Dataset, inputs, where: Path | str, what: str = "data") -> Dat
         if str(x.dtype) != spec.dtype and not (spec.dtype.startswith("int") and str(x.dtype).startswith("int")):
             raise UserError(f"{what} {where} has {spec.name} of dtype {x.dtype} but the model takes {spec.dtype}; "
                             f"save it as {spec.dtype}")
-    return Dataset({spec.name: arrays[spec.name].astype(spec.dtype, copy=False) for spec in inputs}, dataset.labels)
+    return Dataset({spec.name: arrays[spec.name].astype(spec.dtype, copy=False) for spec in inputs}, dataset.labels,
+                   dataset.labels_output)
 
 
 def load(source, split: str = "test") -> Dataset:
@@ -204,24 +217,24 @@ def from_arrays(value, where: str = "the data passed in") -> Dataset:
     def numpy(v):
         return v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
 
-    def parts(item) -> tuple[dict, np.ndarray | None]:
+    def parts(item) -> tuple[dict, np.ndarray | None, str | None]:
         if isinstance(item, dict):
             arrays = {k: numpy(v) for k, v in item.items()}
-            return arrays, arrays.pop("y", None)
+            return arrays, *_labels(arrays, where)
         if isinstance(item, (tuple, list)) and len(item) == 2:
-            inputs, labels = parts(item[0])[0], numpy(item[1])
-            return inputs, labels
+            return parts(item[0])[0], numpy(item[1]), None
         if hasattr(item, "shape"):
-            return {"x": numpy(item)}, None
+            return {"x": numpy(item)}, None, None
         raise UserError(f"{where}: cannot read {type(item).__name__} as data; give arrays, a dict of arrays by input "
                         "name, an (inputs, labels) pair, or an iterable of those")
 
     if isinstance(value, (dict, tuple)) or hasattr(value, "shape"):
-        inputs, labels = parts(value)
+        inputs, labels, output = parts(value)
     else:
         batches = [parts(item) for item in value]
         if not batches:
             raise UserError(f"{where} holds no batches")
         inputs = {k: np.concatenate([b[0][k] for b in batches]) for k in batches[0][0]}
         labels = np.concatenate([b[1] for b in batches]) if batches[0][1] is not None else None
-    return _checked({k: _as_input(v) for k, v in inputs.items()}, labels, where)
+        output = batches[0][2]
+    return _checked({k: _as_input(v) for k, v in inputs.items()}, labels, where, output)

@@ -116,8 +116,26 @@ def fidelity_violations(metrics: Metrics | None, reference_accuracy: float | Non
 
 
 def fact_violations(budget: Budget, facts: dict, kept_float: int = 0) -> list[str]:
-    """What the artifact itself breaks: memory, flash, operators off the accelerator or out of int8. `kept_float`:
-    how many compute layers the int8 program runs in float on purpose (keep_float), which int8_compute allows."""
+    """What the artifact itself breaks: memory and flash (fit_violations), operators off the accelerator or out of
+    int8. `kept_float`: how many compute layers the int8 program runs in float on purpose (keep_float), which
+    int8_compute allows."""
+    broken = fit_violations(budget, facts)
+    if budget.int8_compute and facts.get("cpu_ops"):
+        reasons = "; ".join(facts.get("cpu_fallback", [])[:2]) or "see vela.json"
+        broken.append(f"{facts['cpu_ops']} operator(s) fall back from the NPU to the CPU "
+                      f"({facts.get('fallback_by', 'Vela')}: {reasons})")
+    if budget.full_delegation and facts.get("undelegated_ops"):
+        ops = facts["undelegated_ops"]
+        broken.append(f"{sum(ops.values())} op(s) outside the delegate, on portable CPU kernels: "
+                      f"{', '.join(list(ops)[:4])}")
+    if budget.int8_compute and len(layers := facts.get("float_compute_layers", [])) > kept_float:
+        kept = f" ({kept_float} kept in float on purpose)" if kept_float else ""
+        broken.append(f"{len(layers)} compute layers do not run in int8{kept}: {', '.join(layers[:3])}")
+    return broken
+
+
+def fit_violations(budget: Budget, facts: dict) -> list[str]:
+    """The memory the device lacks for the artifact (RAM, flash): no accuracy remedy makes it fit."""
     broken = []
     if budget.ram_bytes is not None and "arena_bytes" in facts and facts["arena_bytes"] > budget.ram_bytes:
         broken.append(f"RAM: tensor arena {facts['arena_bytes']:,} B (activations and scratch, measured in TFLM "
@@ -131,17 +149,6 @@ def fact_violations(budget: Budget, facts: dict, kept_float: int = 0) -> list[st
     if budget.flash_bytes is not None and facts.get("off_chip_bytes", 0) > budget.flash_bytes:
         broken.append(f"flash: {facts['off_chip_bytes']:,} B (Vela's estimate: command stream and weights) > "
                       f"{budget.flash_bytes:,} B (over by {facts['off_chip_bytes'] - budget.flash_bytes:,} B)")
-    if budget.int8_compute and facts.get("cpu_ops"):
-        reasons = "; ".join(facts.get("cpu_fallback", [])[:2]) or "see vela.json"
-        broken.append(f"{facts['cpu_ops']} operator(s) fall back from the NPU to the CPU "
-                      f"({facts.get('fallback_by', 'Vela')}: {reasons})")
-    if budget.full_delegation and facts.get("undelegated_ops"):
-        ops = facts["undelegated_ops"]
-        broken.append(f"{sum(ops.values())} op(s) outside the delegate, on portable CPU kernels: "
-                      f"{', '.join(list(ops)[:4])}")
-    if budget.int8_compute and len(layers := facts.get("float_compute_layers", [])) > kept_float:
-        kept = f" ({kept_float} kept in float on purpose)" if kept_float else ""
-        broken.append(f"{len(layers)} compute layers do not run in int8{kept}: {', '.join(layers[:3])}")
     return broken
 
 

@@ -70,7 +70,8 @@ def from_int8_program(fmt: str) -> bool:
 
 def debug(model=None, example_inputs=None, target: str = "tflite", data=None, calibration=None,
           recipe: Recipe | Path | None = None, cache_dir: Path | None = None, samples: int = SAMPLES,
-          device: str = "cpu", progress: bool = True, runtimes: bool = True) -> dict:
+          device: str = "cpu", progress: bool = True, runtimes: bool = True,
+          labels_output: str | None = None) -> dict:
     """Measure each layer of `model`'s int8 program for `target` (its scheme, the recipe's passes and keep_float)
     on `samples` samples of `data`; returns the ranking and each layer's figures (Diagnosis.as_dict). With
     `runtimes`, each int8 artifact whose runtime exposes its activations (ONNX, LiteRT) is read layer by layer too,
@@ -80,7 +81,7 @@ def debug(model=None, example_inputs=None, target: str = "tflite", data=None, ca
     from ..progress import Steps
 
     job = Job.create(targets.resolve(target), as_source(model, example_inputs), data, calibration,
-                     as_recipe(recipe), device)
+                     as_recipe(recipe), device, labels_output)
     from ..backends import FORMATS
 
     if not any(from_int8_program(fmt) for spec in job.members() for fmt in spec.artifacts):

@@ -31,27 +31,34 @@ class ExportResult:
     manifest: dict
     reused: bool  # nothing had changed: the previous run's artifacts stand
 
+    @property
+    def failed(self) -> dict[str, list[str]]:
+        """The members of a group target that broke their budget (name -> reasons): not written."""
+        return self.manifest.get("failed", {})
+
 
 def export(model=None, example_inputs=None, target: str = "onnx", data=None, calibration=None,
            out: Path = Path("out"), cache_dir: Path | None = None, recipe: Recipe | Path | None = None,
            device: str = "cpu", progress: bool = True, apps: AppTargets | None = None,
            enforce_budget: bool = True, metric: TaskMetric | None = None,
-           max_metric_drop: float | None = None, debug: bool = False) -> ExportResult:
+           max_metric_drop: float | None = None, debug: bool = False,
+           labels_output: str | None = None) -> ExportResult:
     """Convert `model`, optimized by `recipe` if given, for `target`; verify every artifact in its runtime against
     the PyTorch reference on `data`; write the artifacts and manifest.json, and into the Android / iOS projects of
     `apps`.
 
     `model`: a live nn.Module (with `example_inputs`, a tensor or a tuple, or none: one sample of `data` is the
     example), a ModelSource, "file.py:factory" or a .pt2 path; None is the bundled sample. `data` and
-    `calibration`: an IDX directory, an .npz, or arrays (see data.load). With `enforce_budget` off, a broken budget
-    is recorded in the manifest (`budget_broken`) instead of failing the export. `metric` (task_metric.py) is
-    computed on the reference's and each artifact's outputs; `max_metric_drop` bounds how far it may fall. With
-    `debug`, a broken budget names the layers that lose the most (layer_debug); a recipe's [quantize]
+    `calibration`: an IDX directory, an .npz, or arrays (see data.load); `labels_output` names the output the data's
+    labels describe (else `y_<output>` in the data, or the only output that can hold them). With `enforce_budget`
+    off, a broken budget is recorded in the manifest (`budget_broken`) instead of failing the export. `metric`
+    (task_metric.py) is computed on the reference's and each artifact's outputs; `max_metric_drop` bounds how far it
+    may fall. With `debug`, a broken budget names the layers that lose the most (layer_debug); a recipe's [quantize]
     fallback = "auto" keeps such layers in float until the budget holds (fallback.py)."""
     if isinstance(metric, str):
         metric = TaskMetric.parse(metric)
     job = Job.create(targets.resolve(target), as_source(model, example_inputs), data, calibration,
-                     as_recipe(recipe), device)
+                     as_recipe(recipe), device, labels_output)
     apps = apps or AppTargets()
     if apps.any():
         check(apps, {f for spec in job.members() for f in spec.artifacts})
@@ -87,12 +94,15 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
             diagnosis = diagnose(job, ctx, evaluation, cache)[0]
     broken, optimized = chosen.broken, chosen.optimized
     reference_accuracy, task_reference = chosen.reference_accuracy, chosen.task_reference
-    if broken and enforce_budget:
+    failed = chosen.failures if broken and enforce_budget else {}
+    if failed and (not job.spec.include or len(failed) == len({v.spec.name for v in chosen.verified})):
         raise BudgetError(f"target {job.spec.name} budget broken: " + "; ".join(broken)
                           + _advice(chosen.lost, diagnosis, fallback) + _dynamic_advice(job, chosen.lost))
+    if failed:  # a group: the members that passed are written, those that failed named with their reasons
+        broken = []
 
     reference_name = "torch (QAT int8)" if optimized.int8_model else "torch"
-    files = [(v, f"{model.name}{FORMATS[v.format].suffix}") for v in chosen.verified]
+    files = [(v, f"{model.name}{FORMATS[v.format].suffix}") for v in chosen.verified if v.spec.name not in failed]
     manifest = Manifest(
         run_key, "export", model.name, **described, versions=tool_versions(), target=job.spec.name,
         signature={"inputs": [s.describe() for s in model.inputs], "outputs": list(model.outputs),
@@ -100,7 +110,8 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
         reference={"runtime": reference_name, "samples": len(evaluation),
                    "accuracy": round(reference_accuracy, 6) if reference_accuracy is not None else None,
                    **({"task": task_reference} if task_reference is not None else {})},
-        budget_broken=broken, refused=chosen.refused, keep_float=list(chosen.keep_float), fallback=fallback,
+        budget_broken=broken, failed=failed, refused=chosen.refused, keep_float=list(chosen.keep_float),
+        fallback=fallback,
         debug=diagnosis.as_dict() if diagnosis else None,
         artifacts=[Entry.of(v.artifact.path, out, file, v.format, target=v.spec.name, runtime=v.runtime,
                             metrics=v.metrics.as_dict() if v.metrics else None, facts=v.facts or None)
@@ -129,6 +140,7 @@ class Attempt:
     keep_float: tuple[str, ...]
     verified: list[Verified]
     broken: list[str]
+    failures: dict[str, list[str]]  # the broken budgets by member, a device's memory that cannot fit said as such
     lost: list[str]
     refused: dict[str, str]
     reference_accuracy: float | None
@@ -142,7 +154,7 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
     from ..model.source import load_program
     from .optimize import output_scales, run_recipe
     from ..quant.quant_points import float_compute
-    from ..verify.metrics import fact_violations, fidelity_violations
+    from ..verify.metrics import fact_violations, fidelity_violations, fit_violations
 
     model, steps, verified = ctx.model, ctx.steps, []
     optimized = run_recipe(job, ctx, cache)
@@ -170,18 +182,22 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
             steps.note(f"{spec.name} refused: {e}")
     if refused and not verified:
         raise UserError("no target of the group converts: " + "; ".join(f"{k}: {v}" for k, v in refused.items()))
-    lost, broken = [], []
+    lost, broken, failures = [], [], {}
     for v in verified:
         if not FORMATS[v.format].quantized:
             continue
         outputs = fidelity_violations(v.metrics, reference_accuracy, v.spec.budget)
         if max_metric_drop is not None and task_reference is not None and v.metrics:
             outputs += drops(task_reference, v.metrics.task or {}, max_metric_drop)
+        facts = fact_violations(v.spec.budget, v.facts, kept_float)
         lost += [f"{v.spec.name} {v.format}: {o}" for o in outputs]
-        broken += [f"{v.spec.name} {v.format}: {o}"
-                   for o in outputs + fact_violations(v.spec.budget, v.facts, kept_float)]
-    return Attempt(optimized, ctx.quantization.keep_float, verified, broken, lost, refused, reference_accuracy,
-                   task_reference)
+        broken += [f"{v.spec.name} {v.format}: {o}" for o in outputs + facts]
+        fit = fit_violations(v.spec.budget, v.facts)
+        if reasons := [f"{v.format}: {o}" for o in outputs + facts[len(fit):]] + \
+                [f"{v.format} does not fit the device: {o}" for o in fit]:
+            failures.setdefault(v.spec.name, []).extend(reasons)
+    return Attempt(optimized, ctx.quantization.keep_float, verified, broken, failures, lost, refused,
+                   reference_accuracy, task_reference)
 
 
 def _verified(spec, fmt: str, optimized, ctx, cache: Cache, evaluation, reference, lsbs, metric) -> Verified:

@@ -86,14 +86,14 @@ class OptimizeResult:
 
 def optimize(recipe: Recipe, target: str = "onnx", model: ModelSource | None = None, data: Path | None = None,
              calibration: Path | None = None, out: Path = Path("out"), cache_dir: Path | None = None,
-             device: str = "cpu", progress: bool = True) -> OptimizeResult:
+             device: str = "cpu", progress: bool = True, labels_output: str | None = None) -> OptimizeResult:
     """Run `recipe` on `model` (default: the sample); write the float checkpoint (pruned, distilled) and the
     QAT int8 program into `out` with a manifest of params, MACs and held-out accuracy at each stage."""
     from ..compress.pruning import count
     from ..progress import Steps
 
     recipe = as_recipe(recipe)
-    job = Job.create(targets.resolve(target), as_source(model), data, calibration, recipe, device)
+    job = Job.create(targets.resolve(target), as_source(model), data, calibration, recipe, device, labels_output)
     if not recipe.passes(job.spec):
         raise UserError("the recipe runs no pass: add a [prune], [distill] or [qat] section (or --set prune.ratio=0.5)")
     run_key, described = job.run_key(command="optimize")

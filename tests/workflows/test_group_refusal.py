@@ -49,3 +49,33 @@ def test_a_member_refused_before_training_is_dropped_and_the_others_trained(tiny
                                                 "litert-torch writes it)"}
     [int8] = [a for a in manifest["artifacts"] if a["format"] == "onnx-int8"]
     assert int8["metrics"]["max_error_lsb"] is not None  # checked against the QAT program: it was trained
+
+
+def test_a_member_over_its_budget_is_not_written_and_the_run_fails(tiny_model, tmp_path, monkeypatch):
+    """A microcontroller whose RAM the model cannot fit: named with the figures, as memory and not as accuracy; the
+    members that pass are written and verified; the exit status is 1."""
+    from conftest import tiny_args
+
+    from shrink_edge.config import targets
+
+    specs = tmp_path / "targets"
+    specs.mkdir()
+    for name in ("onnx", "cortex-m4"):
+        (specs / f"{name}.toml").write_text((targets.TARGETS_DIR / f"{name}.toml").read_text()
+                                            .replace("ram_bytes = 262144", "ram_bytes = 1024"))
+    monkeypatch.setattr(targets, "TARGETS_DIR", specs)
+    (tmp_path / "pair.toml").write_text('description = "onnx and a microcontroller"\n'
+                                        'include = ["onnx", "cortex-m4"]\n')
+    result = run_cli("export", "--target", tmp_path / "pair.toml", *tiny_args(tiny_model), "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == ("error: target pair: cortex-m4 broke the budget and was not "
+                                                      "written; the other members were")
+    assert "cortex-m4 broke its budget, not written: tflm does not fit the device: RAM: tensor arena" in \
+        " ".join(result.stdout.split())  # the table's caption, however it wraps
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    [reason] = manifest["failed"]["cortex-m4"]
+    assert reason.startswith("tflm does not fit the device: RAM: tensor arena") and "> 1,024 B" in reason
+    assert {a["format"] for a in manifest["artifacts"]} == {"onnx", "onnx-int8"}
+    assert all(a["metrics"]["cosine"] > 0.99 for a in manifest["artifacts"])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json", "tiny_net.int8.onnx",
+                                                                     "tiny_net.onnx"]
