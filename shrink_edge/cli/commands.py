@@ -169,6 +169,9 @@ def export(
     = False,
     debug: Annotated[bool, typer.Option("--debug", help="When an int8 artifact breaks its budget, rank the layers "
                                         "that lose accuracy (as `shrink-edge debug`) and name them.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail when an int8 artifact loses accuracy beyond its "
+                                         "budget, instead of searching the scheme's remedies and keeping the worst "
+                                         "layers in float ([quantize] fallback = \"off\").")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Convert a model (optimized by --recipe if given) for a target and verify every artifact in its runtime."""
@@ -192,14 +195,14 @@ def export(
                            cache_dir=cache_dir,
                            unsafe_allow_pickle=unsafe_allow_pickle, android_project=android_project,
                            assets_dir=assets_dir, ios_project=ios_project, labels=labels, metric=metric,
-                           max_metric_drop=max_metric_drop, no_budget=no_budget, debug=debug)
+                           max_metric_drop=max_metric_drop, no_budget=no_budget, debug=debug, strict=strict)
         apps = AppTargets(android_project=android_project, assets_dir=assets_dir, ios_project=ios_project,
                           command=command, **app_info)
         result = run_export(source, target=_target(target, plan), data=data, calibration=calibration,
                             out=out, cache_dir=cache_dir, recipe=plan, device=device, progress=_progress(as_json),
                             apps=apps, enforce_budget=not no_budget,
                             metric=TaskMetric.parse(metric) if metric else None, max_metric_drop=max_metric_drop,
-                            debug=debug, labels_output=labels_output)
+                            debug=debug, labels_output=labels_output, strict=strict)
         if profile_on:
             from ..profiling.profiler import profile_run
             from .tables import profile_table

@@ -52,6 +52,8 @@ class QuantizeSettings:
     bias_correction: bool | None = None  # each layer's output mean restored after its weights' rounding (PTQ;
     # default: the spec's, else on)
     keep_float: tuple[str, ...] = ()   # layers (module paths, or top-level op names such as "add_1") left in float
-    fallback: str = "off"              # "auto": when an int8 artifact breaks its budget, keep the layers the
-    # debugger ranks worst in float, one at a time, until the budget holds
+    fallback: str = "auto"             # when an int8 artifact loses accuracy beyond its budget, try the scheme's
+    # remedies the user left unset (observer, equalization, SmoothQuant), then keep the layers the debugger ranks
+    # worst in float, one at a time, until the budget holds (workflows/fallback.py); "off" (--strict): fail instead
     fallback_max_layers: int = 8       # the most layers the fallback may keep in float
+    fallback_seconds: float = 900.0    # no new step of the search starts after this

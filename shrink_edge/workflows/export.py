@@ -16,6 +16,7 @@ from ..engine.job import Job
 from ..model.predict import predict_torch
 from ..model.source import as_source
 from ..config.recipe import Recipe, as_recipe
+from ..config.settings import QuantizeSettings
 from ..config.targets import TargetSpec
 from ..model.signature import by_name_else_position
 from ..verify.metrics import Metrics
@@ -42,7 +43,7 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
            device: str = "cpu", progress: bool = True, apps: AppTargets | None = None,
            enforce_budget: bool = True, metric: TaskMetric | None = None,
            max_metric_drop: float | None = None, debug: bool = False,
-           labels_output: str | None = None) -> ExportResult:
+           labels_output: str | None = None, strict: bool = False) -> ExportResult:
     """Convert `model`, optimized by `recipe` if given, for `target`; verify every artifact in its runtime against
     the PyTorch reference on `data`; write the artifacts and manifest.json, and into the Android / iOS projects of
     `apps`.
@@ -53,8 +54,9 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
     labels describe (else `y_<output>` in the data, or the only output that can hold them). With `enforce_budget`
     off, a broken budget is recorded in the manifest (`budget_broken`) instead of failing the export. `metric`
     (task_metric.py) is computed on the reference's and each artifact's outputs; `max_metric_drop` bounds how far it
-    may fall. With `debug`, a broken budget names the layers that lose the most (layer_debug); a recipe's [quantize]
-    fallback = "auto" keeps such layers in float until the budget holds (fallback.py)."""
+    may fall. Where int8 artifacts lose accuracy beyond their budget, the export searches the scheme's remedies and
+    then keeps the worst layers in float until the budget holds (fallback.py; a recipe's [quantize] fallback);
+    `strict` fails at once instead, and with `debug` names the layers that lose the most (layer_debug)."""
     if isinstance(metric, str):
         metric = TaskMetric.parse(metric)
     job = Job.create(targets.resolve(target), as_source(model, example_inputs), data, calibration,
@@ -63,7 +65,7 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
     if apps.any():
         check(apps, {f for spec in job.members() for f in spec.artifacts})
         apps = replace(apps, inputs=job.input_files())
-    run_key, described = job.run_key(command="export", enforce_budget=enforce_budget, debug=debug,
+    run_key, described = job.run_key(command="export", enforce_budget=enforce_budget, debug=debug, strict=strict,
                                      metric=metric.fingerprint() if metric else None, max_metric_drop=max_metric_drop)
     out = Path(out)
     if (previous := manifest_io.read_current(out, run_key)) is not None:
@@ -73,7 +75,7 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
     from ..progress import Steps
 
     cache = Cache(cache_dir)
-    settings = job.recipe.quantize
+    settings = job.recipe.quantize or QuantizeSettings()
     diagnosis = None
     with Steps(progress) as steps:
         ctx, evaluation, _ = job.open(steps)
@@ -84,10 +86,10 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
 
         chosen = verified(ctx)
         fallback = None
-        if chosen.lost and settings and settings.fallback == "auto":
+        if chosen.lost and settings.fallback == "auto" and enforce_budget and not strict and job.recipe.qat is None:
             from .fallback import fall_back
 
-            chosen, fallback = fall_back(job, ctx, evaluation, cache, chosen, verified, settings.fallback_max_layers)
+            chosen, fallback = fall_back(job, ctx, evaluation, cache, chosen, verified, settings)
         elif chosen.lost and debug:
             from .debug import diagnosis as diagnose
 
@@ -238,8 +240,9 @@ def _advice(lost: list[str], diagnosis, fallback: dict | None) -> str:
         return ("; --no-budget writes the artifacts anyway, or loosen that budget in a spec of your own "
                 "(--target path/to/spec.toml)")
     if fallback:
-        return (f"; the fallback kept {', '.join(fallback['kept_float']) or 'nothing'} in float and the budget "
-                f"still does not hold")
+        tried = "; ".join(_remedy_names(fallback)) or "no remedy of the scheme"
+        return (f"; the search tried {tried}, then kept {', '.join(fallback['kept_float']) or 'nothing'} in float "
+                f"in {fallback['seconds']:g} s, and the budget still does not hold")
     if diagnosis is None:
         return "; rerun with --debug to rank the layers that lose accuracy"
     worst = [s for s in diagnosis.ranked() if diagnosis.gain_db(s) >= MIN_GAIN_DB][:3]
@@ -249,7 +252,11 @@ def _advice(lost: list[str], diagnosis, fallback: dict | None) -> str:
     named = ", ".join(f"{s.layer} (+{diagnosis.gain_db(s):.1f} dB in float)" for s in worst)
     names = ", ".join(f'"{s.layer}"' for s in worst)
     return (f"; the layers that lose the most: {named}; keep them in float with [quantize] keep_float = [{names}], "
-            f'or let fallback = "auto" choose')
+            "or leave out --strict and let the search choose")
+
+
+def _remedy_names(fallback: dict) -> list[str]:
+    return [", ".join(f"{k} = {v}" for k, v in r["settings"].items()) for r in fallback["remedies"]]
 
 
 def _dynamic_advice(job: Job, lost: list[str]) -> str:

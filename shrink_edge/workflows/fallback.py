@@ -1,11 +1,19 @@
-"""`fallback = "auto"`: when int8 artifacts break their budget, keep the layers the debugger ranks worst in float,
-one at a time, until the budget holds, and measure what each step costs in size and latency.
+"""`fallback = "auto"` (the default): when int8 artifacts lose accuracy beyond their budget, search, in order of
+cost, what the product already has, and keep the first program whose artifacts meet it:
 
-The ranking is measured once, on the program that broke the budget (layer_debug); each step adds the next layer
-that gains anything to keep_float, rebuilds every artifact from the new int8 program and verifies them all again.
+1. the scheme's remedies that the user left unset, one at a time: another activation observer (percentile, then
+   min/max), cross-layer equalization, SmoothQuant;
+2. then the layers the debugger ranks worst kept in float, one at a time, until the budget holds. The ranking is
+   measured once, on the program that broke the budget (layer_debug); each step rebuilds every artifact from the new
+   int8 program and verifies them all again.
+
+No step starts after `fallback_seconds`. Each step's settings, fidelity, size, latency and wall time are recorded.
+The search is for calibrated (PTQ) programs: a QAT program's ranges were trained, and what its artifacts lose against
+it is their runtime's arithmetic (export.py does not search then).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from ..backends import FORMATS
@@ -14,10 +22,46 @@ from ..files import size_bytes
 from ..verify.metrics import rounded
 
 LATENCY_RUNS = 50
+REMEDIES = ({"observer": "percentile"}, {"observer": "minmax"}, {"equalize": True}, {"smooth": True})
 
 
-def fall_back(job, ctx, evaluation, cache, first, verified, max_layers: int):
+def fall_back(job, ctx, evaluation, cache, first, verified, settings):
     """Returns the attempt whose outputs hold the budget (else the last one tried) and the record of every step."""
+    start = time.monotonic()
+    record = {"remedies": [], "kept_float": [], "holds": False}
+
+    def in_time() -> bool:
+        return time.monotonic() - start < settings.fallback_seconds
+
+    for remedy in _remedies(settings):
+        if all(getattr(ctx.quantization, k) == v for k, v in remedy.items()):  # the spec's scheme already
+            continue
+        if not in_time():
+            break
+        ctx.steps.note(f"fallback: trying {_named(remedy)}")
+        began = time.monotonic()
+        tried = verified(replace(ctx, quantization=replace(ctx.quantization, **remedy)))
+        record["remedies"].append({"settings": remedy, "budget_broken": tried.broken,
+                                   "seconds": round(time.monotonic() - began, 1),
+                                   "artifacts": [_figures(v, {}) for v in tried.verified if FORMATS[v.format].quantized]})
+        if not tried.lost:
+            return tried, {**record, "chosen": remedy, "holds": not tried.broken,
+                           "seconds": round(time.monotonic() - start, 1)}
+    chosen, layers = _layers(job, ctx, evaluation, cache, first, verified, settings.fallback_max_layers, in_time)
+    return chosen, {**record, **layers, "seconds": round(time.monotonic() - start, 1)}
+
+
+def _remedies(settings) -> list[dict]:
+    """The scheme's remedies the user left unset, as the search tries them."""
+    return [r for r in REMEDIES if all(getattr(settings, k) is None for k in r)]
+
+
+def _named(remedy: dict) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in remedy.items())
+
+
+def _layers(job, ctx, evaluation, cache, first, verified, max_layers: int, in_time):
+    """Keep the worst-ranked layers in float, one more at a time, until the budget holds."""
     from .debug import diagnosis
 
     found, caveat = diagnosis(job, ctx, evaluation, cache)
@@ -25,6 +69,8 @@ def fall_back(job, ctx, evaluation, cache, first, verified, max_layers: int):
     keep, attempts = list(ctx.quantization.keep_float), [(tuple(ctx.quantization.keep_float), first)]
     chosen = first
     for layer in candidates:
+        if not in_time():
+            break
         keep.append(layer)
         ctx.steps.note(f"fallback: keeping {', '.join(keep)} in float")
         chosen = verified(replace(ctx, quantization=replace(ctx.quantization, keep_float=tuple(keep))))
@@ -35,9 +81,8 @@ def fall_back(job, ctx, evaluation, cache, first, verified, max_layers: int):
     steps = [{"keep_float": list(kept), "budget_broken": a.broken,
               "artifacts": [_figures(v, latencies) for v in a.verified if FORMATS[v.format].quantized]}
              for kept, a in attempts]
-    record = {"ranking": found.as_dict()["ranked"][:max(len(candidates), 3)], "kept_float": keep,
-              "holds": not chosen.broken, "steps": steps, **({"caveat": caveat} if caveat else {})}
-    return chosen, record
+    return chosen, {"ranking": found.as_dict()["ranked"][:max(len(candidates), 3)], "kept_float": keep,
+                    "holds": not chosen.broken, "steps": steps, **({"caveat": caveat} if caveat else {})}
 
 
 def _figures(v, latencies: dict) -> dict:

@@ -78,7 +78,7 @@ def test_a_static_file_that_loses_points_to_the_dynamic_target(tmp_path):
     torch.manual_seed(0)
     with pytest.raises(BudgetError, match="--target onnx-dynamic quantizes them at run time"):
         shrink_edge.export(Encoder().eval(), torch.zeros(1, 16, 32), target="onnx", data={"x": inputs(200, 1)},
-                           calibration={"x": inputs(128, 2)}, out=tmp_path / "out", progress=False)
+                           calibration={"x": inputs(128, 2)}, out=tmp_path / "out", progress=False, strict=True)
     assert not (tmp_path / "out").exists()
 
 

@@ -17,7 +17,7 @@ def strict_targets(tmp_path, monkeypatch):
 def test_broken_budget_fails_with_the_margin(strict_targets, tiny_model, tmp_path):
     out = tmp_path / "out"
     result = run_cli("export", "--model", tiny_model["model"], "--weights", tiny_model["weights"],
-                     "--input-shape", "1,1,28,28", "--data", tiny_model["data"], "--out", out)
+                     "--input-shape", "1,1,28,28", "--data", tiny_model["data"], "--out", out, "--strict")
     assert result.exit_code == 1
     assert "budget broken" in result.stderr and "onnx-int8: accuracy drop" in result.stderr
     assert "over by" in result.stderr

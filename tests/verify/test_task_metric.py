@@ -34,7 +34,8 @@ def test_metric_is_computed_on_the_reference_and_every_artifact(tmp_path, two_he
 
 
 def test_named_values_and_a_budget_on_their_drop(tmp_path, two_heads):
-    result = export(tmp_path, two_heads, "--metric", f"{tmp_path / 'metric.py'}:both", "--max-metric-drop", "-1")
+    result = export(tmp_path, two_heads, "--metric", f"{tmp_path / 'metric.py'}:both", "--max-metric-drop", "-1",
+                    "--strict")
     assert result.exit_code == 1 and result.stderr.count("\n") == 1
     assert "onnx onnx-int8: top1" in result.stderr and "mean_norm" in result.stderr and "> -1 allowed" in result.stderr
     assert not (tmp_path / "out").exists()
