@@ -52,8 +52,9 @@ class QuantizeSettings:
     bias_correction: bool | None = None  # each layer's output mean restored after its weights' rounding (PTQ;
     # default: the spec's, else on)
     keep_float: tuple[str, ...] = ()   # layers (module paths, or top-level op names such as "add_1") left in float
-    fallback: str = "auto"             # when an int8 artifact loses accuracy beyond its budget, try the scheme's
-    # remedies the user left unset (observer, equalization, SmoothQuant), then keep the layers the debugger ranks
-    # worst in float, one at a time, until the budget holds (workflows/fallback.py); "off" (--strict): fail instead
+    fallback: str | None = None        # "auto": when an int8 artifact loses accuracy beyond its budget, try the
+    # scheme's remedies the user left unset (observer, equalization, SmoothQuant), then keep the layers the debugger
+    # ranks worst in float, one at a time (workflows/fallback.py), also under --no-budget and after QAT; "off": fail
+    # instead (--strict); unset: "auto" for a calibrated program whose budget is enforced
     fallback_max_layers: int = 8       # the most layers the fallback may keep in float
     fallback_seconds: float = 900.0    # no new step of the search starts after this

@@ -86,7 +86,8 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
 
         chosen = verified(ctx)
         fallback = None
-        if chosen.lost and settings.fallback == "auto" and enforce_budget and not strict and job.recipe.qat is None:
+        by_default = settings.fallback is None and enforce_budget and job.recipe.qat is None
+        if chosen.lost and not strict and (settings.fallback == "auto" or by_default):
             from .fallback import fall_back
 
             chosen, fallback = fall_back(job, ctx, evaluation, cache, chosen, verified, settings)

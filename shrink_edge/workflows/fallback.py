@@ -8,8 +8,9 @@ cost, what the product already has, and keep the first program whose artifacts m
    int8 program and verifies them all again.
 
 No step starts after `fallback_seconds`. Each step's settings, fidelity, size, latency and wall time are recorded.
-The search is for calibrated (PTQ) programs: a QAT program's ranges were trained, and what its artifacts lose against
-it is their runtime's arithmetic (export.py does not search then).
+By default the search is for calibrated (PTQ) programs whose budget is enforced: a QAT program's ranges were trained,
+and what its artifacts lose against it is their runtime's arithmetic; a recipe's explicit `fallback = "auto"` searches
+there too (the layer steps, QAT trained again each time) and under --no-budget.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def fall_back(job, ctx, evaluation, cache, first, verified, settings):
     def in_time() -> bool:
         return time.monotonic() - start < settings.fallback_seconds
 
-    for remedy in _remedies(settings):
+    for remedy in _remedies(job, settings):
         if all(getattr(ctx.quantization, k) == v for k, v in remedy.items()):  # the spec's scheme already
             continue
         if not in_time():
@@ -51,8 +52,11 @@ def fall_back(job, ctx, evaluation, cache, first, verified, settings):
     return chosen, {**record, **layers, "seconds": round(time.monotonic() - start, 1)}
 
 
-def _remedies(settings) -> list[dict]:
-    """The scheme's remedies the user left unset, as the search tries them."""
+def _remedies(job, settings) -> list[dict]:
+    """The scheme's remedies the user left unset, as the search tries them; none for a QAT program, whose ranges
+    were trained."""
+    if job.recipe.qat is not None:
+        return []
     return [r for r in REMEDIES if all(getattr(settings, k) is None for k in r)]
 
 
