@@ -1,6 +1,8 @@
-"""Progress bars for long steps, on stderr so that --json output stays clean."""
+"""What a run shows on stderr: progress bars for long steps (so that --json output stays clean), and not the native
+runtimes' own log lines."""
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -31,3 +33,17 @@ class Steps:
         task = self._progress.add_task(description, total=total or 1)
         yield lambda n=1: self._progress.advance(task, n)
         self._progress.update(task, completed=total or 1)
+
+
+@contextmanager
+def native_logs_quiet() -> Iterator[None]:
+    """A native runtime's own log lines while it loads (LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate for
+    CPU", written on file descriptor 2 where no Python logging reaches) are dropped, unless SHRINK_EDGE_VERBOSE is
+    set (`shrink-edge --verbose`). Failures still raise."""
+    if os.environ.get("SHRINK_EDGE_VERBOSE"):
+        yield
+        return
+    from .profiling.devices.runner import silenced
+
+    with silenced():
+        yield

@@ -29,6 +29,7 @@ def _quiet_third_party(verbose: Annotated[bool, typer.Option("--verbose", help="
                                                              "own warnings and log lines.")] = False) -> None:
     """The converters log warnings meant for their own developers; a user of the CLI needs none of them."""
     if verbose:
+        os.environ["SHRINK_EDGE_VERBOSE"] = "1"  # progress.native_logs_quiet lets the runtimes' own lines through
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TORCH_LOGS", "-all")

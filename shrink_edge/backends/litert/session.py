@@ -5,14 +5,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ...progress import native_logs_quiet
 from ..shared.tflite_io import dequantize, inspector, io_details, matched, quantize, to_layout
 
 
 def predict(path: Path, inputs: dict[str, np.ndarray], threads: int = 1) -> dict[str, np.ndarray]:
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
-    interpreter.allocate_tensors()
+    with native_logs_quiet():
+        interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        interpreter.allocate_tensors()
     return run(interpreter, inputs, io_details(interpreter)[1], path)
 
 
