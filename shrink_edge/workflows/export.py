@@ -81,8 +81,8 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
         ctx, evaluation, _ = job.open(steps)
         model = ctx.model
 
-        def verified(ctx) -> Attempt:
-            return attempt(job, ctx, cache, evaluation, metric, max_metric_drop)
+        def verified(ctx, for_job: Job = job) -> Attempt:
+            return attempt(for_job, ctx, cache, evaluation, metric, max_metric_drop)
 
         chosen = verified(ctx)
         fallback = None

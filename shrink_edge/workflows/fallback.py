@@ -3,7 +3,9 @@ cost, what the product already has, and keep the first program whose artifacts m
 
 1. the scheme's remedies that the user left unset, one at a time: another activation observer (percentile, then
    min/max), cross-layer equalization, SmoothQuant;
-2. then the layers the debugger ranks worst kept in float, one at a time, until the budget holds. The ranking is
+2. dynamic int8 where a member's runtime has it (its static int8 target swapped for the runtime's dynamic one:
+   int8 weights, activations quantized at run time, what transformers and recurrent nets need);
+3. then the layers the debugger ranks worst kept in float, one at a time, until the budget holds. The ranking is
    measured once, on the program that broke the budget (layer_debug); each step rebuilds every artifact from the new
    int8 program and verifies them all again.
 
@@ -48,6 +50,17 @@ def fall_back(job, ctx, evaluation, cache, first, verified, settings):
         if not tried.lost:
             return tried, {**record, "chosen": remedy, "holds": not tried.broken,
                            "seconds": round(time.monotonic() - start, 1)}
+    if (swapped := _dynamic(job)) and in_time():
+        dynamic_job, swaps = swapped
+        ctx.steps.note(f"fallback: trying {', '.join(f'{a} -> {b}' for a, b in swaps.items())}")
+        began = time.monotonic()
+        tried = verified(replace(ctx, quantization=dynamic_job.quantization()), dynamic_job)
+        record["remedies"].append({"settings": {"targets": swaps}, "budget_broken": tried.broken,
+                                   "seconds": round(time.monotonic() - began, 1),
+                                   "artifacts": [_figures(v, {}) for v in tried.verified if FORMATS[v.format].quantized]})
+        if not tried.lost:
+            return tried, {**record, "chosen": {"targets": swaps}, "holds": not tried.broken,
+                           "seconds": round(time.monotonic() - start, 1)}
     chosen, layers = _layers(job, ctx, evaluation, cache, first, verified, settings.fallback_max_layers, in_time)
     return chosen, {**record, **layers, "seconds": round(time.monotonic() - start, 1)}
 
@@ -58,6 +71,27 @@ def _remedies(job, settings) -> list[dict]:
     if job.recipe.qat is not None:
         return []
     return [r for r in REMEDIES if all(getattr(settings, k) is None for k in r)]
+
+
+def _dynamic(job):
+    """The job with each member that has a dynamic twin on its runtime swapped for it, and the swaps; None where no
+    member has one."""
+    from ..config import targets
+    from .debug import from_int8_program
+
+    twins = {}
+    for spec in targets.available().values():
+        if spec.artifacts and any(FORMATS[f].quantized for f in spec.artifacts) \
+                and not any(from_int8_program(f) for f in spec.artifacts):
+            twins.setdefault(spec.runtime, spec)
+    swaps = {m.name: twins[m.runtime].name for m in job.members()
+             if m.runtime in twins and any(from_int8_program(f) for f in m.artifacts)}
+    if not swaps:
+        return None
+    if not job.spec.include:
+        return replace(job, spec=twins[job.spec.runtime]), swaps
+    include = tuple(swaps.get(name, name) for name in job.spec.include)
+    return replace(job, spec=replace(job.spec, include=tuple(dict.fromkeys(include)))), swaps
 
 
 def _named(remedy: dict) -> str:
