@@ -78,7 +78,7 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
     settings = job.recipe.quantize or QuantizeSettings()
     diagnosis = None
     with Steps(progress) as steps:
-        ctx, evaluation, _ = job.open(steps)
+        ctx, evaluation, module = job.open(steps)
         model = ctx.model
 
         def verified(ctx, for_job: Job = job) -> Attempt:
@@ -90,7 +90,7 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
         if chosen.lost and not strict and (settings.fallback == "auto" or by_default):
             from .fallback import fall_back
 
-            chosen, fallback = fall_back(job, ctx, evaluation, cache, chosen, verified, settings)
+            chosen, fallback = fall_back(job, ctx, evaluation, cache, chosen, verified, settings, module)
         elif chosen.lost and debug:
             from .debug import diagnosis as diagnose
 

@@ -3,8 +3,9 @@ cost, what the product already has, and keep the first program whose artifacts m
 
 1. the scheme's remedies that the user left unset, one at a time: another activation observer (percentile, then
    min/max), cross-layer equalization, SmoothQuant;
-2. dynamic int8 where a member's runtime has it (its static int8 target swapped for the runtime's dynamic one:
-   int8 weights, activations quantized at run time, what transformers and recurrent nets need);
+2. dynamic int8 where a member's runtime has it and the model has no convolution (its static int8 target swapped for
+   the runtime's dynamic one: int8 weights, activations quantized at run time, what transformers and recurrent nets
+   need; a dynamic file leaves convolutions float, so a CNN would pass by not being int8);
 3. then the layers the debugger ranks worst kept in float, one at a time, until the budget holds. The ranking is
    measured once, on the program that broke the budget (layer_debug); each step rebuilds every artifact from the new
    int8 program and verifies them all again.
@@ -28,7 +29,7 @@ LATENCY_RUNS = 50
 REMEDIES = ({"observer": "percentile"}, {"observer": "minmax"}, {"equalize": True}, {"smooth": True})
 
 
-def fall_back(job, ctx, evaluation, cache, first, verified, settings):
+def fall_back(job, ctx, evaluation, cache, first, verified, settings, module):
     """Returns the attempt whose outputs hold the budget (else the last one tried) and the record of every step."""
     start = time.monotonic()
     record = {"remedies": [], "kept_float": [], "holds": False}
@@ -36,33 +37,31 @@ def fall_back(job, ctx, evaluation, cache, first, verified, settings):
     def in_time() -> bool:
         return time.monotonic() - start < settings.fallback_seconds
 
-    for remedy in _remedies(job, settings):
-        if all(getattr(ctx.quantization, k) == v for k, v in remedy.items()):  # the spec's scheme already
-            continue
+    for remedy, step_ctx, step_job in _steps(job, ctx, settings, module):
         if not in_time():
             break
         ctx.steps.note(f"fallback: trying {_named(remedy)}")
         began = time.monotonic()
-        tried = verified(replace(ctx, quantization=replace(ctx.quantization, **remedy)))
+        tried = verified(step_ctx, step_job)
         record["remedies"].append({"settings": remedy, "budget_broken": tried.broken,
                                    "seconds": round(time.monotonic() - began, 1),
                                    "artifacts": [_figures(v, {}) for v in tried.verified if FORMATS[v.format].quantized]})
         if not tried.lost:
             return tried, {**record, "chosen": remedy, "holds": not tried.broken,
                            "seconds": round(time.monotonic() - start, 1)}
-    if (swapped := _dynamic(job)) and in_time():
-        dynamic_job, swaps = swapped
-        ctx.steps.note(f"fallback: trying {', '.join(f'{a} -> {b}' for a, b in swaps.items())}")
-        began = time.monotonic()
-        tried = verified(replace(ctx, quantization=dynamic_job.quantization()), dynamic_job)
-        record["remedies"].append({"settings": {"targets": swaps}, "budget_broken": tried.broken,
-                                   "seconds": round(time.monotonic() - began, 1),
-                                   "artifacts": [_figures(v, {}) for v in tried.verified if FORMATS[v.format].quantized]})
-        if not tried.lost:
-            return tried, {**record, "chosen": {"targets": swaps}, "holds": not tried.broken,
-                           "seconds": round(time.monotonic() - start, 1)}
     chosen, layers = _layers(job, ctx, evaluation, cache, first, verified, settings.fallback_max_layers, in_time)
     return chosen, {**record, **layers, "seconds": round(time.monotonic() - start, 1)}
+
+
+def _steps(job, ctx, settings, module):
+    """The steps before the layers, cheapest first: (what the step changes, the run's context under it, the job it
+    builds)."""
+    for remedy in _remedies(job, settings):
+        if any(getattr(ctx.quantization, k) != v for k, v in remedy.items()):  # not the spec's scheme already
+            yield remedy, replace(ctx, quantization=replace(ctx.quantization, **remedy)), job
+    if not _convolutional(module) and (swapped := _dynamic(job)):
+        dynamic_job, swaps = swapped
+        yield {"targets": swaps}, replace(ctx, quantization=dynamic_job.quantization()), dynamic_job
 
 
 def _remedies(job, settings) -> list[dict]:
@@ -71,6 +70,15 @@ def _remedies(job, settings) -> list[dict]:
     if job.recipe.qat is not None:
         return []
     return [r for r in REMEDIES if all(getattr(settings, k) is None for k in r)]
+
+
+def _convolutional(module) -> bool:
+    """Whether the float model convolves: an nn.Conv layer, or a convolution op in a loaded .pt2 program."""
+    from torch import nn
+
+    graph = getattr(module, "graph", None)
+    return any(isinstance(m, nn.modules.conv._ConvNd) for m in module.modules()) or graph is not None and any(
+        n.op == "call_function" and "conv" in str(n.target) for n in graph.nodes)
 
 
 def _dynamic(job):
