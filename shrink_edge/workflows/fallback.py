@@ -7,8 +7,8 @@ cost, what the product already has, and keep the first program whose artifacts m
    the runtime's dynamic one: int8 weights, activations quantized at run time, what transformers and recurrent nets
    need; a dynamic file leaves convolutions float, so a CNN would pass by not being int8);
 3. then the layers the debugger ranks worst kept in float, one at a time, until the budget holds. The ranking is
-   measured once, on the program that broke the budget (layer_debug); each step rebuilds every artifact from the new
-   int8 program and verifies them all again.
+   measured once, on RANK_SAMPLES samples of the program that broke the budget (layer_debug), and serves every
+   target of the run; each step rebuilds every artifact from the new int8 program and verifies them all again.
 
 No step starts after `fallback_seconds`. Each step's settings, fidelity, size, latency and wall time are recorded.
 By default the search is for calibrated (PTQ) programs whose budget is enforced: a QAT program's ranges were trained,
@@ -26,6 +26,7 @@ from ..files import size_bytes
 from ..verify.metrics import rounded
 
 LATENCY_RUNS = 50
+RANK_SAMPLES = 32  # the search ranks the layers on these (`shrink-edge debug` on 128): each layer costs 2 runs over them
 REMEDIES = ({"observer": "percentile"}, {"observer": "minmax"}, {"equalize": True}, {"smooth": True})
 
 
@@ -110,7 +111,7 @@ def _layers(job, ctx, evaluation, cache, first, verified, max_layers: int, in_ti
     """Keep the worst-ranked layers in float, one more at a time, until the budget holds."""
     from .debug import diagnosis
 
-    found, caveat = diagnosis(job, ctx, evaluation, cache)
+    found, caveat = diagnosis(job, ctx, evaluation, cache, samples=RANK_SAMPLES)
     candidates = [s.layer for s in found.ranked() if found.gain_db(s) > 0][:max_layers]
     keep, attempts = list(ctx.quantization.keep_float), [(tuple(ctx.quantization.keep_float), first)]
     chosen = first
