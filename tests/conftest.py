@@ -185,3 +185,11 @@ def fused_ops(path) -> Counter:
     from shrink_edge.backends.onnxruntime.session import fused_graph
 
     return Counter(n.op_type for n in fused_graph(path).node)
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tmp_path_factory):
+    """A tiny Llama-style language model trained here in seconds (llm/train.py), as a Hugging Face folder."""
+    from shrink_edge.llm import train
+
+    return train.train(tmp_path_factory.mktemp("lm") / "tiny", train.TINY, steps=60, batch=8, sequence=64)

@@ -10,7 +10,7 @@ from ..engine.formats import MODEL_FORMATS, Format
 from ..passes import MODEL_PASSES, Pass
 from .contract import Backend, Timing
 
-NAMES = ("coreml", "ethos_u", "executorch", "litert", "onnxruntime", "openvino", "tflm")  # by name: the planner's ties
+NAMES = ("coreml", "ethos_u", "executorch", "litert", "llamacpp", "onnxruntime", "openvino", "tflm")  # by name: the planner's ties
 
 
 def _registered() -> dict[str, Backend]:
@@ -40,6 +40,16 @@ def missing_extras(formats) -> list[str]:
 
     needed = {owner(f) for f in formats} | {owner(p.target) for f in formats for p in plan("torch", f)}
     return sorted({b.extra for b in needed if b is not None and not b.installed()})
+
+
+def missing_llm_extras(runtimes) -> list[str]:
+    """The pip extras this install lacks to write and run language models in these runtimes."""
+    missing = set()
+    for runtime in runtimes:
+        b = BACKENDS.get(runtime)
+        if b is not None and b.llm is not None and not (b.installed() and b.llm.installed()):
+            missing |= {e for e in (b.extra, "llm") if e}
+    return sorted(missing)
 
 
 def timing_modules() -> dict:

@@ -44,17 +44,35 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class LanguageModels:
+    """What a backend does with decoder language models (shrink_edge/llm): write(model, quantized, scratch, path)
+    writes one artifact holding the quantized model's integers (scratch: a folder the backends of one export share);
+    session(path, threads) runs it in the runtime's own prefill/decode loop (llm/evaluate.Session); facts(path)
+    counts what the file holds, read back from it."""
+    suffix: str                # the artifact's file name ends so: ".onnx", ".xml", ".gguf"
+    write: Callable[..., None]
+    session: Callable[..., object]
+    facts: Callable[[Path], dict]
+    unsupported: Callable[..., str | None] | None = None  # why its converter cannot take this model (None: it can)
+    requires: tuple[str, ...] = ("transformers",)  # modules beyond the backend's own, installed by the `llm` extra
+
+    def installed(self) -> bool:
+        return all(importlib.util.find_spec(module) is not None for module in self.requires)
+
+
+@dataclass(frozen=True)
 class Backend:
     name: str                  # the runtime, as target specs name it (`runtime = "litert"`)
     formats: tuple[Format, ...]
     passes: tuple[Pass, ...]   # the edges into its formats
-    predict: Predict           # named inputs in, named outputs out, in the real runtime
+    predict: Predict | None    # named inputs in, named outputs out, in the real runtime (None: LLMs only)
     facts: Callable[[Path], dict] | None = None  # what else the runtime tells (memory, precision, ops)
     check: Check | None = None  # the float model through its converter and runtime, before any training
     intermediates: Intermediates | None = None  # every int8 activation, for the per-layer debugger
     extra: str | None = None   # the pip extra that installs its tools (`shrink-edge[openvino]`); None: the core
     requires: tuple[str, ...] = ()  # the modules its tools import, all there when the extra is installed
     timing: Timing | None = None  # its files can be profiled
+    llm: LanguageModels | None = None  # it writes and runs decoder language models
 
     def installed(self) -> bool:
         return all(importlib.util.find_spec(module) is not None for module in self.requires)

@@ -173,9 +173,19 @@ def export(
     strict: Annotated[bool, typer.Option("--strict", help="Fail when an int8 artifact loses accuracy beyond its "
                                          "budget, instead of searching the scheme's remedies and keeping the worst "
                                          "layers in float ([quantize] fallback = \"off\").")] = False,
+    context: Annotated[Optional[int], typer.Option("--context", help="LLM targets: tokens per held-out window "
+                                                   "(half prefilled, half decoded) [default: 128, at most the "
+                                                   "model's context].")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Convert a model (optimized by --recipe if given) for a target and verify every artifact in its runtime."""
+    """Convert a model (optimized by --recipe if given) for a target and verify every artifact in its runtime.
+    A language model (a Hugging Face folder or .gguf) goes to the llm-* targets, --data being text."""
+    if _language_model(target, model):
+        if any(v is not None for v in (weights, input_shape, recipe, overrides, train_data, calibration, metric)):
+            _fail("LLM targets take --model (a Hugging Face folder or .gguf), --data (text), --context and --out; "
+                  "--weights, --input-shape, --recipe, --set, --train-data, --calibration and --metric are for "
+                  "other models", 2)
+        return _export_llm(target, model, data, context, out, no_budget, as_json)
     from ..apps import metadata as app_metadata
     from ..model import sample
     from ..apps.install import AppTargets
@@ -215,6 +225,50 @@ def export(
     if result.failed:
         _fail(f"target {result.manifest['target']}: {', '.join(result.failed)} broke the budget and "
               f"{'was' if len(result.failed) == 1 else 'were'} not written; the other members were", 1)
+
+
+def _language_model(target: Optional[str], model: Optional[str]) -> bool:
+    from ..llm.model import is_language_model
+
+    return bool(target and target.startswith("llm-")) or (model is not None and is_language_model(Path(model)))
+
+
+def _export_llm(target, model, data, context, out, no_budget, as_json) -> None:
+    from ..workflows.export_llm import export_llm
+    from .tables import llm_table
+
+    with _one_line_errors():
+        if model is None:
+            raise UserError("LLM targets need --model: a Hugging Face folder (config.json, *.safetensors, tokenizer) "
+                            "or a .gguf file")
+        result = export_llm(Path(model), target=target or "llm-all", data=data, out=out, context=context,
+                            enforce_budget=not no_budget, progress=_progress(as_json))
+    _emit(as_json, result.report, llm_table(result.report))
+    if result.failed:
+        _fail(f"{', '.join(result.failed)} broke the budget and {'was' if len(result.failed) == 1 else 'were'} "
+              "not written; the other artifacts were", 1)
+
+
+@app.command()
+def generate(
+    artifact: Annotated[Path, typer.Argument(help="An LLM artifact: .gguf, .onnx or OpenVINO .xml from an llm-* "
+                                                  "export (its tokenizer/ folder beside it).")],
+    prompt: Annotated[str, typer.Option("--prompt", help="The text to continue.")],
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Tokens to generate.")] = 64,
+    threads: Annotated[int, typer.Option("--threads", help="CPU threads for the runtime.")] = 2,
+    as_json: JsonOpt = False,
+) -> None:
+    """Continue a prompt greedily with an LLM artifact in its own runtime, streaming the text, with tokens/s."""
+    from ..workflows.generate import generate as run_generate
+
+    with _one_line_errors():
+        result = run_generate(artifact, prompt, max_new_tokens, threads,
+                              stream=None if as_json else lambda piece: stdout.out(piece, end="", highlight=False))
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+    else:
+        stdout.print(f"\n[dim]{result['new_tokens']} tokens, prefill {result['prefill_tokens_per_s']} tokens/s, "
+                     f"decode {result['decode_tokens_per_s']} tokens/s ({result['runtime']})[/dim]")
 
 
 @app.command()
@@ -355,13 +409,14 @@ def list_targets(as_json: Annotated[bool, typer.Option("--json", help="Print as 
     from ..config import targets
     from .tables import targets_table
 
-    from ..backends import missing_extras
+    from ..backends import missing_extras, missing_llm_extras
 
     with _one_line_errors():
         specs = targets.available()
-        needs = {name: missing_extras([f for m in targets.members(s) for f in m.artifacts])
-                 for name, s in specs.items()}
-    payload = {name: {"runtime": s.runtime, "artifacts": list(s.artifacts), "description": s.description,
+        needs = {name: missing_llm_extras([m.runtime for m in targets.members(s)]) if s.kind == "llm" else
+                 missing_extras([f for m in targets.members(s) for f in m.artifacts]) for name, s in specs.items()}
+    payload = {name: {"runtime": s.runtime, "kind": s.kind, "artifacts": list(s.artifacts or s.schemes),
+                      "description": s.description,
                       "budget": vars(s.budget), "quantization": vars(s.quantization), "needs_extras": needs[name]}
                for name, s in specs.items()}
     _emit(as_json, payload, targets_table(specs, needs))

@@ -103,6 +103,31 @@ def _device_table(profile: dict) -> Table:
     return table
 
 
+LLM_BUDGET = ("max_perplexity_ratio", "min_next_token_agreement", "max_float_perplexity_ratio")
+
+
+def llm_table(report: dict) -> Table:
+    """One row per LLM artifact: what it holds and how close to the float model it runs."""
+    table = Table(title=f"{report['model']} -> {report['target']} (held-out text: {report['text']['windows']} "
+                        f"windows of {report['context']} tokens, greedy {report['text']['new_tokens']} tokens)")
+    for column in ("target", "scheme", "file", "size", "bits/weight", "int4/int8/float", "ppl ratio", "KL",
+                   "agreement", "greedy match", "status"):
+        table.add_column(column)
+    for a in report["artifacts"]:
+        if "error" in a:
+            table.add_row(a["target"], a["scheme"], "", "", "", "", "", "", "", "", f"failed: {a['error']}")
+            continue
+        f = a["facts"]
+        status = "; ".join(a["budget_broken"]) if a["budget_broken"] else "ok"
+        table.add_row(a["target"], a["scheme"], a["path"], f"{a['size_bytes']:,}", f"{a['bits_per_weight']:.2f}",
+                      f"{f['matmul_int4']}/{f['matmul_int8']}/{f['matmul_float']}", f"{a['perplexity_ratio']:.4f}",
+                      f"{a['kl_divergence']:.5f}", f"{a['next_token_agreement']:.3f}",
+                      f"{a['greedy_match_tokens']:.0f}/{a['greedy_new_tokens']}", status)
+    if report.get("refused"):
+        table.caption = "refused: " + "; ".join(report["refused"])
+    return table
+
+
 def targets_table(specs, needs: dict[str, list[str]]) -> Table:
     """Each target, and `ready` or the pip install that its backends need (a group runs the members it can)."""
     from ..backends import install_hint
@@ -111,8 +136,9 @@ def targets_table(specs, needs: dict[str, list[str]]) -> Table:
     for column in ("name", "runtime", "artifacts", "budget", "description", "this install"):
         table.add_column(column)
     for spec in specs.values():
-        budget = ", ".join(f"{k}={v}" for k, v in vars(spec.budget).items() if v not in (None, False))
-        table.add_row(spec.name, spec.runtime, ", ".join(spec.artifacts), budget, spec.description,
+        budget = ", ".join(f"{k}={v}" for k, v in vars(spec.budget).items() if v not in (None, False)
+                           and (spec.kind == "llm") == (k in LLM_BUDGET))
+        table.add_row(spec.name, spec.runtime, ", ".join(spec.artifacts or spec.schemes), budget, spec.description,
                       install_hint(needs[spec.name]) if needs[spec.name] else "ready")
     return table
 

@@ -44,6 +44,10 @@ class Budget:
     flash_bytes: int | None = None          # microcontrollers: the model bytes must fit (kernel code not counted)
     int8_compute: bool = False              # every convolution / fully-connected layer must run in int8
     full_delegation: bool = False           # every op inside the accelerator's delegate (facts: undelegated_ops)
+    # language models (kind = "llm"), against the float PyTorch model on held-out text (docs/llm.md says why these)
+    max_perplexity_ratio: float | None = None     # quantized artifacts
+    min_next_token_agreement: float | None = None  # fraction of held-out positions whose top token matches
+    max_float_perplexity_ratio: float = 1.005     # a float artifact: the path itself, not quantization
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class TargetSpec:
     limits: Limits = field(default_factory=Limits)
     options: dict = field(default_factory=dict)  # backend-specific settings, e.g. nhwc_io for TFLite
     include: tuple[str, ...] = ()  # a group target: these targets' artifacts, each under its own budget
+    kind: str = "model"            # "llm": a decoder language model target (shrink_edge/llm)
+    schemes: tuple[str, ...] = ()  # llm: the weight schemes written, one artifact each (llm/weights.py)
 
 
 def _parse(path: Path) -> TargetSpec:
@@ -88,7 +94,11 @@ def _parse(path: Path) -> TargetSpec:
             limits=Limits(**raw.get("limits", {})),
             options=dict(raw.get("options", {})),
             include=tuple(raw.get("include", ())),
+            kind=raw.get("kind", "model"),
+            schemes=tuple(raw.get("schemes", ())),
         )
+        if spec.kind not in ("model", "llm"):
+            raise UserError(f"invalid target spec {path}: kind = {spec.kind!r}; give \"model\" or \"llm\"")
         if spec.quantization.weight_bits not in (7, 8):
             raise UserError(f"invalid target spec {path}: [quantization] weight_bits = "
                             f"{spec.quantization.weight_bits!r}; give 8 or 7")
@@ -122,7 +132,7 @@ def per_backend(directory: Path | None = None) -> list[TargetSpec]:
     """One plain target per runtime (the first spec, by name, that names it): what meets every backend once."""
     first: dict[str, TargetSpec] = {}
     for spec in sorted(available(directory).values(), key=lambda s: s.name):  # executorch before executorch-coreml
-        if not spec.include:
+        if not spec.include and spec.kind == "model":
             first.setdefault(spec.runtime, spec)
     return list(first.values())
 

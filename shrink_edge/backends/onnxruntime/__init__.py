@@ -2,7 +2,7 @@
 activations quantized at run time), run on the CPU execution provider."""
 from ...engine.formats import Format
 from ..contract import Backend, Timing
-from . import check, session, timing
+from . import check, llm, session, timing
 from .intermediates import intermediates
 from .dynamic import OnnxQuantizeDynamic
 from .export import OnnxExportFloat, OnnxExportInt8
@@ -17,4 +17,5 @@ BACKEND = Backend(
     facts=session.facts,
     intermediates=intermediates,
     timing=Timing(timing),
+    llm=llm.LLM,
 )

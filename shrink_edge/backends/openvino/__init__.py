@@ -1,7 +1,7 @@
 """OpenVINO IR, int8, from the int8 ONNX model; run on the CPU plugin."""
 from ...engine.formats import Format
 from ..contract import Backend, Timing
-from . import check, session, timing
+from . import check, llm, session, timing
 from .export import OpenVinoExport
 
 BACKEND = Backend(
@@ -14,4 +14,5 @@ BACKEND = Backend(
     extra="openvino",
     requires=("openvino",),
     timing=Timing(timing, on_phone=False),
+    llm=llm.LLM,
 )

@@ -1,0 +1,50 @@
+"""llama.cpp's own loop (through llama-cpp-python): eval() prefills or decodes into its KV cache, scores holds the
+logits of every position. The KV cache is pinned to float32 (llama.cpp's default is float16), so a float GGUF is the
+path alone; ggml's quantized matrix products still quantize activations to 8 bits in blocks of 32 at run time, as
+every llama.cpp user gets."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+F32 = 0  # ggml_type GGML_TYPE_F32
+
+
+class Session:
+    def __init__(self, path: Path, threads: int = 2):
+        from llama_cpp import Llama
+
+        self.llm = Llama(str(path), n_ctx=0, n_batch=512, n_ubatch=512, n_threads=threads,  # n_ctx 0: the model's
+                         n_threads_batch=threads, logits_all=True, verbose=False, type_k=F32, type_v=F32,
+                         seed=0)
+
+    def reset(self) -> None:
+        self.llm.reset()
+
+    def prefill(self, tokens: list[int]) -> np.ndarray:
+        start = self.llm.n_tokens
+        self.llm.eval(tokens)
+        return np.array(self.llm.scores[start:start + len(tokens)], np.float32)
+
+    def decode(self, token: int) -> np.ndarray:
+        self.llm.eval([token])
+        return np.array(self.llm.scores[self.llm.n_tokens - 1], np.float32)
+
+
+def facts(path: Path) -> dict:
+    """The GGUF's matrices by ggml type, read back from the file."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(path))
+    counts: dict[str, int] = {}
+    for t in reader.tensors:
+        if len(t.shape) == 2 or (len(t.shape) > 1 and min(t.shape) > 1):
+            counts[t.tensor_type.name] = counts.get(t.tensor_type.name, 0) + 1
+    linear = {k: v for k, v in counts.items()}
+    return {"matmul_int4": sum(v for k, v in linear.items() if k.startswith("Q4")),
+            "matmul_int8": sum(v for k, v in linear.items() if k.startswith("Q8")),
+            "matmul_float": sum(v for k, v in linear.items() if k in ("F32", "F16", "BF16")),
+            "ggml_types": counts,
+            "activations": "float32, KV cache float32; quantized matrix products take 8-bit activations "
+                           "(ggml's Q8 blocks of 32) at run time"}

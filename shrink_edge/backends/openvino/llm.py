@@ -1,0 +1,86 @@
+"""A decoder LM as a stateful OpenVINO IR: read from the ONNX backend's file (OpenVINO's ONNX reader turns each
+MatMulNBits into u4/u8 weights with their scales, so both hold the same integers), the KV cache made internal state
+(`past_key_values.*` in -> `present.*` out), as openvino-genai's LLMPipeline expects a stateful model. Run with the
+precision pinned to what the file claims: f32 inference, f32 KV cache, no dynamic activation quantization (the
+CPU's defaults are bf16, u8 and int8 groups of 32, which change the numbers)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..contract import LanguageModels
+from ..shared.onnx_llm import packed
+
+EXACT = {"INFERENCE_PRECISION_HINT": "f32", "KV_CACHE_PRECISION": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": "0"}
+
+
+def write(model, quantized, scratch: Path, path: Path) -> None:
+    """`path` is the .xml; its .bin lands beside it."""
+    import openvino as ov
+    from openvino._offline_transformations import apply_make_stateful_transformation
+
+    model = ov.convert_model(str(packed(model, quantized, scratch)))
+    pairs = {i.get_any_name(): i.get_any_name().replace("past_key_values", "present")
+             for i in model.inputs if i.get_any_name().startswith("past_key_values")}
+    apply_make_stateful_transformation(model, pairs)
+    ov.save_model(model, str(path), compress_to_fp16=False)
+
+
+def facts(path: Path) -> dict:
+    """Weights by element type, counted from the IR's constants that feed a MatMul (through their decompression)."""
+    import openvino as ov
+
+    model = ov.Core().read_model(str(path))
+    counts = {"u4": 0, "i4": 0, "u8": 0, "i8": 0, "f32": 0, "f16": 0}
+    for op in model.get_ops():
+        if op.get_type_name() != "MatMul":
+            continue
+        source = op.input_value(1).get_node()
+        while source.get_type_name() in ("Convert", "Subtract", "Multiply", "Reshape", "Transpose", "Slice") \
+                and source.get_input_size():
+            source = source.input_value(0).get_node()
+        if source.get_type_name() == "Constant":
+            kind = source.get_element_type().get_type_name()
+            counts[kind] = counts.get(kind, 0) + 1
+    return {"matmul_int4": counts["u4"] + counts["i4"], "matmul_int8": counts["u8"] + counts["i8"],
+            "matmul_float": counts["f32"] + counts["f16"], "stateful": len(model.get_sinks()) > 0,
+            "activations": "float32 (hints pinned: f32 inference and KV cache, no dynamic quantization)"}
+
+
+class Session:
+    """OpenVINO's own stateful loop: the cache lives in the infer request, reset_state() starts a sequence."""
+
+    def __init__(self, path: Path, threads: int = 2):
+        import openvino as ov
+
+        core = ov.Core()
+        self.compiled = core.compile_model(core.read_model(str(path)), "CPU",
+                                           {**EXACT, "INFERENCE_NUM_THREADS": threads})
+        self.request = self.compiled.create_infer_request()
+        self.names = {i.get_any_name() for i in self.compiled.inputs}
+        self.reset()
+
+    def reset(self) -> None:
+        self.request.reset_state()
+        self.length = 0
+
+    def _run(self, tokens: list[int]) -> np.ndarray:
+        n = len(tokens)
+        feeds = {"input_ids": np.array([tokens], np.int64),
+                 "attention_mask": np.ones((1, self.length + n), np.int64),
+                 "position_ids": np.arange(self.length, self.length + n, dtype=np.int64)[None]}
+        if "beam_idx" in self.names:
+            feeds["beam_idx"] = np.zeros(1, np.int32)
+        result = self.request.infer({k: v for k, v in feeds.items() if k in self.names})
+        self.length += n
+        return next(iter(result.values()))[0].copy()
+
+    def prefill(self, tokens: list[int]) -> np.ndarray:
+        return self._run(tokens)
+
+    def decode(self, token: int) -> np.ndarray:
+        return self._run([token])[-1]
+
+
+LLM = LanguageModels(suffix=".xml", write=write, session=Session, facts=facts)

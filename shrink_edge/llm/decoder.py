@@ -1,0 +1,95 @@
+"""The causal LM as every exporter takes it: tokens, their positions, an attention mask and the KV cache in; logits
+and the grown cache out. One forward serves prefill (many tokens) and decode (one), with no Python state and no
+transformers Cache object, so torch.onnx, OpenVINO and the others trace the same graph. It reuses the Hugging Face
+model's own modules (so quantized weights apply to both) and re-authors only the wiring: Llama's block, with Qwen2's
+q/k/v biases, Qwen3's q/k norms and SmolLM3's layers without RoPE."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .model import FAMILIES, LanguageModel, family
+
+
+def unsupported(model: LanguageModel) -> str | None:
+    """Why the decoder cannot re-author this model (None: it can)."""
+    kind = family(model)
+    if kind not in FAMILIES:
+        return (f"architecture '{kind}' ({type(model.module).__name__}) is not one the exporter re-authors "
+                f"(it takes {', '.join(sorted(FAMILIES))})")
+    rope = getattr(model.config, "rope_scaling", None) or {}
+    if rope.get("rope_type", rope.get("type")) in ("dynamic", "longrope"):
+        return f"RoPE scaling '{rope.get('rope_type', rope.get('type'))}' changes with the context length"
+    return None
+
+
+def _rms(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    eps = getattr(norm, "variance_epsilon", getattr(norm, "eps", 1e-6))
+    return norm.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+
+
+def _rotate_half(x: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+class Decoder(nn.Module):
+    """forward(input_ids [1,T], attention_mask [1,P+T], position_ids [1,T], past_key_0, past_value_0, ...)
+    -> (logits [1,T,V], present_key_0, present_value_0, ...), the cache as [1, kv_heads, length, head_dim]."""
+
+    def __init__(self, model: LanguageModel):
+        super().__init__()
+        hf, config = model.module, model.config
+        self.body, self.lm_head = hf.model, hf.lm_head
+        self.heads = config.num_attention_heads
+        self.kv_heads = getattr(config, "num_key_value_heads", None) or self.heads
+        self.head_dim = getattr(config, "head_dim", None) or config.hidden_size // self.heads
+        self.layers = len(self.body.layers)
+        rope_layers = getattr(config, "no_rope_layers", None)  # SmolLM3: 1 = this layer uses RoPE
+        self.rope = [bool(rope_layers[i]) if rope_layers else True for i in range(self.layers)]
+        rotary = self.body.rotary_emb
+        self.register_buffer("inv_freq", rotary.inv_freq.detach().clone().float(), persistent=False)
+        self.rope_scale = float(getattr(rotary, "attention_scaling", 1.0))
+
+    def cache_names(self) -> tuple[list[str], list[str]]:
+        past = [f"past_key_values.{i}.{kind}" for i in range(self.layers) for kind in ("key", "value")]
+        present = [f"present.{i}.{kind}" for i in range(self.layers) for kind in ("key", "value")]
+        return past, present
+
+    def empty_cache(self, length: int = 0) -> list[torch.Tensor]:
+        return [torch.zeros(1, self.kv_heads, length, self.head_dim) for _ in range(2 * self.layers)]
+
+    def forward(self, input_ids, attention_mask, position_ids, *past):
+        x = self.body.embed_tokens(input_ids)
+        seq = input_ids.shape[1]
+        total = attention_mask.shape[1]
+        freqs = position_ids[0].float()[:, None] * self.inv_freq[None, :]
+        angles = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = angles.cos() * self.rope_scale, angles.sin() * self.rope_scale
+        query_at = torch.arange(seq) + (total - seq)
+        visible = (torch.arange(total)[None, :] <= query_at[:, None]) & (attention_mask[0] > 0)[None, :]
+        bias = torch.where(visible, 0.0, torch.finfo(torch.float32).min)
+        presents = []
+        for i, layer in enumerate(self.body.layers):
+            attention = layer.self_attn
+            h = _rms(layer.input_layernorm, x)
+            q = attention.q_proj(h).view(1, seq, self.heads, self.head_dim).transpose(1, 2)
+            k = attention.k_proj(h).view(1, seq, self.kv_heads, self.head_dim).transpose(1, 2)
+            v = attention.v_proj(h).view(1, seq, self.kv_heads, self.head_dim).transpose(1, 2)
+            if getattr(attention, "q_norm", None) is not None:
+                q, k = _rms(attention.q_norm, q), _rms(attention.k_norm, k)
+            if self.rope[i]:
+                q, k = q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
+            k = torch.cat((past[2 * i], k), dim=2)
+            v = torch.cat((past[2 * i + 1], v), dim=2)
+            presents += [k, v]
+            repeat = self.heads // self.kv_heads
+            if repeat > 1:
+                k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
+            scores = q @ k.transpose(2, 3) * self.head_dim ** -0.5 + bias
+            context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(1, seq, self.heads * self.head_dim)
+            x = x + attention.o_proj(context)
+            mlp = layer.mlp
+            h = _rms(layer.post_attention_layernorm, x)
+            x = x + mlp.down_proj(mlp.act_fn(mlp.gate_proj(h)) * mlp.up_proj(h))
+        return (self.lm_head(_rms(self.body.norm, x)), *presents)

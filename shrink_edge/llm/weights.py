@@ -1,0 +1,140 @@
+"""Weight-only quantization of a language model, computed once in PyTorch and packed by every backend as it is:
+the artifacts of one export hold the same integers and scales.
+
+A scheme is symmetric integers in blocks along each row's inputs (`group`; None: one block per row, i.e. per output
+channel), the scale chosen as llama.cpp's Q4_0/Q8_0 choose it (the element of largest magnitude maps exactly to the
+most negative code, so it is never clipped) and rounded to float16, which every format stores exactly. A row whose
+length the group does not divide is padded with zeros (code 0, value 0), never skipped."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import UserError
+
+
+@dataclass(frozen=True)
+class Scheme:
+    bits: int                       # 4 or 8 (0: float, nothing quantized)
+    group: int | None = 32          # inputs per scale; None: per output channel
+    embedding_bits: int = 8         # the token embedding and the output layer (tied or not)
+
+    @property
+    def name(self) -> str:
+        if not self.bits:
+            return "float"
+        return f"int{self.bits}" + (f"-g{self.group}" if self.group else "-channel")
+
+    @staticmethod
+    def parse(text: str, embedding_bits: int = 8) -> "Scheme":
+        """'float', 'int8-channel', 'int8-g32', 'int4-g32', 'int4-g64', 'int4-g128', 'int4-channel'."""
+        if text == "float":
+            return Scheme(0, None, 0)
+        match = re.fullmatch(r"int([48])-(?:g(\d+)|channel)", text)
+        if not match or (match[2] and int(match[2]) not in (16, 32, 64, 128, 256)):
+            raise UserError(f"unknown weight scheme '{text}'; give float, int8-channel, int8-g32, int4-g32, int4-g64, "
+                            "int4-g128 or int4-channel")
+        return Scheme(int(match[1]), int(match[2]) if match[2] else None, embedding_bits)
+
+
+@dataclass
+class QuantizedWeight:
+    """W ≈ scale * codes, blockwise along the inputs: codes [out, blocks*block] (int8 holding int4 or int8 values,
+    zero-padded), scales [out, blocks] float32 (float16-exact)."""
+    codes: torch.Tensor
+    scales: torch.Tensor
+    bits: int
+    block: int
+    in_features: int
+
+    def dequantize(self) -> torch.Tensor:
+        out = self.codes.shape[0]
+        blocks = self.codes.float().view(out, -1, self.block) * self.scales[:, :, None]
+        return blocks.view(out, -1)[:, : self.in_features]
+
+    @property
+    def bytes(self) -> int:
+        """Stored size: the codes at `bits` each plus a float16 scale per block."""
+        return self.codes.numel() * self.bits // 8 + self.scales.numel() * 2
+
+
+def quantize(weight: torch.Tensor, bits: int, group: int | None) -> QuantizedWeight:
+    out, inputs = weight.shape
+    block = group or inputs
+    padded = -(-inputs // block) * block
+    w = torch.zeros(out, padded)
+    w[:, :inputs] = weight.detach().float()
+    blocks = w.view(out, -1, block)
+    low = -(2 ** (bits - 1))
+    extreme = blocks.gather(2, blocks.abs().argmax(2, keepdim=True))        # signed, as Q4_0 takes it
+    scales = (extreme / low).squeeze(2).half().float()
+    safe = torch.where(scales == 0, torch.ones_like(scales), scales)
+    codes = torch.clamp(torch.round(blocks / safe[:, :, None]), low, -low - 1).to(torch.int8)
+    return QuantizedWeight(codes.view(out, padded), scales, bits, block, inputs)
+
+
+def linear_layers(module: nn.Module) -> dict[str, nn.Linear]:
+    """The decoder blocks' linear layers by name (the output layer is handled with the embedding)."""
+    return {name: m for name, m in module.named_modules()
+            if isinstance(m, nn.Linear) and not name.endswith("lm_head")}
+
+
+@dataclass
+class QuantizedModel:
+    """What one scheme made of a model: every linear layer's weight, and the embedding table (shared with the
+    output layer when the model ties them, else the output layer's own)."""
+    scheme: Scheme
+    linears: dict[str, QuantizedWeight]
+    embedding: QuantizedWeight | None
+    lm_head: QuantizedWeight | None     # None when tied to the embedding
+    tied: bool
+
+    def facts(self, hf_model: nn.Module) -> dict:
+        """How many linear layers hold each precision, the bits per weight over every matrix."""
+        int4 = sum(q.bits == 4 for q in self.linears.values())
+        int8 = sum(q.bits == 8 for q in self.linears.values())
+        floats = len(linear_layers(hf_model)) - int4 - int8
+        heads = [q for q in (self.embedding, self.lm_head) if q is not None]
+        stored = sum(q.bytes for q in (*self.linears.values(), *heads))
+        count = sum(m.weight.numel() for m in linear_layers(hf_model).values())
+        count += hf_model.get_input_embeddings().weight.numel()
+        if not self.tied:
+            count += hf_model.get_output_embeddings().weight.numel()
+        if not self.scheme.bits:
+            stored = count * 4
+        return {"scheme": self.scheme.name, "linear_int4": int4, "linear_int8": int8, "linear_float": floats,
+                "embedding_bits": self.embedding.bits if self.embedding else 32,
+                "bits_per_weight": round(8 * stored / count, 3), "weights": count}
+
+
+def quantize_model(hf_model: nn.Module, scheme: Scheme) -> QuantizedModel:
+    tied = hf_model.get_output_embeddings().weight is hf_model.get_input_embeddings().weight
+    if not scheme.bits:
+        return QuantizedModel(scheme, {}, None, None, tied)
+    linears = {name: quantize(m.weight, scheme.bits, scheme.group) for name, m in linear_layers(hf_model).items()}
+    embedding = lm_head = None
+    if scheme.embedding_bits:
+        embedding = quantize(hf_model.get_input_embeddings().weight, scheme.embedding_bits, None)
+        if not tied:
+            lm_head = quantize(hf_model.get_output_embeddings().weight, scheme.embedding_bits, None)
+    return QuantizedModel(scheme, linears, embedding, lm_head, tied)
+
+
+def fake_quantized(hf_model: nn.Module, quantized: QuantizedModel) -> nn.Module:
+    """A copy of the model whose weights are the dequantized integers: the PyTorch model every artifact of this
+    scheme should reproduce."""
+    import copy
+
+    model = copy.deepcopy(hf_model)
+    with torch.no_grad():
+        layers = linear_layers(model)
+        for name, q in quantized.linears.items():
+            layers[name].weight.copy_(q.dequantize())
+        if quantized.embedding is not None:
+            model.get_input_embeddings().weight.copy_(quantized.embedding.dequantize())
+        if quantized.lm_head is not None:
+            model.get_output_embeddings().weight.copy_(quantized.lm_head.dequantize())
+    return model

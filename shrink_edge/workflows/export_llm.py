@@ -1,0 +1,156 @@
+"""Export a decoder language model to LLM targets: quantize once per weight scheme, write one artifact per
+(target, scheme) with the backend that runs it, verify each in its runtime's own prefill/decode loop against the
+float PyTorch model on held-out text, and keep only those within the target's budget."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..backends import BACKENDS, install_hint
+from ..config import targets
+from ..errors import UserError, first_line
+from ..llm import decoder, evaluate, model as models, text as texts
+from ..llm.weights import Scheme, quantize_model
+from ..progress import Steps, native_logs_quiet
+
+WINDOW = 128        # tokens per held-out window (half prefilled, half decoded)
+WINDOWS = 8         # held-out windows scored
+PROMPTS = 4         # greedy-generation prompts
+NEW_TOKENS = 64     # tokens generated greedily per prompt
+
+
+@dataclass
+class LLMExport:
+    out: Path
+    report: dict
+    failed: list[str] = field(default_factory=list)   # artifacts that broke the budget (not written)
+
+
+def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Path = Path("out"),
+               context: int | None = None, windows: int = WINDOWS, new_tokens: int = NEW_TOKENS,
+               enforce_budget: bool = True, progress: bool = True, threads: int = 2) -> LLMExport:
+    """`model`: a Hugging Face folder, a .gguf file or a llm.model.LanguageModel (models.from_live)."""
+    spec = targets.resolve(target)
+    if spec.kind != "llm":
+        raise UserError(f"target {spec.name} is not a language-model target; LLM targets: "
+                        f"{', '.join(n for n, s in targets.available().items() if s.kind == 'llm')}")
+    members = targets.members(spec)
+    lm = model if isinstance(model, models.LanguageModel) else models.load(model)
+    length = context or min(WINDOW, lm.context)
+    if length > lm.context:
+        raise UserError(f"--context {length} is longer than {lm.name}'s context of {lm.context} tokens "
+                        "(config.json max_position_embeddings); give --context {lm.context} or less")
+    if 16 + new_tokens > lm.context:
+        raise UserError(f"greedy generation of {new_tokens} tokens after a 16-token prompt does not fit "
+                        f"{lm.name}'s context of {lm.context} tokens")
+    text = texts.read(data) if data is not None else _default_text()
+    tokens = texts.windows(lm.tokenizer, text, length, windows, calibration=windows)
+    runnable, refused = _runnable(members, lm)
+    if not runnable:
+        raise UserError("no target can take this model: " + "; ".join(refused))
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = out / ".shrink-edge-llm"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    report = {"model": lm.name, "family": models.family(lm), "target": spec.name, "context": length,
+              "text": {"source": str(data) if data else "pydoc_data (Python's documentation)",
+                       "windows": len(tokens.evaluation), "prompts": len(tokens.prompts), "new_tokens": new_tokens},
+              "artifacts": [], "refused": refused}
+    failed = []
+    with Steps(progress) as steps:
+        with steps.step("reference: float PyTorch, prefill + decode"):
+            reference = evaluate.reference(evaluate.TorchSession(lm.module), tokens.evaluation, tokens.prompts,
+                                           new_tokens)
+        for note in refused:
+            steps.note(f"refused: {note}")
+        quantized = {}
+        for member in runnable:
+            llm = BACKENDS[member.runtime].llm
+            for name in member.schemes:
+                scheme = Scheme.parse(name)
+                if name not in quantized:
+                    with steps.step(f"quantize weights: {name}"):
+                        quantized[name] = quantize_model(lm.module, scheme)
+                with steps.step(f"{member.name} {name}: write and verify"):
+                    entry = _artifact(lm, member, llm, quantized[name], scratch, out, tokens, reference,
+                                      new_tokens, threads, enforce_budget)
+                report["artifacts"].append(entry)
+                if entry.get("budget_broken") and enforce_budget:
+                    failed.append(f"{member.name} {name}")
+        lm.tokenizer.save_pretrained(out / "tokenizer")
+    shutil.rmtree(scratch, ignore_errors=True)
+    report["failed"] = failed
+    (out / "llm.json").write_text(json.dumps(report, indent=2) + "\n")
+    return LLMExport(out, report, failed)
+
+
+def _default_text() -> str:
+    from ..llm.train import english
+
+    return english()
+
+
+def _runnable(members, lm) -> tuple[list, list[str]]:
+    """The members whose backend writes LLMs, is installed and takes this architecture; a line for each other."""
+    runnable, refused = [], []
+    for member in members:
+        backend = BACKENDS.get(member.runtime)
+        if backend is None or backend.llm is None:
+            refused.append(f"{member.name}: runtime {member.runtime} writes no language models")
+        elif not (backend.installed() and backend.llm.installed()):
+            extras = sorted({e for e in (backend.extra, "llm") if e})
+            refused.append(f"{member.name}: needs {install_hint(extras)}")
+        elif reason := (backend.llm.unsupported or (lambda m: decoder.unsupported(m)))(lm):
+            refused.append(f"{member.name}: {reason}")
+        else:
+            runnable.append(member)
+    return runnable, refused
+
+
+def _artifact(lm, member, llm, quantized, scratch: Path, out: Path, tokens, reference, new_tokens: int,
+              threads: int, enforce_budget: bool) -> dict:
+    scheme = quantized.scheme
+    staging = scratch / f"{member.name}.{scheme.name}"
+    staging.mkdir()
+    file = staging / f"{lm.name}.{scheme.name}{llm.suffix}"
+    entry = {"target": member.name, "runtime": member.runtime, "scheme": scheme.name}
+    try:
+        with native_logs_quiet():
+            llm.write(lm, quantized, scratch, file)
+            start = time.perf_counter()
+            metrics = evaluate.compare(llm.session(file, threads), tokens.evaluation, tokens.prompts, reference,
+                                       new_tokens)
+            facts = llm.facts(file)
+    except Exception as e:  # the runtime's own failure, in one line, for this artifact only
+        return {**entry, "error": f"{type(e).__name__}: {first_line(e)}", "budget_broken": ["did not run"]}
+    files = sorted(staging.iterdir())
+    size = sum(f.stat().st_size for f in files)
+    weights = quantized.facts(lm.module)
+    entry.update(metrics)
+    entry.update({"path": file.name, "size_bytes": size, "bits_per_weight": weights["bits_per_weight"],
+                  "facts": {**weights, **facts}, "verify_seconds": round(time.perf_counter() - start, 2)})
+    entry["budget_broken"] = broken = _budget(member.budget, scheme, entry)
+    if not broken or not enforce_budget:
+        for f in files:
+            f.replace(out / f.name)
+    return entry
+
+
+def _budget(budget, scheme: Scheme, entry: dict) -> list[str]:
+    broken = []
+    facts = entry["facts"]
+    if scheme.bits and facts.get("matmul_float", 0) > 0:
+        broken.append(f"{facts['matmul_float']} matrix multiplications stayed float")
+    if not scheme.bits:
+        if entry["perplexity_ratio"] > budget.max_float_perplexity_ratio:
+            broken.append(f"float perplexity x{entry['perplexity_ratio']} > x{budget.max_float_perplexity_ratio}")
+        return broken
+    if budget.max_perplexity_ratio is not None and entry["perplexity_ratio"] > budget.max_perplexity_ratio:
+        broken.append(f"perplexity x{entry['perplexity_ratio']} > x{budget.max_perplexity_ratio}")
+    if budget.min_next_token_agreement is not None \
+            and entry["next_token_agreement"] < budget.min_next_token_agreement:
+        broken.append(f"next-token agreement {entry['next_token_agreement']} < {budget.min_next_token_agreement}")
+    return broken

@@ -1,0 +1,51 @@
+"""The scheme's integers: in range, float16-exact scales, the largest weight of a block kept exactly, a row the
+group does not divide padded (never skipped), and per-channel int4 far coarser than int4 in blocks of 32."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from shrink_edge.errors import UserError
+from shrink_edge.llm.weights import Scheme, quantize
+
+
+@pytest.mark.parametrize("bits,group", [(4, 32), (4, None), (8, None), (8, 32)])
+def test_codes_scales_and_the_extreme(bits, group):
+    torch.manual_seed(0)
+    w = torch.randn(16, 96)
+    q = quantize(w, bits, group)
+    low = -(2 ** (bits - 1))
+    assert q.codes.min() >= low and q.codes.max() <= -low - 1
+    assert torch.equal(q.scales, q.scales.half().float())
+    back = q.dequantize()
+    assert back.shape == w.shape
+    block = group or 96
+    for row in range(16):
+        for start in range(0, 96, block):
+            part = w[row, start:start + block]
+            i = part.abs().argmax()
+            # the largest magnitude is reproduced up to the float16 rounding of its scale
+            assert abs(back[row, start + i] - part[i]) <= abs(part[i]) * 1e-3
+
+
+def test_a_group_that_does_not_divide_the_row_pads_it():
+    w = torch.randn(4, 40)
+    q = quantize(w, 4, 32)
+    assert q.codes.shape == (4, 64) and q.scales.shape == (4, 2)
+    assert torch.all(q.codes[:, 40:] == 0)
+    assert q.dequantize().shape == (4, 40)
+
+
+def test_per_channel_int4_is_far_coarser_than_blocks():
+    torch.manual_seed(0)
+    w = torch.randn(64, 512) * torch.rand(1, 512) * 4  # input channels of very different size, as in LLMs
+    error = {g: (quantize(w, 4, g).dequantize() - w).pow(2).mean().item() for g in (32, None)}
+    assert error[None] > 2 * error[32]
+
+
+def test_scheme_names():
+    assert Scheme.parse("int4-g64") == Scheme(4, 64)
+    assert Scheme.parse("int8-channel") == Scheme(8, None)
+    assert Scheme.parse("float").bits == 0
+    with pytest.raises(UserError, match="unknown weight scheme 'int3-g32'"):
+        Scheme.parse("int3-g32")

@@ -1,0 +1,105 @@
+"""shrink-edge export of a language model to every LLM runtime: each artifact verified through its runtime's own
+prefill/decode with its KV cache, the float path at PyTorch's perplexity, every matrix product holding the integers
+the scheme asked for; bad input in one line, nothing written."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_lm, tmp_path_factory):
+    out = tmp_path_factory.mktemp("llm-all")
+    result = run_cli("export", "--target", "llm-all", "--model", tiny_lm, "--out", out, "--json")
+    return result, out
+
+
+def test_every_runtime_every_scheme(exported):
+    result, out = exported
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report == json.loads((out / "llm.json").read_text())
+    rows = {(a["target"], a["scheme"]): a for a in report["artifacts"]}
+    assert set(rows) == {(t, s) for t in ("llm-gguf", "llm-onnx", "llm-openvino")
+                         for s in ("float", "int8-channel", "int4-g32")}
+    for (target, scheme), a in rows.items():
+        assert (out / a["path"]).is_file(), a
+        facts = a["facts"]
+        if scheme == "float":
+            assert abs(a["perplexity_ratio"] - 1) < 0.005, a        # the path, not quantization
+            assert a["greedy_match_tokens"] == a["greedy_new_tokens"]
+        else:
+            assert facts["matmul_float"] == 0, a                   # nothing left float that the scheme quantizes
+            assert facts[f"matmul_int{scheme[3]}"] >= facts["linear_int4"] + facts["linear_int8"]
+            assert a["bits_per_weight"] < (9 if scheme.startswith("int8") else 6)
+        assert a["tokens_scored"] > 0 and a["budget_broken"] == []
+    for scheme in ("int8-channel", "int4-g32"):  # one rounding: the runtimes agree with each other
+        ratios = [rows[(t, scheme)]["perplexity_ratio"] for t in ("llm-gguf", "llm-onnx", "llm-openvino")]
+        assert max(ratios) - min(ratios) < 0.01, ratios
+    sizes = {s: rows[("llm-onnx", s)]["size_bytes"] for s in ("float", "int8-channel", "int4-g32")}
+    assert sizes["int4-g32"] < sizes["int8-channel"] < sizes["float"] / 2.5
+    assert (out / "tokenizer" / "tokenizer.json").is_file()
+
+
+@pytest.mark.parametrize("suffix", [".gguf", ".onnx", ".xml"])
+def test_generate_from_each_runtime(exported, suffix):
+    _, out = exported
+    result = run_cli("generate", out / f"tiny.int4-g32{suffix}", "--prompt", "The assert statement",
+                     "--max-new-tokens", "12", "--json")
+    assert result.exit_code == 0, result.output
+    generated = json.loads(result.stdout)
+    assert 1 <= generated["new_tokens"] <= 12 and generated["decode_tokens_per_s"] > 0
+
+
+def test_a_broken_budget_fails_and_writes_nothing(tiny_lm, tmp_path):
+    spec = tmp_path / "strict.toml"
+    spec.write_text('description = "too strict"\nkind = "llm"\nruntime = "onnxruntime"\nschemes = ["int4-channel"]\n'
+                    "[budget]\nmin_next_token_agreement = 1.0\n")
+    out = tmp_path / "out"
+    result = run_cli("export", "--target", spec, "--model", tiny_lm, "--out", out)
+    assert result.exit_code == 1
+    assert "strict int4-channel broke the budget" in result.stderr
+    assert not list(out.glob("*.onnx"))
+    report = json.loads((out / "llm.json").read_text())
+    assert report["artifacts"][0]["budget_broken"][0].startswith("next-token agreement")
+
+
+def _bad(tiny_lm, tmp_path, change):
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_lm, folder)
+    change(folder)
+    return folder
+
+
+def _set_config(folder, **values):
+    config = json.loads((folder / "config.json").read_text())
+    config.update(values)
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize("case,expected", [
+    ("not-causal", "is not a causal language model"),
+    ("no-tokenizer", "has no tokenizer"),
+    ("long-context", "longer than"),
+    ("refused-architecture", "no target can take this model"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(tiny_lm, tmp_path, case, expected):
+    args = []
+    if case == "not-causal":
+        folder = _bad(tiny_lm, tmp_path, lambda f: _set_config(f, architectures=["LlamaModel"]))
+    elif case == "no-tokenizer":
+        folder = _bad(tiny_lm, tmp_path, lambda f: [p.unlink() for p in f.glob("tokenizer*")])
+    elif case == "long-context":
+        folder, args = tiny_lm, ["--context", "100000"]
+    else:
+        folder = _bad(tiny_lm, tmp_path, lambda f: _set_config(f, model_type="gemma", architectures=["GemmaForCausalLM"]))
+    out = tmp_path / "out"
+    result = run_cli("export", "--target", "llm-all", "--model", folder, "--out", out, *args)
+    assert result.exit_code == 2, result.output
+    assert expected in result.stderr and "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists() or not any(out.iterdir())
