@@ -93,3 +93,52 @@ class Decoder(nn.Module):
             h = _rms(layer.post_attention_layernorm, x)
             x = x + mlp.down_proj(mlp.act_fn(mlp.gate_proj(h)) * mlp.up_proj(h))
         return (self.lm_head(_rms(self.body.norm, x)), *presents)
+
+
+class StaticCacheDecoder(nn.Module):
+    """The same model with its KV cache inside, as ExecuTorch (mutable buffers) and other fixed-shape runtimes hold
+    it: forward(input_ids [1,T], input_pos [T]) -> logits [1,T,V]; the cache has room for `length` tokens and each
+    call writes its tokens' keys and values at their positions. A sequence starts at position 0 (later positions
+    overwrite what an earlier sequence left; the mask hides anything after the query)."""
+
+    def __init__(self, model: LanguageModel, length: int):
+        super().__init__()
+        self.inner = Decoder(model)
+        self.length = length
+        inner = self.inner
+        for i in range(inner.layers):
+            self.register_buffer(f"k_cache_{i}", torch.zeros(1, inner.kv_heads, length, inner.head_dim))
+            self.register_buffer(f"v_cache_{i}", torch.zeros(1, inner.kv_heads, length, inner.head_dim))
+
+    def forward(self, input_ids, input_pos):
+        inner, seq = self.inner, input_ids.shape[1]
+        x = inner.body.embed_tokens(input_ids)
+        freqs = input_pos.float()[:, None] * inner.inv_freq[None, :]
+        angles = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = angles.cos() * inner.rope_scale, angles.sin() * inner.rope_scale
+        visible = torch.arange(self.length)[None, :] <= input_pos[:, None]
+        bias = torch.where(visible, 0.0, torch.finfo(torch.float32).min)
+        for i, layer in enumerate(inner.body.layers):
+            attention = layer.self_attn
+            h = _rms(layer.input_layernorm, x)
+            q = attention.q_proj(h).view(1, seq, inner.heads, inner.head_dim).transpose(1, 2)
+            k = attention.k_proj(h).view(1, seq, inner.kv_heads, inner.head_dim).transpose(1, 2)
+            v = attention.v_proj(h).view(1, seq, inner.kv_heads, inner.head_dim).transpose(1, 2)
+            if getattr(attention, "q_norm", None) is not None:
+                q, k = _rms(attention.q_norm, q), _rms(attention.k_norm, k)
+            if inner.rope[i]:
+                q, k = q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
+            k_cache, v_cache = getattr(self, f"k_cache_{i}"), getattr(self, f"v_cache_{i}")
+            k_cache.index_copy_(2, input_pos, k)
+            v_cache.index_copy_(2, input_pos, v)
+            k, v = k_cache, v_cache
+            repeat = inner.heads // inner.kv_heads
+            if repeat > 1:
+                k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
+            scores = q @ k.transpose(2, 3) * inner.head_dim ** -0.5 + bias
+            context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(1, seq, inner.heads * inner.head_dim)
+            x = x + attention.o_proj(context)
+            mlp = layer.mlp
+            h = _rms(layer.post_attention_layernorm, x)
+            x = x + mlp.down_proj(mlp.act_fn(mlp.gate_proj(h)) * mlp.up_proj(h))
+        return inner.lm_head(_rms(inner.body.norm, x))

@@ -66,7 +66,7 @@ def load(path: Path | str) -> LanguageModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    _quiet_transformers()
+    quiet_transformers()
     try:
         module = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, trust_remote_code=False,
                                                       local_files_only=True)
@@ -95,7 +95,7 @@ def _from_gguf(path: Path) -> LanguageModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    _quiet_transformers()
+    quiet_transformers()
     try:
         module = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=torch.float32,
                                                       local_files_only=True)
@@ -109,7 +109,7 @@ def family(model: LanguageModel) -> str:
     return str(getattr(model.config, "model_type", "unknown"))
 
 
-def _quiet_transformers() -> None:
+def quiet_transformers() -> None:
     """No loading bars or advice on stderr: the run shows its own progress."""
     from transformers.utils import logging
 

@@ -77,8 +77,11 @@ def train(folder: Path | str, size: Size = Size(), steps: int = 600, batch: int 
         optimizer.step()
         schedule.step()
         if progress:
-            progress(step + 1, steps, float(loss))
+            progress(step + 1, steps, loss.item())
     model.eval()
+    from .model import quiet_transformers
+
+    quiet_transformers()
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)

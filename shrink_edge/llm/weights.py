@@ -2,9 +2,10 @@
 the artifacts of one export hold the same integers and scales.
 
 A scheme is symmetric integers in blocks along each row's inputs (`group`; None: one block per row, i.e. per output
-channel), the scale chosen as llama.cpp's Q4_0/Q8_0 choose it (the element of largest magnitude maps exactly to the
-most negative code, so it is never clipped) and rounded to float16, which every format stores exactly. A row whose
-length the group does not divide is padded with zeros (code 0, value 0), never skipped."""
+channel), with a positive scale (XNNPACK, LiteRT and Core ML refuse others) that maps the block's element of largest
+magnitude exactly onto a code: onto the most negative code when that element is negative (as llama.cpp's Q4_0
+does), onto the most positive one otherwise. Scales are rounded to float16, which every format stores exactly. A row
+whose length the group does not divide is padded with zeros (code 0, value 0), never skipped."""
 from __future__ import annotations
 
 import re
@@ -69,10 +70,10 @@ def quantize(weight: torch.Tensor, bits: int, group: int | None) -> QuantizedWei
     w[:, :inputs] = weight.detach().float()
     blocks = w.view(out, -1, block)
     low = -(2 ** (bits - 1))
-    extreme = blocks.gather(2, blocks.abs().argmax(2, keepdim=True))        # signed, as Q4_0 takes it
-    scales = (extreme / low).squeeze(2).half().float()
-    safe = torch.where(scales == 0, torch.ones_like(scales), scales)
-    codes = torch.clamp(torch.round(blocks / safe[:, :, None]), low, -low - 1).to(torch.int8)
+    extreme = blocks.gather(2, blocks.abs().argmax(2, keepdim=True)).squeeze(2)
+    scales = torch.where(extreme < 0, extreme / low, extreme / (-low - 1)).half().float()
+    scales = torch.where(scales == 0, torch.ones_like(scales), scales)  # an all-zero block: codes 0
+    codes = torch.clamp(torch.round(blocks / scales[:, :, None]), low, -low - 1).to(torch.int8)
     return QuantizedWeight(codes.view(out, padded), scales, bits, block, inputs)
 
 

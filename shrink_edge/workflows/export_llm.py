@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..backends import BACKENDS, install_hint
@@ -31,13 +31,19 @@ class LLMExport:
 
 def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Path = Path("out"),
                context: int | None = None, windows: int = WINDOWS, new_tokens: int = NEW_TOKENS,
-               enforce_budget: bool = True, progress: bool = True, threads: int = 2) -> LLMExport:
-    """`model`: a Hugging Face folder, a .gguf file or a llm.model.LanguageModel (models.from_live)."""
+               enforce_budget: bool = True, progress: bool = True, threads: int = 2,
+               schemes: tuple[str, ...] | None = None) -> LLMExport:
+    """`model`: a Hugging Face folder, a .gguf file or a llm.model.LanguageModel (models.from_live). `schemes`
+    replaces the targets' own weight schemes (llm/weights.py names them)."""
     spec = targets.resolve(target)
     if spec.kind != "llm":
         raise UserError(f"target {spec.name} is not a language-model target; LLM targets: "
                         f"{', '.join(n for n, s in targets.available().items() if s.kind == 'llm')}")
     members = targets.members(spec)
+    if schemes:
+        for name in schemes:
+            Scheme.parse(name)
+        members = [replace(m, schemes=tuple(schemes)) for m in members]
     lm = model if isinstance(model, models.LanguageModel) else models.load(model)
     length = context or min(WINDOW, lm.context)
     if length > lm.context:
@@ -80,7 +86,8 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
                 report["artifacts"].append(entry)
                 if entry.get("budget_broken") and enforce_budget:
                     failed.append(f"{member.name} {name}")
-        lm.tokenizer.save_pretrained(out / "tokenizer")
+        lm.tokenizer.save_pretrained(out / "tokenizer")  # with the model's config: what apps and profile read
+        lm.config.to_json_file(out / "tokenizer" / "config.json")
     shutil.rmtree(scratch, ignore_errors=True)
     report["failed"] = failed
     (out / "llm.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import run_cli
 
+RUNTIMES = ("llm-executorch", "llm-gguf", "llm-onnx", "llm-openvino")
+
 
 @pytest.fixture(scope="module")
 def exported(tiny_lm, tmp_path_factory):
@@ -24,7 +26,7 @@ def test_every_runtime_every_scheme(exported):
     report = json.loads(result.stdout)
     assert report == json.loads((out / "llm.json").read_text())
     rows = {(a["target"], a["scheme"]): a for a in report["artifacts"]}
-    assert set(rows) == {(t, s) for t in ("llm-gguf", "llm-onnx", "llm-openvino")
+    assert set(rows) == {(t, s) for t in RUNTIMES
                          for s in ("float", "int8-channel", "int4-g32")}
     for (target, scheme), a in rows.items():
         assert (out / a["path"]).is_file(), a
@@ -38,14 +40,14 @@ def test_every_runtime_every_scheme(exported):
             assert a["bits_per_weight"] < (9 if scheme.startswith("int8") else 6)
         assert a["tokens_scored"] > 0 and a["budget_broken"] == []
     for scheme in ("int8-channel", "int4-g32"):  # one rounding: the runtimes agree with each other
-        ratios = [rows[(t, scheme)]["perplexity_ratio"] for t in ("llm-gguf", "llm-onnx", "llm-openvino")]
+        ratios = [rows[(t, scheme)]["perplexity_ratio"] for t in RUNTIMES]
         assert max(ratios) - min(ratios) < 0.01, ratios
     sizes = {s: rows[("llm-onnx", s)]["size_bytes"] for s in ("float", "int8-channel", "int4-g32")}
     assert sizes["int4-g32"] < sizes["int8-channel"] < sizes["float"] / 2.5
     assert (out / "tokenizer" / "tokenizer.json").is_file()
 
 
-@pytest.mark.parametrize("suffix", [".gguf", ".onnx", ".xml"])
+@pytest.mark.parametrize("suffix", [".gguf", ".onnx", ".pte", ".xml"])
 def test_generate_from_each_runtime(exported, suffix):
     _, out = exported
     result = run_cli("generate", out / f"tiny.int4-g32{suffix}", "--prompt", "The assert statement",

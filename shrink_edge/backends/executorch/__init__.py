@@ -4,7 +4,7 @@ whose .pte runs on Apple devices only (its Core ML model is checked at spec leve
 NPU (Vela's command stream, read from the file), whose TOSA graph runs in Arm's TOSA reference model."""
 from ...engine.formats import Format
 from ..contract import Backend, Timing
-from . import check, session, timing
+from . import check, llm, session, timing
 from .lower import (ExecutorchLowerCoreml, ExecutorchLowerEthosU, ExecutorchLowerFloat, ExecutorchLowerInt8, ExecutorchLowerTosa)
 
 BACKEND = Backend(
@@ -22,4 +22,5 @@ BACKEND = Backend(
     timing=Timing(timing, phone_packages=("g++",),
                   phone_wheel_deps=False,  # its dependencies include torch: the timer needs only the wheel's libraries
                   build_on_phone=timing.build_on_phone),
+    llm=llm.LLM,
 )

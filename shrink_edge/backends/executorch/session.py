@@ -104,6 +104,28 @@ def facts(path: Path) -> dict:
             "tensor_names": "none in a .pte: inputs and outputs by position (see the app metadata)"}
 
 
+def delegated_weight_types(path: Path) -> Counter:
+    """Every fully-connected layer of the program by its weight type: XNNPACK's nodes (int4, int8 or float, from
+    their weight's datatype) and matrix products left on portable kernels (float)."""
+    from executorch.exir._serialize._program import deserialize_pte_binary
+
+    program = deserialize_pte_binary(path.read_bytes()).program
+    plan = program.execution_plan[0]
+    kinds = Counter()
+    for delegate in plan.delegates:
+        if delegate.id != "XnnpackBackend":
+            continue
+        graph = _xnnpack_graph(program.backend_delegate_data[delegate.processed.index].data)
+        for node in graph["xnodes"]:
+            if node["xnode_union_type"] == "XNNFullyConnected":
+                datatype = _datatype(graph["xvalues"][node["xnode_union"]["filter_id"]])
+                kinds["int4" if "int4" in datatype else "int8" if "int8" in datatype else "float"] += 1
+    for op in plan.operators:
+        if op.name in ("aten::linear", "aten::mm", "aten::addmm"):
+            kinds["float"] += 1  # per operator kind, not per call: at least one float product outside XNNPACK
+    return kinds
+
+
 def vela_blocks(blob: bytes) -> dict[str, int]:
     """The sizes in an Ethos-U delegate's payload, Vela's output as ExecuTorch packs it (executorch.backends.arm.
     arm_vela): blocks of a 16-byte name, a 4-byte length, a flag and 11 reserved bytes, then the data padded to 16."""

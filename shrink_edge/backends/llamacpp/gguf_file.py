@@ -1,6 +1,7 @@
 """A decoder LM as GGUF, written from the scheme's integers (never re-quantized): ggml's Q4_0 and Q8_0 hold
 symmetric codes in blocks of 32 with a float16 scale each, so int4 and int8 in blocks of 32, 64, 128 or per output
-channel are stored exactly (a coarser block repeats its scale over its 32-blocks). Llama-family weights get
+channel are stored exactly (a coarser block repeats its scale over its 32-blocks), as long as a row's width is a
+multiple of 32. Llama-family weights get
 llama.cpp's Q/K row permutation (its RoPE pairs dimensions i and i+1, Hugging Face's i and i+d/2); Qwen2/Qwen3 keep
 theirs (NEOX RoPE)."""
 from __future__ import annotations

@@ -1,0 +1,139 @@
+"""Decoder LMs as an ExecuTorch .pte for XNNPACK, as ExecuTorch's own LLM export makes them: the KV cache inside
+the program as mutable buffers (llm/decoder.StaticCacheDecoder), each linear layer XNNPACK's dynamically quantized
+kernel (int8 activations per token at run time, the scheme's int4 groups or int8 channels as weights: torchao's
+8da4w / 8da8w layout, filled with the scheme's own integers), the token embedding ExecuTorch's embedding_byte (int8
+per row) and the output layer int8 per channel (tied weights are stored twice, each at 8 bits)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..contract import LanguageModels
+
+MAX_CACHE = 2048  # cache positions in the program: generation length bound, and the attention's width
+
+
+def _quantized_embedding(table, q):
+    import torch
+
+    import executorch.exir.passes._quant_patterns_and_replacements  # noqa: F401  (defines embedding_byte)
+
+    class ByteEmbedding(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("weight", q.codes[:, : q.in_features].clone())
+            self.register_buffer("scales", q.scales[:, 0].clone())
+
+        def forward(self, indices):
+            return torch.ops.quantized_decomposed.embedding_byte.dtype(self.weight, self.scales, None, -128, 127,
+                                                                      indices, dtype=torch.float32)
+
+    return ByteEmbedding()
+
+
+def _fill(linear, q) -> None:
+    """The torchao tensor's integers and scales replaced by the scheme's (same layout: codes [out, in] in int8,
+    one scale per block, zero points 0)."""
+    import torch
+
+    weight = linear.weight
+    codes = q.codes[:, : q.in_features]
+    if weight.qdata.shape != codes.shape or weight.scale.shape != q.scales.shape:
+        raise ValueError(f"torchao's layout {tuple(weight.scale.shape)} is not the scheme's {tuple(q.scales.shape)}")
+    with torch.no_grad():
+        weight.qdata.copy_(codes)
+        weight.scale.copy_(q.scales)
+        weight.zero_point.zero_()
+
+
+def write(model, quantized, scratch: Path, path: Path) -> None:
+    import copy
+
+    import torch
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import EdgeCompileConfig, to_edge_transform_and_lower
+
+    from ...llm.decoder import StaticCacheDecoder
+    from ...llm.model import LanguageModel
+    from ...llm.weights import linear_layers
+    from .lower import quiet
+
+    hf = copy.deepcopy(model.module)
+    scheme = quantized.scheme
+    if scheme.bits:
+        from torchao.quantization import Int8DynamicActivationIntxWeightConfig, quantize_
+        from torchao.quantization.granularity import PerAxis, PerGroup
+
+        layers = linear_layers(hf)
+        if scheme.group and (odd := [n for n, m in layers.items() if m.in_features % scheme.group]):
+            raise ValueError(f"{odd[0]} has {layers[odd[0]].in_features} inputs, not a multiple of the group "
+                             f"{scheme.group} that XNNPACK's int4 kernel needs ({len(odd)} such layers)")
+        granularity = PerGroup(scheme.group) if scheme.group else PerAxis(0)
+        dtype = torch.int4 if scheme.bits == 4 else torch.int8
+        names = set(layers)
+        quantize_(hf, Int8DynamicActivationIntxWeightConfig(weight_dtype=dtype, weight_granularity=granularity),
+                  filter_fn=lambda m, name: name in names)
+        for name, q in quantized.linears.items():
+            _fill(layers[name], q)
+        if quantized.embedding is not None:
+            head = quantized.lm_head or quantized.embedding
+            hf.lm_head = torch.nn.Linear(hf.lm_head.in_features, hf.lm_head.out_features, bias=False)
+            quantize_(hf, Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int8, weight_granularity=PerAxis(0)),
+                      filter_fn=lambda m, name: name == "lm_head")
+            _fill(hf.lm_head, head)
+            hf.model.embed_tokens = _quantized_embedding(hf.model.embed_tokens.weight, quantized.embedding)
+    length = min(model.context, MAX_CACHE)
+    decoder = StaticCacheDecoder(LanguageModel(hf, None, None, model.name), length).eval()
+    seq = torch.export.Dim("seq", min=1, max=length - 1)
+    example = (torch.zeros(1, 4, dtype=torch.long), torch.arange(4))
+    with quiet(), torch.no_grad():
+        program = torch.export.export(decoder, example, dynamic_shapes=({1: seq}, {0: seq}))
+        edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()],
+                                           compile_config=EdgeCompileConfig(_check_ir_validity=False))
+        path.write_bytes(edge.to_executorch().buffer)
+
+
+class Session:
+    """ExecuTorch's runtime: forward(tokens, positions); the cache lives in the program's mutable buffers, so a
+    new sequence simply starts again at position 0."""
+
+    def __init__(self, path: Path, threads: int = 2):
+        import executorch.kernels.quantized  # noqa: F401  (embedding_byte's kernel)
+        from executorch.runtime import Runtime
+
+        from .lower import quiet
+
+        self.torch = __import__("torch")
+        with quiet():
+            self.method = Runtime.get().load_program(str(path)).load_method("forward")
+        self.reset()
+
+    def reset(self) -> None:
+        self.length = 0
+
+    def _run(self, tokens: list[int]) -> np.ndarray:
+        torch, n = self.torch, len(tokens)
+        logits = self.method.execute([torch.tensor([tokens]), torch.arange(self.length, self.length + n)])[0]
+        self.length += n
+        return logits[0].numpy().copy()
+
+    def prefill(self, tokens: list[int]) -> np.ndarray:
+        return self._run(tokens)
+
+    def decode(self, token: int) -> np.ndarray:
+        return self._run([token])[-1]
+
+
+def facts(path: Path) -> dict:
+    """XNNPACK's fully-connected nodes by weight type, read from the delegate blobs in the file."""
+    from .session import delegated_weight_types
+
+    kinds = delegated_weight_types(path)
+    return {"matmul_int4": kinds.get("int4", 0), "matmul_int8": kinds.get("int8", 0),
+            "matmul_float": kinds.get("float", 0), "xnnpack_weight_types": kinds,
+            "activations": "int8 per token at run time in every quantized matrix product (XNNPACK qd8); float32 "
+                           "elsewhere, KV cache float32"}
+
+
+LLM = LanguageModels(suffix=".pte", write=write, session=Session, facts=facts)
