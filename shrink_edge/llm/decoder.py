@@ -142,3 +142,49 @@ class StaticCacheDecoder(nn.Module):
             h = _rms(layer.post_attention_layernorm, x)
             x = x + mlp.down_proj(mlp.act_fn(mlp.gate_proj(h)) * mlp.up_proj(h))
         return inner.lm_head(_rms(inner.body.norm, x))
+
+
+class CacheIODecoder(nn.Module):
+    """The fixed-shape form for LiteRT: forward(input_ids [1,T], input_pos [T], k_cache_0, v_cache_0, ...) ->
+    (logits [1,T,V], k_cache_0, v_cache_0, ...), each cache [1, kv_heads, length, head_dim] with this call's keys
+    and values written at their positions (LiteRT-LM's external KV cache). A shorter prompt is padded at the end:
+    the padding's entries sit after every real position, hidden by the mask and overwritten by later tokens."""
+
+    def __init__(self, model: LanguageModel, length: int):
+        super().__init__()
+        self.static = StaticCacheDecoder(model, 1)  # its wiring; the cache comes in and goes out instead
+        self.length = length
+
+    def forward(self, input_ids, input_pos, *caches):
+        inner = self.static.inner
+        seq = input_ids.shape[1]
+        x = inner.body.embed_tokens(input_ids)
+        freqs = input_pos.float()[:, None] * inner.inv_freq[None, :]
+        angles = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = angles.cos() * inner.rope_scale, angles.sin() * inner.rope_scale
+        visible = torch.arange(self.length)[None, :] <= input_pos[:, None]
+        bias = torch.where(visible, 0.0, torch.finfo(torch.float32).min)
+        updated = []
+        for i, layer in enumerate(inner.body.layers):
+            attention = layer.self_attn
+            h = _rms(layer.input_layernorm, x)
+            q = attention.q_proj(h).view(1, seq, inner.heads, inner.head_dim).transpose(1, 2)
+            k = attention.k_proj(h).view(1, seq, inner.kv_heads, inner.head_dim).transpose(1, 2)
+            v = attention.v_proj(h).view(1, seq, inner.kv_heads, inner.head_dim).transpose(1, 2)
+            if getattr(attention, "q_norm", None) is not None:
+                q, k = _rms(attention.q_norm, q), _rms(attention.k_norm, k)
+            if inner.rope[i]:
+                q, k = q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
+            k = caches[2 * i].index_copy(2, input_pos, k)
+            v = caches[2 * i + 1].index_copy(2, input_pos, v)
+            updated += [k, v]
+            repeat = inner.heads // inner.kv_heads
+            if repeat > 1:
+                k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
+            scores = q @ k.transpose(2, 3) * inner.head_dim ** -0.5 + bias
+            context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(1, seq, inner.heads * inner.head_dim)
+            x = x + attention.o_proj(context)
+            mlp = layer.mlp
+            h = _rms(layer.post_attention_layernorm, x)
+            x = x + mlp.down_proj(mlp.act_fn(mlp.gate_proj(h)) * mlp.up_proj(h))
+        return (inner.lm_head(_rms(inner.body.norm, x)), *updated)

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import run_cli
 
-RUNTIMES = ("llm-executorch", "llm-gguf", "llm-onnx", "llm-openvino")
+RUNTIMES = ("llm-executorch", "llm-gguf", "llm-litert", "llm-onnx", "llm-openvino")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_every_runtime_every_scheme(exported):
     assert (out / "tokenizer" / "tokenizer.json").is_file()
 
 
-@pytest.mark.parametrize("suffix", [".gguf", ".onnx", ".pte", ".xml"])
+@pytest.mark.parametrize("suffix", [".gguf", ".onnx", ".pte", ".tflite", ".xml"])
 def test_generate_from_each_runtime(exported, suffix):
     _, out = exported
     result = run_cli("generate", out / f"tiny.int4-g32{suffix}", "--prompt", "The assert statement",

@@ -2,7 +2,7 @@
 quantized at run time), run by ai-edge-litert."""
 from ...engine.formats import Format
 from ..contract import Backend, Timing
-from . import session, timing
+from . import llm, session, timing
 from ..shared.float_models import litert_refusals
 from .intermediates import intermediates
 from .dynamic import TfliteExportDynamic
@@ -19,4 +19,5 @@ BACKEND = Backend(
     requires=("ai_edge_litert", "litert_torch", "ai_edge_quantizer"),
     intermediates=intermediates,
     timing=Timing(timing),
+    llm=llm.LLM,
 )
