@@ -10,7 +10,8 @@ Each table sits in its page between a pair of markers, which stay:
 
 NAME -> page: targets, profile -> docs/benchmarks/sample.md; coverage, layers -> docs/benchmarks/coverage.md;
 fidelity, bias-correction -> docs/benchmarks/hard-models.md; peers, executorch -> docs/benchmarks/peers.md;
-summary -> README.md; cli -> docs/cli.md. The bench scripts call write(NAME) once they have written their JSON.
+summary -> README.md; cli -> docs/cli.md; llm -> docs/benchmarks/llm.md. The bench scripts call write(NAME) once
+they have written their JSON.
 
     .venv/bin/python scripts/docs_tables.py           # every table, rewritten in place
     .venv/bin/python scripts/docs_tables.py --check   # writes nothing; exit 1 naming each table not current
@@ -28,7 +29,7 @@ PAGES = {"targets": "docs/benchmarks/sample.md", "profile": "docs/benchmarks/sam
          "coverage": "docs/benchmarks/coverage.md", "layers": "docs/benchmarks/coverage.md",
          "fidelity": "docs/benchmarks/hard-models.md", "bias-correction": "docs/benchmarks/hard-models.md",
          "peers": "docs/benchmarks/peers.md", "executorch": "docs/benchmarks/peers.md", "summary": "README.md",
-         "cli": "docs/cli.md"}
+         "cli": "docs/cli.md", "llm": "docs/benchmarks/llm.md"}
 
 # How the benches run, where their JSON does not say: the bench scripts take these from here
 CALIBRATE, VERIFY, TASK_VERIFY = 32, 16, 128  # bench_coverage.py: samples per zoo model
@@ -242,6 +243,34 @@ def executorch() -> list[str]:
     return lines
 
 
+def llm() -> list[str]:
+    figures = bench("llm")
+    m, machine = figures["model"], figures["machine"]
+    lines = [f"Model: {m['name']} ({m['parameters']:,} parameters, {m['steps']} steps on {m['text']}). Held-out text: "
+             f"{figures['text']['windows']} windows of {figures['context']} tokens (half prefilled, half decoded), "
+             f"greedy generation of {figures['text']['new_tokens']} tokens from {figures['text']['prompts']} prompts. "
+             f"{machine['cpu']}, memory copy bandwidth {machine['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s. "
+             "Speed: 1 thread / 2 threads; bound = bandwidth / file bytes.", "",
+             "| target | scheme | size (B) | bits/weight | int4/int8/float | ppl ratio | KL | agreement | greedy match "
+             "| prefill tok/s | decode tok/s @128 | @512 | of bound | budget |",
+             "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for a in figures["artifacts"]:
+        if "error" in a:
+            lines.append(f"| {a['target']} | {a['scheme']} | failed: {a['error']} |" + " |" * 11)
+            continue
+        f = a["facts"]
+        runs = a.get("profile", {}).get("runs", [])
+        speed = lambda key, fmt="{:,.0f}": " / ".join(fmt.format(r[key]) if r.get(key) else "-" for r in runs) or "-"
+        lines.append(f"| {a['target']} | {a['scheme']} | {a['size_bytes']:,} | {a['bits_per_weight']:.2f} | "
+                     f"{f['matmul_int4']}/{f['matmul_int8']}/{f['matmul_float']} | {a['perplexity_ratio']:.4f} | "
+                     f"{a['kl_divergence']:.4f} | {a['next_token_agreement']:.1%} | "
+                     f"{a['greedy_match_tokens']:.1f}/{a['greedy_new_tokens']} | {speed('prefill_tokens_per_s')} | "
+                     f"{speed('decode_tokens_per_s_at_128')} | {speed('decode_tokens_per_s_at_512')} | "
+                     f"{speed('bandwidth_fraction', '{:.0%}')} | "
+                     f"{'; '.join(a['budget_broken']) or 'ok'} |")
+    return lines
+
+
 def summary() -> list[str]:
     """The sample through its recipe, on each target it was verified on (bench/targets.json), with the host's
     latency of the same recipe's files (bench/profile.json)."""
@@ -298,7 +327,7 @@ def cli() -> list[str]:
     return lines[:-1]
 
 
-TABLES = {"targets": targets, "profile": profile, "coverage": coverage, "layers": layers, "fidelity": fidelity,
+TABLES = {"llm": llm, "targets": targets, "profile": profile, "coverage": coverage, "layers": layers, "fidelity": fidelity,
           "bias-correction": bias_correction, "peers": peers, "executorch": executorch, "summary": summary, "cli": cli}
 
 

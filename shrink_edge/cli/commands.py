@@ -360,14 +360,39 @@ def profile(
     = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Latency (min, p50, p90, std, init, first run) and memory of artifacts, with the run conditions."""
+    """Latency (min, p50, p90, std, init, first run) and memory of artifacts, with the run conditions. An LLM
+    artifact (from an llm-* export): prefill and decode tokens/s, time to first token, peak memory, at 1 and 2
+    threads, against the memory-bandwidth bound."""
     from ..profiling.profiler import profile as run_profile
     from .tables import profile_table
 
+    if llm := [a for a in artifacts if _llm_artifact(a)]:
+        return _profile_llm(llm, artifacts, device, as_json)
     with _one_line_errors():
         report = run_profile(artifacts, tuple(device), runs=runs, warmup=warmup, threads=threads,
                              benchmark_model=benchmark_model, instructions=instructions)
     _emit(as_json, report, profile_table(report))
+
+
+def _llm_artifact(path: Path) -> bool:
+    """A file an llm-* export wrote: its llm.json beside it names it."""
+    report = path.parent / "llm.json"
+    return report.is_file() and any(a.get("path") == path.name for a in json.loads(report.read_text())["artifacts"])
+
+
+def _profile_llm(llm: list[Path], artifacts: list[Path], device: list[str], as_json: bool) -> None:
+    from ..profiling.llm import bandwidth_bytes_per_s, profile_llm
+    from .tables import llm_profile_table
+
+    with _one_line_errors():
+        if len(llm) != len(artifacts) or device != ["local"]:
+            raise UserError("LLM artifacts are profiled on this machine (--device local), apart from other artifacts")
+        bandwidth = bandwidth_bytes_per_s()
+        try:
+            results = [profile_llm(a, (1, 2), bandwidth) for a in llm]
+        except RuntimeError as e:
+            raise UserError(str(e)) from None
+    _emit(as_json, {"artifacts": results}, llm_profile_table(results))
 
 
 device_app = typer.Typer(no_args_is_help=True, help="The emulated arm64 phone (adbd under qemu-user).")

@@ -128,6 +128,24 @@ def llm_table(report: dict) -> Table:
     return table
 
 
+def llm_profile_table(results: list[dict]) -> Table:
+    table = Table(title="LLM artifacts on this machine")
+    for column in ("artifact", "size", "threads", "prefill tok/s", "TTFT ms", "decode tok/s @128", "@512",
+                   "peak RSS MB", "of bandwidth bound"):
+        table.add_column(column)
+    for r in results:
+        for run in r["runs"]:
+            at512 = run.get("decode_tokens_per_s_at_512")
+            table.add_row(r["artifact"], f"{r['size_bytes']:,}", str(run["threads"]),
+                          f"{run['prefill_tokens_per_s']:,.0f}", f"{run['time_to_first_token_ms']:.1f}",
+                          f"{run['decode_tokens_per_s']:,.0f}", f"{at512:,.0f}" if at512 else "-",
+                          f"{run['peak_rss_bytes'] / 2 ** 20:.0f}", f"{run['bandwidth_fraction']:.1%}")
+    bandwidth = results[0]["bandwidth_bytes_per_s"] / 1e9 if results else 0
+    table.caption = (f"memory copy bandwidth {bandwidth:.1f} GB/s; bound = bandwidth / file bytes (every weight "
+                     "read once per decoded token)")
+    return table
+
+
 def targets_table(specs, needs: dict[str, list[str]]) -> Table:
     """Each target, and `ready` or the pip install that its backends need (a group runs the members it can)."""
     from ..backends import install_hint

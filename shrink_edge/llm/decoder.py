@@ -111,7 +111,7 @@ class StaticCacheDecoder(nn.Module):
             self.register_buffer(f"v_cache_{i}", torch.zeros(1, inner.kv_heads, length, inner.head_dim))
 
     def forward(self, input_ids, input_pos):
-        inner, seq = self.inner, input_ids.shape[1]
+        inner = self.inner
         x = inner.body.embed_tokens(input_ids)
         freqs = input_pos.float()[:, None] * inner.inv_freq[None, :]
         angles = torch.cat((freqs, freqs), dim=-1)
@@ -121,9 +121,9 @@ class StaticCacheDecoder(nn.Module):
         for i, layer in enumerate(inner.body.layers):
             attention = layer.self_attn
             h = _rms(layer.input_layernorm, x)
-            q = attention.q_proj(h).view(1, seq, inner.heads, inner.head_dim).transpose(1, 2)
-            k = attention.k_proj(h).view(1, seq, inner.kv_heads, inner.head_dim).transpose(1, 2)
-            v = attention.v_proj(h).view(1, seq, inner.kv_heads, inner.head_dim).transpose(1, 2)
+            q = attention.q_proj(h).view(1, -1, inner.heads, inner.head_dim).transpose(1, 2)
+            k = attention.k_proj(h).view(1, -1, inner.kv_heads, inner.head_dim).transpose(1, 2)
+            v = attention.v_proj(h).view(1, -1, inner.kv_heads, inner.head_dim).transpose(1, 2)
             if getattr(attention, "q_norm", None) is not None:
                 q, k = _rms(attention.q_norm, q), _rms(attention.k_norm, k)
             if inner.rope[i]:
@@ -136,7 +136,7 @@ class StaticCacheDecoder(nn.Module):
             if repeat > 1:
                 k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
             scores = q @ k.transpose(2, 3) * inner.head_dim ** -0.5 + bias
-            context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(1, seq, inner.heads * inner.head_dim)
+            context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(1, -1, inner.heads * inner.head_dim)
             x = x + attention.o_proj(context)
             mlp = layer.mlp
             h = _rms(layer.post_attention_layernorm, x)
@@ -157,7 +157,6 @@ class CacheIODecoder(nn.Module):
 
     def forward(self, input_ids, input_pos, *caches):
         inner = self.static.inner
-        seq = input_ids.shape[1]
         x = inner.body.embed_tokens(input_ids)
         freqs = input_pos.float()[:, None] * inner.inv_freq[None, :]
         angles = torch.cat((freqs, freqs), dim=-1)
@@ -168,9 +167,9 @@ class CacheIODecoder(nn.Module):
         for i, layer in enumerate(inner.body.layers):
             attention = layer.self_attn
             h = _rms(layer.input_layernorm, x)
-            q = attention.q_proj(h).view(1, seq, inner.heads, inner.head_dim).transpose(1, 2)
-            k = attention.k_proj(h).view(1, seq, inner.kv_heads, inner.head_dim).transpose(1, 2)
-            v = attention.v_proj(h).view(1, seq, inner.kv_heads, inner.head_dim).transpose(1, 2)
+            q = attention.q_proj(h).view(1, -1, inner.heads, inner.head_dim).transpose(1, 2)
+            k = attention.k_proj(h).view(1, -1, inner.kv_heads, inner.head_dim).transpose(1, 2)
+            v = attention.v_proj(h).view(1, -1, inner.kv_heads, inner.head_dim).transpose(1, 2)
             if getattr(attention, "q_norm", None) is not None:
                 q, k = _rms(attention.q_norm, q), _rms(attention.k_norm, k)
             if inner.rope[i]:
@@ -182,7 +181,7 @@ class CacheIODecoder(nn.Module):
             if repeat > 1:
                 k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
             scores = q @ k.transpose(2, 3) * inner.head_dim ** -0.5 + bias
-            context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(1, seq, inner.heads * inner.head_dim)
+            context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(1, -1, inner.heads * inner.head_dim)
             x = x + attention.o_proj(context)
             mlp = layer.mlp
             h = _rms(layer.post_attention_layernorm, x)

@@ -32,9 +32,9 @@ class LLMExport:
 def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Path = Path("out"),
                context: int | None = None, windows: int = WINDOWS, new_tokens: int = NEW_TOKENS,
                enforce_budget: bool = True, progress: bool = True, threads: int = 2,
-               schemes: tuple[str, ...] | None = None) -> LLMExport:
-    """`model`: a Hugging Face folder, a .gguf file or a llm.model.LanguageModel (models.from_live). `schemes`
-    replaces the targets' own weight schemes (llm/weights.py names them)."""
+               schemes: tuple[str, ...] | None = None, tokenizer=None) -> LLMExport:
+    """`model`: a Hugging Face folder or .gguf file (path), or a live transformers causal LM with its `tokenizer`.
+    `schemes` replaces the targets' own weight schemes (llm/weights.py names them)."""
     spec = targets.resolve(target)
     if spec.kind != "llm":
         raise UserError(f"target {spec.name} is not a language-model target; LLM targets: "
@@ -44,7 +44,12 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
         for name in schemes:
             Scheme.parse(name)
         members = [replace(m, schemes=tuple(schemes)) for m in members]
-    lm = model if isinstance(model, models.LanguageModel) else models.load(model)
+    if isinstance(model, models.LanguageModel):
+        lm = model
+    elif isinstance(model, (str, Path)):
+        lm = models.load(model)
+    else:
+        lm = models.from_live(model, tokenizer)
     length = context or min(WINDOW, lm.context)
     if length > lm.context:
         raise UserError(f"--context {length} is longer than {lm.name}'s context of {lm.context} tokens "

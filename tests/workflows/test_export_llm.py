@@ -105,3 +105,29 @@ def test_bad_input_is_one_line_and_writes_nothing(tiny_lm, tmp_path, case, expec
     assert expected in result.stderr and "Traceback" not in result.output
     assert len(result.stderr.strip().splitlines()) == 1
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_profile_an_llm_artifact(exported):
+    _, out = exported
+    result = run_cli("profile", out / "tiny.int4-g32.onnx", "--json")
+    assert result.exit_code == 0, result.output
+    runs = json.loads(result.stdout)["artifacts"][0]["runs"]
+    assert [r["threads"] for r in runs] == [1, 2]
+    for r in runs:
+        assert r["prefill_tokens_per_s"] > 0 and r["decode_tokens_per_s"] > 0 and r["peak_rss_bytes"] > 10 * 2 ** 20
+        assert 0 < r["bandwidth_fraction"] < 1
+
+
+def test_python_api_takes_a_live_transformers_model(tiny_lm, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    import shrink_edge
+
+    module = AutoModelForCausalLM.from_pretrained(tiny_lm)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_lm)
+    result = shrink_edge.export_llm(module, "llm-onnx", out=tmp_path, tokenizer=tokenizer, schemes=("int8-channel",),
+                                    progress=False, new_tokens=16)
+    (artifact,) = result.report["artifacts"]
+    assert artifact["budget_broken"] == [] and artifact["next_token_agreement"] > 0.9
+    text = shrink_edge.generate(tmp_path / artifact["path"], "The assert statement", max_new_tokens=4)
+    assert text["new_tokens"] >= 1 and text["runtime"] == "onnxruntime"
