@@ -181,11 +181,13 @@ def export(
     """Convert a model (optimized by --recipe if given) for a target and verify every artifact in its runtime.
     A language model (a Hugging Face folder or .gguf) goes to the llm-* targets, --data being text."""
     if _language_model(target, model):
-        if any(v is not None for v in (weights, input_shape, recipe, overrides, train_data, calibration, metric)):
-            _fail("LLM targets take --model (a Hugging Face folder or .gguf), --data (text), --context and --out; "
-                  "--weights, --input-shape, --recipe, --set, --train-data, --calibration and --metric are for "
-                  "other models", 2)
-        return _export_llm(target, model, data, context, out, no_budget, as_json)
+        if any(v is not None for v in (weights, input_shape, recipe, overrides, train_data, calibration, metric,
+                                       assets_dir, profile_on)):
+            _fail("LLM targets take --model (a Hugging Face folder or .gguf), --data (text), --context, --out, "
+                  "--android-project and --ios-project; --weights, --input-shape, --recipe, --set, --train-data, "
+                  "--calibration, --metric, --assets-dir and --profile are for other models (profile LLM artifacts "
+                  "with `shrink-edge profile`)", 2)
+        return _export_llm(target, model, data, context, out, no_budget, as_json, android_project, ios_project)
     from ..apps import metadata as app_metadata
     from ..model import sample
     from ..apps.install import AppTargets
@@ -233,7 +235,7 @@ def _language_model(target: Optional[str], model: Optional[str]) -> bool:
     return bool(target and target.startswith("llm-")) or (model is not None and is_language_model(Path(model)))
 
 
-def _export_llm(target, model, data, context, out, no_budget, as_json) -> None:
+def _export_llm(target, model, data, context, out, no_budget, as_json, android_project, ios_project) -> None:
     from ..workflows.export_llm import export_llm
     from .tables import llm_table
 
@@ -242,7 +244,8 @@ def _export_llm(target, model, data, context, out, no_budget, as_json) -> None:
             raise UserError("LLM targets need --model: a Hugging Face folder (config.json, *.safetensors, tokenizer) "
                             "or a .gguf file")
         result = export_llm(Path(model), target=target or "llm-all", data=data, out=out, context=context,
-                            enforce_budget=not no_budget, progress=_progress(as_json))
+                            enforce_budget=not no_budget, progress=_progress(as_json),
+                            android_project=android_project, ios_project=ios_project)
     _emit(as_json, result.report, llm_table(result.report))
     if result.failed:
         _fail(f"{', '.join(result.failed)} broke the budget and {'was' if len(result.failed) == 1 else 'were'} "

@@ -96,10 +96,10 @@ class Decoder(nn.Module):
 
 
 class StaticCacheDecoder(nn.Module):
-    """The same model with its KV cache inside, as ExecuTorch (mutable buffers) and other fixed-shape runtimes hold
-    it: forward(input_ids [1,T], input_pos [T]) -> logits [1,T,V]; the cache has room for `length` tokens and each
-    call writes its tokens' keys and values at their positions. A sequence starts at position 0 (later positions
-    overwrite what an earlier sequence left; the mask hides anything after the query)."""
+    """The same model with its KV cache inside, as ExecuTorch holds it (mutable buffers) and its LLM runner calls
+    it: forward(input_ids [1,T], input_pos [1], the first token's position) -> logits [1,T,V]; the cache has room
+    for `length` tokens and each call writes its tokens' keys and values at their positions. A sequence starts at
+    position 0 (later positions overwrite what an earlier sequence left; the mask hides anything after the query)."""
 
     def __init__(self, model: LanguageModel, length: int):
         super().__init__()
@@ -112,6 +112,7 @@ class StaticCacheDecoder(nn.Module):
 
     def forward(self, input_ids, input_pos):
         inner = self.inner
+        input_pos = input_pos + torch.arange(input_ids.shape[1])
         x = inner.body.embed_tokens(input_ids)
         freqs = input_pos.float()[:, None] * inner.inv_freq[None, :]
         angles = torch.cat((freqs, freqs), dim=-1)

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..apps import llm as llm_apps
 from ..backends import BACKENDS, install_hint
 from ..config import targets
 from ..errors import UserError, first_line
@@ -32,14 +33,17 @@ class LLMExport:
 def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Path = Path("out"),
                context: int | None = None, windows: int = WINDOWS, new_tokens: int = NEW_TOKENS,
                enforce_budget: bool = True, progress: bool = True, threads: int = 2,
-               schemes: tuple[str, ...] | None = None, tokenizer=None) -> LLMExport:
+               schemes: tuple[str, ...] | None = None, tokenizer=None, android_project: Path | None = None,
+               ios_project: Path | None = None) -> LLMExport:
     """`model`: a Hugging Face folder or .gguf file (path), or a live transformers causal LM with its `tokenizer`.
-    `schemes` replaces the targets' own weight schemes (llm/weights.py names them)."""
+    `schemes` replaces the targets' own weight schemes (llm/weights.py names them). The projects get the smallest
+    verified ExecuTorch artifact, its tokenizer, metadata and a helper (apps/llm.py)."""
     spec = targets.resolve(target)
     if spec.kind != "llm":
         raise UserError(f"target {spec.name} is not a language-model target; LLM targets: "
                         f"{', '.join(n for n, s in targets.available().items() if s.kind == 'llm')}")
     members = targets.members(spec)
+    llm_apps.check(android_project, ios_project, {m.runtime for m in members})
     if schemes:
         for name in schemes:
             Scheme.parse(name)
@@ -95,6 +99,8 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
         lm.config.to_json_file(out / "tokenizer" / "config.json")
     shutil.rmtree(scratch, ignore_errors=True)
     report["failed"] = failed
+    if android_project or ios_project:
+        report["apps"] = [str(p) for p in llm_apps.install(report, out, android_project, ios_project)]
     (out / "llm.json").write_text(json.dumps(report, indent=2) + "\n")
     return LLMExport(out, report, failed)
 

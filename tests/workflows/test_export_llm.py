@@ -16,7 +16,9 @@ RUNTIMES = ("llm-executorch", "llm-gguf", "llm-litert", "llm-onnx", "llm-openvin
 @pytest.fixture(scope="module")
 def exported(tiny_lm, tmp_path_factory):
     out = tmp_path_factory.mktemp("llm-all")
-    result = run_cli("export", "--target", "llm-all", "--model", tiny_lm, "--out", out, "--json")
+    android, ios = tmp_path_factory.mktemp("android"), tmp_path_factory.mktemp("ios")
+    result = run_cli("export", "--target", "llm-all", "--model", tiny_lm, "--out", out, "--json",
+                     "--android-project", android, "--ios-project", ios)
     return result, out
 
 
@@ -131,3 +133,18 @@ def test_python_api_takes_a_live_transformers_model(tiny_lm, tmp_path):
     assert artifact["budget_broken"] == [] and artifact["next_token_agreement"] > 0.9
     text = shrink_edge.generate(tmp_path / artifact["path"], "The assert statement", max_new_tokens=4)
     assert text["new_tokens"] >= 1 and text["runtime"] == "onnxruntime"
+
+
+def test_apps_get_the_smallest_verified_pte_its_tokenizer_and_metadata(exported):
+    result, out = exported
+    report = json.loads(result.stdout)
+    apps = [__import__("pathlib").Path(p) for p in report["apps"]]
+    assert all(p.is_file() for p in apps)
+    meta = json.loads(next(p for p in apps if p.name == "tiny.llm.json" and "assets" in str(p)).read_text())
+    assert meta["model"] == "tiny.int4-g32.pte" and meta["quantization"]["scheme"] == "int4-g32"
+    assert meta["context_length"] == 256 and meta["vocab_size"] == 512 and meta["eos_token_id"] is not None
+    assert meta["verified"]["next_token_agreement"] > 0.85
+    kotlin = next(p for p in apps if p.suffix == ".kt").read_text()
+    assert '"tiny.llm.json"' in kotlin and "LlmModule" in kotlin
+    swift = next(p for p in apps if p.suffix == ".swift").read_text()
+    assert '"tiny.llm"' in swift and "TextRunner" in swift

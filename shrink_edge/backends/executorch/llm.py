@@ -86,17 +86,24 @@ def write(model, quantized, scratch: Path, path: Path) -> None:
     length = min(model.context, MAX_CACHE)
     decoder = StaticCacheDecoder(LanguageModel(hf, None, None, model.name), length).eval()
     seq = torch.export.Dim("seq", min=1, max=length - 1)
-    example = (torch.zeros(1, 4, dtype=torch.long), torch.arange(4))
+    example = (torch.zeros(1, 4, dtype=torch.long), torch.tensor([0]))
+    tokenizer = model.tokenizer
+    eos = tokenizer.eos_token_id if tokenizer is not None else None
+    metadata = {"get_max_seq_len": length, "get_max_context_len": length, "get_vocab_size": model.config.vocab_size,
+                "get_n_layers": decoder.inner.layers, "use_kv_cache": True, "use_sdpa_with_kv_cache": False,
+                "enable_dynamic_shape": True, "get_bos_id": tokenizer.bos_token_id if tokenizer is not None and
+                tokenizer.bos_token_id is not None else 0, "get_eos_ids": [eos] if eos is not None else []}
     with quiet(), torch.no_grad():
-        program = torch.export.export(decoder, example, dynamic_shapes=({1: seq}, {0: seq}))
-        edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()],
+        program = torch.export.export(decoder, example, dynamic_shapes=({1: seq}, None))
+        edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()], constant_methods=metadata,
                                            compile_config=EdgeCompileConfig(_check_ir_validity=False))
         path.write_bytes(edge.to_executorch().buffer)
 
 
 class Session:
-    """ExecuTorch's runtime: forward(tokens, positions); the cache lives in the program's mutable buffers, so a
-    new sequence simply starts again at position 0."""
+    """ExecuTorch's runtime, called as its LLM runner calls the program: forward(tokens, [start position]); the
+    cache lives in the program's mutable buffers, so a new sequence simply starts again at position 0. The program
+    also answers the runner's metadata methods (get_max_seq_len, get_bos_id, get_eos_ids, use_kv_cache, ...)."""
 
     def __init__(self, path: Path, threads: int = 2):
         import executorch.kernels.quantized  # noqa: F401  (embedding_byte's kernel)
@@ -114,7 +121,7 @@ class Session:
 
     def _run(self, tokens: list[int]) -> np.ndarray:
         torch, n = self.torch, len(tokens)
-        logits = self.method.execute([torch.tensor([tokens]), torch.arange(self.length, self.length + n)])[0]
+        logits = self.method.execute([torch.tensor([tokens]), torch.tensor([self.length])])[0]
         self.length += n
         return logits[0].numpy().copy()
 
