@@ -45,8 +45,9 @@ class Timing:
 
 @dataclass(frozen=True)
 class LanguageModels:
-    """What a backend does with decoder language models (shrink_edge/llm): write(model, quantized, scratch, path)
-    writes one artifact holding the quantized model's integers (scratch: a folder the backends of one export share);
+    """What a backend does with decoder language models (shrink_edge/llm): write(model, quantized, scratch, path,
+    options) writes one artifact holding the quantized model's integers (scratch: a folder the backends of one export
+    share; options: the target spec's [options]);
     session(path, threads) runs it in the runtime's own prefill/decode loop (llm/evaluate.Session); facts(path)
     counts what the file holds, read back from it."""
     suffix: str                # the artifact's file name ends so: ".onnx", ".xml", ".gguf"

@@ -103,7 +103,8 @@ def _device_table(profile: dict) -> Table:
     return table
 
 
-LLM_BUDGET = ("max_perplexity_ratio", "min_next_token_agreement", "max_float_perplexity_ratio")
+LLM_BUDGET = ("max_perplexity_ratio", "min_next_token_agreement", "min_greedy_match_tokens",
+              "max_float_perplexity_ratio")
 
 
 def llm_table(report: dict) -> Table:

@@ -47,6 +47,7 @@ class Budget:
     # language models (kind = "llm"), against the float PyTorch model on held-out text (docs/llm.md says why these)
     max_perplexity_ratio: float | None = None     # quantized artifacts
     min_next_token_agreement: float | None = None  # fraction of held-out positions whose top token matches
+    min_greedy_match_tokens: float | None = None   # greedy tokens matching PyTorch's before the first difference
     max_float_perplexity_ratio: float = 1.005     # a float artifact: the path itself, not quantization
 
 

@@ -59,40 +59,47 @@ class Decoder(nn.Module):
     def empty_cache(self, length: int = 0) -> list[torch.Tensor]:
         return [torch.zeros(1, self.kv_heads, length, self.head_dim) for _ in range(2 * self.layers)]
 
-    def forward(self, input_ids, attention_mask, position_ids, *past):
+    def run(self, input_ids, positions, visible, cache) -> torch.Tensor:
+        """The logits of the tokens at `positions` [T]; `visible` [T, cache length] says which cached positions
+        each may attend to, `cache(layer, k, v)` stores this call's keys and values and returns all of them."""
         x = self.body.embed_tokens(input_ids)
-        seq = input_ids.shape[1]
-        total = attention_mask.shape[1]
-        freqs = position_ids[0].float()[:, None] * self.inv_freq[None, :]
+        freqs = positions.float()[:, None] * self.inv_freq[None, :]
         angles = torch.cat((freqs, freqs), dim=-1)
         cos, sin = angles.cos() * self.rope_scale, angles.sin() * self.rope_scale
-        query_at = torch.arange(seq) + (total - seq)
-        visible = (torch.arange(total)[None, :] <= query_at[:, None]) & (attention_mask[0] > 0)[None, :]
         bias = torch.where(visible, 0.0, torch.finfo(torch.float32).min)
-        presents = []
         for i, layer in enumerate(self.body.layers):
             attention = layer.self_attn
             h = _rms(layer.input_layernorm, x)
-            q = attention.q_proj(h).view(1, seq, self.heads, self.head_dim).transpose(1, 2)
-            k = attention.k_proj(h).view(1, seq, self.kv_heads, self.head_dim).transpose(1, 2)
-            v = attention.v_proj(h).view(1, seq, self.kv_heads, self.head_dim).transpose(1, 2)
+            q = attention.q_proj(h).view(1, -1, self.heads, self.head_dim).transpose(1, 2)
+            k = attention.k_proj(h).view(1, -1, self.kv_heads, self.head_dim).transpose(1, 2)
+            v = attention.v_proj(h).view(1, -1, self.kv_heads, self.head_dim).transpose(1, 2)
             if getattr(attention, "q_norm", None) is not None:
                 q, k = _rms(attention.q_norm, q), _rms(attention.k_norm, k)
             if self.rope[i]:
                 q, k = q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
-            k = torch.cat((past[2 * i], k), dim=2)
-            v = torch.cat((past[2 * i + 1], v), dim=2)
-            presents += [k, v]
+            k, v = cache(i, k, v)
             repeat = self.heads // self.kv_heads
             if repeat > 1:
                 k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
             scores = q @ k.transpose(2, 3) * self.head_dim ** -0.5 + bias
-            context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(1, seq, self.heads * self.head_dim)
+            context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(1, -1, self.heads * self.head_dim)
             x = x + attention.o_proj(context)
             mlp = layer.mlp
             h = _rms(layer.post_attention_layernorm, x)
             x = x + mlp.down_proj(mlp.act_fn(mlp.gate_proj(h)) * mlp.up_proj(h))
-        return (self.lm_head(_rms(self.body.norm, x)), *presents)
+        return self.lm_head(_rms(self.body.norm, x))
+
+    def forward(self, input_ids, attention_mask, position_ids, *past):
+        seq, total = input_ids.shape[1], attention_mask.shape[1]
+        query_at = torch.arange(seq) + (total - seq)
+        visible = (torch.arange(total)[None, :] <= query_at[:, None]) & (attention_mask[0] > 0)[None, :]
+        presents = []
+
+        def grow(i, k, v):
+            presents.extend((torch.cat((past[2 * i], k), dim=2), torch.cat((past[2 * i + 1], v), dim=2)))
+            return presents[-2], presents[-1]
+
+        return (self.run(input_ids, position_ids[0], visible, grow), *presents)
 
 
 class StaticCacheDecoder(nn.Module):
@@ -105,44 +112,21 @@ class StaticCacheDecoder(nn.Module):
         super().__init__()
         self.inner = Decoder(model)
         self.length = length
-        inner = self.inner
-        for i in range(inner.layers):
-            self.register_buffer(f"k_cache_{i}", torch.zeros(1, inner.kv_heads, length, inner.head_dim))
-            self.register_buffer(f"v_cache_{i}", torch.zeros(1, inner.kv_heads, length, inner.head_dim))
+        for i in range(self.inner.layers):
+            self.register_buffer(f"k_cache_{i}", torch.zeros(1, self.inner.kv_heads, length, self.inner.head_dim))
+            self.register_buffer(f"v_cache_{i}", torch.zeros(1, self.inner.kv_heads, length, self.inner.head_dim))
 
     def forward(self, input_ids, input_pos):
-        inner = self.inner
-        input_pos = input_pos + torch.arange(input_ids.shape[1])
-        x = inner.body.embed_tokens(input_ids)
-        freqs = input_pos.float()[:, None] * inner.inv_freq[None, :]
-        angles = torch.cat((freqs, freqs), dim=-1)
-        cos, sin = angles.cos() * inner.rope_scale, angles.sin() * inner.rope_scale
-        visible = torch.arange(self.length)[None, :] <= input_pos[:, None]
-        bias = torch.where(visible, 0.0, torch.finfo(torch.float32).min)
-        for i, layer in enumerate(inner.body.layers):
-            attention = layer.self_attn
-            h = _rms(layer.input_layernorm, x)
-            q = attention.q_proj(h).view(1, -1, inner.heads, inner.head_dim).transpose(1, 2)
-            k = attention.k_proj(h).view(1, -1, inner.kv_heads, inner.head_dim).transpose(1, 2)
-            v = attention.v_proj(h).view(1, -1, inner.kv_heads, inner.head_dim).transpose(1, 2)
-            if getattr(attention, "q_norm", None) is not None:
-                q, k = _rms(attention.q_norm, q), _rms(attention.k_norm, k)
-            if inner.rope[i]:
-                q, k = q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
+        positions = input_pos + torch.arange(input_ids.shape[1])
+
+        def store(i, k, v):
             k_cache, v_cache = getattr(self, f"k_cache_{i}"), getattr(self, f"v_cache_{i}")
-            k_cache.index_copy_(2, input_pos, k)
-            v_cache.index_copy_(2, input_pos, v)
-            k, v = k_cache, v_cache
-            repeat = inner.heads // inner.kv_heads
-            if repeat > 1:
-                k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
-            scores = q @ k.transpose(2, 3) * inner.head_dim ** -0.5 + bias
-            context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(1, -1, inner.heads * inner.head_dim)
-            x = x + attention.o_proj(context)
-            mlp = layer.mlp
-            h = _rms(layer.post_attention_layernorm, x)
-            x = x + mlp.down_proj(mlp.act_fn(mlp.gate_proj(h)) * mlp.up_proj(h))
-        return inner.lm_head(_rms(inner.body.norm, x))
+            k_cache.index_copy_(2, positions, k)
+            v_cache.index_copy_(2, positions, v)
+            return k_cache, v_cache
+
+        visible = torch.arange(self.length)[None, :] <= positions[:, None]
+        return self.inner.run(input_ids, positions, visible, store)
 
 
 class CacheIODecoder(nn.Module):
@@ -153,38 +137,15 @@ class CacheIODecoder(nn.Module):
 
     def __init__(self, model: LanguageModel, length: int):
         super().__init__()
-        self.static = StaticCacheDecoder(model, 1)  # its wiring; the cache comes in and goes out instead
+        self.inner = Decoder(model)
         self.length = length
 
     def forward(self, input_ids, input_pos, *caches):
-        inner = self.static.inner
-        x = inner.body.embed_tokens(input_ids)
-        freqs = input_pos.float()[:, None] * inner.inv_freq[None, :]
-        angles = torch.cat((freqs, freqs), dim=-1)
-        cos, sin = angles.cos() * inner.rope_scale, angles.sin() * inner.rope_scale
-        visible = torch.arange(self.length)[None, :] <= input_pos[:, None]
-        bias = torch.where(visible, 0.0, torch.finfo(torch.float32).min)
         updated = []
-        for i, layer in enumerate(inner.body.layers):
-            attention = layer.self_attn
-            h = _rms(layer.input_layernorm, x)
-            q = attention.q_proj(h).view(1, -1, inner.heads, inner.head_dim).transpose(1, 2)
-            k = attention.k_proj(h).view(1, -1, inner.kv_heads, inner.head_dim).transpose(1, 2)
-            v = attention.v_proj(h).view(1, -1, inner.kv_heads, inner.head_dim).transpose(1, 2)
-            if getattr(attention, "q_norm", None) is not None:
-                q, k = _rms(attention.q_norm, q), _rms(attention.k_norm, k)
-            if inner.rope[i]:
-                q, k = q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
-            k = caches[2 * i].index_copy(2, input_pos, k)
-            v = caches[2 * i + 1].index_copy(2, input_pos, v)
-            updated += [k, v]
-            repeat = inner.heads // inner.kv_heads
-            if repeat > 1:
-                k, v = k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
-            scores = q @ k.transpose(2, 3) * inner.head_dim ** -0.5 + bias
-            context = (scores.softmax(-1) @ v).transpose(1, 2).reshape(1, -1, inner.heads * inner.head_dim)
-            x = x + attention.o_proj(context)
-            mlp = layer.mlp
-            h = _rms(layer.post_attention_layernorm, x)
-            x = x + mlp.down_proj(mlp.act_fn(mlp.gate_proj(h)) * mlp.up_proj(h))
-        return (inner.lm_head(_rms(inner.body.norm, x)), *updated)
+
+        def write(i, k, v):
+            updated.extend((caches[2 * i].index_copy(2, input_pos, k), caches[2 * i + 1].index_copy(2, input_pos, v)))
+            return updated[-2], updated[-1]
+
+        visible = torch.arange(self.length)[None, :] <= input_pos[:, None]
+        return (self.inner.run(input_ids, input_pos, visible, write), *updated)

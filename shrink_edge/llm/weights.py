@@ -2,10 +2,11 @@
 the artifacts of one export hold the same integers and scales.
 
 A scheme is symmetric integers in blocks along each row's inputs (`group`; None: one block per row, i.e. per output
-channel), with a positive scale (XNNPACK, LiteRT and Core ML refuse others) that maps the block's element of largest
-magnitude exactly onto a code: onto the most negative code when that element is negative (as llama.cpp's Q4_0
-does), onto the most positive one otherwise. Scales are rounded to float16, which every format stores exactly. A row
-whose length the group does not divide is padded with zeros (code 0, value 0), never skipped."""
+channel), with a positive scale (XNNPACK, LiteRT and Core ML refuse others): per block, of the two scales that put
+the element of largest magnitude on the last code (|max|/7 for int4) or one past it (|max|/8, as llama.cpp's Q4_0
+does for a negative extreme, clipping a positive one), the one with the smaller squared error. Scales are rounded to
+float16, which every format stores exactly. A row whose length the group does not divide is padded with zeros (code
+0, value 0), never skipped."""
 from __future__ import annotations
 
 import re
@@ -70,10 +71,19 @@ def quantize(weight: torch.Tensor, bits: int, group: int | None) -> QuantizedWei
     w[:, :inputs] = weight.detach().float()
     blocks = w.view(out, -1, block)
     low = -(2 ** (bits - 1))
-    extreme = blocks.gather(2, blocks.abs().argmax(2, keepdim=True)).squeeze(2)
-    scales = torch.where(extreme < 0, extreme / low, extreme / (-low - 1)).half().float()
-    scales = torch.where(scales == 0, torch.ones_like(scales), scales)  # an all-zero block: codes 0
-    codes = torch.clamp(torch.round(blocks / scales[:, :, None]), low, -low - 1).to(torch.int8)
+    largest = blocks.abs().amax(2)
+    best = None
+    for levels in (-low - 1, -low):
+        scales = (largest / levels).half().float()
+        scales = torch.where(scales == 0, torch.ones_like(scales), scales)  # an all-zero block: codes 0
+        codes = torch.clamp(torch.round(blocks / scales[:, :, None]), low, -low - 1)
+        error = (codes * scales[:, :, None] - blocks).pow(2).sum(2)
+        if best is None:
+            best = (codes, scales, error)
+        else:
+            better = error < best[2]
+            best = (torch.where(better[:, :, None], codes, best[0]), torch.where(better, scales, best[1]), None)
+    codes, scales = best[0].to(torch.int8), best[1]
     return QuantizedWeight(codes.view(out, padded), scales, bits, block, inputs)
 
 

@@ -133,11 +133,12 @@ def _artifact(lm, member, llm, quantized, scratch: Path, out: Path, tokens, refe
     scheme = quantized.scheme
     staging = scratch / f"{member.name}.{scheme.name}"
     staging.mkdir()
-    file = staging / f"{lm.name}.{scheme.name}{llm.suffix}"
+    tag = f".{member.options['tag']}" if member.options.get("tag") else ""  # two targets of one runtime
+    file = staging / f"{lm.name}.{scheme.name}{tag}{llm.suffix}"
     entry = {"target": member.name, "runtime": member.runtime, "scheme": scheme.name}
     try:
         with native_logs_quiet():
-            llm.write(lm, quantized, scratch, file)
+            llm.write(lm, quantized, scratch, file, member.options)
             start = time.perf_counter()
             metrics = evaluate.compare(llm.session(file, threads), tokens.evaluation, tokens.prompts, reference,
                                        new_tokens)
@@ -171,4 +172,6 @@ def _budget(budget, scheme: Scheme, entry: dict) -> list[str]:
     if budget.min_next_token_agreement is not None \
             and entry["next_token_agreement"] < budget.min_next_token_agreement:
         broken.append(f"next-token agreement {entry['next_token_agreement']} < {budget.min_next_token_agreement}")
+    if budget.min_greedy_match_tokens is not None and entry["greedy_match_tokens"] < budget.min_greedy_match_tokens:
+        broken.append(f"greedy match {entry['greedy_match_tokens']} < {budget.min_greedy_match_tokens} tokens")
     return broken

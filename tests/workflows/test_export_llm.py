@@ -28,8 +28,8 @@ def test_every_runtime_every_scheme(exported):
     report = json.loads(result.stdout)
     assert report == json.loads((out / "llm.json").read_text())
     rows = {(a["target"], a["scheme"]): a for a in report["artifacts"]}
-    assert set(rows) == {(t, s) for t in RUNTIMES
-                         for s in ("float", "int8-channel", "int4-g32")}
+    assert set(rows) == {(t, s) for t in RUNTIMES for s in ("float", "int8-channel", "int4-g32")} | {
+        ("llm-onnx-weight-only", "int8-channel"), ("llm-onnx-weight-only", "int4-g32")}
     for (target, scheme), a in rows.items():
         assert (out / a["path"]).is_file(), a
         facts = a["facts"]
@@ -44,6 +44,9 @@ def test_every_runtime_every_scheme(exported):
     for scheme in ("int8-channel", "int4-g32"):  # one rounding: the runtimes agree with each other
         ratios = [rows[(t, scheme)]["perplexity_ratio"] for t in RUNTIMES]
         assert max(ratios) - min(ratios) < 0.01, ratios
+    assert "int8" in rows[("llm-onnx", "int4-g32")]["facts"]["activations"]
+    assert "float32" in rows[("llm-onnx-weight-only", "int4-g32")]["facts"]["activations"]
+    assert rows[("llm-onnx-weight-only", "int4-g32")]["path"] == "tiny.int4-g32.weight-only.onnx"
     sizes = {s: rows[("llm-onnx", s)]["size_bytes"] for s in ("float", "int8-channel", "int4-g32")}
     assert sizes["int4-g32"] < sizes["int8-channel"] < sizes["float"] / 2.5
     assert (out / "tokenizer" / "tokenizer.json").is_file()

@@ -47,7 +47,7 @@ def _fill(linear, q) -> None:
         weight.zero_point.zero_()
 
 
-def write(model, quantized, scratch: Path, path: Path) -> None:
+def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
     import copy
 
     import torch

@@ -45,7 +45,7 @@ def _digest(values: np.ndarray) -> bytes:
     return hashlib.sha256(np.ascontiguousarray(values, np.float32).tobytes()).digest()
 
 
-def write(model, quantized, scratch: Path, path: Path) -> None:
+def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
     import litert_torch
     import torch
     from ai_edge_quantizer import quantizer
@@ -61,7 +61,7 @@ def write(model, quantized, scratch: Path, path: Path) -> None:
         hf.lm_head.weight = torch.nn.Parameter(hf.lm_head.weight.detach().clone())
     length = min(model.context, MAX_CACHE)
     decoder = CacheIODecoder(LanguageModel(hf, None, None, model.name), length).eval()
-    inner = decoder.static.inner
+    inner = decoder.inner
     caches = [torch.zeros(1, inner.kv_heads, length, inner.head_dim) for _ in range(2 * inner.layers)]
     prefill = min(PREFILL, length)
     float_path = path.with_suffix(".float.tflite")

@@ -57,7 +57,7 @@ def _blocks(q, rows_order=None) -> tuple[np.ndarray, int]:
     return np.concatenate([d, packed], axis=2).reshape(out, -1), kind
 
 
-def write(model, quantized, scratch: Path, path: Path) -> None:
+def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
     import gguf
     import torch
 

@@ -15,7 +15,7 @@ from ..shared.onnx_llm import packed
 EXACT = {"INFERENCE_PRECISION_HINT": "f32", "KV_CACHE_PRECISION": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": "0"}
 
 
-def write(model, quantized, scratch: Path, path: Path) -> None:
+def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
     """`path` is the .xml; its .bin lands beside it."""
     import openvino as ov
     from openvino._offline_transformations import apply_make_stateful_transformation

@@ -1,8 +1,8 @@
 """A decoder LM as ONNX, for onnxruntime and for OpenVINO's ONNX reader: the KV cache as inputs and outputs
 (`past_key_values.<i>.key|value` in, `present.<i>.key|value` out, the names onnxruntime-genai expects), the weights
 packed from the scheme's integers: each linear layer a MatMulNBits (4 or 8 bits, the scheme's blocks, symmetric: no
-zero points), the token embedding (and the output layer tied to it) one int8 table behind a DequantizeLinear, per
-row."""
+zero points), the token embedding a GatherBlockQuantized of its int8 rows (and, tied, the output layer a MatMulNBits
+of the same integers)."""
 from __future__ import annotations
 
 import contextlib
@@ -55,7 +55,8 @@ def _digest(array: np.ndarray) -> str:
 def pack(float_path: Path, hf_model, quantized, path: Path) -> None:
     """The float file with the scheme's integers in place of its weights. A weight is found by its values (the
     exporter renames and pre-transposes them); one the scheme quantized but the graph does not show is an error,
-    never a silent float layer."""
+    never a silent float layer. The embedding table is read by a GatherBlockQuantized and, tied, multiplied by a
+    MatMulNBits of its own (each 8 bits: no float table is ever materialized)."""
     import onnx
     from onnx import helper, numpy_helper
 
@@ -64,70 +65,95 @@ def pack(float_path: Path, hf_model, quantized, path: Path) -> None:
     model = onnx.load(float_path)
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
+    digest = {name: _digest(numpy_helper.to_array(init)) for name, init in inits.items()}
     layers = linear_layers(hf_model)
     weights = dict(quantized.linears)
     by_values = {_digest(layers[name].weight.detach().numpy().T): name for name in quantized.linears}
     if quantized.lm_head is not None:
         weights["lm_head"] = quantized.lm_head
         by_values[_digest(hf_model.get_output_embeddings().weight.detach().numpy().T)] = "lm_head"
-    table = hf_model.get_input_embeddings().weight.detach().numpy()
-    table_digest = _digest(table)
-    replaced, nodes, table_names = set(), [], set()
+    table = _digest(hf_model.get_input_embeddings().weight.detach().numpy()) if quantized.embedding else None
+    producers = {o: n for n in graph.node for o in n.output}
+    replaced, nodes = set(), []
     for node in graph.node:
-        if node.op_type == "MatMul" and node.input[1] in inits:
-            name = by_values.get(_digest(numpy_helper.to_array(inits[node.input[1]])))
-            if name is not None:
-                nodes.append(_matmul_nbits(node, weights[name], graph))
-                replaced.add(name)
-                continue
-        if node.op_type == "Transpose" and node.input[0] in inits and quantized.embedding is not None \
-                and _digest(numpy_helper.to_array(inits[node.input[0]])) == table_digest:
-            table_names.add(node.input[0])
-        if node.op_type == "Gather" and node.input[0] in inits and quantized.embedding is not None \
-                and _digest(numpy_helper.to_array(inits[node.input[0]])) == table_digest:
-            table_names.add(node.input[0])
-        nodes.append(node)
+        weight = node.input[1] if len(node.input) > 1 else None
+        if node.op_type == "MatMul" and weight in inits and (name := by_values.get(digest[weight])):
+            nodes.append(_matmul_nbits(node, weights[name], graph))
+            replaced.add(name)
+        elif node.op_type == "MatMul" and weight in producers and producers[weight].op_type == "Transpose" \
+                and digest.get(producers[weight].input[0]) == table:  # the output layer tied to the table
+            nodes.append(_matmul_nbits(node, quantized.embedding, graph))
+        elif node.op_type == "Gather" and digest.get(node.input[0]) == table:
+            nodes.append(_gather_quantized(node, quantized.embedding, graph))
+        else:
+            nodes.append(node)
     if missing := sorted(set(weights) - replaced):
         raise RuntimeError(f"the ONNX graph shows no MatMul with the weight of {missing[0]} "
                            f"({len(missing)} layers): it would stay float")
     del graph.node[:]
     graph.node.extend(nodes)
-    for name in table_names:  # the table itself becomes int8 codes + per-row scales, dequantized where it is read
-        values = numpy_helper.to_array(inits[name])
-        q = quantized.embedding
-        graph.initializer.remove(inits[name])
-        graph.initializer.extend([numpy_helper.from_array(q.codes.numpy()[:, : q.in_features], f"{name}.codes"),
-                                  numpy_helper.from_array(q.scales[:, 0].numpy(), f"{name}.scales")])
-        graph.node.insert(0, helper.make_node("DequantizeLinear", [f"{name}.codes", f"{name}.scales"], [name],
-                                              axis=0, name=f"{name}.dequantize"))
     _drop_unused(graph)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     onnx.save(model, path)
 
 
+def _kernel_blocks(q) -> tuple[np.ndarray, np.ndarray, int]:
+    """Codes [out, K'] and scales [out, K'/block] in blocks the com.microsoft kernels take (powers of two, 16 or
+    more): the scheme's own, or one block per row split into blocks of 32 with its scale repeated (exact), or,
+    where the row is no multiple of 32, that row padded with zeros to a power of two."""
+    codes, scales, block = q.codes.numpy(), q.scales.numpy(), q.block
+    if block >= 16 and not block & (block - 1):
+        return codes, scales, block
+    if q.in_features % 32 == 0:
+        return codes[:, : q.in_features], np.repeat(scales, q.in_features // 32, axis=1), 32
+    block = max(16, 1 << (block - 1).bit_length())
+    return np.pad(codes, ((0, 0), (0, block - codes.shape[1]))), scales, block
+
+
+def _gather_quantized(node, q, graph):
+    """Gather(table, ids) -> GatherBlockQuantized on the table's 8-bit codes (stored + 128: the default zero point)."""
+    from onnx import helper, numpy_helper
+
+    codes, scales, block = _kernel_blocks(q)
+    if codes.shape[1] != q.in_features:
+        raise RuntimeError(f"an embedding width of {q.in_features} is no multiple of 16, which GatherBlockQuantized "
+                           "needs")
+    prefix = node.name or node.output[0]
+    graph.initializer.extend([
+        numpy_helper.from_array((codes.astype(np.int16) + 128).astype(np.uint8), f"{prefix}.table"),
+        numpy_helper.from_array(scales.astype(np.float32), f"{prefix}.scales")])
+    return helper.make_node("GatherBlockQuantized", [f"{prefix}.table", node.input[1], f"{prefix}.scales"],
+                            list(node.output), name=prefix, domain="com.microsoft", gather_axis=0, quantize_axis=1,
+                            block_size=block, bits=8)
+
+
 def _matmul_nbits(node, q, graph):
     from onnx import helper, numpy_helper
 
-    out, padded = q.codes.shape
-    codes, block = q.codes.numpy(), q.block
-    if block & (block - 1) or block < 16:  # one block per row: MatMulNBits takes powers of two, pad with zeros
-        block = max(16, 1 << (block - 1).bit_length())
-        codes = np.pad(codes, ((0, 0), (0, block - padded)))
+    codes, scales, block = _kernel_blocks(q)
+    out = codes.shape[0]
     offset = 2 ** (q.bits - 1)   # MatMulNBits' default zero point: codes stored unsigned
     unsigned = (codes.astype(np.int16) + offset).astype(np.uint8).reshape(out, -1, block)
     if q.bits == 4:
         unsigned = unsigned[:, :, 0::2] | (unsigned[:, :, 1::2] << 4)
     prefix = node.name or node.output[0]
     graph.initializer.extend([numpy_helper.from_array(np.ascontiguousarray(unsigned), f"{prefix}.nbits"),
-                              numpy_helper.from_array(q.scales.numpy().reshape(-1), f"{prefix}.scales")])
+                              numpy_helper.from_array(scales.astype(np.float32).reshape(-1), f"{prefix}.scales")])
     return helper.make_node("MatMulNBits", [node.input[0], f"{prefix}.nbits", f"{prefix}.scales"],
                             list(node.output), name=prefix, domain="com.microsoft", K=q.in_features, N=out,
                             bits=q.bits, block_size=block, accuracy_level=0)
 
 
 def _drop_unused(graph) -> None:
-    used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
+    """Nodes whose outputs nothing reads (the tied table's Transpose), then initializers nothing reads."""
+    while True:
+        used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
+        dead = [n for n in graph.node if not any(o in used for o in n.output)]
+        if not dead:
+            break
+        for node in dead:
+            graph.node.remove(node)
     for init in [i for i in graph.initializer if i.name not in used]:
         graph.initializer.remove(init)
 
