@@ -29,8 +29,8 @@ def _rms(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    first, second = x.chunk(2, dim=-1)  # no shape arithmetic: Core ML's tracer takes it as is
+    return torch.cat((-second, first), dim=-1)
 
 
 class Decoder(nn.Module):

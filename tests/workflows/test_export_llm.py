@@ -151,3 +151,20 @@ def test_apps_get_the_smallest_verified_pte_its_tokenizer_and_metadata(exported)
     assert '"tiny.llm.json"' in kotlin and "LlmModule" in kotlin
     swift = next(p for p in apps if p.suffix == ".swift").read_text()
     assert '"tiny.llm"' in swift and "TextRunner" in swift
+
+
+def test_a_gguf_is_a_model_too(exported, tiny_lm):
+    """A float GGUF we wrote, read back through transformers (un-permuted, its tokenizer rebuilt from the file):
+    the same model, token for token."""
+    import torch
+
+    from shrink_edge.llm import model
+
+    _, out = exported
+    original, read = model.load(tiny_lm), model.load(out / "tiny.float.gguf")
+    text = "The assert statement is a convenient way to insert debugging assertions"
+    ids = original.tokenizer(text)["input_ids"]
+    assert read.tokenizer(text)["input_ids"] == ids
+    with torch.no_grad():
+        difference = (read.module(torch.tensor([ids])).logits - original.module(torch.tensor([ids])).logits).abs()
+    assert difference.max() < 1e-5
