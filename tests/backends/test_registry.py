@@ -8,13 +8,19 @@ from shrink_edge.config import targets
 from shrink_edge.backends import BACKENDS, FORMATS, PASSES, backend, owner
 from shrink_edge.profiling.devices import runner
 from shrink_edge.errors import UserError
+from shrink_edge.llm.weights import Scheme
 from shrink_edge.engine.graph import reachable
 
 
 @pytest.mark.parametrize("spec", [s for s in targets.available().values() if not s.include], ids=lambda s: s.name)
 def test_every_target_names_a_backend_that_writes_its_artifacts(spec):
-    """Its own backend writes one of them at least; another may verify a source it builds on (Ethos-U's .tflite)."""
+    """Its own backend writes one of them at least; another may verify a source it builds on (Ethos-U's .tflite).
+    A language-model target: its backend writes language models, and every scheme it names is one."""
     assert spec.runtime in BACKENDS
+    if spec.kind == "llm":
+        assert BACKENDS[spec.runtime].llm is not None and spec.schemes and not spec.artifacts
+        assert all(Scheme.parse(name).name == name for name in spec.schemes)
+        return
     assert any(owner(fmt) is BACKENDS[spec.runtime] for fmt in spec.artifacts)
     for fmt in spec.artifacts:
         assert owner(fmt) is not None and reachable("torch", fmt), fmt
