@@ -55,6 +55,7 @@ class LanguageModels:
     session: Callable[..., object]
     facts: Callable[[Path], dict]
     unsupported: Callable[..., str | None] | None = None  # why its converter cannot take this model (None: it can)
+    second_opinion: Callable[..., dict] | None = None  # (path, prompts, reference continuations) -> more figures
     requires: tuple[str, ...] = ("transformers",)  # modules beyond the backend's own, installed by the `llm` extra
 
     def installed(self) -> bool:

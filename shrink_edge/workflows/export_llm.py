@@ -143,10 +143,12 @@ def _artifact(lm, member, llm, quantized, scratch: Path, out: Path, tokens, refe
             metrics = evaluate.compare(llm.session(file, threads), tokens.evaluation, tokens.prompts, reference,
                                        new_tokens)
             facts = llm.facts(file)
+            if llm.second_opinion is not None:  # the same file in another loop of the same runtime
+                metrics.update(llm.second_opinion(file, tokens.prompts, reference.continuations))
     except Exception as e:  # the runtime's own failure, in one line, for this artifact only
         return {**entry, "error": f"{type(e).__name__}: {first_line(e)}", "budget_broken": ["did not run"]}
     files = sorted(staging.iterdir())
-    size = sum(f.stat().st_size for f in files)
+    size = sum(f.stat().st_size for f in files if f.is_file())  # a folder beside (genai's) links the same file
     weights = quantized.facts(lm.module)
     entry.update(metrics)
     entry.update({"path": file.name, "size_bytes": size, "bits_per_weight": weights["bits_per_weight"],
@@ -154,6 +156,8 @@ def _artifact(lm, member, llm, quantized, scratch: Path, out: Path, tokens, refe
     entry["budget_broken"] = broken = _budget(member.budget, scheme, entry)
     if not broken or not enforce_budget:
         for f in files:
+            if (out / f.name).is_dir():
+                shutil.rmtree(out / f.name)
             f.replace(out / f.name)
     return entry
 

@@ -44,6 +44,10 @@ def test_every_runtime_every_scheme(exported):
     for scheme in ("int8-channel", "int4-g32"):  # one rounding: the runtimes agree with each other
         ratios = [rows[(t, scheme)]["perplexity_ratio"] for t in RUNTIMES]
         assert max(ratios) - min(ratios) < 0.01, ratios
+    for scheme in ("float", "int8-channel", "int4-g32"):  # onnxruntime-genai's own loop on the same file agrees
+        onnx_row = rows[("llm-onnx", scheme)]
+        assert onnx_row["genai_greedy_match_tokens"] == onnx_row["greedy_match_tokens"]
+        assert (out / f"tiny.{scheme}.genai" / "genai_config.json").is_file()
     assert "int8" in rows[("llm-onnx", "int4-g32")]["facts"]["activations"]
     assert "float32" in rows[("llm-onnx-weight-only", "int4-g32")]["facts"]["activations"]
     assert rows[("llm-onnx-weight-only", "int4-g32")]["path"] == "tiny.int4-g32.weight-only.onnx"
@@ -70,7 +74,7 @@ def test_a_broken_budget_fails_and_writes_nothing(tiny_lm, tmp_path):
     result = run_cli("export", "--target", spec, "--model", tiny_lm, "--out", out)
     assert result.exit_code == 1
     assert "strict int4-channel broke the budget" in result.stderr
-    assert not list(out.glob("*.onnx"))
+    assert not list(out.glob("*.onnx")) and not list(out.glob("*.genai"))
     report = json.loads((out / "llm.json").read_text())
     assert report["artifacts"][0]["budget_broken"][0].startswith("next-token agreement")
 

@@ -4,6 +4,8 @@ quantized per block at run time, as onnxruntime-genai runs on CPU: on this machi
 int4) or "float" (accuracy_level 0, weight-only and exact: on onnxruntime 1.32 about 3x slower than float's)."""
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -25,13 +27,75 @@ def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
     source = packed(model, quantized, scratch)
     if not quantized.scheme.bits:
         shutil.copyfile(source, path)
-        return
-    graph = onnx.load(source)
-    for node in graph.graph.node:
-        for attribute in node.attribute:
-            if node.op_type == "MatMulNBits" and attribute.name == "accuracy_level":
-                attribute.i = LEVELS[activations]
-    onnx.save(graph, path)
+    else:
+        graph = onnx.load(source)
+        for node in graph.graph.node:
+            for attribute in node.attribute:
+                if node.op_type == "MatMulNBits" and attribute.name == "accuracy_level":
+                    attribute.i = LEVELS[activations]
+        onnx.save(graph, path)
+    _genai_folder(model, path)
+
+
+def genai_folder(path: Path) -> Path:
+    return path.with_name(path.name.removesuffix(".onnx") + ".genai")
+
+
+def _genai_folder(model, path: Path) -> None:
+    """Beside the file, the folder onnxruntime-genai loads (`og.Model(folder)`): the model (a hard link to the same
+    file, as genai wants it inside the folder), genai_config.json naming its inputs and outputs, the tokenizer."""
+    folder = genai_folder(path)
+    folder.mkdir()
+    try:
+        os.link(path, folder / "model.onnx")
+    except OSError:
+        shutil.copyfile(path, folder / "model.onnx")
+    config = model.config
+    heads = config.num_attention_heads
+    tokenizer = model.tokenizer
+    eos = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+    decoder = {"session_options": {"log_id": "onnxruntime-genai", "provider_options": []},
+               "filename": "model.onnx", "head_size": getattr(config, "head_dim", None) or config.hidden_size // heads,
+               "hidden_size": config.hidden_size, "num_attention_heads": heads,
+               "num_hidden_layers": config.num_hidden_layers,
+               "num_key_value_heads": getattr(config, "num_key_value_heads", None) or heads,
+               "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask", "position_ids": "position_ids",
+                          "past_key_names": "past_key_values.%d.key", "past_value_names": "past_key_values.%d.value"},
+               "outputs": {"logits": "logits", "present_key_names": "present.%d.key",
+                           "present_value_names": "present.%d.value"}}
+    genai = {"model": {"bos_token_id": tokenizer.bos_token_id if tokenizer.bos_token_id is not None else eos,
+                       "eos_token_id": eos, "pad_token_id": tokenizer.pad_token_id if tokenizer.pad_token_id is not None
+                       else eos, "context_length": model.context, "vocab_size": config.vocab_size,
+                       "type": config.model_type if config.model_type in ("llama", "mistral", "qwen2", "qwen3")
+                       else "llama", "decoder": decoder},
+             "search": {"do_sample": False, "num_beams": 1, "max_length": model.context,
+                        "past_present_share_buffer": False}}
+    (folder / "genai_config.json").write_text(json.dumps(genai, indent=2) + "\n")
+    tokenizer.save_pretrained(folder)
+
+
+def second_opinion(path: Path, prompts: list[list[int]], continuations: list[list[int]]) -> dict:
+    """onnxruntime-genai's own generation loop on the genai folder: greedy from each prompt, tokens matching
+    PyTorch's continuation before the first difference."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime_genai") is None:
+        return {"genai": "onnxruntime-genai not installed: pip install 'shrink-edge[llm]'"}
+    import onnxruntime_genai as og
+
+    model = og.Model(str(genai_folder(path)))
+    matches = []
+    for prompt, expected in zip(prompts, continuations):
+        params = og.GeneratorParams(model)
+        params.set_search_options(max_length=len(prompt) + len(expected), do_sample=False)
+        generator = og.Generator(model, params)
+        generator.append_tokens(prompt)
+        got = []
+        while not generator.is_done() and len(got) < len(expected):
+            generator.generate_next_token()
+            got.append(int(generator.get_next_tokens()[0]))
+        matches.append(next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected))))
+    return {"genai_greedy_match_tokens": round(float(np.mean(matches)), 1)}
 
 
 def facts(path: Path) -> dict:
@@ -95,4 +159,4 @@ class Session:
         return self._run([token])[-1]
 
 
-LLM = LanguageModels(suffix=".onnx", write=write, session=Session, facts=facts)
+LLM = LanguageModels(suffix=".onnx", write=write, session=Session, facts=facts, second_opinion=second_opinion)
