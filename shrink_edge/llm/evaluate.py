@@ -74,6 +74,11 @@ def greedy(session: Session, prompt: list[int], new_tokens: int) -> list[int]:
     return out
 
 
+def matched(got: list[int], expected: list[int]) -> int:
+    """Tokens of `got` equal to `expected` before the first difference."""
+    return next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+
+
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     logits = logits.astype(np.float64)
     shifted = logits - logits.max(-1, keepdims=True)
@@ -104,11 +109,8 @@ def compare(session: Session, windows: list[list[int]], prompts: list[list[int]]
         kl += (np.exp(want) * (want - got)).sum()
         agree += (got.argmax(-1) == want.argmax(-1)).sum()
         count += len(targets)
-    matches = []
-    for prompt, expected in zip(prompts, ref.continuations):
-        got = greedy(session, prompt, new_tokens)
-        same = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), len(expected))
-        matches.append(same)
+    matches = [matched(greedy(session, prompt, new_tokens), expected)
+               for prompt, expected in zip(prompts, ref.continuations)]
     perplexity, reference_perplexity = float(np.exp(nll / count)), float(np.exp(ref_nll / count))
     return {"perplexity": round(perplexity, 4), "reference_perplexity": round(reference_perplexity, 4),
             "perplexity_ratio": round(perplexity / reference_perplexity, 4),

@@ -121,7 +121,7 @@ def _runnable(members, lm) -> tuple[list, list[str]]:
         elif not (backend.installed() and backend.llm.installed()):
             extras = sorted({e for e in (backend.extra, "llm") if e})
             refused.append(f"{member.name}: needs {install_hint(extras)}")
-        elif reason := (backend.llm.unsupported or (lambda m: decoder.unsupported(m)))(lm):
+        elif reason := (backend.llm.unsupported or decoder.unsupported)(lm):
             refused.append(f"{member.name}: {reason}")
         else:
             runnable.append(member)

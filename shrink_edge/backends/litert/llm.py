@@ -95,7 +95,7 @@ def _replace(float_model, model_t, weights: dict) -> None:
         for float_op, op in zip(float_graph.operators, graph.operators):
             if _code(model_t, op) not in (FULLY_CONNECTED, EMBEDDING_LOOKUP):
                 continue
-            index = op.inputs[1] if _code(model_t, op) == FULLY_CONNECTED else op.inputs[1]
+            index = op.inputs[1]  # the weight of a FULLY_CONNECTED, the table of an EMBEDDING_LOOKUP
             if index in done:
                 continue
             float_tensor = float_graph.tensors[float_op.inputs[1]]

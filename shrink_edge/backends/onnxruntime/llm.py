@@ -83,6 +83,8 @@ def second_opinion(path: Path, prompts: list[list[int]], continuations: list[lis
         return {"genai": "onnxruntime-genai not installed: pip install 'shrink-edge[llm]'"}
     import onnxruntime_genai as og
 
+    from ...llm.evaluate import matched
+
     model = og.Model(str(genai_folder(path)))
     matches = []
     for prompt, expected in zip(prompts, continuations):
@@ -94,7 +96,7 @@ def second_opinion(path: Path, prompts: list[list[int]], continuations: list[lis
         while not generator.is_done() and len(got) < len(expected):
             generator.generate_next_token()
             got.append(int(generator.get_next_tokens()[0]))
-        matches.append(next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected))))
+        matches.append(matched(got, expected))
     return {"genai_greedy_match_tokens": round(float(np.mean(matches)), 1)}
 
 
