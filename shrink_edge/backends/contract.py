@@ -56,6 +56,7 @@ class LanguageModels:
     facts: Callable[[Path], dict]
     unsupported: Callable[..., str | None] | None = None  # why its converter cannot take this model (None: it can)
     second_opinion: Callable[..., dict] | None = None  # (path, prompts, reference continuations) -> more figures
+    read_back: Callable[..., dict] | None = None  # (path, model, quantized) -> the file's weights against the scheme
     requires: tuple[str, ...] = ("transformers",)  # modules beyond the backend's own, installed by the `llm` extra
 
     def installed(self) -> bool:

@@ -254,8 +254,9 @@ def _export_llm(target, model, data, context, out, no_budget, as_json, android_p
 
 @app.command()
 def generate(
-    artifact: Annotated[Path, typer.Argument(help="An LLM artifact: .gguf, .onnx or OpenVINO .xml from an llm-* "
-                                                  "export (its tokenizer/ folder beside it).")],
+    artifact: Annotated[Path, typer.Argument(help="An LLM artifact from an llm-* export (.gguf, .onnx, "
+                                                  "OpenVINO .xml, .pte, .tflite, .mlpackage), its tokenizer/ folder "
+                                                  "beside it.")],
     prompt: Annotated[str, typer.Option("--prompt", help="The text to continue.")],
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Tokens to generate.")] = 64,
     threads: Annotated[int, typer.Option("--threads", help="CPU threads for the runtime.")] = 2,

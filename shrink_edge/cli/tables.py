@@ -120,6 +120,11 @@ def llm_table(report: dict) -> Table:
             continue
         f = a["facts"]
         status = "; ".join(a["budget_broken"]) if a["budget_broken"] else "ok"
+        if "skipped" in a:
+            table.add_row(a["target"], a["scheme"], a["path"], f"{a['size_bytes']:,}", f"{a['bits_per_weight']:.2f}",
+                          f"{f['matmul_int4']}/{f['matmul_int8']}/{f['matmul_float']}", "", "", "", "",
+                          f"{status if a['budget_broken'] else 'written'}, not run: {a['skipped']}")
+            continue
         table.add_row(a["target"], a["scheme"], a["path"], f"{a['size_bytes']:,}", f"{a['bits_per_weight']:.2f}",
                       f"{f['matmul_int4']}/{f['matmul_int8']}/{f['matmul_float']}", f"{a['perplexity_ratio']:.4f}",
                       f"{a['kl_divergence']:.5f}", f"{a['next_token_agreement']:.3f}",
@@ -135,15 +140,17 @@ def llm_profile_table(results: list[dict]) -> Table:
                    "peak RSS MB", "of bandwidth bound"):
         table.add_column(column)
     for r in results:
-        for run in r["runs"]:
+        if "skipped" in r:
+            table.add_row(r["artifact"], f"{r['size_bytes']:,}", "", "", "", "", "", "", f"not run: {r['skipped']}")
+        for run in r.get("runs", []):
             at512 = run.get("decode_tokens_per_s_at_512")
             table.add_row(r["artifact"], f"{r['size_bytes']:,}", str(run["threads"]),
                           f"{run['prefill_tokens_per_s']:,.0f}", f"{run['time_to_first_token_ms']:.1f}",
                           f"{run['decode_tokens_per_s']:,.0f}", f"{at512:,.0f}" if at512 else "-",
                           f"{run['peak_rss_bytes'] / 2 ** 20:.0f}", f"{run['bandwidth_fraction']:.1%}")
-    bandwidth = results[0]["bandwidth_bytes_per_s"] / 1e9 if results else 0
-    table.caption = (f"memory copy bandwidth {bandwidth:.1f} GB/s; bound = bandwidth / file bytes (every weight "
-                     "read once per decoded token)")
+    if bandwidth := next((r["bandwidth_bytes_per_s"] / 1e9 for r in results if "runs" in r), None):
+        table.caption = (f"memory copy bandwidth {bandwidth:.1f} GB/s; bound = bandwidth / file bytes (every weight "
+                         "read once per decoded token)")
     return table
 
 

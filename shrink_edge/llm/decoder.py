@@ -149,3 +149,31 @@ class CacheIODecoder(nn.Module):
 
         visible = torch.arange(self.length)[None, :] <= input_pos[:, None]
         return (self.inner.run(input_ids, input_pos, visible, write), *updated)
+
+
+class StateCacheDecoder(nn.Module):
+    """The form Core ML's stateful models take (iOS 18): forward(input_ids [1,T], causal_mask [1,1,T,E]) -> logits
+    [1,T,V], the KV cache as buffers that become Core ML states. E = the tokens so far (P + T) comes from the mask's
+    width, so the traced graph keeps it dynamic; this call's keys and values land at positions P..E-1 by slice
+    assignment (coremltools has no converter for index_copy), and causal_mask[0, 0, t, j] == 0 lets token t see
+    position j (anything else hides it)."""
+
+    def __init__(self, model: LanguageModel, length: int):
+        super().__init__()
+        self.inner = Decoder(model)
+        self.length = length
+        for i in range(self.inner.layers):
+            self.register_buffer(f"k_cache_{i}", torch.zeros(1, self.inner.kv_heads, length, self.inner.head_dim))
+            self.register_buffer(f"v_cache_{i}", torch.zeros(1, self.inner.kv_heads, length, self.inner.head_dim))
+
+    def forward(self, input_ids, causal_mask):
+        end = causal_mask.shape[-1]
+        begin = end - input_ids.shape[1]
+
+        def store(i, k, v):
+            k_cache, v_cache = getattr(self, f"k_cache_{i}"), getattr(self, f"v_cache_{i}")
+            k_cache[:, :, begin:end] = k
+            v_cache[:, :, begin:end] = v
+            return k_cache[:, :, :end], v_cache[:, :, :end]
+
+        return self.inner.run(input_ids, torch.arange(begin, end), causal_mask[0, 0] == 0, store)

@@ -32,7 +32,9 @@ def bandwidth_bytes_per_s(megabytes: int = 256) -> float:
 
 
 def weight_bytes(artifact: Path) -> int:
-    """The bytes a decode step reads: the file, or the IR's .bin beside its .xml."""
+    """The bytes a decode step reads: the file, the IR's .bin beside its .xml, or a package folder's files."""
+    if artifact.is_dir():
+        return sum(f.stat().st_size for f in artifact.rglob("*") if f.is_file())
     return (artifact.with_suffix(".bin") if artifact.suffix == ".xml" else artifact).stat().st_size
 
 
@@ -93,6 +95,8 @@ def profile_llm(artifact: Path, threads: tuple[int, ...] = (1, 2), bandwidth: fl
         if done.returncode:
             raise RuntimeError(f"profiling {artifact.name} failed: {done.stderr.strip().splitlines()[-1:]}")
         run = json.loads(done.stdout.strip().splitlines()[-1])
+        if "skipped" in run:  # the runtime does not run on this machine
+            return {"artifact": artifact.name, "size_bytes": weights, "skipped": run["skipped"]}
         run["bandwidth_fraction"] = round(run["decode_tokens_per_s"] * weights / bandwidth, 3)
         runs.append(run)
     return {"artifact": artifact.name, "size_bytes": weights, "bandwidth_bytes_per_s": round(bandwidth),
@@ -103,6 +107,11 @@ if __name__ == "__main__":  # one measurement, JSON on the last line of stdout
     from ..progress import native_logs_quiet
 
     path, count, vocab, context = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    with native_logs_quiet():
-        result = measure(path, count, vocab, context)
+    from ..errors import PredictionUnavailable
+
+    try:
+        with native_logs_quiet():
+            result = measure(path, count, vocab, context)
+    except PredictionUnavailable as e:
+        result = {"skipped": str(e)}
     print(json.dumps(result))

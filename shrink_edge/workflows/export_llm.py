@@ -12,7 +12,7 @@ from pathlib import Path
 from ..apps import llm as llm_apps
 from ..backends import BACKENDS, install_hint
 from ..config import targets
-from ..errors import UserError, first_line
+from ..errors import PredictionUnavailable, UserError, first_line
 from ..llm import decoder, evaluate, model as models, text as texts
 from ..llm.weights import Scheme, quantize_model
 from ..progress import Steps, native_logs_quiet
@@ -140,19 +140,28 @@ def _artifact(lm, member, llm, quantized, scratch: Path, out: Path, tokens, refe
         with native_logs_quiet():
             llm.write(lm, quantized, scratch, file, member.options)
             start = time.perf_counter()
-            metrics = evaluate.compare(llm.session(file, threads), tokens.evaluation, tokens.prompts, reference,
-                                       new_tokens)
             facts = llm.facts(file)
-            if llm.second_opinion is not None:  # the same file in another loop of the same runtime
-                metrics.update(llm.second_opinion(file, tokens.prompts, reference.continuations))
+            if llm.read_back is not None:
+                facts.update(llm.read_back(file, lm, quantized))
+            try:
+                session = llm.session(file, threads)
+            except PredictionUnavailable as e:  # written and checked as a file, not run: say why
+                metrics = {"skipped": str(e)}
+            else:
+                metrics = evaluate.compare(session, tokens.evaluation, tokens.prompts, reference, new_tokens)
+                if llm.second_opinion is not None:  # the same file in another loop of the same runtime
+                    metrics.update(llm.second_opinion(file, tokens.prompts, reference.continuations))
     except Exception as e:  # the runtime's own failure, in one line, for this artifact only
         return {**entry, "error": f"{type(e).__name__}: {first_line(e)}", "budget_broken": ["did not run"]}
     files = sorted(staging.iterdir())
-    size = sum(f.stat().st_size for f in files if f.is_file())  # a folder beside (genai's) links the same file
-    weights = quantized.facts(lm.module)
+    # a folder beside the file (genai's) links the same file; a folder that is the artifact (.mlpackage) counts
+    size = sum(f.stat().st_size for f in files if f.is_file())
+    if file.is_dir():
+        size += sum(f.stat().st_size for f in file.rglob("*") if f.is_file())
+    facts = {**quantized.facts(lm.module), **facts}  # a backend that reads its bits per weight from the file wins
     entry.update(metrics)
-    entry.update({"path": file.name, "size_bytes": size, "bits_per_weight": weights["bits_per_weight"],
-                  "facts": {**weights, **facts}, "verify_seconds": round(time.perf_counter() - start, 2)})
+    entry.update({"path": file.name, "size_bytes": size, "bits_per_weight": facts["bits_per_weight"],
+                  "facts": facts, "verify_seconds": round(time.perf_counter() - start, 2)})
     entry["budget_broken"] = broken = _budget(member.budget, scheme, entry)
     if not broken or not enforce_budget:
         for f in files:
@@ -167,6 +176,10 @@ def _budget(budget, scheme: Scheme, entry: dict) -> list[str]:
     facts = entry["facts"]
     if scheme.bits and facts.get("matmul_float", 0) > 0:
         broken.append(f"{facts['matmul_float']} matrix multiplications stayed float")
+    if facts.get("weights_as_scheme") is False:
+        broken.append("the file's integers are not the scheme's")
+    if "skipped" in entry:  # not run here: only what the file holds is checked
+        return broken
     if not scheme.bits:
         if entry["perplexity_ratio"] > budget.max_float_perplexity_ratio:
             broken.append(f"float perplexity x{entry['perplexity_ratio']} > x{budget.max_float_perplexity_ratio}")

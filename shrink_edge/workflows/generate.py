@@ -35,7 +35,7 @@ def tokenizer_for(artifact: Path):
 
 def generate(artifact: Path | str, prompt: str, max_new_tokens: int = 64, threads: int = 2, stream=None) -> dict:
     artifact = Path(artifact)
-    if not artifact.is_file():
+    if not artifact.exists():
         raise UserError(f"artifact not found: {artifact}")
     if max_new_tokens < 1:
         raise UserError("--max-new-tokens must be at least 1")

@@ -32,6 +32,34 @@ def test_llama_matches_transformers(tiny_lm):
     assert (stepped - want).abs().max() < 1e-4
 
 
+@pytest.mark.parametrize("form", ["static", "state", "cache-io"])
+def test_each_cache_form_prefills_and_decodes_as_transformers(tiny_lm, form):
+    """The forms ExecuTorch (buffers written by index), Core ML (states written by slice) and LiteRT (cache in and
+    out) trace: a 6-token prefill then token-by-token decode gives transformers' logits."""
+    lm = model.load(tiny_lm)
+    ids = torch.tensor([lm.tokenizer("The assert statement is a convenient way to insert debugging")["input_ids"]])
+    n, length = ids.shape[1], 32
+    with torch.no_grad():
+        want = lm.module(ids).logits[0]
+        if form == "static":
+            dec = decoder.StaticCacheDecoder(lm, length).eval()
+            step = lambda start, end: dec(ids[:, start:end], torch.tensor([start]))[0]  # noqa: E731
+        elif form == "state":
+            dec = decoder.StateCacheDecoder(lm, length).eval()
+            visible = torch.arange(length)[None, :] <= torch.arange(length)[:, None]
+            mask = torch.where(visible, 0.0, float("-inf"))
+            step = lambda start, end: dec(ids[:, start:end], mask[None, None, start:end, :end])[0]  # noqa: E731
+        else:
+            dec = decoder.CacheIODecoder(lm, length).eval()
+            cache = dec.inner.empty_cache(length)
+
+            def step(start, end):
+                logits, *cache[:] = dec(ids[:, start:end], torch.arange(start, end), *cache)
+                return logits[0]
+        got = torch.cat([step(0, 6)] + [step(t, t + 1) for t in range(6, n)])
+    assert (got - want).abs().max() < 1e-4
+
+
 @pytest.mark.parametrize("family", ["qwen2", "qwen3"])
 def test_qwen_blocks_match_transformers(family):
     from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM

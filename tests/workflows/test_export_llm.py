@@ -4,6 +4,7 @@ the scheme asked for; bad input in one line, nothing written."""
 from __future__ import annotations
 
 import json
+import platform
 import shutil
 
 import pytest
@@ -28,11 +29,17 @@ def test_every_runtime_every_scheme(exported):
     report = json.loads(result.stdout)
     assert report == json.loads((out / "llm.json").read_text())
     rows = {(a["target"], a["scheme"]): a for a in report["artifacts"]}
-    assert set(rows) == {(t, s) for t in RUNTIMES for s in ("float", "int8-channel", "int4-g32")} | {
+    assert set(rows) == {(t, s) for t in (*RUNTIMES, "llm-coreml") for s in ("float", "int8-channel", "int4-g32")} | {
         ("llm-onnx-weight-only", "int8-channel"), ("llm-onnx-weight-only", "int4-g32")}
     for (target, scheme), a in rows.items():
-        assert (out / a["path"]).is_file(), a
+        assert (out / a["path"]).exists(), a
         facts = a["facts"]
+        if target == "llm-coreml" and platform.system() != "Darwin":  # written and read back, not run
+            assert "needs macOS" in a["skipped"] and a["budget_broken"] == [], a
+            assert facts["weights_as_scheme"] and facts["states"] == 4 and facts["matmul_float"] == (15 if scheme ==
+                                                                                                       "float" else 0)
+            assert facts["embedding"] == ("float" if scheme == "float" else "int8")
+            continue
         if scheme == "float":
             assert abs(a["perplexity_ratio"] - 1) < 0.005, a        # the path, not quantization
             assert a["greedy_match_tokens"] == a["greedy_new_tokens"]
@@ -64,6 +71,14 @@ def test_generate_from_each_runtime(exported, suffix):
     assert result.exit_code == 0, result.output
     generated = json.loads(result.stdout)
     assert 1 <= generated["new_tokens"] <= 12 and generated["decode_tokens_per_s"] > 0
+
+
+@pytest.mark.skipif(platform.system() == "Darwin", reason="Core ML runs on macOS")
+def test_generate_from_core_ml_says_it_needs_macos(exported):
+    _, out = exported
+    result = run_cli("generate", out / "tiny.int4-g32.mlpackage", "--prompt", "The assert statement")
+    assert result.exit_code == 2 and "Core ML prediction needs macOS" in result.output
+    assert len(result.output.strip().splitlines()) == 1
 
 
 def test_a_broken_budget_fails_and_writes_nothing(tiny_lm, tmp_path):

@@ -1,8 +1,8 @@
-"""Core ML .mlpackage: W8A8 from the int8 program and int8 weights with float activations. Prediction needs
-macOS; elsewhere the spec is loaded and checked."""
+"""Core ML .mlpackage: W8A8 from the int8 program and int8 weights with float activations; decoder LMs as stateful
+models. Prediction needs macOS; elsewhere the spec is loaded and checked."""
 from ...engine.formats import Format
 from ..contract import Backend
-from . import check, session
+from . import check, llm, session
 from .export import CoremlExportInt8, CoremlExportWeights8
 from ..shared.coreml_spec import facts
 
@@ -15,4 +15,5 @@ BACKEND = Backend(
     check=check.check,
     extra="coreml",
     requires=("coremltools",),
+    llm=llm.LLM,
 )
