@@ -57,6 +57,7 @@ class LanguageModels:
     unsupported: Callable[..., str | None] | None = None  # why its converter cannot take this model (None: it can)
     second_opinion: Callable[..., dict] | None = None  # (path, prompts, reference continuations) -> more figures
     read_back: Callable[..., dict] | None = None  # (path, model, quantized) -> the file's weights against the scheme
+    device_session: ModuleType | None = None  # standalone (numpy + runtime) module whose Session runs on adb devices
     requires: tuple[str, ...] = ("transformers",)  # modules beyond the backend's own, installed by the `llm` extra
 
     def installed(self) -> bool:

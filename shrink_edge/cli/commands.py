@@ -389,11 +389,11 @@ def _profile_llm(llm: list[Path], artifacts: list[Path], device: list[str], as_j
     from .tables import llm_profile_table
 
     with _one_line_errors():
-        if len(llm) != len(artifacts) or device != ["local"]:
-            raise UserError("LLM artifacts are profiled on this machine (--device local), apart from other artifacts")
-        bandwidth = bandwidth_bytes_per_s()
+        if len(llm) != len(artifacts):
+            raise UserError("LLM artifacts are profiled apart from other artifacts: give only LLM artifacts")
+        bandwidth = bandwidth_bytes_per_s() if "local" in device else None
         try:
-            results = [profile_llm(a, (1, 2), bandwidth) for a in llm]
+            results = [profile_llm(a, (1, 2), bandwidth, spec) for spec in device for a in llm]
         except RuntimeError as e:
             raise UserError(str(e)) from None
     _emit(as_json, {"artifacts": results}, llm_profile_table(results))

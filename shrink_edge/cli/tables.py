@@ -135,22 +135,27 @@ def llm_table(report: dict) -> Table:
 
 
 def llm_profile_table(results: list[dict]) -> Table:
-    table = Table(title="LLM artifacts on this machine")
-    for column in ("artifact", "size", "threads", "prefill tok/s", "TTFT ms", "decode tok/s @128", "@512",
+    table = Table(title="LLM artifacts")
+    for column in ("artifact", "device", "size", "threads", "prefill tok/s", "TTFT ms", "decode tok/s @128", "@512",
                    "peak RSS MB", "of bandwidth bound"):
         table.add_column(column)
     for r in results:
+        device = r["device"] + (" (emulated)" if r.get("emulated") else "")
         if "skipped" in r:
-            table.add_row(r["artifact"], f"{r['size_bytes']:,}", "", "", "", "", "", "", f"not run: {r['skipped']}")
+            table.add_row(r["artifact"], device, f"{r['size_bytes']:,}", "", "", "", "", "", "",
+                          f"not run: {r['skipped']}")
         for run in r.get("runs", []):
             at512 = run.get("decode_tokens_per_s_at_512")
-            table.add_row(r["artifact"], f"{r['size_bytes']:,}", str(run["threads"]),
+            fraction = run.get("bandwidth_fraction")
+            table.add_row(r["artifact"], device, f"{r['size_bytes']:,}", str(run["threads"]),
                           f"{run['prefill_tokens_per_s']:,.0f}", f"{run['time_to_first_token_ms']:.1f}",
                           f"{run['decode_tokens_per_s']:,.0f}", f"{at512:,.0f}" if at512 else "-",
-                          f"{run['peak_rss_bytes'] / 2 ** 20:.0f}", f"{run['bandwidth_fraction']:.1%}")
-    if bandwidth := next((r["bandwidth_bytes_per_s"] / 1e9 for r in results if "runs" in r), None):
+                          f"{run['peak_rss_bytes'] / 2 ** 20:.0f}", f"{fraction:.1%}" if fraction is not None else "-")
+    if bandwidth := next((r["bandwidth_bytes_per_s"] / 1e9 for r in results if "bandwidth_bytes_per_s" in r), None):
         table.caption = (f"memory copy bandwidth {bandwidth:.1f} GB/s; bound = bandwidth / file bytes (every weight "
                          "read once per decoded token)")
+    if any(r.get("emulated") for r in results):
+        table.caption = ((table.caption or "") + "; emulated: " + next(r["note"] for r in results if r.get("emulated"))).lstrip("; ")
     return table
 
 

@@ -129,26 +129,38 @@ class StaticCacheDecoder(nn.Module):
         return self.inner.run(input_ids, positions, visible, store)
 
 
-class CacheIODecoder(nn.Module):
-    """The fixed-shape form for LiteRT: forward(input_ids [1,T], input_pos [T], k_cache_0, v_cache_0, ...) ->
-    (logits [1,T,V], k_cache_0, v_cache_0, ...), each cache [1, kv_heads, length, head_dim] with this call's keys
-    and values written at their positions (LiteRT-LM's external KV cache). A shorter prompt is padded at the end:
-    the padding's entries sit after every real position, hidden by the mask and overwritten by later tokens."""
+def write_slice(cache: torch.Tensor, values: torch.Tensor, input_pos: torch.Tensor) -> torch.Tensor:
+    """`values` [1, heads, T, dim] written into `cache` as one slice from position input_pos[0]."""
+    return cache.index_copy(2, input_pos[0] + torch.arange(values.shape[2]), values)
 
-    def __init__(self, model: LanguageModel, length: int):
+
+class CacheIODecoder(nn.Module):
+    """The fixed-shape form with the cache as inputs and outputs, named as LiteRT-LM's executor looks for them:
+    forward(tokens [1,T], input_pos [T], kv_cache_k_0=..., kv_cache_v_0=..., ...) -> {"logits" [1,T,V],
+    "kv_cache_k_0", ...}, each cache [1, kv_heads, length, head_dim]. This call's keys and values are written as one
+    slice from input_pos[0] (`write`: LiteRT's dynamic_update_slice in its file). A prompt shorter than T is padded
+    at the end (LiteRT-LM pads with token 0 at position 0): the padding's entries land after every real position,
+    hidden by the mask and overwritten by later tokens."""
+
+    def __init__(self, model: LanguageModel, length: int, write=write_slice):
         super().__init__()
         self.inner = Decoder(model)
         self.length = length
+        self.write = write
 
-    def forward(self, input_ids, input_pos, *caches):
-        updated = []
+    def cache_names(self) -> list[str]:
+        return [f"kv_cache_{kind}_{i}" for i in range(self.inner.layers) for kind in ("k", "v")]
 
-        def write(i, k, v):
-            updated.extend((caches[2 * i].index_copy(2, input_pos, k), caches[2 * i + 1].index_copy(2, input_pos, v)))
-            return updated[-2], updated[-1]
+    def forward(self, tokens, input_pos, **caches):
+        updated = {}
+
+        def store(i, k, v):
+            for kind, values in (("k", k), ("v", v)):
+                updated[f"kv_cache_{kind}_{i}"] = self.write(caches[f"kv_cache_{kind}_{i}"], values, input_pos)
+            return updated[f"kv_cache_k_{i}"], updated[f"kv_cache_v_{i}"]
 
         visible = torch.arange(self.length)[None, :] <= input_pos[:, None]
-        return (self.inner.run(input_ids, input_pos, visible, write), *updated)
+        return {"logits": self.inner.run(tokens, input_pos, visible, store), **updated}
 
 
 class StateCacheDecoder(nn.Module):

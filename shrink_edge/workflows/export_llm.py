@@ -15,6 +15,7 @@ from ..config import targets
 from ..errors import PredictionUnavailable, UserError, first_line
 from ..llm import decoder, evaluate, model as models, text as texts
 from ..llm.weights import Scheme, quantize_model
+from ..profiling.llm import weight_bytes
 from ..progress import Steps, native_logs_quiet
 
 WINDOW = 128        # tokens per held-out window (half prefilled, half decoded)
@@ -154,10 +155,7 @@ def _artifact(lm, member, llm, quantized, scratch: Path, out: Path, tokens, refe
     except Exception as e:  # the runtime's own failure, in one line, for this artifact only
         return {**entry, "error": f"{type(e).__name__}: {first_line(e)}", "budget_broken": ["did not run"]}
     files = sorted(staging.iterdir())
-    # a folder beside the file (genai's) links the same file; a folder that is the artifact (.mlpackage) counts
-    size = sum(f.stat().st_size for f in files if f.is_file())
-    if file.is_dir():
-        size += sum(f.stat().st_size for f in file.rglob("*") if f.is_file())
+    size = weight_bytes(file)  # the artifact alone: bundles and folders beside it hold the same model again
     facts = {**quantized.facts(lm.module), **facts}  # a backend that reads its bits per weight from the file wins
     entry.update(metrics)
     entry.update({"path": file.name, "size_bytes": size, "bits_per_weight": facts["bits_per_weight"],
@@ -178,6 +176,9 @@ def _budget(budget, scheme: Scheme, entry: dict) -> list[str]:
         broken.append(f"{facts['matmul_float']} matrix multiplications stayed float")
     if facts.get("weights_as_scheme") is False:
         broken.append("the file's integers are not the scheme's")
+    if entry.get("genai_tokenizer_agreement", 1) < 1:
+        broken.append(f"the tokenizer shipped with it disagrees with the model's on "
+                      f"{1 - entry['genai_tokenizer_agreement']:.0%} of the prompts")
     if "skipped" in entry:  # not run here: only what the file holds is checked
         return broken
     if not scheme.bits:

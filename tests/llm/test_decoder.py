@@ -51,11 +51,12 @@ def test_each_cache_form_prefills_and_decodes_as_transformers(tiny_lm, form):
             step = lambda start, end: dec(ids[:, start:end], mask[None, None, start:end, :end])[0]  # noqa: E731
         else:
             dec = decoder.CacheIODecoder(lm, length).eval()
-            cache = dec.inner.empty_cache(length)
+            cache = dict(zip(dec.cache_names(), dec.inner.empty_cache(length)))
 
             def step(start, end):
-                logits, *cache[:] = dec(ids[:, start:end], torch.arange(start, end), *cache)
-                return logits[0]
+                out = dec(ids[:, start:end].int(), torch.arange(start, end, dtype=torch.int32), **cache)
+                cache.update({k: v for k, v in out.items() if k != "logits"})
+                return out["logits"][0]
         got = torch.cat([step(0, 6)] + [step(t, t + 1) for t in range(6, n)])
     assert (got - want).abs().max() < 1e-4
 

@@ -47,3 +47,21 @@ def test_missing_phone_is_one_line(tmp_path, monkeypatch, all_targets):
     shown = run_cli("profile", out / artifacts["tflite-int8"]["file"], "--device", "emulator")
     assert shown.exit_code == 3 and "shrink-edge device create" in shown.stderr
     assert len(shown.stderr.strip().splitlines()) == 1
+
+
+def test_profiles_language_models_on_the_emulated_phone(phone_root, tiny_lm, tmp_path):
+    """An LLM artifact's own prefill/decode loop (profiling/llm_runner.py with the backend's standalone session) on
+    the phone's python3: onnxruntime and LiteRT."""
+    for target in ("llm-onnx", "llm-litert"):
+        exported = run_cli("export", "--target", target, "--model", tiny_lm, "--out", tmp_path / target)
+        assert exported.exit_code == 0, exported.output
+    shown = run_cli("profile", tmp_path / "llm-onnx" / "tiny.int4-g32.onnx",
+                    tmp_path / "llm-litert" / "tiny.int4-g32.tflite", "--device", "emulator", "--json")
+    assert shown.exit_code == 0, shown.output
+    results = json.loads(shown.stdout)["artifacts"]
+    assert [r["artifact"] for r in results] == ["tiny.int4-g32.onnx", "tiny.int4-g32.tflite"]
+    for r in results:
+        assert r["device"] == "emulator" and r["emulated"] and "not the latency" in r["note"]
+        assert [run["threads"] for run in r["runs"]] == [1, 2]
+        assert all(run["prefill_tokens_per_s"] > 0 and run["decode_tokens_per_s"] > 0 for run in r["runs"])
+        assert "bandwidth_fraction" not in r["runs"][0]  # the host's bandwidth says nothing of the phone's

@@ -55,6 +55,14 @@ def test_every_runtime_every_scheme(exported):
         onnx_row = rows[("llm-onnx", scheme)]
         assert onnx_row["genai_greedy_match_tokens"] == onnx_row["greedy_match_tokens"]
         assert (out / f"tiny.{scheme}.genai" / "genai_config.json").is_file()
+        openvino_row = rows[("llm-openvino", scheme)]  # and openvino-genai's LLMPipeline, with its tokenizer IRs
+        assert openvino_row["genai_greedy_match_tokens"] == openvino_row["greedy_match_tokens"]
+        assert openvino_row["genai_tokenizer_agreement"] == 1.0
+        assert (out / f"tiny.{scheme}.openvino-genai" / "openvino_tokenizer.xml").is_file()
+        litert_row = rows[("llm-litert", scheme)]  # and LiteRT-LM's engine on the .litertlm bundle, from text
+        assert litert_row["litertlm_prompts_scored"] >= 1
+        assert litert_row["litertlm_greedy_match_tokens"] >= litert_row["greedy_match_tokens"] - 2
+        assert (out / f"tiny.{scheme}.litertlm").is_file()
     assert "int8" in rows[("llm-onnx", "int4-g32")]["facts"]["activations"]
     assert "float32" in rows[("llm-onnx-weight-only", "int4-g32")]["facts"]["activations"]
     assert rows[("llm-onnx-weight-only", "int4-g32")]["path"] == "tiny.int4-g32.weight-only.onnx"

@@ -1,5 +1,6 @@
-"""Decoder LMs as a LiteRT .tflite with `prefill` and `decode` signatures and the KV cache as inputs and outputs
-(llm/decoder.CacheIODecoder, LiteRT-LM's external cache), converted by litert-torch. ai-edge-quantizer lays out the
+"""Decoder LMs as a LiteRT .tflite with `prefill` and `decode` signatures and the KV cache as inputs and outputs,
+named and written as LiteRT-LM's executor expects (llm/decoder.CacheIODecoder), converted by litert-torch, and the
+same model bundled with its tokenizer as a `.litertlm` beside it for LiteRT-LM. ai-edge-quantizer lays out the
 dynamic-range weights (blockwise or channelwise int4/int8 FULLY_CONNECTED, int8 EMBEDDING_LOOKUP: int8 activations
 at run time, as LiteRT-LM runs them), then each weight's integers and scales are replaced by the scheme's own, so
 the file holds the same numbers as every other runtime's. The output layer gets its own copy of a tied table (the
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..contract import LanguageModels
+from . import llm_session
 
 PREFILL = 64       # tokens per prefill call: a longer prompt is prefilled in chunks, a shorter one padded
 MAX_CACHE = 1024   # cache positions: the generation length bound, and the attention's width
@@ -30,7 +32,7 @@ def _recipe(scheme) -> list[dict]:
     granularity = f"BLOCKWISE_{scheme.group}" if scheme.group else "CHANNELWISE"
     entry = {"regex": ".*", "algorithm_key": "min_max_uniform_quantize"}
     return [{**entry, "operation": "FULLY_CONNECTED", "op_config": _config(scheme.bits, granularity)},
-            {**entry, "regex": ".*output_0.*", "operation": "FULLY_CONNECTED", "op_config": _config(8, "CHANNELWISE")},
+            {**entry, "regex": ".*logits.*", "operation": "FULLY_CONNECTED", "op_config": _config(8, "CHANNELWISE")},
             {**entry, "operation": "EMBEDDING_LOOKUP", "op_config": _config(8, "CHANNELWISE")}]
 
 
@@ -48,31 +50,42 @@ def _digest(values: np.ndarray) -> bytes:
 def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
     import litert_torch
     import torch
-    from ai_edge_quantizer import quantizer
-    from ai_edge_quantizer.utils import tfl_flatbuffer_utils as flat
 
     from ...llm.decoder import CacheIODecoder
     from ...llm.model import LanguageModel
-    from ...llm.weights import linear_layers
     from ...progress import native_logs_quiet
 
     hf = copy.deepcopy(model.module)
     if quantized.scheme.bits and quantized.tied:  # the lookup and the product: two tensors, each int8 per row
         hf.lm_head.weight = torch.nn.Parameter(hf.lm_head.weight.detach().clone())
     length = min(model.context, MAX_CACHE)
-    decoder = CacheIODecoder(LanguageModel(hf, None, None, model.name), length).eval()
-    inner = decoder.inner
-    caches = [torch.zeros(1, inner.kv_heads, length, inner.head_dim) for _ in range(2 * inner.layers)]
+    decoder = CacheIODecoder(LanguageModel(hf, None, None, model.name), length, _dynamic_update_slice).eval()
+    caches = dict(zip(decoder.cache_names(), decoder.inner.empty_cache(length)))
     prefill = min(PREFILL, length)
     float_path = path.with_suffix(".float.tflite")
     with native_logs_quiet(), contextlib.redirect_stdout(io.StringIO()), torch.no_grad():  # converters print
-        converted = (litert_torch.signature("prefill", decoder, (torch.zeros(1, prefill, dtype=torch.long),
-                                                                 torch.arange(prefill), *caches))
-                     .signature("decode", decoder, (torch.zeros(1, 1, dtype=torch.long), torch.tensor([0]), *caches))
+        converted = (litert_torch.signature("prefill", decoder, sample_kwargs={
+                         "tokens": torch.zeros(1, prefill, dtype=torch.int32),
+                         "input_pos": torch.arange(prefill, dtype=torch.int32), **caches})
+                     .signature("decode", decoder, sample_kwargs={
+                         "tokens": torch.zeros(1, 1, dtype=torch.int32),
+                         "input_pos": torch.zeros(1, dtype=torch.int32), **caches})
                      .convert())
         converted.export(str(float_path if quantized.scheme.bits else path))
-    if not quantized.scheme.bits:
-        return
+    if quantized.scheme.bits:
+        _quantize(hf, quantized, float_path, path)
+    _litertlm(model, path, length)
+
+
+def _quantize(hf, quantized, float_path: Path, path: Path) -> None:
+    """ai-edge-quantizer's dynamic-range layout of the float file, then the scheme's integers and scales written
+    over its own."""
+    from ai_edge_quantizer import quantizer
+    from ai_edge_quantizer.utils import tfl_flatbuffer_utils as flat
+
+    from ...llm.weights import linear_layers
+    from ...progress import native_logs_quiet
+
     with native_logs_quiet(), contextlib.redirect_stdout(io.StringIO()):
         result = quantizer.Quantizer(str(float_path), _recipe(quantized.scheme)).quantize()
         result.export_model(str(path), overwrite=True)
@@ -85,6 +98,90 @@ def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
                        quantized.lm_head or quantized.embedding)
     _replace(float_model, model_t, weights)
     path.write_bytes(bytes(flat.flatbuffer_utils.convert_object_to_bytearray(model_t)))
+
+
+def litertlm_path(path: Path) -> Path:
+    return path.with_suffix(".litertlm")
+
+
+def _litertlm(model, path: Path, length: int) -> None:
+    """Beside the .tflite, the bundle LiteRT-LM loads (`.litertlm`, litert-lm-builder): the same model as its
+    prefill/decode section, the tokenizer.json, and LlmMetadata: stop token, context length, greedy sampling, the
+    model's BOS as start token where its tokenizer adds one, a generic (not Gemma) model type."""
+    import tempfile
+
+    import litert_lm_builder as builder
+    from litert_lm_builder.runtime.proto import llm_metadata_pb2
+
+    tokenizer = model.tokenizer
+    metadata = llm_metadata_pb2.LlmMetadata(max_num_tokens=length, supports_thinking=False,
+                                            supports_function_calling=False)
+    metadata.llm_model_type.generic_model.SetInParent()
+    metadata.sampler_params.type = metadata.sampler_params.GREEDY
+    metadata.sampler_params.k, metadata.sampler_params.temperature = 1, 1.0
+    for eos in [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []:
+        metadata.stop_tokens.add().token_ids.ids.append(eos)
+    bos = tokenizer.bos_token_id
+    if bos is not None and tokenizer("a")["input_ids"][:1] == [bos]:
+        metadata.start_token.token_ids.ids.append(bos)
+    if tokenizer.chat_template:
+        metadata.jinja_prompt_template = tokenizer.chat_template
+    with tempfile.TemporaryDirectory() as folder:
+        tokenizer.save_pretrained(folder)
+        (Path(folder) / "metadata.pb").write_bytes(metadata.SerializeToString(deterministic=True))
+        bundle = (builder.LitertLmFileBuilder()
+                  .add_llm_metadata(str(Path(folder) / "metadata.pb"))
+                  .add_tflite_model(str(path), builder.TfLiteModelType.PREFILL_DECODE)
+                  .add_hf_tokenizer(str(Path(folder) / "tokenizer.json")))
+        with open(litertlm_path(path), "wb") as stream:
+            bundle.build(stream)
+
+
+def second_opinion(path: Path, prompts: list[list[int]], continuations: list[list[int]]) -> dict:
+    """LiteRT-LM's own engine (litert-lm-api) on the .litertlm: greedy from each prompt's text, the output read back
+    as tokens and matched against PyTorch's continuation. It takes and returns text only, so a prompt whose text
+    its tokenizer does not turn back into the same tokens is not scored (`litertlm_prompts_scored` says how many)."""
+    import importlib.util
+    import tempfile
+
+    if importlib.util.find_spec("litert_lm") is None:
+        return {"litertlm": "litert-lm-api not installed: pip install 'shrink-edge[llm]'"}
+    import litert_lm
+
+    from ...llm.evaluate import matched
+
+    litert_lm.set_min_log_severity(litert_lm.LogSeverity.ERROR)  # its INFO lines outlive the process's own logs
+    cache = tempfile.TemporaryDirectory()  # else the engine leaves its XNNPACK weight cache beside the model
+    engine = litert_lm.Engine(str(litertlm_path(path)), backend=litert_lm.Backend.CPU(thread_count=2),
+                              cache_dir=cache.name)
+    try:
+        matches = []
+        for prompt, expected in zip(prompts, continuations):
+            text = engine.detokenize(prompt)
+            if list(engine.tokenize(text)) != prompt:
+                continue
+            session = engine.create_session(apply_prompt_template=False, max_output_tokens=len(expected),
+                                            sampler_config=litert_lm.SamplerConfig(top_k=1))
+            try:
+                session.run_prefill([text])
+                got = list(engine.tokenize(session.run_decode().texts[0]))
+            finally:
+                session.close()
+            matches.append(matched(got[:len(expected)], expected))
+    finally:
+        engine.close()
+        cache.cleanup()
+    return {"litertlm_greedy_match_tokens": round(float(np.mean(matches)), 1) if matches else None,
+            "litertlm_prompts_scored": len(matches)}
+
+
+def _dynamic_update_slice(cache, values, input_pos):
+    """The slice write as LiteRT's DYNAMIC_UPDATE_SLICE (litert-torch's op), as LiteRT-LM's caches are written."""
+    import torch
+    from litert_torch.generative.custom_ops.dynamic_update_slice import dynamic_update_slice
+
+    zero = torch.zeros([], dtype=torch.int32)
+    return dynamic_update_slice(cache, values, [zero, zero, input_pos.int()[0].reshape([]), zero])
 
 
 def _replace(float_model, model_t, weights: dict) -> None:
@@ -129,49 +226,6 @@ def _fill(model_t, graph, tensor, q) -> None:
         quantization.zeroPoint = [0] * len(quantization.scale)
 
 
-class Session:
-    """LiteRT's signature runners: `prefill` (fixed length, padded) and `decode`, the cache fed back as inputs."""
-
-    def __init__(self, path: Path, threads: int = 2):
-        from ai_edge_litert.interpreter import Interpreter
-
-        self.interpreter = Interpreter(str(path), num_threads=threads)
-        self.runners = {name: self.interpreter.get_signature_runner(name) for name in ("prefill", "decode")}
-        details = self.runners["decode"].get_input_details()
-        self.names = sorted(details, key=lambda n: int(n.split("_")[-1]))  # args_0 tokens, args_1 positions, caches
-        self.cache_shapes = [details[n]["shape"] for n in self.names[2:]]
-        self.prefill_length = int(self.runners["prefill"].get_input_details()[self.names[0]]["shape"][1])
-        self.reset()
-
-    def reset(self) -> None:
-        self.cache = [np.zeros(s, np.float32) for s in self.cache_shapes]
-        self.length = 0
-
-    def _run(self, runner: str, tokens: list[int], positions: list[int]) -> np.ndarray:
-        feeds = {self.names[0]: np.array([tokens], np.int32), self.names[1]: np.array(positions, np.int32),
-                 **dict(zip(self.names[2:], self.cache))}
-        outputs = self.runners[runner](**feeds)
-        ordered = [outputs[k] for k in sorted(outputs, key=lambda n: int(n.split("_")[-1]))]
-        self.cache = ordered[1:]
-        return ordered[0][0]
-
-    def prefill(self, tokens: list[int]) -> np.ndarray:
-        rows = []
-        for start in range(0, len(tokens), self.prefill_length):
-            chunk = tokens[start:start + self.prefill_length]
-            n = len(chunk)
-            padded = chunk + [0] * (self.prefill_length - n)
-            positions = list(range(self.length, self.length + self.prefill_length))
-            rows.append(self._run("prefill", padded, positions)[:n])
-            self.length += n
-        return np.concatenate(rows)
-
-    def decode(self, token: int) -> np.ndarray:
-        logits = self._run("decode", [token], [self.length])[-1]
-        self.length += 1
-        return logits
-
-
 def facts(path: Path) -> dict:
     """FULLY_CONNECTED weights by type, read from the file (int4, int8 or float)."""
     from ai_edge_quantizer.utils import tfl_flatbuffer_utils as flat
@@ -191,4 +245,6 @@ def facts(path: Path) -> dict:
                            "KV cache float32"}
 
 
-LLM = LanguageModels(suffix=".tflite", write=write, session=Session, facts=facts)
+LLM = LanguageModels(suffix=".tflite", write=write, session=llm_session.Session, facts=facts,
+                     second_opinion=second_opinion, device_session=llm_session,
+                     requires=("transformers", "litert_lm_builder"))

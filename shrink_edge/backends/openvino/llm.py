@@ -1,10 +1,13 @@
 """A decoder LM as a stateful OpenVINO IR: read from the ONNX backend's file (OpenVINO's ONNX reader turns each
 MatMulNBits into u4/u8 weights with their scales, so both hold the same integers), the KV cache made internal state
-(`past_key_values.*` in -> `present.*` out), as openvino-genai's LLMPipeline expects a stateful model. Run with the
+(`past_key_values.*` in -> `present.*` out), as openvino-genai's LLMPipeline expects a stateful model, with the
+folder LLMPipeline loads beside it (tokenizer IRs included) and its generation as a second opinion. Run with the
 precision pinned to what the file claims: f32 inference, f32 KV cache, no dynamic activation quantization (the
 CPU's defaults are bf16, u8 and int8 groups of 32, which change the numbers)."""
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +23,81 @@ def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
     import openvino as ov
     from openvino._offline_transformations import apply_make_stateful_transformation
 
-    model = ov.convert_model(str(packed(model, quantized, scratch)))
+    ir = ov.convert_model(str(packed(model, quantized, scratch)))
     pairs = {i.get_any_name(): i.get_any_name().replace("past_key_values", "present")
-             for i in model.inputs if i.get_any_name().startswith("past_key_values")}
-    apply_make_stateful_transformation(model, pairs)
-    ov.save_model(model, str(path), compress_to_fp16=False)
+             for i in ir.inputs if i.get_any_name().startswith("past_key_values")}
+    _beam_input(ir)
+    apply_make_stateful_transformation(ir, pairs)
+    ov.save_model(ir, str(path), compress_to_fp16=False)
+    _genai_folder(model.tokenizer, path)
+
+
+def genai_folder(path: Path) -> Path:
+    return path.with_name(path.name.removesuffix(".xml") + ".openvino-genai")
+
+
+def _genai_folder(tokenizer, path: Path) -> None:
+    """Beside the IR, the folder openvino-genai's LLMPipeline loads: the model (hard links to the same files, under
+    the names it looks for), the tokenizer and detokenizer as OpenVINO models (openvino-tokenizers), and the
+    Hugging Face tokenizer files."""
+    import openvino as ov
+    import openvino_tokenizers
+
+    folder = genai_folder(path)
+    folder.mkdir()
+    for source, name in ((path, "openvino_model.xml"), (path.with_suffix(".bin"), "openvino_model.bin")):
+        try:
+            os.link(source, folder / name)
+        except OSError:
+            shutil.copyfile(source, folder / name)
+    encoder, decoder = openvino_tokenizers.convert_tokenizer(tokenizer, with_detokenizer=True)
+    ov.save_model(encoder, str(folder / "openvino_tokenizer.xml"))
+    ov.save_model(decoder, str(folder / "openvino_detokenizer.xml"))
+    tokenizer.save_pretrained(folder)
+
+
+def second_opinion(path: Path, prompts: list[list[int]], continuations: list[list[int]]) -> dict:
+    """openvino-genai's LLMPipeline on the genai folder, precision pinned as the session's: greedy from each prompt
+    (tokens matching PyTorch's before the first difference), and its tokenizer against the model's own on each
+    prompt's text (same ids, same text back)."""
+    import importlib.util
+
+    if importlib.util.find_spec("openvino_genai") is None:
+        return {"genai": "openvino-genai not installed: pip install 'shrink-edge[llm]'"}
+    import openvino as ov
+    import openvino_genai
+    from transformers import AutoTokenizer
+
+    from ...llm.evaluate import matched
+
+    folder = genai_folder(path)
+    pipe = openvino_genai.LLMPipeline(str(folder), "CPU", ATTENTION_BACKEND="SDPA", **EXACT)
+    hf = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    matches, same_tokens = [], 0
+    for prompt, expected in zip(prompts, continuations):
+        config = openvino_genai.GenerationConfig()
+        config.max_new_tokens, config.do_sample, config.repetition_penalty = len(expected), False, 1.0
+        got = pipe.generate(ov.Tensor(np.array([prompt], np.int64)), config).tokens[0]
+        matches.append(matched([int(t) for t in got], expected))
+        text = hf.decode(prompt)
+        ids = pipe.get_tokenizer().encode(text, add_special_tokens=False).input_ids.data[0].tolist()
+        same_tokens += ids == hf(text, add_special_tokens=False)["input_ids"] \
+            and pipe.get_tokenizer().decode(prompt) == text
+    return {"genai_greedy_match_tokens": round(float(np.mean(matches)), 1),
+            "genai_tokenizer_agreement": round(same_tokens / len(prompts), 3)}
+
+
+def _beam_input(model) -> None:
+    """The `beam_idx` input LLMPipeline feeds. The model's batch is 1, so the only reorder of its cache is the
+    identity and the input is read by nothing (gathering the cache by it, as optimum-intel's export does, stops
+    OpenVINO 2026.4's CPU plugin: "ReadValue contains less parent edges than 0" when no attention op follows)."""
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    beam = ops.parameter(ov.PartialShape([model.input("input_ids").get_partial_shape()[0]]), ov.Type.i32,
+                         name="beam_idx")
+    beam.output(0).get_tensor().set_names({"beam_idx"})
+    model.add_parameters([beam])
 
 
 def facts(path: Path) -> dict:
@@ -83,4 +156,5 @@ class Session:
         return self._run([token])[-1]
 
 
-LLM = LanguageModels(suffix=".xml", write=write, session=Session, facts=facts)
+LLM = LanguageModels(suffix=".xml", write=write, session=Session, facts=facts, second_opinion=second_opinion,
+                     requires=("transformers", "openvino_tokenizers"))
