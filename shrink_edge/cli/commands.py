@@ -176,6 +176,9 @@ def export(
     context: Annotated[Optional[int], typer.Option("--context", help="LLM targets: tokens per held-out window "
                                                    "(half prefilled, half decoded) [default: 128, at most the "
                                                    "model's context].")] = None,
+    scheme: Annotated[Optional[list[str]], typer.Option("--scheme", help="LLM targets: a weight scheme instead "
+                                                        "of the targets' own (float, int8-channel, int4-g32, "
+                                                        "int4-g64-gptq, ...); repeatable.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Convert a model (optimized by --recipe if given) for a target and verify every artifact in its runtime.
@@ -183,11 +186,14 @@ def export(
     if _language_model(target, model):
         if any(v is not None for v in (weights, input_shape, recipe, overrides, train_data, calibration, metric,
                                        assets_dir, profile_on)):
-            _fail("LLM targets take --model (a Hugging Face folder or .gguf), --data (text), --context, --out, "
-                  "--android-project and --ios-project; --weights, --input-shape, --recipe, --set, --train-data, "
+            _fail("LLM targets take --model (a Hugging Face folder or .gguf), --data (text), --context, --scheme, "
+                  "--out, --android-project and --ios-project; --weights, --input-shape, --recipe, --set, --train-data, "
                   "--calibration, --metric, --assets-dir and --profile are for other models (profile LLM artifacts "
                   "with `shrink-edge profile`)", 2)
-        return _export_llm(target, model, data, context, out, no_budget, as_json, android_project, ios_project)
+        return _export_llm(target, model, data, context, scheme, out, no_budget, as_json, android_project,
+                           ios_project)
+    if scheme:
+        _fail("--scheme chooses an LLM's weight schemes: give an llm-* target and a language model", 2)
     from ..apps import metadata as app_metadata
     from ..model import sample
     from ..apps.install import AppTargets
@@ -235,7 +241,8 @@ def _language_model(target: Optional[str], model: Optional[str]) -> bool:
     return bool(target and target.startswith("llm-")) or (model is not None and is_language_model(Path(model)))
 
 
-def _export_llm(target, model, data, context, out, no_budget, as_json, android_project, ios_project) -> None:
+def _export_llm(target, model, data, context, schemes, out, no_budget, as_json, android_project,
+                ios_project) -> None:
     from ..workflows.export_llm import export_llm
     from .tables import llm_table
 
@@ -244,7 +251,7 @@ def _export_llm(target, model, data, context, out, no_budget, as_json, android_p
             raise UserError("LLM targets need --model: a Hugging Face folder (config.json, *.safetensors, tokenizer) "
                             "or a .gguf file")
         result = export_llm(Path(model), target=target or "llm-all", data=data, out=out, context=context,
-                            enforce_budget=not no_budget, progress=_progress(as_json),
+                            enforce_budget=not no_budget, progress=_progress(as_json), schemes=tuple(schemes or ()),
                             android_project=android_project, ios_project=ios_project)
     _emit(as_json, result.report, llm_table(result.report))
     if result.failed:

@@ -18,28 +18,34 @@ from torch import nn
 from ..errors import UserError
 
 
+ALGORITHMS = ("rtn", "gptq")  # how the integers are chosen: round to nearest, or GPTQ on calibration text (gptq.py)
+
+
 @dataclass(frozen=True)
 class Scheme:
     bits: int                       # 4 or 8 (0: float, nothing quantized)
     group: int | None = 32          # inputs per scale; None: per output channel
     embedding_bits: int = 8         # the token embedding and the output layer (tied or not)
+    algorithm: str = "rtn"          # ALGORITHMS; the scales are round-to-nearest's either way
 
     @property
     def name(self) -> str:
         if not self.bits:
             return "float"
-        return f"int{self.bits}" + (f"-g{self.group}" if self.group else "-channel")
+        suffix = "" if self.algorithm == "rtn" else f"-{self.algorithm}"
+        return f"int{self.bits}" + (f"-g{self.group}" if self.group else "-channel") + suffix
 
     @staticmethod
     def parse(text: str, embedding_bits: int = 8) -> "Scheme":
-        """'float', 'int8-channel', 'int8-g32', 'int4-g32', 'int4-g64', 'int4-g128', 'int4-channel'."""
+        """'float', 'int8-channel', 'int8-g32', 'int4-g32', 'int4-g64', 'int4-g128', 'int4-channel', each of the
+        integer ones with '-gptq' after it for GPTQ's integers ('int4-g32-gptq')."""
         if text == "float":
             return Scheme(0, None, 0)
-        match = re.fullmatch(r"int([48])-(?:g(\d+)|channel)", text)
+        match = re.fullmatch(r"int([48])-(?:g(\d+)|channel)(?:-(gptq))?", text)
         if not match or (match[2] and int(match[2]) not in (16, 32, 64, 128, 256)):
             raise UserError(f"unknown weight scheme '{text}'; give float, int8-channel, int8-g32, int4-g32, int4-g64, "
-                            "int4-g128 or int4-channel")
-        return Scheme(int(match[1]), int(match[2]) if match[2] else None, embedding_bits)
+                            "int4-g128 or int4-channel, optionally with -gptq (int4-g32-gptq)")
+        return Scheme(int(match[1]), int(match[2]) if match[2] else None, embedding_bits, match[3] or "rtn")
 
 
 @dataclass
@@ -121,11 +127,21 @@ class QuantizedModel:
                 "bits_per_weight": round(8 * stored / count, 3), "weights": count}
 
 
-def quantize_model(hf_model: nn.Module, scheme: Scheme) -> QuantizedModel:
+def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[int]] | None = None) -> QuantizedModel:
+    """`calibration`: token windows, for the algorithms that need the layers' inputs (GPTQ)."""
     tied = hf_model.get_output_embeddings().weight is hf_model.get_input_embeddings().weight
     if not scheme.bits:
         return QuantizedModel(scheme, {}, None, None, tied)
-    linears = {name: quantize(m.weight, scheme.bits, scheme.group) for name, m in linear_layers(hf_model).items()}
+    layers = linear_layers(hf_model)
+    linears = {name: quantize(m.weight, scheme.bits, scheme.group) for name, m in layers.items()}
+    if scheme.algorithm == "gptq":
+        from . import gptq
+
+        if not calibration:
+            raise UserError(f"scheme {scheme.name} needs calibration text (--data)")
+        for name, h in gptq.hessians(hf_model, layers, calibration).items():
+            q = linears[name]
+            q.codes = gptq.gptq(layers[name].weight, h, q.scales, scheme.bits, q.block)
     embedding = lm_head = None
     if scheme.embedding_bits:
         embedding = quantize(hf_model.get_input_embeddings().weight, scheme.embedding_bits, None)

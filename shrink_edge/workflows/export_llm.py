@@ -89,7 +89,7 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
                 scheme = Scheme.parse(name)
                 if name not in quantized:
                     with steps.step(f"quantize weights: {name}"):
-                        quantized[name] = quantize_model(lm.module, scheme)
+                        quantized[name] = quantize_model(lm.module, scheme, tokens.calibration)
                 with steps.step(f"{member.name} {name}: write and verify"):
                     entry = _artifact(lm, member, llm, quantized[name], scratch, out, tokens, reference,
                                       new_tokens, threads, enforce_budget)

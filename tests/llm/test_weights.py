@@ -46,5 +46,28 @@ def test_scheme_names():
     assert Scheme.parse("int4-g64") == Scheme(4, 64)
     assert Scheme.parse("int8-channel") == Scheme(8, None)
     assert Scheme.parse("float").bits == 0
+    assert Scheme.parse("int4-g32-gptq") == Scheme(4, 32, algorithm="gptq")
+    assert Scheme.parse("int4-channel-gptq").name == "int4-channel-gptq"
     with pytest.raises(UserError, match="unknown weight scheme 'int3-g32'"):
         Scheme.parse("int3-g32")
+
+
+@pytest.mark.parametrize("group", [32, None])
+def test_gptq_keeps_the_scales_and_lowers_the_output_error(group):
+    """On inputs whose channels correlate and differ in size (as a layer's do), GPTQ's integers give a smaller error
+    in the layer's output than round-to-nearest's, with the same scales and codes in range."""
+    from shrink_edge.llm.gptq import gptq
+
+    generator = torch.Generator().manual_seed(0)
+    mixing = torch.randn(96, 96, generator=generator) * torch.rand(96, generator=generator) * 3
+    x = torch.randn(2048, 96, generator=generator) @ mixing
+    w = torch.randn(48, 96, generator=generator)
+    rtn = quantize(w, 4, group)
+    codes = gptq(w, 2 * x.T @ x / len(x), rtn.scales, 4, rtn.block)
+    assert codes.shape == rtn.codes.shape and codes.min() >= -8 and codes.max() <= 7
+    ours = type(rtn)(codes, rtn.scales, 4, rtn.block, 96)
+
+    def error(q):
+        return (x @ (q.dequantize() - w).T).pow(2).mean().item()
+
+    assert error(ours) < 0.8 * error(rtn)

@@ -55,11 +55,11 @@ def test_profiles_language_models_on_the_emulated_phone(phone_root, tiny_lm, tmp
     for target in ("llm-onnx", "llm-litert"):
         exported = run_cli("export", "--target", target, "--model", tiny_lm, "--out", tmp_path / target)
         assert exported.exit_code == 0, exported.output
-    shown = run_cli("profile", tmp_path / "llm-onnx" / "tiny.int4-g32.onnx",
-                    tmp_path / "llm-litert" / "tiny.int4-g32.tflite", "--device", "emulator", "--json")
+    shown = run_cli("profile", tmp_path / "llm-onnx" / "tiny.int4-g32-gptq.onnx",
+                    tmp_path / "llm-litert" / "tiny.int4-g32-gptq.tflite", "--device", "emulator", "--json")
     assert shown.exit_code == 0, shown.output
     results = json.loads(shown.stdout)["artifacts"]
-    assert [r["artifact"] for r in results] == ["tiny.int4-g32.onnx", "tiny.int4-g32.tflite"]
+    assert [r["artifact"] for r in results] == ["tiny.int4-g32-gptq.onnx", "tiny.int4-g32-gptq.tflite"]
     for r in results:
         assert r["device"] == "emulator" and r["emulated"] and "not the latency" in r["note"]
         assert [run["threads"] for run in r["runs"]] == [1, 2]

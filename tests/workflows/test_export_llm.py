@@ -29,8 +29,8 @@ def test_every_runtime_every_scheme(exported):
     report = json.loads(result.stdout)
     assert report == json.loads((out / "llm.json").read_text())
     rows = {(a["target"], a["scheme"]): a for a in report["artifacts"]}
-    assert set(rows) == {(t, s) for t in (*RUNTIMES, "llm-coreml") for s in ("float", "int8-channel", "int4-g32")} | {
-        ("llm-onnx-weight-only", "int8-channel"), ("llm-onnx-weight-only", "int4-g32")}
+    assert set(rows) == {(t, s) for t in (*RUNTIMES, "llm-coreml") for s in ("float", "int8-channel", "int4-g32-gptq")} | {
+        ("llm-onnx-weight-only", "int8-channel"), ("llm-onnx-weight-only", "int4-g32-gptq")}
     for (target, scheme), a in rows.items():
         assert (out / a["path"]).exists(), a
         facts = a["facts"]
@@ -48,10 +48,10 @@ def test_every_runtime_every_scheme(exported):
             assert facts[f"matmul_int{scheme[3]}"] >= facts["linear_int4"] + facts["linear_int8"]
             assert a["bits_per_weight"] < (9 if scheme.startswith("int8") else 6)
         assert a["tokens_scored"] > 0 and a["budget_broken"] == []
-    for scheme in ("int8-channel", "int4-g32"):  # one rounding: the runtimes agree with each other
+    for scheme in ("int8-channel", "int4-g32-gptq"):  # one rounding: the runtimes agree with each other
         ratios = [rows[(t, scheme)]["perplexity_ratio"] for t in RUNTIMES]
         assert max(ratios) - min(ratios) < 0.01, ratios
-    for scheme in ("float", "int8-channel", "int4-g32"):  # onnxruntime-genai's own loop on the same file agrees
+    for scheme in ("float", "int8-channel", "int4-g32-gptq"):  # onnxruntime-genai's own loop on the same file agrees
         onnx_row = rows[("llm-onnx", scheme)]
         assert onnx_row["genai_greedy_match_tokens"] == onnx_row["greedy_match_tokens"]
         assert (out / f"tiny.{scheme}.genai" / "genai_config.json").is_file()
@@ -63,18 +63,18 @@ def test_every_runtime_every_scheme(exported):
         assert litert_row["litertlm_prompts_scored"] >= 1
         assert litert_row["litertlm_greedy_match_tokens"] >= litert_row["greedy_match_tokens"] - 2
         assert (out / f"tiny.{scheme}.litertlm").is_file()
-    assert "int8" in rows[("llm-onnx", "int4-g32")]["facts"]["activations"]
-    assert "float32" in rows[("llm-onnx-weight-only", "int4-g32")]["facts"]["activations"]
-    assert rows[("llm-onnx-weight-only", "int4-g32")]["path"] == "tiny.int4-g32.weight-only.onnx"
-    sizes = {s: rows[("llm-onnx", s)]["size_bytes"] for s in ("float", "int8-channel", "int4-g32")}
-    assert sizes["int4-g32"] < sizes["int8-channel"] < sizes["float"] / 2.5
+    assert "int8" in rows[("llm-onnx", "int4-g32-gptq")]["facts"]["activations"]
+    assert "float32" in rows[("llm-onnx-weight-only", "int4-g32-gptq")]["facts"]["activations"]
+    assert rows[("llm-onnx-weight-only", "int4-g32-gptq")]["path"] == "tiny.int4-g32-gptq.weight-only.onnx"
+    sizes = {s: rows[("llm-onnx", s)]["size_bytes"] for s in ("float", "int8-channel", "int4-g32-gptq")}
+    assert sizes["int4-g32-gptq"] < sizes["int8-channel"] < sizes["float"] / 2.5
     assert (out / "tokenizer" / "tokenizer.json").is_file()
 
 
 @pytest.mark.parametrize("suffix", [".gguf", ".onnx", ".pte", ".tflite", ".xml"])
 def test_generate_from_each_runtime(exported, suffix):
     _, out = exported
-    result = run_cli("generate", out / f"tiny.int4-g32{suffix}", "--prompt", "The assert statement",
+    result = run_cli("generate", out / f"tiny.int4-g32-gptq{suffix}", "--prompt", "The assert statement",
                      "--max-new-tokens", "12", "--json")
     assert result.exit_code == 0, result.output
     generated = json.loads(result.stdout)
@@ -84,7 +84,7 @@ def test_generate_from_each_runtime(exported, suffix):
 @pytest.mark.skipif(platform.system() == "Darwin", reason="Core ML runs on macOS")
 def test_generate_from_core_ml_says_it_needs_macos(exported):
     _, out = exported
-    result = run_cli("generate", out / "tiny.int4-g32.mlpackage", "--prompt", "The assert statement")
+    result = run_cli("generate", out / "tiny.int4-g32-gptq.mlpackage", "--prompt", "The assert statement")
     assert result.exit_code == 2 and "Core ML prediction needs macOS" in result.output
     assert len(result.output.strip().splitlines()) == 1
 
@@ -141,7 +141,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tiny_lm, tmp_path, case, expec
 
 def test_profile_an_llm_artifact(exported):
     _, out = exported
-    result = run_cli("profile", out / "tiny.int4-g32.onnx", "--json")
+    result = run_cli("profile", out / "tiny.int4-g32-gptq.onnx", "--json")
     assert result.exit_code == 0, result.output
     runs = json.loads(result.stdout)["artifacts"][0]["runs"]
     assert [r["threads"] for r in runs] == [1, 2]
@@ -171,7 +171,7 @@ def test_apps_get_the_smallest_verified_pte_its_tokenizer_and_metadata(exported)
     apps = [__import__("pathlib").Path(p) for p in report["apps"]]
     assert all(p.is_file() for p in apps)
     meta = json.loads(next(p for p in apps if p.name == "tiny.llm.json" and "assets" in str(p)).read_text())
-    assert meta["model"] == "tiny.int4-g32.pte" and meta["quantization"]["scheme"] == "int4-g32"
+    assert meta["model"] == "tiny.int4-g32-gptq.pte" and meta["quantization"]["scheme"] == "int4-g32-gptq"
     assert meta["context_length"] == 256 and meta["vocab_size"] == 512 and meta["eos_token_id"] is not None
     assert meta["verified"]["next_token_agreement"] > 0.85
     kotlin = next(p for p in apps if p.suffix == ".kt").read_text()
