@@ -73,7 +73,8 @@ def main() -> None:
                          "text": "pydoc_data topics (Python's documentation), last 10% held out"},
                "machine": {"cpu": cpu(), "cores": torch.get_num_threads(), "bandwidth_bytes_per_s": round(bandwidth)},
                "export_seconds": round(export_seconds, 1), "context": result.report["context"],
-               "text": result.report["text"], "refused": result.report["refused"], "artifacts": rows}
+               "text": result.report["text"], "refused": result.report["refused"],
+               "agreement_between_runtimes": result.report["agreement_between_runtimes"], "artifacts": rows}
     (ROOT / "bench" / "llm.json").write_text(json.dumps(figures, indent=2) + "\n")
     sys.path.insert(0, str(ROOT / "scripts"))
     import docs_tables

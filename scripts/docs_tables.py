@@ -278,6 +278,13 @@ def llm() -> list[str]:
                      f"{speed('decode_tokens_per_s_at_128')} | {speed('decode_tokens_per_s_at_512')} | "
                      f"{speed('bandwidth_fraction', '{:.0%}')} | "
                      f"{'; '.join(a['budget_broken']) or 'ok'} |")
+    between = figures.get("agreement_between_runtimes", {})
+    if between:
+        lines += ["", "Next-token agreement between the artifacts of one scheme (the same integers in every runtime), "
+                  "the lowest pair:", "", "| scheme | artifacts | lowest agreement | between |",
+                  "| --- | ---: | ---: | --- |"]
+        lines += [f"| {scheme} | {b['artifacts']} | {b['min_agreement']:.1%} | {' and '.join(b['between'])} |"
+                  for scheme, b in between.items()]
     return lines
 
 

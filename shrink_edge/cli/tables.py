@@ -129,8 +129,13 @@ def llm_table(report: dict) -> Table:
                       f"{f['matmul_int4']}/{f['matmul_int8']}/{f['matmul_float']}", f"{a['perplexity_ratio']:.4f}",
                       f"{a['kl_divergence']:.5f}", f"{a['next_token_agreement']:.3f}",
                       f"{a['greedy_match_tokens']:.0f}/{a['greedy_new_tokens']}", status)
+    notes = [f"{scheme}: {b['min_agreement']:.1%} ({' vs '.join(b['between'])})"
+             for scheme, b in report.get("agreement_between_runtimes", {}).items()]
+    if notes:
+        notes = ["lowest next-token agreement between two artifacts of a scheme: " + ", ".join(notes)]
     if report.get("refused"):
-        table.caption = "refused: " + "; ".join(report["refused"])
+        notes.append("refused: " + "; ".join(report["refused"]))
+    table.caption = "\n".join(notes) or None
     return table
 
 

@@ -97,7 +97,9 @@ def reference(session: Session, windows: list[list[int]], prompts: list[list[int
 
 
 def compare(session: Session, windows: list[list[int]], prompts: list[list[int]], ref: Reference,
-            new_tokens: int) -> dict:
+            new_tokens: int, predictions: list | None = None) -> dict:
+    """The figures against the reference; `predictions` (if given) gets the session's next token at every scored
+    position, to compare artifacts with each other."""
     nll = ref_nll = kl = agree = count = 0.0
     for window, expected in zip(windows, ref.logits):
         got = _log_softmax(window_logits(session, window))[:-1]
@@ -108,6 +110,8 @@ def compare(session: Session, windows: list[list[int]], prompts: list[list[int]]
         ref_nll -= want[rows, targets].sum()
         kl += (np.exp(want) * (want - got)).sum()
         agree += (got.argmax(-1) == want.argmax(-1)).sum()
+        if predictions is not None:
+            predictions.extend(got.argmax(-1).tolist())
         count += len(targets)
     matches = [matched(greedy(session, prompt, new_tokens), expected)
                for prompt, expected in zip(prompts, ref.continuations)]

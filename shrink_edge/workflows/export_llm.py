@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from ..apps import llm as llm_apps
 from ..backends import BACKENDS, install_hint
 from ..config import targets
@@ -82,7 +84,7 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
                                            new_tokens)
         for note in refused:
             steps.note(f"refused: {note}")
-        quantized = {}
+        quantized, predicted = {}, {}
         for member in runnable:
             llm = BACKENDS[member.runtime].llm
             for name in member.schemes:
@@ -91,14 +93,16 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
                     with steps.step(f"quantize weights: {name}"):
                         quantized[name] = quantize_model(lm.module, scheme, tokens.calibration)
                 with steps.step(f"{member.name} {name}: write and verify"):
+                    predicted[(member.name, name)] = []
                     entry = _artifact(lm, member, llm, quantized[name], scratch, out, tokens, reference,
-                                      new_tokens, threads, enforce_budget)
+                                      new_tokens, threads, enforce_budget, predicted[(member.name, name)])
                 report["artifacts"].append(entry)
                 if entry.get("budget_broken") and enforce_budget:
                     failed.append(f"{member.name} {name}")
         lm.tokenizer.save_pretrained(out / "tokenizer")  # with the model's config: what apps and profile read
         lm.config.to_json_file(out / "tokenizer" / "config.json")
     shutil.rmtree(scratch, ignore_errors=True)
+    report["agreement_between_runtimes"] = _between(predicted)
     report["failed"] = failed
     if android_project or ios_project:
         report["apps"] = [str(p) for p in llm_apps.install(report, out, android_project, ios_project)]
@@ -129,8 +133,22 @@ def _runnable(members, lm) -> tuple[list, list[str]]:
     return runnable, refused
 
 
+def _between(predicted: dict) -> dict:
+    """Per scheme, the lowest next-token agreement between two artifacts of it on the held-out text (the same
+    integers in every runtime: what is left is each runtime's arithmetic), and which two."""
+    result = {}
+    for scheme in dict.fromkeys(name for _, name in predicted):
+        runs = {target: np.array(p) for (target, name), p in predicted.items() if name == scheme and p}
+        pairs = [(float((runs[a] == runs[b]).mean()), a, b) for i, a in enumerate(runs) for b in list(runs)[i + 1:]
+                 if len(runs[a]) == len(runs[b])]
+        if pairs:
+            lowest, a, b = min(pairs)
+            result[scheme] = {"min_agreement": round(lowest, 4), "between": [a, b], "artifacts": len(runs)}
+    return result
+
+
 def _artifact(lm, member, llm, quantized, scratch: Path, out: Path, tokens, reference, new_tokens: int,
-              threads: int, enforce_budget: bool) -> dict:
+              threads: int, enforce_budget: bool, predicted: list) -> dict:
     scheme = quantized.scheme
     staging = scratch / f"{member.name}.{scheme.name}"
     staging.mkdir()
@@ -149,7 +167,8 @@ def _artifact(lm, member, llm, quantized, scratch: Path, out: Path, tokens, refe
             except PredictionUnavailable as e:  # written and checked as a file, not run: say why
                 metrics = {"skipped": str(e)}
             else:
-                metrics = evaluate.compare(session, tokens.evaluation, tokens.prompts, reference, new_tokens)
+                metrics = evaluate.compare(session, tokens.evaluation, tokens.prompts, reference, new_tokens,
+                                           predicted)
                 if llm.second_opinion is not None:  # the same file in another loop of the same runtime
                     metrics.update(llm.second_opinion(file, tokens.prompts, reference.continuations))
     except Exception as e:  # the runtime's own failure, in one line, for this artifact only

@@ -51,6 +51,8 @@ def test_every_runtime_every_scheme(exported):
     for scheme in ("int8-channel", "int4-g32-gptq"):  # one rounding: the runtimes agree with each other
         ratios = [rows[(t, scheme)]["perplexity_ratio"] for t in RUNTIMES]
         assert max(ratios) - min(ratios) < 0.01, ratios
+        between = report["agreement_between_runtimes"][scheme]
+        assert between["artifacts"] == len(RUNTIMES) + (scheme != "float") and between["min_agreement"] >= 0.9
     for scheme in ("float", "int8-channel", "int4-g32-gptq"):  # onnxruntime-genai's own loop on the same file agrees
         onnx_row = rows[("llm-onnx", scheme)]
         assert onnx_row["genai_greedy_match_tokens"] == onnx_row["greedy_match_tokens"]

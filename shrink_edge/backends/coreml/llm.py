@@ -174,7 +174,7 @@ class Session:
         self.length = 0
 
     def _run(self, tokens: list[int]) -> np.ndarray:
-        n, end = len(tokens), self.length + len(tokens)
+        end = self.length + len(tokens)
         seen = np.arange(end)[None, :] <= np.arange(self.length, end)[:, None]
         mask = np.where(seen, 0.0, -np.inf).astype(np.float16)[None, None]
         out = self.model.predict({"input_ids": np.array([tokens], np.int32), "causal_mask": mask}, state=self.state)
