@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 from shrink_edge.llm import train  # noqa: E402
 
 SIZE, STEPS, SEED = train.Size(), 800, 0
-SCHEMES = ("float", "int8-channel", "int4-g32", "int4-g32-gptq", "int4-g64", "int4-g64-gptq", "int4-channel",
-           "int4-channel-gptq")
+SCHEMES = ("float", "int8-channel", "int4-g32", "int4-g32-gptq", "int4-g32-gptq-mixed4", "int4-g64", "int4-g64-gptq",
+           "int4-channel", "int4-channel-gptq")
 PROFILED = ("float", "int8-channel", "int4-g32-gptq")
 MODEL = ROOT / "build" / "llm" / f"llama-{SIZE.hidden}x{SIZE.layers}-{STEPS}steps-seed{SEED}"
 

@@ -10,7 +10,7 @@ float16, which every format stores exactly. A row whose length the group does no
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -27,25 +27,31 @@ class Scheme:
     group: int | None = 32          # inputs per scale; None: per output channel
     embedding_bits: int = 8         # the token embedding and the output layer (tied or not)
     algorithm: str = "rtn"          # ALGORITHMS; the scales are round-to-nearest's either way
+    keep_int8: int = 0              # int4 only: the most sensitive linear layers kept int8 per channel
 
     @property
     def name(self) -> str:
         if not self.bits:
             return "float"
-        suffix = "" if self.algorithm == "rtn" else f"-{self.algorithm}"
+        suffix = ("" if self.algorithm == "rtn" else f"-{self.algorithm}") + \
+            (f"-mixed{self.keep_int8}" if self.keep_int8 else "")
         return f"int{self.bits}" + (f"-g{self.group}" if self.group else "-channel") + suffix
 
     @staticmethod
     def parse(text: str, embedding_bits: int = 8) -> "Scheme":
         """'float', 'int8-channel', 'int8-g32', 'int4-g32', 'int4-g64', 'int4-g128', 'int4-channel', each of the
-        integer ones with '-gptq' after it for GPTQ's integers ('int4-g32-gptq')."""
+        integer ones with '-gptq' after it for GPTQ's integers ('int4-g32-gptq'), and the int4 ones with '-mixedN'
+        last for the N linear layers most sensitive to int4 kept int8 ('int4-g32-gptq-mixed4')."""
         if text == "float":
             return Scheme(0, None, 0)
-        match = re.fullmatch(r"int([48])-(?:g(\d+)|channel)(?:-(gptq))?", text)
-        if not match or (match[2] and int(match[2]) not in (16, 32, 64, 128, 256)):
+        match = re.fullmatch(r"int([48])-(?:g(\d+)|channel)(?:-(gptq))?(?:-mixed(\d+))?", text)
+        if not match or (match[2] and int(match[2]) not in (16, 32, 64, 128, 256)) \
+                or (match[4] and (match[1] != "4" or int(match[4]) < 1)):
             raise UserError(f"unknown weight scheme '{text}'; give float, int8-channel, int8-g32, int4-g32, int4-g64, "
-                            "int4-g128 or int4-channel, optionally with -gptq (int4-g32-gptq)")
-        return Scheme(int(match[1]), int(match[2]) if match[2] else None, embedding_bits, match[3] or "rtn")
+                            "int4-g128 or int4-channel, optionally with -gptq (int4-g32-gptq), and for int4 -mixedN "
+                            "(int4-g32-gptq-mixed4: the 4 most sensitive layers int8)")
+        return Scheme(int(match[1]), int(match[2]) if match[2] else None, embedding_bits, match[3] or "rtn",
+                      int(match[4] or 0))
 
 
 @dataclass
@@ -108,6 +114,7 @@ class QuantizedModel:
     embedding: QuantizedWeight | None
     lm_head: QuantizedWeight | None     # None when tied to the embedding
     tied: bool
+    kept_int8: list[tuple[str, float]] = field(default_factory=list)  # mixed: (layer, its KL alone at int4)
 
     def facts(self, hf_model: nn.Module) -> dict:
         """How many linear layers hold each precision, the bits per weight over every matrix."""
@@ -122,7 +129,9 @@ class QuantizedModel:
             count += hf_model.get_output_embeddings().weight.numel()
         if not self.scheme.bits:
             stored = count * 4
-        return {"scheme": self.scheme.name, "linear_int4": int4, "linear_int8": int8, "linear_float": floats,
+        kept = {"kept_int8": [{"layer": n, "kl_alone_int4": round(kl, 6)} for n, kl in self.kept_int8]} \
+            if self.kept_int8 else {}
+        return {**kept, "scheme": self.scheme.name, "linear_int4": int4, "linear_int8": int8, "linear_float": floats,
                 "embedding_bits": self.embedding.bits if self.embedding else 32,
                 "bits_per_weight": round(8 * stored / count, 3), "weights": count}
 
@@ -142,12 +151,21 @@ def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[i
         for name, h in gptq.hessians(hf_model, layers, calibration).items():
             q = linears[name]
             q.codes = gptq.gptq(layers[name].weight, h, q.scales, scheme.bits, q.block)
+    kept = []
+    if scheme.keep_int8:
+        from .sensitivity import ranked
+
+        if not calibration:
+            raise UserError(f"scheme {scheme.name} needs calibration text (--data) to rank the layers")
+        kept = ranked(hf_model, layers, linears, calibration)[:scheme.keep_int8]
+        for name, _ in kept:
+            linears[name] = quantize(layers[name].weight, 8, None)
     embedding = lm_head = None
     if scheme.embedding_bits:
         embedding = quantize(hf_model.get_input_embeddings().weight, scheme.embedding_bits, None)
         if not tied:
             lm_head = quantize(hf_model.get_output_embeddings().weight, scheme.embedding_bits, None)
-    return QuantizedModel(scheme, linears, embedding, lm_head, tied)
+    return QuantizedModel(scheme, linears, embedding, lm_head, tied, kept)
 
 
 def fake_quantized(hf_model: nn.Module, quantized: QuantizedModel) -> nn.Module:

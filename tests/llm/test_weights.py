@@ -48,6 +48,9 @@ def test_scheme_names():
     assert Scheme.parse("float").bits == 0
     assert Scheme.parse("int4-g32-gptq") == Scheme(4, 32, algorithm="gptq")
     assert Scheme.parse("int4-channel-gptq").name == "int4-channel-gptq"
+    assert Scheme.parse("int4-g32-gptq-mixed4") == Scheme(4, 32, algorithm="gptq", keep_int8=4)
+    with pytest.raises(UserError, match="unknown weight scheme 'int8-channel-mixed2'"):
+        Scheme.parse("int8-channel-mixed2")  # int8 has nothing to keep at int8
     with pytest.raises(UserError, match="unknown weight scheme 'int3-g32'"):
         Scheme.parse("int3-g32")
 
@@ -71,3 +74,30 @@ def test_gptq_keeps_the_scales_and_lowers_the_output_error(group):
         return (x @ (q.dequantize() - w).T).pow(2).mean().item()
 
     assert error(ours) < 0.8 * error(rtn)
+
+
+def test_mixed_keeps_the_layers_that_lose_most_at_int4(tiny_lm):
+    """The layers kept int8 are those whose int4 weights alone move the next-token distribution most, and keeping
+    them brings the model closer to float than int4 everywhere."""
+    from shrink_edge.llm import model, text
+    from shrink_edge.llm.sensitivity import ranked
+    from shrink_edge.llm.train import english
+    from shrink_edge.llm.weights import fake_quantized, linear_layers, quantize_model
+
+    lm = model.load(tiny_lm)
+    calibration = text.windows(lm.tokenizer, english(), 64, 2, calibration=4).calibration
+    plain = quantize_model(lm.module, Scheme.parse("int4-channel"), calibration)
+    mixed = quantize_model(lm.module, Scheme.parse("int4-channel-mixed3"), calibration)
+    order = ranked(lm.module, linear_layers(lm.module), plain.linears, calibration)
+    assert [name for name, _ in mixed.kept_int8] == [name for name, _ in order[:3]]
+    assert all(mixed.linears[name].bits == 8 for name, _ in order[:3]) and order[0][1] >= order[-1][1]
+    assert mixed.facts(lm.module)["linear_int8"] == 3
+
+    def kl(q):
+        tokens = torch.tensor(calibration)
+        with torch.no_grad():
+            want = torch.log_softmax(lm.module(tokens).logits, -1)
+            got = torch.log_softmax(fake_quantized(lm.module, q)(tokens).logits, -1)
+        return float((want.exp() * (want - got)).sum(-1).mean())
+
+    assert kl(mixed) < kl(plain)

@@ -69,11 +69,14 @@ def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
         if scheme.group and (odd := [n for n, m in layers.items() if m.in_features % scheme.group]):
             raise ValueError(f"{odd[0]} has {layers[odd[0]].in_features} inputs, not a multiple of the group "
                              f"{scheme.group} that XNNPACK's int4 kernel needs ({len(odd)} such layers)")
-        granularity = PerGroup(scheme.group) if scheme.group else PerAxis(0)
-        dtype = torch.int4 if scheme.bits == 4 else torch.int8
-        names = set(layers)
-        quantize_(hf, Int8DynamicActivationIntxWeightConfig(weight_dtype=dtype, weight_granularity=granularity),
-                  filter_fn=lambda m, name: name in names)
+        groups = {}  # one torchao config per (bits, block): a mixed scheme has int4 blocks and int8 channels
+        for name, q in quantized.linears.items():
+            groups.setdefault((q.bits, q.block if q.block < q.in_features else None), set()).add(name)
+        for (bits, group), names in groups.items():
+            granularity = PerGroup(group) if group else PerAxis(0)
+            config = Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int4 if bits == 4 else torch.int8,
+                                                           weight_granularity=granularity)
+            quantize_(hf, config, filter_fn=lambda m, name, names=names: name in names)
         for name, q in quantized.linears.items():
             _fill(layers[name], q)
         if quantized.embedding is not None:

@@ -193,7 +193,7 @@ def _replace(float_model, model_t, weights: dict) -> None:
             if _code(model_t, op) not in (FULLY_CONNECTED, EMBEDDING_LOOKUP):
                 continue
             index = op.inputs[1]  # the weight of a FULLY_CONNECTED, the table of an EMBEDDING_LOOKUP
-            if index in done:
+            if (id(graph), index) in done:  # each signature's graph has its own tensor over the shared buffer
                 continue
             float_tensor = float_graph.tensors[float_op.inputs[1]]
             values = np.frombuffer(bytes(float_model.buffers[float_tensor.buffer].data), np.float32)
@@ -201,11 +201,16 @@ def _replace(float_model, model_t, weights: dict) -> None:
             if q is None:
                 raise RuntimeError(f"LiteRT weight {float_tensor.name!r} matches no layer of the scheme")
             _fill(model_t, graph, graph.tensors[index], q)
-            done.add(index)
+            done.add((id(graph), index))
 
 
 def _fill(model_t, graph, tensor, q) -> None:
     codes = q.codes.numpy()[:, : q.in_features].astype(np.int8)
+    if q.bits == 8 and tensor.type == INT4:  # a layer a mixed scheme keeps int8, laid out as int4 blocks: retyped
+        from ai_edge_litert import schema_py_generated as schema
+
+        tensor.type, tensor.quantization = INT8, schema.QuantizationParametersT()
+        tensor.quantization.quantizedDimension = 0
     if tensor.type == INT4:
         unsigned = (codes & 0x0F).astype(np.uint8).reshape(-1)
         packed = unsigned[0::2] | (unsigned[1::2] << 4)
