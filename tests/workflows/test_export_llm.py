@@ -48,6 +48,8 @@ def test_every_runtime_every_scheme(exported):
             assert facts[f"matmul_int{scheme[3]}"] >= facts["linear_int4"] + facts["linear_int8"]
             assert a["bits_per_weight"] < (9 if scheme.startswith("int8") else 6)
         assert a["tokens_scored"] > 0 and a["budget_broken"] == []
+        assert facts.get("weights_as_scheme", True), a  # read back from the file where the backend can (LiteRT)
+    assert all(rows[("llm-litert", s)]["facts"]["weights_as_scheme"] for s in ("float", "int8-channel", "int4-g32-gptq"))
     for scheme in ("int8-channel", "int4-g32-gptq"):  # one rounding: the runtimes agree with each other
         ratios = [rows[(t, scheme)]["perplexity_ratio"] for t in RUNTIMES]
         assert max(ratios) - min(ratios) < 0.01, ratios

@@ -231,6 +231,48 @@ def _fill(model_t, graph, tensor, q) -> None:
         quantization.zeroPoint = [0] * len(quantization.scale)
 
 
+def read_back(path: Path, model, quantized) -> dict:
+    """Whether every signature's graph holds the scheme's integers and scales in each quantized weight, read back
+    from the file (the prefill and decode graphs have tensors of their own over shared buffers)."""
+    from ai_edge_quantizer.utils import tfl_flatbuffer_utils as flat
+
+    tables = [quantized.embedding, quantized.lm_head] if quantized.embedding else []
+    expected = {_fingerprint(q.codes.numpy()[:, : q.in_features], q.scales.numpy())
+                for q in (*quantized.linears.values(), *tables) if q is not None}
+    file = flat.read_model(str(path))
+    agree = True
+    for graph in file.subgraphs:
+        found = set()  # a tied table the converter stored once serves the lookup and the output layer
+        for index in {op.inputs[1] for op in graph.operators if _code(file, op) in (FULLY_CONNECTED, EMBEDDING_LOOKUP)}:
+            tensor = graph.tensors[index]
+            if tensor.type in (INT4, INT8):
+                found.add(_fingerprint(*_stored(file, graph, tensor)))
+        agree = agree and found == expected
+    return {"weights_as_scheme": agree}
+
+
+def _stored(file, graph, tensor) -> tuple[np.ndarray, np.ndarray]:
+    """A quantized tensor's integers [out, in] and scales [out, blocks], as LiteRT reads them."""
+    raw = np.frombuffer(bytes(file.buffers[tensor.buffer].data), np.uint8)
+    if tensor.type == INT4:
+        nibbles = np.stack([raw & 0x0F, raw >> 4], axis=1).reshape(-1).astype(np.int8)
+        codes = np.where(nibbles > 7, nibbles - 16, nibbles)
+    else:
+        codes = raw.view(np.int8)
+    codes = codes[: int(np.prod(tensor.shape))].reshape(tensor.shape)
+    details = getattr(tensor.quantization, "details", None)
+    if details is not None and hasattr(details, "blockSize"):
+        scales_tensor = graph.tensors[details.scales]
+        scales = np.frombuffer(bytes(file.buffers[scales_tensor.buffer].data), np.float16).reshape(scales_tensor.shape)
+    else:
+        scales = np.asarray(tensor.quantization.scale, np.float32)[:, None]
+    return codes, scales
+
+
+def _fingerprint(codes: np.ndarray, scales: np.ndarray) -> bytes:
+    return _digest(np.asarray(codes, np.float32)) + _digest(np.asarray(scales, np.float16).astype(np.float32))
+
+
 def facts(path: Path) -> dict:
     """FULLY_CONNECTED weights by type, read from the file (int4, int8 or float)."""
     from ai_edge_quantizer.utils import tfl_flatbuffer_utils as flat
@@ -251,5 +293,5 @@ def facts(path: Path) -> dict:
 
 
 LLM = LanguageModels(suffix=".tflite", write=write, session=llm_session.Session, facts=facts,
-                     second_opinion=second_opinion, device_session=llm_session,
+                     second_opinion=second_opinion, read_back=read_back, device_session=llm_session,
                      requires=("transformers", "litert_lm_builder"))
