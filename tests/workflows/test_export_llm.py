@@ -29,7 +29,8 @@ def test_every_runtime_every_scheme(exported):
     report = json.loads(result.stdout)
     assert report == json.loads((out / "llm.json").read_text())
     rows = {(a["target"], a["scheme"]): a for a in report["artifacts"]}
-    assert set(rows) == {(t, s) for t in (*RUNTIMES, "llm-coreml") for s in ("float", "int8-channel", "int4-g32-gptq")} | {
+    schemes = ("float", "int8-channel", "int4-g32-gptq")
+    assert set(rows) == {(t, s) for t in (*RUNTIMES, "llm-coreml") for s in schemes} | {
         ("llm-onnx-weight-only", "int8-channel"), ("llm-onnx-weight-only", "int4-g32-gptq")}
     for (target, scheme), a in rows.items():
         assert (out / a["path"]).exists(), a
@@ -49,7 +50,7 @@ def test_every_runtime_every_scheme(exported):
             assert a["bits_per_weight"] < (9 if scheme.startswith("int8") else 6)
         assert a["tokens_scored"] > 0 and a["budget_broken"] == []
         assert facts.get("weights_as_scheme", True), a  # read back from the file where the backend can (LiteRT)
-    assert all(rows[("llm-litert", s)]["facts"]["weights_as_scheme"] for s in ("float", "int8-channel", "int4-g32-gptq"))
+    assert all(rows[("llm-litert", s)]["facts"]["weights_as_scheme"] for s in schemes)
     for scheme in ("int8-channel", "int4-g32-gptq"):  # one rounding: the runtimes agree with each other
         ratios = [rows[(t, scheme)]["perplexity_ratio"] for t in RUNTIMES]
         assert max(ratios) - min(ratios) < 0.01, ratios
