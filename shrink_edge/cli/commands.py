@@ -263,7 +263,7 @@ def _export_llm(target, model, data, context, schemes, out, no_budget, as_json, 
 def generate(
     artifact: Annotated[Path, typer.Argument(help="An LLM artifact from an llm-* export (.gguf, .onnx, "
                                                   "OpenVINO .xml, .pte, .tflite, .mlpackage), its tokenizer/ folder "
-                                                  "beside it.")],
+                                                  "beside it; or a .litertlm bundle (LiteRT-LM).")],
     prompt: Annotated[str, typer.Option("--prompt", help="The text to continue.")],
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Tokens to generate.")] = 64,
     threads: Annotated[int, typer.Option("--threads", help="CPU threads for the runtime.")] = 2,

@@ -39,6 +39,8 @@ def generate(artifact: Path | str, prompt: str, max_new_tokens: int = 64, thread
         raise UserError(f"artifact not found: {artifact}")
     if max_new_tokens < 1:
         raise UserError("--max-new-tokens must be at least 1")
+    if artifact.suffix == ".litertlm":
+        return _litertlm(artifact, prompt, max_new_tokens, threads, stream)
     backend = backend_for(artifact)
     tokenizer = tokenizer_for(artifact)
     ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
@@ -68,3 +70,29 @@ def generate(artifact: Path | str, prompt: str, max_new_tokens: int = 64, thread
     return {"artifact": str(artifact), "runtime": backend.name, "prompt_tokens": len(ids), "new_tokens": len(out),
             "text": text, "prefill_tokens_per_s": round(len(ids) / prefill_s, 1),
             "decode_tokens_per_s": round((len(out) - 1) / decode_s, 1) if len(out) > 1 else None}
+
+
+def _litertlm(bundle: Path, prompt: str, max_new_tokens: int, threads: int, stream) -> dict:
+    """A LiteRT-LM bundle in LiteRT-LM's own engine: its tokenizer is inside, text in and text out."""
+    import importlib.util
+
+    if importlib.util.find_spec("litert_lm") is None:
+        raise UserError(f"{bundle.name} runs in LiteRT-LM: pip install 'shrink-edge[llm]'")
+    from ..backends.litert.llm import greedy_text, litertlm_engine
+
+    try:
+        with native_logs_quiet(), litertlm_engine(bundle, threads) as engine:
+            prompt_tokens = len(engine.tokenize(prompt))
+            if not prompt_tokens:
+                raise UserError("the prompt is empty after tokenization; give some text")
+            text, prefill_s, decode_s = greedy_text(engine, prompt, max_new_tokens)
+            new_tokens = len(engine.tokenize(text))
+    except UserError:
+        raise
+    except Exception as e:
+        raise UserError(f"LiteRT-LM cannot run {bundle.name}: {first_line(e)}") from None
+    if stream:
+        stream(text)
+    return {"artifact": str(bundle), "runtime": "litert-lm", "prompt_tokens": prompt_tokens, "new_tokens": new_tokens,
+            "text": text, "prefill_tokens_per_s": round(prompt_tokens / prefill_s, 1),
+            "decode_tokens_per_s": round(new_tokens / decode_s, 1) if new_tokens else None}

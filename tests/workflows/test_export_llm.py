@@ -76,7 +76,7 @@ def test_every_runtime_every_scheme(exported):
     assert (out / "tokenizer" / "tokenizer.json").is_file()
 
 
-@pytest.mark.parametrize("suffix", [".gguf", ".onnx", ".pte", ".tflite", ".xml"])
+@pytest.mark.parametrize("suffix", [".gguf", ".onnx", ".pte", ".tflite", ".xml", ".litertlm"])
 def test_generate_from_each_runtime(exported, suffix):
     _, out = exported
     result = run_cli("generate", out / f"tiny.int4-g32-gptq{suffix}", "--prompt", "The assert statement",

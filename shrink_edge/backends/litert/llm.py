@@ -137,40 +137,58 @@ def _litertlm(model, path: Path, length: int) -> None:
             bundle.build(stream)
 
 
-def second_opinion(path: Path, prompts: list[list[int]], continuations: list[list[int]]) -> dict:
-    """LiteRT-LM's own engine (litert-lm-api) on the .litertlm: greedy from each prompt's text, the output read back
-    as tokens and matched against PyTorch's continuation. It takes and returns text only, so a prompt whose text
-    its tokenizer does not turn back into the same tokens is not scored (`litertlm_prompts_scored` says how many)."""
-    import importlib.util
+@contextlib.contextmanager
+def litertlm_engine(bundle: Path, threads: int = 2):
+    """LiteRT-LM's own engine (litert-lm-api) on a .litertlm, its XNNPACK weight cache in a temporary folder (else it
+    is left beside the bundle) and its INFO lines silenced (they print after the process's own logs end)."""
     import tempfile
+
+    import litert_lm
+
+    litert_lm.set_min_log_severity(litert_lm.LogSeverity.ERROR)
+    with tempfile.TemporaryDirectory() as cache:
+        engine = litert_lm.Engine(str(bundle), backend=litert_lm.Backend.CPU(thread_count=threads), cache_dir=cache)
+        try:
+            yield engine
+        finally:
+            engine.close()
+
+
+def greedy_text(engine, text: str, new_tokens: int) -> tuple[str, float, float]:
+    """The engine's greedy continuation of `text` (no prompt template), and the seconds of its prefill and decode."""
+    import time
+
+    import litert_lm
+
+    session = engine.create_session(apply_prompt_template=False, max_output_tokens=new_tokens,
+                                    sampler_config=litert_lm.SamplerConfig(top_k=1))
+    try:
+        start = time.perf_counter()
+        session.run_prefill([text])
+        middle = time.perf_counter()
+        reply = session.run_decode().texts[0]
+        return reply, middle - start, time.perf_counter() - middle
+    finally:
+        session.close()
+
+
+def second_opinion(path: Path, prompts: list[list[int]], continuations: list[list[int]]) -> dict:
+    """LiteRT-LM's engine on the .litertlm: greedy from each prompt's text, the output read back as tokens and
+    matched against PyTorch's continuation. It takes and returns text only, so a prompt whose text its tokenizer
+    does not turn back into the same tokens is not scored (`litertlm_prompts_scored` says how many)."""
+    import importlib.util
 
     if importlib.util.find_spec("litert_lm") is None:
         return {"litertlm": "litert-lm-api not installed: pip install 'shrink-edge[llm]'"}
-    import litert_lm
-
     from ...llm.evaluate import matched
 
-    litert_lm.set_min_log_severity(litert_lm.LogSeverity.ERROR)  # its INFO lines outlive the process's own logs
-    cache = tempfile.TemporaryDirectory()  # else the engine leaves its XNNPACK weight cache beside the model
-    engine = litert_lm.Engine(str(litertlm_path(path)), backend=litert_lm.Backend.CPU(thread_count=2),
-                              cache_dir=cache.name)
-    try:
-        matches = []
+    matches = []
+    with litertlm_engine(litertlm_path(path)) as engine:
         for prompt, expected in zip(prompts, continuations):
             text = engine.detokenize(prompt)
-            if list(engine.tokenize(text)) != prompt:
-                continue
-            session = engine.create_session(apply_prompt_template=False, max_output_tokens=len(expected),
-                                            sampler_config=litert_lm.SamplerConfig(top_k=1))
-            try:
-                session.run_prefill([text])
-                got = list(engine.tokenize(session.run_decode().texts[0]))
-            finally:
-                session.close()
-            matches.append(matched(got[:len(expected)], expected))
-    finally:
-        engine.close()
-        cache.cleanup()
+            if list(engine.tokenize(text)) == prompt:
+                got = list(engine.tokenize(greedy_text(engine, text, len(expected))[0]))
+                matches.append(matched(got[:len(expected)], expected))
     return {"litertlm_greedy_match_tokens": round(float(np.mean(matches)), 1) if matches else None,
             "litertlm_prompts_scored": len(matches)}
 
