@@ -187,9 +187,9 @@ def export(
         if any(v is not None for v in (weights, input_shape, recipe, overrides, train_data, calibration, metric,
                                        assets_dir, profile_on)):
             _fail("LLM targets take --model (a Hugging Face folder or .gguf), --data (text), --context, --scheme, "
-                  "--out, --android-project and --ios-project; --weights, --input-shape, --recipe, --set, --train-data, "
-                  "--calibration, --metric, --assets-dir and --profile are for other models (profile LLM artifacts "
-                  "with `shrink-edge profile`)", 2)
+                  "--out, --android-project and --ios-project; --weights, --input-shape, --recipe, --set, "
+                  "--train-data, --calibration, --metric, --assets-dir and --profile are for other models (profile "
+                  "LLM artifacts with `shrink-edge profile`)", 2)
         return _export_llm(target, model, data, context, scheme, out, no_budget, as_json, android_project,
                            ios_project)
     if scheme:
