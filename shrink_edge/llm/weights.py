@@ -25,7 +25,8 @@ ALGORITHMS = ("rtn", "gptq")  # how the integers are chosen: round to nearest, o
 class Scheme:
     bits: int                       # 4 or 8 (0: float, nothing quantized)
     group: int | None = 32          # inputs per scale; None: per output channel
-    embedding_bits: int = 8         # the token embedding and the output layer (tied or not)
+    embedding_bits: int = 8         # the token embedding and the output layer (tied or not): 8 per row, or 4 in
+                                    # the scheme's blocks
     algorithm: str = "rtn"          # ALGORITHMS; the scales are round-to-nearest's either way
     keep_int8: int = 0              # int4 only: the most sensitive linear layers kept int8 per channel
 
@@ -34,24 +35,27 @@ class Scheme:
         if not self.bits:
             return "float"
         suffix = ("" if self.algorithm == "rtn" else f"-{self.algorithm}") + \
-            (f"-mixed{self.keep_int8}" if self.keep_int8 else "")
+            (f"-mixed{self.keep_int8}" if self.keep_int8 else "") + ("-emb4" if self.embedding_bits == 4 else "")
         return f"int{self.bits}" + (f"-g{self.group}" if self.group else "-channel") + suffix
 
     @staticmethod
     def parse(text: str, embedding_bits: int = 8) -> "Scheme":
         """'float', 'int8-channel', 'int8-g32', 'int4-g32', 'int4-g64', 'int4-g128', 'int4-channel', each of the
         integer ones with '-gptq' after it for GPTQ's integers ('int4-g32-gptq'), and the int4 ones with '-mixedN'
-        last for the N linear layers most sensitive to int4 kept int8 ('int4-g32-gptq-mixed4')."""
+        next for the N linear layers most sensitive to int4 kept int8 ('int4-g32-gptq-mixed4'), and the int4 ones
+        with '-emb4' last for an int4 embedding table (and output layer) in the scheme's blocks, instead of int8 per
+        row ('int4-g64-gptq-emb4')."""
         if text == "float":
             return Scheme(0, None, 0)
-        match = re.fullmatch(r"int([48])-(?:g(\d+)|channel)(?:-(gptq))?(?:-mixed(\d+))?", text)
+        match = re.fullmatch(r"int([48])-(?:g(\d+)|channel)(?:-(gptq))?(?:-mixed(\d+))?(-emb4)?", text)
         if not match or (match[2] and int(match[2]) not in (16, 32, 64, 128, 256)) \
-                or (match[4] and (match[1] != "4" or int(match[4]) < 1)):
+                or (match[4] and (match[1] != "4" or int(match[4]) < 1)) or (match[5] and match[1] != "4"):
             raise UserError(f"unknown weight scheme '{text}'; give float, int8-channel, int8-g32, int4-g32, int4-g64, "
                             "int4-g128 or int4-channel, optionally with -gptq (int4-g32-gptq), and for int4 -mixedN "
-                            "(int4-g32-gptq-mixed4: the 4 most sensitive layers int8)")
-        return Scheme(int(match[1]), int(match[2]) if match[2] else None, embedding_bits, match[3] or "rtn",
-                      int(match[4] or 0))
+                            "(int4-g32-gptq-mixed4: the 4 most sensitive layers int8) and -emb4 (int4-g64-gptq-emb4: "
+                            "an int4 embedding table)")
+        return Scheme(int(match[1]), int(match[2]) if match[2] else None, 4 if match[5] else embedding_bits,
+                      match[3] or "rtn", int(match[4] or 0))
 
 
 @dataclass
@@ -162,9 +166,10 @@ def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[i
             linears[name] = quantize(layers[name].weight, 8, None)
     embedding = lm_head = None
     if scheme.embedding_bits:
-        embedding = quantize(hf_model.get_input_embeddings().weight, scheme.embedding_bits, None)
+        group = scheme.group if scheme.embedding_bits == 4 else None
+        embedding = quantize(hf_model.get_input_embeddings().weight, scheme.embedding_bits, group)
         if not tied:
-            lm_head = quantize(hf_model.get_output_embeddings().weight, scheme.embedding_bits, None)
+            lm_head = quantize(hf_model.get_output_embeddings().weight, scheme.embedding_bits, group)
     return QuantizedModel(scheme, linears, embedding, lm_head, tied, kept)
 
 

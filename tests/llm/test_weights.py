@@ -49,6 +49,10 @@ def test_scheme_names():
     assert Scheme.parse("int4-g32-gptq") == Scheme(4, 32, algorithm="gptq")
     assert Scheme.parse("int4-channel-gptq").name == "int4-channel-gptq"
     assert Scheme.parse("int4-g32-gptq-mixed4") == Scheme(4, 32, algorithm="gptq", keep_int8=4)
+    assert Scheme.parse("int4-g64-gptq-mixed2-emb4") == Scheme(4, 64, 4, "gptq", 2)
+    assert Scheme.parse("int4-g64-emb4").name == "int4-g64-emb4"
+    with pytest.raises(UserError, match="unknown weight scheme 'int8-channel-emb4'"):
+        Scheme.parse("int8-channel-emb4")
     with pytest.raises(UserError, match="unknown weight scheme 'int8-channel-mixed2'"):
         Scheme.parse("int8-channel-mixed2")  # int8 has nothing to keep at int8
     with pytest.raises(UserError, match="unknown weight scheme 'int3-g32'"):
@@ -101,3 +105,17 @@ def test_mixed_keeps_the_layers_that_lose_most_at_int4(tiny_lm):
         return float((want.exp() * (want - got)).sum(-1).mean())
 
     assert kl(mixed) < kl(plain)
+
+
+def test_an_int4_table_takes_the_schemes_blocks_and_brings_the_bits_to_4_5(tiny_lm):
+    """-emb4: the embedding table (tied to the output layer) int4 in blocks of 32 like the linear layers, so every
+    matrix costs 4 bits plus a float16 scale per 32: 4.5 bits per weight, against more with an int8 table."""
+    from shrink_edge.llm import model
+    from shrink_edge.llm.weights import quantize_model
+
+    lm = model.load(tiny_lm)
+    int4 = quantize_model(lm.module, Scheme.parse("int4-g32-emb4"))
+    int8 = quantize_model(lm.module, Scheme.parse("int4-g32"))
+    assert (int4.embedding.bits, int4.embedding.block, int8.embedding.bits) == (4, 32, 8)
+    assert int4.embedding.scales.shape[1] == lm.module.config.hidden_size // 32
+    assert int4.facts(lm.module)["bits_per_weight"] == 4.5 < int8.facts(lm.module)["bits_per_weight"]

@@ -86,20 +86,22 @@ def test_generate_from_each_runtime(exported, suffix):
     assert 1 <= generated["new_tokens"] <= 12 and generated["decode_tokens_per_s"] > 0
 
 
-def test_mixed_precision_reaches_every_runtime(tiny_lm, tmp_path):
-    """--scheme int4-g32-gptq-mixed2: the two most sensitive layers int8 per channel, the rest int4 blocks, in every
-    file as in the scheme (ExecuTorch and LiteRT lay out both kinds in one program)."""
+def test_mixed_precision_and_an_int4_table_reach_every_runtime(tiny_lm, tmp_path):
+    """--scheme int4-g32-gptq-mixed2-emb4: the two most sensitive layers int8 per channel, the rest and the tied
+    embedding table int4 blocks, in every file as in the scheme (ExecuTorch and LiteRT lay out both kinds in one
+    program; each runtime's lookup reads int4: GatherBlockQuantized, embedding_4bit, EMBEDDING_LOOKUP, Q4_0)."""
     result = run_cli("export", "--target", "llm-all", "--model", tiny_lm, "--out", tmp_path, "--json",
-                     "--scheme", "int4-g32-gptq-mixed2")
+                     "--scheme", "int4-g32-gptq-mixed2-emb4")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert {a["target"] for a in report["artifacts"]} == {*RUNTIMES, "llm-onnx-weight-only", "llm-coreml"}
     for a in report["artifacts"]:
         facts = a["facts"]
         assert len(facts["kept_int8"]) == 2 and facts["linear_int8"] == 2 and facts["linear_int4"] == 12, a
-        assert facts["matmul_int4"] == 12 and facts["matmul_float"] == 0, a
-        assert facts["matmul_int8"] >= 2 and a["budget_broken"] == [], a
-    assert report["agreement_between_runtimes"]["int4-g32-gptq-mixed2"]["min_agreement"] >= 0.9
+        assert facts["matmul_int4"] == 13 and facts["matmul_float"] == 0, a   # the output layer int4 too
+        assert facts["matmul_int8"] == 2 and a["budget_broken"] == [], a
+        assert facts["embedding_bits"] == 4 and facts.get("weights_as_scheme", True), a
+    assert report["agreement_between_runtimes"]["int4-g32-gptq-mixed2-emb4"]["min_agreement"] >= 0.9
 
 
 @pytest.mark.skipif(platform.system() == "Darwin", reason="Core ML runs on macOS")

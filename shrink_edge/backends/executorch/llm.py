@@ -2,7 +2,8 @@
 the program as mutable buffers (llm/decoder.StaticCacheDecoder), each linear layer XNNPACK's dynamically quantized
 kernel (int8 activations per token at run time, the scheme's int4 groups or int8 channels as weights: torchao's
 8da4w / 8da8w layout, filled with the scheme's own integers), the token embedding ExecuTorch's embedding_byte (int8
-per row) and the output layer int8 per channel (tied weights are stored twice, each at 8 bits)."""
+per row) or embedding_4bit (int4 blocks), the output layer the same integers as a linear layer (tied weights are
+stored twice)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,22 +15,30 @@ from ..contract import LanguageModels
 MAX_CACHE = 2048  # cache positions in the program: generation length bound, and the attention's width
 
 
-def _quantized_embedding(table, q):
+def _quantized_embedding(q):
+    """The table as ExecuTorch's quantized embedding kernels take it: embedding_byte (int8 codes, one scale per row)
+    or embedding_4bit (codes + 8 two per byte, the even element in the high nibble; a scale per block)."""
     import torch
 
-    import executorch.exir.passes._quant_patterns_and_replacements  # noqa: F401  (defines embedding_byte)
+    import executorch.exir.passes._quant_patterns_and_replacements  # noqa: F401  (defines the ops)
 
-    class ByteEmbedding(torch.nn.Module):
+    codes = q.codes[:, : q.in_features]
+    if q.bits == 4:
+        unsigned = (codes.to(torch.int16) + 8).to(torch.uint8)
+        codes = (unsigned[:, 0::2] << 4) | unsigned[:, 1::2]
+    op = torch.ops.quantized_decomposed.embedding_4bit if q.bits == 4 else torch.ops.quantized_decomposed.embedding_byte
+    low, high = -(2 ** (q.bits - 1)), 2 ** (q.bits - 1) - 1
+
+    class QuantizedEmbedding(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.register_buffer("weight", q.codes[:, : q.in_features].clone())
-            self.register_buffer("scales", q.scales[:, 0].clone())
+            self.register_buffer("weight", codes.clone())
+            self.register_buffer("scales", q.scales.clone() if q.bits == 4 else q.scales[:, 0].clone())
 
         def forward(self, indices):
-            return torch.ops.quantized_decomposed.embedding_byte.dtype(self.weight, self.scales, None, -128, 127,
-                                                                      indices, dtype=torch.float32)
+            return op.dtype(self.weight, self.scales, None, low, high, indices, dtype=torch.float32)
 
-    return ByteEmbedding()
+    return QuantizedEmbedding()
 
 
 def _fill(linear, q) -> None:
@@ -82,10 +91,12 @@ def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
         if quantized.embedding is not None:
             head = quantized.lm_head or quantized.embedding
             hf.lm_head = torch.nn.Linear(hf.lm_head.in_features, hf.lm_head.out_features, bias=False)
-            quantize_(hf, Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int8, weight_granularity=PerAxis(0)),
+            granularity = PerGroup(head.block) if head.block < head.in_features else PerAxis(0)
+            quantize_(hf, Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int4 if head.bits == 4 else torch.int8,
+                                                                weight_granularity=granularity),
                       filter_fn=lambda m, name: name == "lm_head")
             _fill(hf.lm_head, head)
-            hf.model.embed_tokens = _quantized_embedding(hf.model.embed_tokens.weight, quantized.embedding)
+            hf.model.embed_tokens = _quantized_embedding(quantized.embedding)
     length = min(model.context, MAX_CACHE)
     decoder = StaticCacheDecoder(LanguageModel(hf, None, None, model.name), length).eval()
     seq = torch.export.Dim("seq", min=1, max=length - 1)

@@ -1,10 +1,10 @@
 """Decoder LMs as a LiteRT .tflite with `prefill` and `decode` signatures and the KV cache as inputs and outputs,
 named and written as LiteRT-LM's executor expects (llm/decoder.CacheIODecoder), converted by litert-torch, and the
 same model bundled with its tokenizer as a `.litertlm` beside it for LiteRT-LM. ai-edge-quantizer lays out the
-dynamic-range weights (blockwise or channelwise int4/int8 FULLY_CONNECTED, int8 EMBEDDING_LOOKUP: int8 activations
+dynamic-range weights (blockwise or channelwise int4/int8 FULLY_CONNECTED and EMBEDDING_LOOKUP: int8 activations
 at run time, as LiteRT-LM runs them), then each weight's integers and scales are replaced by the scheme's own, so
 the file holds the same numbers as every other runtime's. The output layer gets its own copy of a tied table (the
-lookup and the product each int8 per row)."""
+lookup and the product each quantized alike); the converter may merge the two again."""
 from __future__ import annotations
 
 import contextlib
@@ -29,11 +29,14 @@ def _config(bits: int, granularity: str) -> dict:
 
 
 def _recipe(scheme) -> list[dict]:
+    """The layout of each weight: the scheme's for the linear layers, the embedding's (int8 per row, or int4 in the
+    scheme's blocks) for the lookup table and the output layer."""
     granularity = f"BLOCKWISE_{scheme.group}" if scheme.group else "CHANNELWISE"
+    table = (4, granularity) if scheme.embedding_bits == 4 else (8, "CHANNELWISE")
     entry = {"regex": ".*", "algorithm_key": "min_max_uniform_quantize"}
     return [{**entry, "operation": "FULLY_CONNECTED", "op_config": _config(scheme.bits, granularity)},
-            {**entry, "regex": ".*logits.*", "operation": "FULLY_CONNECTED", "op_config": _config(8, "CHANNELWISE")},
-            {**entry, "operation": "EMBEDDING_LOOKUP", "op_config": _config(8, "CHANNELWISE")}]
+            {**entry, "regex": ".*logits.*", "operation": "FULLY_CONNECTED", "op_config": _config(*table)},
+            {**entry, "operation": "EMBEDDING_LOOKUP", "op_config": _config(*table)}]
 
 
 def _code(model, op) -> int:

@@ -111,8 +111,15 @@ def _kernel_blocks(q) -> tuple[np.ndarray, np.ndarray, int]:
     return np.pad(codes, ((0, 0), (0, block - codes.shape[1]))), scales, block
 
 
+def _unsigned(codes: np.ndarray, bits: int) -> np.ndarray:
+    """Codes stored unsigned (+ 2^(bits-1): the com.microsoft kernels' default zero point), int4 two per byte (the
+    first in the low nibble)."""
+    unsigned = (codes.astype(np.int16) + 2 ** (bits - 1)).astype(np.uint8)
+    return unsigned[..., 0::2] | (unsigned[..., 1::2] << 4) if bits == 4 else unsigned
+
+
 def _gather_quantized(node, q, graph):
-    """Gather(table, ids) -> GatherBlockQuantized on the table's 8-bit codes (stored + 128: the default zero point)."""
+    """Gather(table, ids) -> GatherBlockQuantized on the table's int8 or int4 codes."""
     from onnx import helper, numpy_helper
 
     codes, scales, block = _kernel_blocks(q)
@@ -121,11 +128,11 @@ def _gather_quantized(node, q, graph):
                            "needs")
     prefix = node.name or node.output[0]
     graph.initializer.extend([
-        numpy_helper.from_array((codes.astype(np.int16) + 128).astype(np.uint8), f"{prefix}.table"),
+        numpy_helper.from_array(np.ascontiguousarray(_unsigned(codes, q.bits)), f"{prefix}.table"),
         numpy_helper.from_array(scales.astype(np.float32), f"{prefix}.scales")])
     return helper.make_node("GatherBlockQuantized", [f"{prefix}.table", node.input[1], f"{prefix}.scales"],
                             list(node.output), name=prefix, domain="com.microsoft", gather_axis=0, quantize_axis=1,
-                            block_size=block, bits=8)
+                            block_size=block, bits=q.bits)
 
 
 def _matmul_nbits(node, q, graph):
@@ -133,10 +140,7 @@ def _matmul_nbits(node, q, graph):
 
     codes, scales, block = _kernel_blocks(q)
     out = codes.shape[0]
-    offset = 2 ** (q.bits - 1)   # MatMulNBits' default zero point: codes stored unsigned
-    unsigned = (codes.astype(np.int16) + offset).astype(np.uint8).reshape(out, -1, block)
-    if q.bits == 4:
-        unsigned = unsigned[:, :, 0::2] | (unsigned[:, :, 1::2] << 4)
+    unsigned = _unsigned(codes.reshape(out, -1, block), q.bits)
     prefix = node.name or node.output[0]
     graph.initializer.extend([numpy_helper.from_array(np.ascontiguousarray(unsigned), f"{prefix}.nbits"),
                               numpy_helper.from_array(scales.astype(np.float32).reshape(-1), f"{prefix}.scales")])
