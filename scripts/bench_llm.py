@@ -1,7 +1,9 @@
 """LLM benchmark: our own small Llama-style model (llm/train.py, trained here on Python's documentation text, the
 last 10% held out), exported to every LLM runtime in one run with several weight schemes, each artifact verified
 through its runtime's prefill/decode against PyTorch and profiled (prefill, decode at 128 and 512 tokens of context,
-peak RSS, 1 and 2 threads, the fraction of the memory-bandwidth bound). Writes bench/llm.json and the docs table.
+peak RSS, 1 and 2 threads, the fraction of the memory-bandwidth bound); then each runtime's own int4 quantizers on
+the same float files, run by the same loops on the same text (scripts/llm_peers.py). Writes bench/llm.json and the
+docs tables.
 
     .venv/bin/python scripts/bench_llm.py            # train once (cached in build/llm/), export, verify, profile
     .venv/bin/python scripts/bench_llm.py --train    # only train the model
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -22,8 +25,8 @@ from shrink_edge.llm import train  # noqa: E402
 
 SIZE, STEPS, SEED = train.Size(), 800, 0
 SCHEMES = ("float", "int8-channel", "int4-g32", "int4-g32-gptq", "int4-g32-gptq-mixed4", "int4-g64", "int4-g64-gptq",
-           "int4-channel", "int4-channel-gptq")
-PROFILED = ("float", "int8-channel", "int4-g32-gptq")
+           "int4-channel", "int4-channel-gptq", "int4-g32-gptq-emb4", "int4-g64-gptq-emb4", "int4-g32-gptq-mixed4-emb4")
+PROFILED = ("float", "int8-channel", "int4-g32-gptq", "int4-g32-gptq-emb4")
 MODEL = ROOT / "build" / "llm" / f"llama-{SIZE.hidden}x{SIZE.layers}-{STEPS}steps-seed{SEED}"
 
 
@@ -42,6 +45,54 @@ def cpu() -> str:
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor()
+
+
+def run_peers(folder: Path, out: Path, report: dict, weights: int, bandwidth: float) -> list[dict]:
+    """Each peer's file from our float file for its runtime, scored by our loop for that runtime on the export's
+    own windows and prompts (the same text, the same reference), its decode speed at 1 thread."""
+    import logging
+
+    import llm_peers
+
+    from shrink_edge.backends import BACKENDS
+    from shrink_edge.config import targets
+    from shrink_edge.llm import evaluate, model as models, text as texts
+    from shrink_edge.llm.train import english
+    from shrink_edge.profiling.llm import profile_llm, weight_bytes
+    from shrink_edge.progress import native_logs_quiet
+
+    logging.getLogger("onnxruntime").setLevel(logging.WARNING)
+    logging.getLogger("neural_compressor").setLevel(logging.WARNING)
+    lm = models.load(folder)
+    tokens = texts.windows(lm.tokenizer, english(), report["context"], report["text"]["windows"],
+                           calibration=report["text"]["windows"])
+    reference = evaluate.reference(evaluate.TorchSession(lm.module), tokens.evaluation, tokens.prompts,
+                                   report["text"]["new_tokens"])
+    floats = {a["target"]: out / a["path"] for a in report["artifacts"] if a["scheme"] == "float" and "path" in a}
+    context = llm_peers.Context(lm, floats, tokens.calibration)
+    rows = []
+    for peer in llm_peers.PEERS:
+        print(f"peer: {peer.name}", flush=True)
+        runtime = targets.members(targets.resolve(peer.target))[0].runtime
+        llm = BACKENDS[runtime].llm
+        path = out / f"{lm.name}.peer-{re.sub(r'[^A-Za-z0-9_.]+', '-', peer.name).strip('-')}{peer.suffix}"
+        row = {"target": peer.target, "runtime": runtime, "peer": peer.name, "path": path.name}
+        try:
+            start = time.perf_counter()
+            with native_logs_quiet():
+                peer.make(context, path)
+                row["quantize_seconds"] = round(time.perf_counter() - start, 1)
+                row.update(evaluate.compare(llm.session(path, 2), tokens.evaluation, tokens.prompts, reference,
+                                            report["text"]["new_tokens"]))
+                row["facts"] = llm.facts(path)
+        except Exception as e:  # the peer's own failure is its row
+            rows.append({**row, "error": f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"})
+            continue
+        row["size_bytes"] = weight_bytes(path)
+        row["file_bits_per_weight"] = round(8 * row["size_bytes"] / weights, 3)
+        row["profile"] = profile_llm(path, (1,), bandwidth)
+        rows.append(row)
+    return rows
 
 
 def main() -> None:
@@ -64,9 +115,13 @@ def main() -> None:
     rows = []
     for a in result.report["artifacts"]:
         row = dict(a)
-        if "error" not in a and a["scheme"] in PROFILED:
-            row["profile"] = profile_llm(out / a["path"], (1, 2), bandwidth)
+        if "error" not in a:
+            row["file_bits_per_weight"] = round(8 * a["size_bytes"] / a["facts"]["weights"], 3)
+            if a["scheme"] in PROFILED:
+                row["profile"] = profile_llm(out / a["path"], (1, 2), bandwidth)
         rows.append(row)
+    weights = next(a["facts"]["weights"] for a in rows if "facts" in a)
+    peers = run_peers(folder, out, result.report, weights, bandwidth)
     parameters = sum(p.numel() for p in __import__("transformers").AutoModelForCausalLM.from_pretrained(
         folder).parameters())
     figures = {"model": {"name": folder.name, "parameters": parameters, "size": vars(SIZE), "steps": STEPS,
@@ -74,7 +129,8 @@ def main() -> None:
                "machine": {"cpu": cpu(), "cores": torch.get_num_threads(), "bandwidth_bytes_per_s": round(bandwidth)},
                "export_seconds": round(export_seconds, 1), "context": result.report["context"],
                "text": result.report["text"], "refused": result.report["refused"],
-               "agreement_between_runtimes": result.report["agreement_between_runtimes"], "artifacts": rows}
+               "agreement_between_runtimes": result.report["agreement_between_runtimes"], "artifacts": rows,
+               "peers": peers}
     (ROOT / "bench" / "llm.json").write_text(json.dumps(figures, indent=2) + "\n")
     sys.path.insert(0, str(ROOT / "scripts"))
     import docs_tables

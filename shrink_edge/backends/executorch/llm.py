@@ -60,13 +60,8 @@ def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
     import copy
 
     import torch
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import EdgeCompileConfig, to_edge_transform_and_lower
 
-    from ...llm.decoder import StaticCacheDecoder
-    from ...llm.model import LanguageModel
     from ...llm.weights import linear_layers
-    from .lower import quiet
 
     hf = copy.deepcopy(model.module)
     scheme = quantized.scheme
@@ -92,11 +87,25 @@ def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
             head = quantized.lm_head or quantized.embedding
             hf.lm_head = torch.nn.Linear(hf.lm_head.in_features, hf.lm_head.out_features, bias=False)
             granularity = PerGroup(head.block) if head.block < head.in_features else PerAxis(0)
-            quantize_(hf, Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int4 if head.bits == 4 else torch.int8,
-                                                                weight_granularity=granularity),
-                      filter_fn=lambda m, name: name == "lm_head")
+            config = Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int4 if head.bits == 4 else torch.int8,
+                                                           weight_granularity=granularity)
+            quantize_(hf, config, filter_fn=lambda m, name: name == "lm_head")
             _fill(hf.lm_head, head)
             hf.model.embed_tokens = _quantized_embedding(quantized.embedding)
+    lower(model, hf, path)
+
+
+def lower(model, hf, path: Path) -> None:
+    """`hf` (the model's module, its weights quantized or not) as the .pte: exported with its cache, lowered to
+    XNNPACK, with the LLM runner's metadata methods."""
+    import torch
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import EdgeCompileConfig, to_edge_transform_and_lower
+
+    from ...llm.decoder import StaticCacheDecoder
+    from ...llm.model import LanguageModel
+    from .lower import quiet
+
     length = min(model.context, MAX_CACHE)
     decoder = StaticCacheDecoder(LanguageModel(hf, None, None, model.name), length).eval()
     seq = torch.export.Dim("seq", min=1, max=length - 1)

@@ -21,15 +21,21 @@ EXACT = {"INFERENCE_PRECISION_HINT": "f32", "KV_CACHE_PRECISION": "f32", "DYNAMI
 def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
     """`path` is the .xml; its .bin lands beside it."""
     import openvino as ov
-    from openvino._offline_transformations import apply_make_stateful_transformation
 
     ir = ov.convert_model(str(packed(model, quantized, scratch)))
+    make_stateful(ir)
+    ov.save_model(ir, str(path), compress_to_fp16=False)
+    _genai_folder(model.tokenizer, path)
+
+
+def make_stateful(ir) -> None:
+    """The IR read from our ONNX file, its cache inputs and outputs made internal state, with `beam_idx`."""
+    from openvino._offline_transformations import apply_make_stateful_transformation
+
     pairs = {i.get_any_name(): i.get_any_name().replace("past_key_values", "present")
              for i in ir.inputs if i.get_any_name().startswith("past_key_values")}
     _beam_input(ir)
     apply_make_stateful_transformation(ir, pairs)
-    ov.save_model(ir, str(path), compress_to_fp16=False)
-    _genai_folder(model.tokenizer, path)
 
 
 def genai_folder(path: Path) -> Path:
