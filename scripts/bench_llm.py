@@ -7,6 +7,7 @@ docs tables.
 
     .venv/bin/python scripts/bench_llm.py            # train once (cached in build/llm/), export, verify, profile
     .venv/bin/python scripts/bench_llm.py --train    # only train the model
+    .venv/bin/python scripts/bench_llm.py --lowrank  # only the low-rank figures (PyTorch), into bench/llm.json
 """
 from __future__ import annotations
 
@@ -95,12 +96,79 @@ def run_peers(folder: Path, out: Path, report: dict, weights: int, bandwidth: fl
     return rows
 
 
+LOWRANK_KEEP = (0.5, 0.75, 0.9)   # of the linear layers' parameters
+LQER_RANKS = (8, 32)
+LOWRANK_BASE = "int4-g32-gptq-emb4"
+
+
+def lowrank_rows(folder: Path, context: int, windows: int, new_tokens: int) -> list[dict]:
+    """Per byte against int4, in PyTorch (the fake-quantized weights every runtime reproduces): SVD factorization
+    alone (float16 factors), factorization then int4, int4 with a low-rank correction of its error (int8
+    factors), and int4 with more int8 layers. Bytes: every matrix as stored (codes, float16 scales)."""
+    from shrink_edge.llm import evaluate, lowrank, model as models, text as texts
+    from shrink_edge.llm.train import english
+    from shrink_edge.llm.weights import Scheme, fake_quantized, linear_layers, quantize_model
+
+    lm = models.load(folder)
+    hf = lm.module
+    tokens = texts.windows(lm.tokenizer, english(), context, windows, calibration=windows)
+    reference = evaluate.reference(evaluate.TorchSession(hf), tokens.evaluation, tokens.prompts, new_tokens)
+    dense = quantize_model(hf, Scheme.parse("float")).facts(hf)["weights"]
+    table = hf.get_input_embeddings().weight.numel()
+
+    def row(name: str, model, matrix_bytes: float, **extra) -> dict:
+        start = time.perf_counter()
+        figures = evaluate.compare(evaluate.TorchSession(model), tokens.evaluation, tokens.prompts, reference,
+                                   new_tokens)
+        print(f"lowrank: {name}", flush=True)
+        return {"name": name, "bytes": round(matrix_bytes), "bits_per_weight": round(8 * matrix_bytes / dense, 3),
+                **extra, **{k: figures[k] for k in ("perplexity_ratio", "kl_divergence", "next_token_agreement",
+                                                    "greedy_match_tokens")},
+                "seconds": round(time.perf_counter() - start, 1)}
+
+    def int4(model, scheme: str):
+        q = quantize_model(model, Scheme.parse(scheme), tokens.calibration)
+        facts = q.facts(model)
+        return q, fake_quantized(model, q), facts["bits_per_weight"] * facts["weights"] / 8
+
+    rows = [row("float16", hf, 2 * dense)]
+    base, base_model, base_bytes = int4(hf, LOWRANK_BASE)
+    rows.append(row(LOWRANK_BASE, base_model, base_bytes))
+    for scheme in ("int4-g32-gptq-mixed4-emb4", "int4-g32-gptq"):
+        rows.append(row(scheme, *int4(hf, scheme)[1:]))
+    for rank in LQER_RANKS:
+        extra = sum(rank * (m.in_features + m.out_features) + 2 * (rank + m.out_features)  # int8 codes + scales
+                    for name, m in linear_layers(hf).items() if name in base.linears)
+        rows.append(row(f"{LOWRANK_BASE} + rank-{rank} error correction (int8)",
+                        lowrank.corrected(hf, base, tokens.calibration, rank), base_bytes + extra, rank=rank))
+    for keep in LOWRANK_KEEP:
+        start = time.perf_counter()
+        model, ranks = lowrank.factorize(hf, tokens.calibration, keep)
+        held = sum(m.weight.numel() for m in linear_layers(model).values())
+        factorize_seconds = round(time.perf_counter() - start, 1)
+        rows.append(row(f"low-rank {keep:.0%} (float16)", model, 2 * (held + table), keep=keep, ranks=ranks,
+                        factorize_seconds=factorize_seconds))
+        rows.append(row(f"low-rank {keep:.0%} + {LOWRANK_BASE}", *int4(model, LOWRANK_BASE)[1:], keep=keep))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--train", action="store_true", help="only train the model")
+    parser.add_argument("--lowrank", action="store_true", help="only the low-rank figures, into bench/llm.json")
     args = parser.parse_args()
     folder = trained()
     if args.train:
+        return
+    if args.lowrank:
+        figures = json.loads((ROOT / "bench" / "llm.json").read_text())
+        figures["lowrank"] = lowrank_rows(folder, figures["context"], figures["text"]["windows"],
+                                          figures["text"]["new_tokens"])
+        (ROOT / "bench" / "llm.json").write_text(json.dumps(figures, indent=2) + "\n")
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import docs_tables
+
+        docs_tables.write("llm")
         return
     from shrink_edge.profiling.llm import bandwidth_bytes_per_s, profile_llm
     from shrink_edge.workflows.export_llm import export_llm
@@ -130,7 +198,9 @@ def main() -> None:
                "export_seconds": round(export_seconds, 1), "context": result.report["context"],
                "text": result.report["text"], "refused": result.report["refused"],
                "agreement_between_runtimes": result.report["agreement_between_runtimes"], "artifacts": rows,
-               "peers": peers}
+               "peers": peers, "lowrank": lowrank_rows(folder, result.report["context"],
+                                                       result.report["text"]["windows"],
+                                                       result.report["text"]["new_tokens"])}
     (ROOT / "bench" / "llm.json").write_text(json.dumps(figures, indent=2) + "\n")
     sys.path.insert(0, str(ROOT / "scripts"))
     import docs_tables

@@ -287,6 +287,14 @@ def llm() -> list[str]:
                   for scheme, b in between.items()]
     if figures.get("peers"):
         lines += ["", *llm_peers(figures)]
+    if figures.get("lowrank"):
+        lines += ["", "Low-rank, per byte against int4 (PyTorch, the fake-quantized weights every runtime "
+                  "reproduces; bytes: every matrix as stored, bits/weight over the dense model's matrix weights):",
+                  "", "| model | matrix bytes | bits/weight | ppl ratio | KL | agreement | greedy match |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {r['name']} | {r['bytes']:,} | {r['bits_per_weight']:.2f} | {r['perplexity_ratio']:.4f} | "
+                  f"{r['kl_divergence']:.4f} | {r['next_token_agreement']:.1%} | {r['greedy_match_tokens']:.1f} |"
+                  for r in figures["lowrank"]]
     return lines
 
 

@@ -179,6 +179,9 @@ def export(
     scheme: Annotated[Optional[list[str]], typer.Option("--scheme", help="LLM targets: a weight scheme instead "
                                                         "of the targets' own (float, int8-channel, int4-g32, "
                                                         "int4-g64-gptq, ...); repeatable.")] = None,
+    lowrank: Annotated[Optional[float], typer.Option("--lowrank", help="LLM targets: factorize the linear layers "
+                                                     "first, keeping this fraction of their parameters (0.75), "
+                                                     "ranks chosen per layer on the calibration text.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Convert a model (optimized by --recipe if given) for a target and verify every artifact in its runtime.
@@ -187,13 +190,13 @@ def export(
         if any(v is not None for v in (weights, input_shape, recipe, overrides, train_data, calibration, metric,
                                        assets_dir, profile_on)):
             _fail("LLM targets take --model (a Hugging Face folder or .gguf), --data (text), --context, --scheme, "
-                  "--out, --android-project and --ios-project; --weights, --input-shape, --recipe, --set, "
+                  "--lowrank, --out, --android-project and --ios-project; --weights, --input-shape, --recipe, --set, "
                   "--train-data, --calibration, --metric, --assets-dir and --profile are for other models (profile "
                   "LLM artifacts with `shrink-edge profile`)", 2)
         return _export_llm(target, model, data, context, scheme, out, no_budget, as_json, android_project,
-                           ios_project)
-    if scheme:
-        _fail("--scheme chooses an LLM's weight schemes: give an llm-* target and a language model", 2)
+                           ios_project, lowrank)
+    if scheme or lowrank is not None:
+        _fail("--scheme and --lowrank are for language models: give an llm-* target and a language model", 2)
     from ..apps import metadata as app_metadata
     from ..model import sample
     from ..apps.install import AppTargets
@@ -242,7 +245,7 @@ def _language_model(target: Optional[str], model: Optional[str]) -> bool:
 
 
 def _export_llm(target, model, data, context, schemes, out, no_budget, as_json, android_project,
-                ios_project) -> None:
+                ios_project, lowrank) -> None:
     from ..workflows.export_llm import export_llm
     from .tables import llm_table
 
@@ -252,7 +255,7 @@ def _export_llm(target, model, data, context, schemes, out, no_budget, as_json, 
                             "or a .gguf file")
         result = export_llm(Path(model), target=target or "llm-all", data=data, out=out, context=context,
                             enforce_budget=not no_budget, progress=_progress(as_json), schemes=tuple(schemes or ()),
-                            android_project=android_project, ios_project=ios_project)
+                            android_project=android_project, ios_project=ios_project, lowrank=lowrank)
     _emit(as_json, result.report, llm_table(result.report))
     if result.failed:
         _fail(f"{', '.join(result.failed)} broke the budget and {'was' if len(result.failed) == 1 else 'were'} "

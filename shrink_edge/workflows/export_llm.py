@@ -37,10 +37,12 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
                context: int | None = None, windows: int = WINDOWS, new_tokens: int = NEW_TOKENS,
                enforce_budget: bool = True, progress: bool = True, threads: int = 2,
                schemes: tuple[str, ...] | None = None, tokenizer=None, android_project: Path | None = None,
-               ios_project: Path | None = None) -> LLMExport:
+               ios_project: Path | None = None, lowrank: float | None = None) -> LLMExport:
     """`model`: a Hugging Face folder or .gguf file (path), or a live transformers causal LM with its `tokenizer`.
-    `schemes` replaces the targets' own weight schemes (llm/weights.py names them). The projects get the smallest
-    verified ExecuTorch artifact, its tokenizer, metadata and a helper (apps/llm.py)."""
+    `schemes` replaces the targets' own weight schemes (llm/weights.py names them). `lowrank` (0 < keep < 1): the
+    linear layers factorized first to that fraction of their parameters (llm/lowrank.py), every artifact then
+    scored against the model as it came. The projects get the smallest verified ExecuTorch artifact, its
+    tokenizer, metadata and a helper (apps/llm.py)."""
     spec = targets.resolve(target)
     if spec.kind != "llm":
         raise UserError(f"target {spec.name} is not a language-model target; LLM targets: "
@@ -64,6 +66,9 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
     if 16 + new_tokens > lm.context:
         raise UserError(f"greedy generation of {new_tokens} tokens after a 16-token prompt does not fit "
                         f"{lm.name}'s context of {lm.context} tokens")
+    if lowrank is not None and not 0 < lowrank < 1:
+        raise UserError(f"--lowrank {lowrank}: give the fraction of the linear layers' parameters to keep, "
+                        "between 0 and 1 (0.75)")
     text = texts.read(data) if data is not None else _default_text()
     tokens = texts.windows(lm.tokenizer, text, length, windows, calibration=windows)
     runnable, refused = _runnable(members, lm)
@@ -82,7 +87,13 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
         with steps.step("reference: float PyTorch, prefill + decode"):
             reference = evaluate.reference(evaluate.TorchSession(lm.module), tokens.evaluation, tokens.prompts,
                                            new_tokens)
-        for note in refused:
+        if lowrank is not None:
+            with steps.step(f"low-rank: {lowrank:.0%} of the linear layers' parameters"):
+                step = max([8] + [Scheme.parse(n).group or 8 for m in runnable for n in m.schemes])
+                lm, report["lowrank"] = _factorized(lm, lowrank, tokens.calibration, step)
+            runnable, refused = _runnable(runnable, lm)
+            report["refused"] += refused
+        for note in report["refused"]:
             steps.note(f"refused: {note}")
         quantized, predicted = {}, {}
         for member in runnable:
@@ -95,7 +106,8 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
                 with steps.step(f"{member.name} {name}: write and verify"):
                     predicted[(member.name, name)] = []
                     entry = _artifact(lm, member, llm, quantized[name], scratch, out, tokens, reference,
-                                      new_tokens, threads, enforce_budget, predicted[(member.name, name)])
+                                      new_tokens, threads, enforce_budget, predicted[(member.name, name)],
+                                      compressed=lowrank is not None)
                 report["artifacts"].append(entry)
                 if entry.get("budget_broken") and enforce_budget:
                     failed.append(f"{member.name} {name}")
@@ -148,7 +160,7 @@ def _between(predicted: dict) -> dict:
 
 
 def _artifact(lm, member, llm, quantized, scratch: Path, out: Path, tokens, reference, new_tokens: int,
-              threads: int, enforce_budget: bool, predicted: list) -> dict:
+              threads: int, enforce_budget: bool, predicted: list, compressed: bool) -> dict:
     scheme = quantized.scheme
     staging = scratch / f"{member.name}.{scheme.name}"
     staging.mkdir()
@@ -179,7 +191,7 @@ def _artifact(lm, member, llm, quantized, scratch: Path, out: Path, tokens, refe
     entry.update(metrics)
     entry.update({"path": file.name, "size_bytes": size, "bits_per_weight": facts["bits_per_weight"],
                   "facts": facts, "verify_seconds": round(time.perf_counter() - start, 2)})
-    entry["budget_broken"] = broken = _budget(member.budget, scheme, entry)
+    entry["budget_broken"] = broken = _budget(member.budget, scheme, entry, compressed)
     if not broken or not enforce_budget:
         for f in files:
             if (out / f.name).is_dir():
@@ -188,7 +200,22 @@ def _artifact(lm, member, llm, quantized, scratch: Path, out: Path, tokens, refe
     return entry
 
 
-def _budget(budget, scheme: Scheme, entry: dict) -> list[str]:
+def _factorized(lm, keep: float, calibration, step: int) -> tuple:
+    """The model with its linear layers factorized, ranks in steps of the schemes' largest group (8 at least), so
+    int4 blocks divide the factors' inputs."""
+    from ..llm import lowrank
+    from ..llm.weights import linear_layers
+
+    start = time.perf_counter()
+    module, ranks = lowrank.factorize(lm.module, calibration, keep, step)
+    dense = sum(m.weight.numel() for m in linear_layers(lm.module).values())
+    held = sum(m.weight.numel() for m in linear_layers(module).values())
+    factorized = models.LanguageModel(module, lm.tokenizer, lm.source, f"{lm.name}.lowrank{round(keep * 100)}")
+    return factorized, {"keep": keep, "parameters_kept": round(held / dense, 4), "ranks": ranks,
+                        "seconds": round(time.perf_counter() - start, 1)}
+
+
+def _budget(budget, scheme: Scheme, entry: dict, compressed: bool) -> list[str]:
     broken = []
     facts = entry["facts"]
     if scheme.bits and facts.get("matmul_float", 0) > 0:
@@ -200,7 +227,7 @@ def _budget(budget, scheme: Scheme, entry: dict) -> list[str]:
                       f"{1 - entry['genai_tokenizer_agreement']:.0%} of the prompts")
     if "skipped" in entry:  # not run here: only what the file holds is checked
         return broken
-    if not scheme.bits:
+    if not scheme.bits and not compressed:  # the path alone: conversion must not change the model
         if entry["perplexity_ratio"] > budget.max_float_perplexity_ratio:
             broken.append(f"float perplexity x{entry['perplexity_ratio']} > x{budget.max_float_perplexity_ratio}")
         return broken

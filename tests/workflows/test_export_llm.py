@@ -218,3 +218,25 @@ def test_a_gguf_is_a_model_too(exported, tiny_lm):
     with torch.no_grad():
         difference = (read.module(torch.tensor([ids])).logits - original.module(torch.tensor([ids])).logits).abs()
     assert difference.max() < 1e-5
+
+
+def test_a_low_rank_model_runs_everywhere_but_llama_cpp(tiny_lm, tmp_path):
+    """--lowrank 0.6: the linear layers factorized (two matrix products each) before quantization, every artifact
+    scored against the model as it came; llama.cpp's graph has no tensor for a factorized layer: one line."""
+    result = run_cli("export", "--target", "llm-all", "--model", tiny_lm, "--out", tmp_path, "--json",
+                     "--scheme", "float", "--scheme", "int8-channel", "--lowrank", "0.6")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["lowrank"]["parameters_kept"] <= 0.6 and all(r % 8 == 0 for r in report["lowrank"]["ranks"].values())
+    assert any("llm-gguf" in r and "not one matrix" in r for r in report["refused"])
+    rows = {(a["target"], a["scheme"]): a for a in report["artifacts"]}
+    assert {t for t, _ in rows} == {"llm-executorch", "llm-litert", "llm-onnx", "llm-onnx-weight-only",
+                                    "llm-openvino", "llm-coreml"}
+    for (target, scheme), a in rows.items():
+        if target == "llm-coreml":
+            continue
+        assert a["perplexity_ratio"] > 1.0 and a["budget_broken"] == [], a  # the factorization's own loss
+        if scheme == "int8-channel":  # twice as many matrices as layers factorized, every one int8
+            assert a["facts"]["matmul_int8"] > 15 and a["facts"]["matmul_float"] == 0, a
+    float_ratio = rows[("llm-onnx", "float")]["perplexity_ratio"]
+    assert abs(rows[("llm-openvino", "float")]["perplexity_ratio"] - float_ratio) < 0.005

@@ -18,7 +18,8 @@ BLOCK = 32
 def unsupported(model) -> str | None:
     config = model.config
     kind = getattr(config, "model_type", "")
-    if kind not in ARCHITECTURES:
+    arch = ARCHITECTURES.get(kind)
+    if arch is None:
         return f"this GGUF writer takes {', '.join(sorted(ARCHITECTURES))}, not '{kind}'"
     for name, width in (("hidden_size", config.hidden_size), ("intermediate_size", config.intermediate_size)):
         if width % BLOCK:
@@ -26,6 +27,14 @@ def unsupported(model) -> str | None:
     rope = getattr(config, "rope_scaling", None) or {}
     if rope.get("rope_type", rope.get("type", "default")) not in ("default", None):
         return f"RoPE scaling '{rope.get('rope_type', rope.get('type'))}' is not written to GGUF yet"
+    import torch
+
+    for i, layer in enumerate(model.module.model.layers):
+        for name in ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"):
+            module = getattr(layer.self_attn, name, None) or getattr(layer.mlp, name, None)
+            if not isinstance(module, torch.nn.Linear):
+                return (f"layer {i}'s {name} is a {type(module).__name__}, not one matrix: llama.cpp's {arch} "
+                        "graph has no tensor for it (a low-rank factorized model runs on the other runtimes)")
     return None
 
 
