@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 from shrink_edge.llm import train  # noqa: E402
 
 SIZE, STEPS, SEED = train.Size(), 800, 0
-SCHEMES = ("float", "int8-channel", "int4-g32", "int4-g32-gptq", "int4-g32-gptq-mixed4", "int4-g64", "int4-g64-gptq",
-           "int4-channel", "int4-channel-gptq", "int4-g32-gptq-emb4", "int4-g64-gptq-emb4", "int4-g32-gptq-mixed4-emb4")
+SCHEMES = ("float", "int8-channel", "int4-g32", "int4-g32-gptq", "int4-g32-gptq-mixed4", "int4-channel",
+           "int4-channel-gptq", "int4-g32-gptq-emb4", "int4-g64-gptq-emb4", "int4-g32-gptq-mixed4-emb4")
 PROFILED = ("float", "int8-channel", "int4-g32-gptq", "int4-g32-gptq-emb4")
 FIGURES = ROOT / "bench" / "llm.json"
 MODEL = ROOT / "build" / "llm" / f"llama-{SIZE.hidden}x{SIZE.layers}-{STEPS}steps-seed{SEED}"
@@ -236,8 +236,10 @@ def main() -> None:
                                "bandwidth_bytes_per_s": round(bandwidth)},
                    **bench_model(folder, "llm-all", ROOT / "build" / "llm" / "out", SCHEMES, PROFILED, 16,
                                  bandwidth)}
+        save(figures)
         figures["lowrank"] = lowrank_rows(folder, figures["context"], figures["text"]["windows"],
                                           figures["text"]["new_tokens"])
+        save(figures)
     gguf = pretrained()
     spec = ROOT / "build" / "llm" / "pretrained.toml"
     spec.write_text('description = "the LLM runtimes that run here"\nkind = "llm"\n'

@@ -147,14 +147,22 @@ def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[i
         return QuantizedModel(scheme, {}, None, None, tied)
     layers = linear_layers(hf_model)
     linears = {name: quantize(m.weight, scheme.bits, scheme.group) for name, m in layers.items()}
+    embedding = lm_head = None
+    if scheme.embedding_bits:
+        group = scheme.group if scheme.embedding_bits == 4 else None
+        embedding = quantize(hf_model.get_input_embeddings().weight, scheme.embedding_bits, group)
+        if not tied:
+            lm_head = quantize(hf_model.get_output_embeddings().weight, scheme.embedding_bits, group)
     if scheme.algorithm == "gptq":
         from . import gptq
 
         if not calibration:
             raise UserError(f"scheme {scheme.name} needs calibration text (--data)")
-        for name, h in gptq.hessians(hf_model, layers, calibration).items():
-            q = linears[name]
-            q.codes = gptq.gptq(layers[name].weight, h, q.scales, scheme.bits, q.block)
+        head = lm_head or embedding  # an int4 output layer too (tied: the table), as the product sees it
+        products = {**layers, **({"lm_head": hf_model.get_output_embeddings()} if head and head.bits == 4 else {})}
+        for name, h in gptq.hessians(hf_model, products, calibration).items():
+            q = linears[name] if name in linears else head
+            q.codes = gptq.gptq(products[name].weight, h, q.scales, q.bits, q.block)
     kept = []
     if scheme.keep_int8:
         from .sensitivity import ranked
@@ -164,12 +172,6 @@ def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[i
         kept = ranked(hf_model, layers, linears, calibration)[:scheme.keep_int8]
         for name, _ in kept:
             linears[name] = quantize(layers[name].weight, 8, None)
-    embedding = lm_head = None
-    if scheme.embedding_bits:
-        group = scheme.group if scheme.embedding_bits == 4 else None
-        embedding = quantize(hf_model.get_input_embeddings().weight, scheme.embedding_bits, group)
-        if not tied:
-            lm_head = quantize(hf_model.get_output_embeddings().weight, scheme.embedding_bits, group)
     return QuantizedModel(scheme, linears, embedding, lm_head, tied, kept)
 
 
