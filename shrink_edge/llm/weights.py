@@ -79,6 +79,16 @@ class QuantizedWeight:
         return self.codes.numel() * self.bits // 8 + self.scales.numel() * 2
 
 
+def fingerprint(codes, scales) -> str:
+    """A weight's integers and scales as one digest (int8 codes, float16 scales), to compare what a file holds
+    with what the scheme computed."""
+    import hashlib
+
+    import numpy as np
+
+    return hashlib.sha256(np.asarray(codes, np.int8).tobytes() + np.asarray(scales, np.float16).tobytes()).hexdigest()
+
+
 def quantize(weight: torch.Tensor, bits: int, group: int | None) -> QuantizedWeight:
     out, inputs = weight.shape
     block = group or inputs

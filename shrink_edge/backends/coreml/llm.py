@@ -146,15 +146,13 @@ def read_back(path: Path, model, quantized) -> dict:
 
     with _quiet():
         program = _program(path)
-    expected = sorted(_fingerprint(q.codes.numpy(), q.scales.numpy()) for q in
+    from ...llm.weights import fingerprint
+
+    expected = sorted(fingerprint(q.codes.numpy(), q.scales.numpy()) for q in
                       (*quantized.linears.values(), quantized.embedding, quantized.lm_head) if q is not None)
-    found = sorted(_fingerprint(op.data.val, op.scale.val) for function in program.functions.values()
+    found = sorted(fingerprint(op.data.val, op.scale.val) for function in program.functions.values()
                    for op in function.operations if op.op_type == "constexpr_blockwise_shift_scale")
     return {"weights_as_scheme": expected == found}
-
-
-def _fingerprint(codes: np.ndarray, scales: np.ndarray) -> str:
-    return hashlib.sha256(np.asarray(codes, np.int8).tobytes() + np.asarray(scales, np.float16).tobytes()).hexdigest()
 
 
 class Session:

@@ -257,8 +257,10 @@ def read_back(path: Path, model, quantized) -> dict:
     from the file (the prefill and decode graphs have tensors of their own over shared buffers)."""
     from ai_edge_quantizer.utils import tfl_flatbuffer_utils as flat
 
+    from ...llm.weights import fingerprint
+
     tables = [quantized.embedding, quantized.lm_head] if quantized.embedding else []
-    expected = {_fingerprint(q.codes.numpy()[:, : q.in_features], q.scales.numpy())
+    expected = {fingerprint(q.codes.numpy()[:, : q.in_features], q.scales.numpy())
                 for q in (*quantized.linears.values(), *tables) if q is not None}
     file = flat.read_model(str(path))
     agree = True
@@ -267,7 +269,7 @@ def read_back(path: Path, model, quantized) -> dict:
         for index in {op.inputs[1] for op in graph.operators if _code(file, op) in (FULLY_CONNECTED, EMBEDDING_LOOKUP)}:
             tensor = graph.tensors[index]
             if tensor.type in (INT4, INT8):
-                found.add(_fingerprint(*_stored(file, graph, tensor)))
+                found.add(fingerprint(*_stored(file, graph, tensor)))
         agree = agree and found == expected
     return {"weights_as_scheme": agree}
 
@@ -288,10 +290,6 @@ def _stored(file, graph, tensor) -> tuple[np.ndarray, np.ndarray]:
     else:
         scales = np.asarray(tensor.quantization.scale, np.float32)[:, None]
     return codes, scales
-
-
-def _fingerprint(codes: np.ndarray, scales: np.ndarray) -> bytes:
-    return _digest(np.asarray(codes, np.float32)) + _digest(np.asarray(scales, np.float16).astype(np.float32))
 
 
 def facts(path: Path) -> dict:
