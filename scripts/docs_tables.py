@@ -312,15 +312,16 @@ def llm_model(figures: dict) -> list[str]:
 def llm_peers(figures: dict) -> list[str]:
     """Each runtime's own int4 quantizers on our float file of that runtime, beside our best artifact on that
     runtime at no more bits per weight (file bytes x 8 / matrix weights, both measured the same way)."""
-    ours = [a for a in figures["artifacts"] if "error" not in a and "skipped" not in a and a["scheme"] != "float"]
+    ours = [a for a in figures["artifacts"] if "error" not in a and "skipped" not in a and
+            a["scheme"].startswith("int4")]
 
     def decode(a):
         runs = a.get("profile", {}).get("runs", [])
         return f"{runs[0]['decode_tokens_per_s_at_128']:,.0f}" if runs else "-"
     lines = ["Peers: each runtime's own int4 quantizer given our float file for that runtime (the same graph), run by "
              "the same loop on the same text. bits/weight here is the file's bytes x 8 / matrix weights for every "
-             "row, ours too. 'ours' is our artifact on that runtime with the highest next-token agreement at no more "
-             "bits per weight.", "",
+             "row, ours too. 'ours' is our int4 artifact on that runtime with the highest next-token agreement at no "
+             "more bits per weight.", "",
              "| target | quantizer | bits/weight (file) | size (B) | int4/int8/float | ppl ratio | KL | agreement | "
              "greedy match | decode tok/s @128, 1 thread | ours at <= those bits | ours: ppl ratio / agreement / "
              "greedy / decode tok/s |",
@@ -336,8 +337,10 @@ def llm_peers(figures: dict) -> list[str]:
         mine = (f"{best['perplexity_ratio']:.4f} / {best['next_token_agreement']:.1%} / "
                 f"{best['greedy_match_tokens']:.1f} / {decode(best)}") if best else "-"
         which = f"{best['scheme']} ({best['file_bits_per_weight']:.2f})" if best else "none that small"
+        others = [f"{n} {k}" for k, n in f.get("ggml_types", {}).items() if not k.startswith(("Q4", "Q8", "F"))]
         lines.append(f"| {p['target']} | {p['peer']} | {p['file_bits_per_weight']:.2f} | {p['size_bytes']:,} | "
-                     f"{f['matmul_int4']}/{f['matmul_int8']}/{f['matmul_float']} | {p['perplexity_ratio']:.4f} | "
+                     f"{f['matmul_int4']}/{f['matmul_int8']}/{f['matmul_float']}"
+                     f"{' + ' + ', '.join(others) if others else ''} | {p['perplexity_ratio']:.4f} | "
                      f"{p['kl_divergence']:.4f} | {p['next_token_agreement']:.1%} | "
                      f"{p['greedy_match_tokens']:.1f}/{p['greedy_new_tokens']} | {decode(p)} | "
                      f"{which} | {mine} |")
