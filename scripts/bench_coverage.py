@@ -179,18 +179,21 @@ def export(target: str, model: str, weights: Path, data: Path, calibration: Path
     return {"converts": True, "manifest": json.loads(done.stdout), "seconds": seconds}
 
 
-def float_baselines(model_file: str, factory: str, weights: Path, inputs: dict, onnx_float: Path | None,
-                    folder: Path) -> dict[str, Path]:
+def trained(model_file: str, factory: str, weights: Path) -> torch.nn.Module:
+    from safetensors.torch import load_file
+
+    model = getattr(zoo_module(model_file), factory)()
+    model.load_state_dict(load_file(weights))
+    return model.eval()
+
+
+def float_baselines(model: torch.nn.Module, inputs: dict, onnx_float: Path | None, folder: Path) -> dict[str, Path]:
     """Float files for the runtimes whose target writes only int8: a float .tflite (litert-torch) and a float
     OpenVINO IR (from the float ONNX), to time int8 against."""
     import contextlib
     import io
 
-    from safetensors.torch import load_file
-
     found = {}
-    model = getattr(zoo_module(model_file), factory)()
-    model.load_state_dict(load_file(weights))
     examples = tuple(torch.zeros(shape, dtype=getattr(torch, dtype)) for shape, dtype in inputs.values())
     try:
         import litert_torch
@@ -286,8 +289,8 @@ def main() -> None:
                 entry["targets"][target] = result
             files = {a["format"]: Path(a["path"]) for r in entry["targets"].values() if r["converts"]
                      for a in r["manifest"]["artifacts"]}
-            floats = {} if args.no_timings else float_baselines(file, factory, weights, inputs, files.get("onnx"),
-                                                                folder)
+            floats = {} if args.no_timings else float_baselines(trained(file, factory, weights), inputs,
+                                                                files.get("onnx"), folder)
             int8 = {runtime: files.get(fmt) for runtime, fmt in TIMED.items()}
             if "executorch" in files:
                 floats["executorch"] = files["executorch"]

@@ -10,8 +10,9 @@ sentence encoder pre-trained here on real English (scripts/text_encoder.py: the 
   (histogram observer), minmax and percentile observers, cross-layer equalization, equalization with SmoothQuant,
   and equalization with fallback = "auto" under a budget of SQNR >= 35 dB on every output (the only variant that
   keeps layers in float); on onnxruntime also 8-bit weights stored as int8 (the onnx spec's weight_bits = 8: what a
-  VNNI or ARM CPU runs at full speed; the target's default is 7 bits, safe on AVX2); and `--target onnx-dynamic` /
-  `tflite-dynamic` (int8 weights, activations quantized at run time);
+  VNNI or ARM CPU runs at full speed; the target's default is 7 bits, safe on AVX2); `--target onnx-dynamic` /
+  `tflite-dynamic` (int8 weights, activations quantized at run time); and `--target tflite-a16w8` (int8 weights,
+  int16 activations: LiteRT's 16x8 mode);
 - peers: onnxruntime quantize_static (QDQ, u8 activations / s8 per-channel weights, after quant_pre_process) with
   its MinMax, Entropy and Percentile calibrations, onnxruntime quantize_dynamic, all on our float ONNX;
   ai-edge-quantizer's static_wi8_ai8 on litert-torch's float .tflite; NNCF's quantize and
@@ -53,16 +54,19 @@ EQUALIZE = ["--set", "quantize.equalize=true"]
 VARIANTS = {"default": [], "minmax": ["--set", "quantize.observer=minmax"],
             "percentile": ["--set", "quantize.observer=percentile"], "equalize": EQUALIZE,
             "equalize+smooth": [*EQUALIZE, "--set", "quantize.smooth=true"],
-            "equalize+fallback": [*EQUALIZE, "--set", "quantize.fallback=auto"], "8-bit weights": [], "dynamic": []}
+            "equalize+fallback": [*EQUALIZE, "--set", "quantize.fallback=auto"], "8-bit weights": [], "dynamic": [],
+            "a16w8": []}
 FALLBACK_SQNR_DB = 35  # the fallback's budget: every output's SQNR
 SPEC_CHANGES = {  # variants that change the target spec: the fallback's budget; onnx's 8-bit weights (VNNI CPUs)
     "equalize+fallback": {"min_sqnr_db = 10": f"min_sqnr_db = {FALLBACK_SQNR_DB}"},
     "8-bit weights": {"weight_bits = 7": "weight_bits = 8", 'weights = "auto"': 'weights = "int8"'}}
 FORMATS = {"onnx-int8": "onnxruntime", "tflite-int8": "litert", "openvino-int8": "openvino",
-           "onnx-dynamic": "onnxruntime", "tflite-dynamic": "litert"}
+           "onnx-dynamic": "onnxruntime", "tflite-dynamic": "litert", "tflite-a16w8": "litert"}
 STATIC = (("onnx-int8", "onnx"), ("tflite-int8", "tflite"), ("openvino-int8", "openvino"))
 DYNAMIC = (("onnx-dynamic", "onnx-dynamic"), ("tflite-dynamic", "tflite-dynamic"))  # int8 weights, activations at
 # run time (OpenVINO: not built)
+OWN_TARGETS = {"dynamic": DYNAMIC, "8-bit weights": STATIC[:1],
+               "a16w8": (("tflite-a16w8", "tflite-a16w8"),)}  # int16 activations, int8 weights (LiteRT's 16x8)
 ACCURACY_CONTROL = 128, 0.001  # NNCF's validation samples, and the cosine it may lose
 PRETRAIN_STEPS = 1000  # masked-LM steps of 32 paragraphs for the text encoder (~10 min on 2 threads)
 
@@ -129,7 +133,7 @@ def models(only: list[str]) -> dict[str, dict]:
     if not embedder.exists():
         state = load_file(ROOT / "shrink_edge" / "samples" / "fashion_mnist" / "weights.safetensors")
         save_file({f"net.{k}": v for k, v in state.items()}, embedder)
-    np.savez(folder / "fashion_data.npz", x=test_x, y=test_y)
+    np.savez(folder / "fashion_data.npz", x=test_x, y_scores=test_y)  # the class scores, not the embedding
     np.savez(folder / "fashion_calibration.npz", x=train_x[-CALIBRATION:])
     found["sample as embedder"] = {"model": f"{ROOT}/scripts/fidelity_models.py:build_embedder",
                                    "weights": embedder, "data": folder / "fashion_data.npz",
@@ -192,7 +196,7 @@ def ours(name: str, spec: dict, variant: str) -> list[dict]:
     """One export per target (onnx, tflite, openvino); budgets are reported, not enforced (the fallback still follows
     its own)."""
     rows = []
-    for fmt, target in DYNAMIC if variant == "dynamic" else STATIC[:1] if variant == "8-bit weights" else STATIC:
+    for fmt, target in OWN_TARGETS.get(variant, STATIC):
         out = WORK / "runs" / name.split()[0] / f"{variant}-{target}"
         shutil.rmtree(out, ignore_errors=True)
         args = [CLI, "export", "--model", spec["model"], "--data", str(spec["data"]), "--calibration",
@@ -286,7 +290,7 @@ def nncf_peers(folder: Path, float_ir: Path, calibration: dict[str, np.ndarray],
     import nncf
     import openvino as ov
 
-    from shrink_edge.engine.job import predict_torch
+    from shrink_edge.model.predict import predict_torch
 
     names = list(calibration)
     samples = [{k: a[i:i + 1] for k, a in calibration.items()} for i in range(len(calibration[names[0]]))]
@@ -349,7 +353,7 @@ def main(only: list[str], variants: list[str]) -> None:
     import openvino as ov
     import torch
 
-    from shrink_edge.engine.job import predict_torch
+    from shrink_edge.model.predict import predict_torch
     from shrink_edge.model.signature import output_names
 
     os.environ.setdefault("SHRINK_EDGE_CACHE_DIR", str(WORK / "cache"))
@@ -361,8 +365,9 @@ def main(only: list[str], variants: list[str]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         rows = [row for variant in variants for row in ours(name, spec, variant)]
         with np.load(spec["data"]) as f:
-            labels = f["y"] if "y" in f else None
-            data = {k: (f[k].astype(np.float32) / 255 if f[k].dtype == np.uint8 else f[k]) for k in f if k != "y"}
+            labels = next((f[k] for k in f if k == "y" or k.startswith("y_")), None)
+            data = {k: (f[k].astype(np.float32) / 255 if f[k].dtype == np.uint8 else f[k]) for k in f
+                    if k != "y" and not k.startswith("y_")}
         with np.load(spec["calibration"]) as f:
             calibration = {k: (f[k].astype(np.float32) / 255 if f[k].dtype == np.uint8 else f[k]) for k in f
                            if k != "y"}

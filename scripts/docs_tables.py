@@ -10,8 +10,8 @@ Each table sits in its page between a pair of markers, which stay:
 
 NAME -> page: targets, profile -> docs/benchmarks/sample.md; coverage, layers -> docs/benchmarks/coverage.md;
 fidelity, bias-correction -> docs/benchmarks/hard-models.md; peers, executorch -> docs/benchmarks/peers.md;
-summary -> README.md; cli -> docs/cli.md; llm -> docs/benchmarks/llm.md. The bench scripts call write(NAME) once
-they have written their JSON.
+summary -> README.md; cli -> docs/cli.md; llm -> docs/benchmarks/llm.md; fp16 -> docs/benchmarks/fp16.md. The
+bench scripts call write(NAME) once they have written their JSON.
 
     .venv/bin/python scripts/docs_tables.py           # every table, rewritten in place
     .venv/bin/python scripts/docs_tables.py --check   # writes nothing; exit 1 naming each table not current
@@ -29,7 +29,7 @@ PAGES = {"targets": "docs/benchmarks/sample.md", "profile": "docs/benchmarks/sam
          "coverage": "docs/benchmarks/coverage.md", "layers": "docs/benchmarks/coverage.md",
          "fidelity": "docs/benchmarks/hard-models.md", "bias-correction": "docs/benchmarks/hard-models.md",
          "peers": "docs/benchmarks/peers.md", "executorch": "docs/benchmarks/peers.md", "summary": "README.md",
-         "cli": "docs/cli.md", "llm": "docs/benchmarks/llm.md"}
+         "cli": "docs/cli.md", "llm": "docs/benchmarks/llm.md", "fp16": "docs/benchmarks/fp16.md"}
 
 # How the benches run, where their JSON does not say: the bench scripts take these from here
 CALIBRATE, VERIFY, TASK_VERIFY = 32, 16, 128  # bench_coverage.py: samples per zoo model
@@ -170,10 +170,11 @@ def fidelity() -> list[str]:
         for runtime in runtimes:
             rows = [r for r in result["rows"] if r["runtime"] == runtime]
             ours_static = [r for r in rows if r["tool"].startswith("shrink-edge") and "cosine" in r
-                           and not r["tool"].endswith(("fallback", "dynamic"))]
+                           and not r["tool"].endswith(("fallback", "dynamic", "a16w8"))]
             best = max(ours_static, key=lambda r: r["cosine"], default=None)
             shown = [r for r in rows if r["tool"] in ("float32", "shrink-edge default", "shrink-edge equalize",
-                                                      "shrink-edge equalize+fallback", "shrink-edge dynamic")
+                                                      "shrink-edge equalize+fallback", "shrink-edge dynamic",
+                                                      "shrink-edge a16w8")
                      or not r["tool"].startswith(("shrink-edge", "float32"))]
             if best is not None and best["tool"] not in ("shrink-edge default", "shrink-edge equalize"):
                 shown.insert(3, {**best, "tool": f"{best['tool']} (our best int8)"})
@@ -347,6 +348,43 @@ def llm_peers(figures: dict) -> list[str]:
     return lines
 
 
+def fp16() -> list[str]:
+    """Per model and runtime: the float16 file beside float and int8 (size, fidelity, host and phone p50)."""
+    figures = bench("fp16")
+    b = figures["budget"]
+    lines = [f"Host: {figures['cpu']}, 1 thread, p50 ms, each "
+             "runtime's three files timed interleaved; emulated phone: arm64 under qemu-user (proves the path, not a "
+             f"phone's speed). Budget of the fp16 targets: cosine >= {b['min_cosine']}, SQNR >= {b['min_sqnr_db']} dB "
+             "on every output against the float PyTorch model.", "",
+             "| model | runtime | float (B) | float16 (B) | int8 (B) | float16 worst cosine / SQNR | host float / "
+             "fp16 / int8 ms | phone float / fp16 / int8 ms |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    formats = {"onnxruntime": ("onnx-fp16", "onnx-int8"), "litert": ("tflite-fp16", "tflite-int8"),
+               "openvino": ("openvino-fp16", "openvino-int8")}
+
+    def times(found: dict | None) -> str:
+        if not found:
+            return "-"
+        if "error" in found:
+            return found["error"][:60]
+        return " / ".join(f"{found[k]:.3g}" if k in found else "-" for k in ("float", "fp16", "int8"))
+
+    for m in figures["models"]:
+        for runtime, (half, int8) in formats.items():
+            a = m["artifacts"]
+            if half not in a or runtime not in m["float_bytes"]:
+                continue
+            fidelity = f"{a[half]['cosine_worst']:.6f} / {a[half]['sqnr_db']:.1f} dB"
+            int8_bytes = f"{a[int8]['bytes']:,}" if int8 in a else "-"
+            lines.append(f"| {m['name']} | {runtime} | {m['float_bytes'][runtime]:,} | {a[half]['bytes']:,} | "
+                         f"{int8_bytes} | {fidelity} | {times(m['host_ms'].get(runtime))} | "
+                         f"{times(m.get('phone_ms', {}).get(runtime))} |")
+        if "coreml-fp16" in m["artifacts"]:
+            c = m["artifacts"]["coreml-fp16"]
+            lines.append(f"| {m['name']} | coreml | - | {c['bytes']:,} | - | {c.get('skipped', '')} | - | - |")
+    broken = [f"{m['name']} ({m['budget_error']})" for m in figures["models"] if m.get("budget_error")]
+    return lines + ["", "Budget broken: " + ("; ".join(broken) if broken else "none") + "."]
+
+
 def summary() -> list[str]:
     """The sample through its recipe, on each target it was verified on (bench/targets.json), with the host's
     latency of the same recipe's files (bench/profile.json)."""
@@ -403,7 +441,7 @@ def cli() -> list[str]:
     return lines[:-1]
 
 
-TABLES = {"llm": llm, "targets": targets, "profile": profile, "coverage": coverage, "layers": layers, "fidelity": fidelity,
+TABLES = {"llm": llm, "fp16": fp16, "targets": targets, "profile": profile, "coverage": coverage, "layers": layers, "fidelity": fidelity,
           "bias-correction": bias_correction, "peers": peers, "executorch": executorch, "summary": summary, "cli": cli}
 
 

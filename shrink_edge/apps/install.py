@@ -19,8 +19,10 @@ ANDROID_KOTLIN = Path("app/src/main/java/dev/shrinkedge/ShrinkEdgeModel.kt")
 IOS_RESOURCES = Path("ShrinkEdge/Resources")
 # The artifact each platform takes, in order of preference, and its helper (and Gradle dependency) template.
 ANDROID = {"tflite-int8": ("ShrinkEdgeModel.kt", None), "tflite-dynamic": ("ShrinkEdgeModel.kt", None),
+           "tflite-fp16": ("ShrinkEdgeModel.kt", None),
            "executorch-int8": ("ShrinkEdgeModel.executorch.kt", "org.pytorch:executorch-android:1.0.1")}
-IOS = {"coreml-int8": "ShrinkEdgeModel.swift", "executorch-int8": "ShrinkEdgeModel.executorch.swift",
+IOS = {"coreml-int8": "ShrinkEdgeModel.swift", "coreml-fp16": "ShrinkEdgeModel.swift",
+       "executorch-int8": "ShrinkEdgeModel.executorch.swift",
        "executorch-coreml-int8": "ShrinkEdgeModel.executorch.swift"}
 
 
@@ -50,10 +52,10 @@ def check(apps: AppTargets, formats: set[str]) -> None:
             raise UserError(f"{flag} {path} is not writable; fix its permissions or choose another folder")
     if (apps.android_project or apps.assets_dir) and not formats & set(ANDROID):
         raise UserError("--android-project/--assets-dir need a .tflite or a .pte: use --target tflite, tflite-dynamic, "
-                        "executorch (or all)")
+                        "tflite-fp16, executorch (or all)")
     if apps.ios_project and not formats & set(IOS):
-        raise UserError("--ios-project needs a Core ML package or a .pte: use --target coreml, executorch, executorch-coreml "
-                        "(or all)")
+        raise UserError("--ios-project needs a Core ML package or a .pte: use --target coreml, coreml-fp16, "
+                        "executorch, executorch-coreml (or all)")
 
 
 def install(apps: AppTargets, manifest: dict, out: Path) -> list[Path]:

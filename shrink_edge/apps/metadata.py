@@ -68,8 +68,9 @@ def _pte_io(path: Path, signature: dict) -> dict:
 def build(artifact: dict, manifest: dict, path: Path, labels: list[str] | None,
           normalization: dict | None) -> dict:
     signature = manifest.get("signature", {})
-    readers = {"tflite-int8": lambda: _tflite_io(path, signature), "tflite-dynamic": lambda: _tflite_io(path, signature),
-               "coreml-int8": lambda: _coreml_io(path),
+    tflite, coreml = (lambda: _tflite_io(path, signature)), (lambda: _coreml_io(path))
+    readers = {"tflite-int8": tflite, "tflite-dynamic": tflite, "tflite-fp16": tflite,
+               "coreml-int8": coreml, "coreml-fp16": coreml,
                "executorch-int8": lambda: _pte_io(path, signature),
                "executorch-coreml-int8": lambda: _pte_io(path, signature)}
     io = readers[artifact["format"]]()

@@ -85,9 +85,12 @@ def debug(model=None, example_inputs=None, target: str = "tflite", data=None, ca
     from ..backends import FORMATS
 
     if not any(from_int8_program(fmt) for spec in job.members() for fmt in spec.artifacts):
+        held = [f for f in job.spec.artifacts if FORMATS[f].quantized]
+        dynamic = all(FORMATS[f].activations == "dynamic" for f in held)
+        what = "quantize activations at run time" if dynamic else "are not int8"
         raise UserError(f"target {job.spec.name} writes no file from the static int8 program that debug ranks "
-                        f"({', '.join(f for f in job.spec.artifacts if FORMATS[f].quantized)} quantize activations at run time); debug the static "
-                        "scheme with its runtime's static target (--target onnx or tflite)")
+                        f"({', '.join(held)} {what}); debug the static scheme with its runtime's static target "
+                        "(--target onnx or tflite)")
     cache = Cache(cache_dir)
     with Steps(progress) as steps:
         ctx, evaluation, _ = job.open(steps)

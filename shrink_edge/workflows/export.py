@@ -264,12 +264,10 @@ def _dynamic_advice(job: Job, lost: list[str]) -> str:
     """Where static int8 files lost accuracy: the targets of the same runtimes that quantize activations at run time
     instead (what transformers and recurrent nets often need)."""
     from ..backends import FORMATS
-    from .debug import from_int8_program
 
     runtimes = {spec.runtime for spec in job.members()}
-    dynamic = [spec.name for spec in targets.available().values() if spec.runtime in runtimes and spec.artifacts
-               and any(FORMATS[f].quantized for f in spec.artifacts)
-               and not any(from_int8_program(f) for f in spec.artifacts)]
+    dynamic = [spec.name for spec in targets.available().values() if spec.runtime in runtimes
+               and any(FORMATS[f].activations == "dynamic" for f in spec.artifacts)]
     if not lost or not dynamic or job.spec.name in dynamic:
         return ""
     return (f"; if activation ranges vary from input to input (transformers, RNNs), --target {' or '.join(dynamic)} "

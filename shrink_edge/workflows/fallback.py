@@ -83,22 +83,22 @@ def _convolutional(module) -> bool:
 
 
 def _dynamic(job):
-    """The job with each member that has a dynamic twin on its runtime swapped for it, and the swaps; None where no
-    member has one."""
+    """The job with each member made from the static int8 program swapped for its runtime's dynamic target, and the
+    swaps; None where no member has one. A single target keeps its own budget (a spec of the user's own holds its
+    twin to it); a group's members take their twins'."""
     from ..config import targets
     from .debug import from_int8_program
 
     twins = {}
     for spec in targets.available().values():
-        if spec.artifacts and any(FORMATS[f].quantized for f in spec.artifacts) \
-                and not any(from_int8_program(f) for f in spec.artifacts):
+        if any(FORMATS[f].activations == "dynamic" for f in spec.artifacts):
             twins.setdefault(spec.runtime, spec)
     swaps = {m.name: twins[m.runtime].name for m in job.members()
              if m.runtime in twins and any(from_int8_program(f) for f in m.artifacts)}
     if not swaps:
         return None
     if not job.spec.include:
-        return replace(job, spec=twins[job.spec.runtime]), swaps
+        return replace(job, spec=replace(twins[job.spec.runtime], budget=job.spec.budget)), swaps
     include = tuple(swaps.get(name, name) for name in job.spec.include)
     return replace(job, spec=replace(job.spec, include=tuple(dict.fromkeys(include)))), swaps
 

@@ -119,13 +119,16 @@ def test_project_without_write_permission(tmp_path):
     assert result.exit_code == 2 and "is not writable" in result.stderr
 
 
-def test_a_dynamic_tflite_lands_with_float_io_in_its_metadata(tmp_path):
-    """tflite-dynamic keeps float inputs and outputs: the metadata tells the app to feed floats, unquantized."""
+@pytest.mark.parametrize("target", ["tflite-dynamic", "tflite-fp16"])
+def test_a_tflite_with_float_io_lands_with_it_in_its_metadata(tmp_path, target):
+    """tflite-dynamic and tflite-fp16 keep float inputs and outputs: the metadata tells the app to feed floats,
+    unquantized."""
     assets = tmp_path / "assets"
     assets.mkdir()
-    result = run_cli("export", "--target", "tflite-dynamic", "--assets-dir", assets, "--out", tmp_path / "out", "--json")
+    result = run_cli("export", "--target", target, "--assets-dir", assets, "--out", tmp_path / "out", "--json")
     assert result.exit_code == 0, result.stderr
     meta = json.loads((assets / "fashion_mnist.metadata.json").read_text())
-    assert meta["format"] == "tflite-dynamic" and (assets / meta["model"]).name == "fashion_mnist.dynamic.tflite"
+    suffix = target.removeprefix("tflite-")
+    assert meta["format"] == target and (assets / meta["model"]).name == f"fashion_mnist.{suffix}.tflite"
     assert meta["inputs"][0]["dtype"] == "float32" and meta["inputs"][0]["scale"] == 0.0
     assert meta["outputs"][0]["dtype"] == "float32" and meta["outputs"][0]["shape"] == [1, 10]

@@ -49,3 +49,13 @@ def test_bad_ios_project_path(tmp_path):
     (tmp_path / "file").write_text("")
     result = run_cli("export", "--target", "coreml", "--ios-project", tmp_path / "file", "--out", tmp_path / "out")
     assert result.exit_code == 2 and "is not a folder" in result.stderr
+
+
+def test_a_float16_package_lands_with_its_metadata(tmp_path):
+    """--target coreml-fp16: the float16 .mlpackage is the one the project gets, its float inputs described."""
+    result = run_cli("export", "--target", "coreml-fp16", "--ios-project", tmp_path, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    meta = json.loads((tmp_path / "ShrinkEdge/Resources/fashion_mnist.metadata.json").read_text())
+    assert meta["format"] == "coreml-fp16" and meta["model"] == "fashion_mnist.fp16.mlpackage"
+    assert (tmp_path / "ShrinkEdge/Resources/fashion_mnist.fp16.mlpackage/Manifest.json").is_file()
+    assert meta["inputs"][0]["dtype"] == "float32"

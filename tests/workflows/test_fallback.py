@@ -69,3 +69,24 @@ def test_a_missing_spec_file_is_one_line(fragile, tmp_path):
                      tmp_path / "none.toml", "--out", tmp_path / "out")
     assert result.exit_code == 2
     assert result.stderr.strip().startswith("error: target spec not found")
+
+
+def test_a_spec_of_your_own_holds_its_dynamic_twin_to_its_budget(tmp_path):
+    """The search's dynamic step swaps a target for its runtime's dynamic one; a spec of the user's own keeps its
+    budget there (a group's members take their twins')."""
+    from dataclasses import replace
+
+    from shrink_edge.config import targets
+    from shrink_edge.engine.job import Job
+    from shrink_edge.workflows import fallback
+
+    spec = tmp_path / "strict.toml"
+    spec.write_text((targets.TARGETS_DIR / "onnx.toml").read_text().replace("min_sqnr_db = 10", "min_sqnr_db = 45"))
+    job = Job.create(targets.resolve(str(spec)), None, None, None)
+    twin, swaps = fallback._dynamic(job)
+    assert swaps == {"strict": "onnx-dynamic"} and twin.spec.artifacts == ("onnx", "onnx-dynamic")
+    assert twin.spec.budget.min_sqnr_db == 45
+    group, swaps = fallback._dynamic(replace(job, spec=replace(targets.resolve("all"), include=("onnx", "tflite"))))
+    assert swaps == {"onnx": "onnx-dynamic", "tflite": "tflite-dynamic"}
+    assert group.spec.include == ("onnx-dynamic", "tflite-dynamic")
+

@@ -1,4 +1,4 @@
-"""Core ML .mlpackage (mlprogram, iOS 17+): W8A8 from the int8 program, and a weight-only int8 variant.
+"""Core ML .mlpackage (mlprogram, iOS 17+): W8A8 from the int8 program, a weight-only int8 variant and float16.
 
 coremltools writes random item UUIDs into Manifest.json, today's date into the model's metadata and protobuf maps
 in hash order; `_save` fixes all three so that the same program gives the same package bytes. It also writes
@@ -115,3 +115,16 @@ class CoremlExportWeights8(Pass):
         with _quiet():
             _save(_named(cto.linear_quantize_weights(_convert(load_program(src)), config=config), ctx.model.outputs),
                   dst)
+
+
+class CoremlExportFp16(Pass):
+    """Float16 weights and compute (coremltools' default precision for an mlprogram): what the Neural Engine and
+    the GPU run."""
+    name = "coreml-export-fp16"
+    version = 1
+    source = "pt2"
+    target = "coreml-fp16"
+
+    def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
+        with _quiet():
+            _save(_named(_convert(load_program(src)), ctx.model.outputs), dst)

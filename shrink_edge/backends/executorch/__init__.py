@@ -9,7 +9,8 @@ from .lower import (ExecutorchLowerCoreml, ExecutorchLowerEthosU, ExecutorchLowe
 
 BACKEND = Backend(
     name="executorch",
-    formats=(Format("executorch", ".pte", quantized=False), Format("executorch-int8", ".int8.pte"),
+    formats=(Format("executorch", ".pte", quantized=False, activations="float32"),
+             Format("executorch-int8", ".int8.pte"),
              Format("executorch-coreml-int8", ".coreml.int8.pte"), Format("executorch-ethos-u-int8", ".ethos-u.int8.pte"),
              Format("executorch-tosa-int8", ".tosa.int8.pte")),
     passes=(ExecutorchLowerFloat(), ExecutorchLowerInt8(), ExecutorchLowerCoreml(), ExecutorchLowerEthosU(),

@@ -55,6 +55,22 @@ def _float_ops(path: Path) -> list[tuple[dict, bool]]:
             for op in ops if any(dtypes.get(i) == np.float32 for i in [*op["inputs"], *op["outputs"]] if i in values)]
 
 
+def _int16_ops(path: Path) -> list[str]:
+    """The ops whose outputs are int16 activations (a 16x8 file), each as OP or OP xN."""
+    interpreter = inspector(path)
+    dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    return _counted([op["op_name"] for op in interpreter._get_ops_details()
+                     if any(dtypes.get(i) == np.int16 for i in op["outputs"])])
+
+
+def _float16_weights(path: Path) -> set[int]:
+    """The DEQUANTIZE ops that widen a float16 constant (the GPU delegate reads the float16 values)."""
+    interpreter = inspector(path)
+    dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+    return {op["index"] for op in interpreter._get_ops_details()
+            if op["op_name"] == "DEQUANTIZE" and dtypes.get(op["inputs"][0]) == np.float16}
+
+
 def _counted(names: list[str]) -> list[str]:
     found: dict[str, int] = {}
     for name in names:
@@ -64,8 +80,15 @@ def _counted(names: list[str]) -> list[str]:
 
 def facts(path: Path) -> dict:
     """Which ops the file computes in float (none in a full-int8 model); in a dynamically quantized file
-    (dynamic.py), also the ops with int8 weights whose inputs LiteRT quantizes at run time."""
+    (dynamic.py), also the ops with int8 weights whose inputs LiteRT quantizes at run time; in one with float16
+    weights (fp16.py), how many (each a DEQUANTIZE to float32, not counted as a float op); in a 16x8 one
+    (a16w8.py), the ops that compute int16 activations."""
+    if halves := _float16_weights(path):
+        return {"weights": f"float16 x{len(halves)}",
+                "float_ops": _counted([op["op_name"] for op, _ in _float_ops(path) if op["index"] not in halves])}
     ops = _float_ops(path)
     hybrid = _counted([op["op_name"] for op, is_hybrid in ops if is_hybrid])
     found = {"float_ops": _counted([op["op_name"] for op, is_hybrid in ops if not is_hybrid])}
+    if wide := _int16_ops(path):
+        found = {"activations": "int16", "int16_ops": wide, **found}
     return {"weights": "int8, activations quantized at run time", "int8_ops": hybrid, **found} if hybrid else found

@@ -75,12 +75,16 @@ COMPUTE_OPS = ("MatMul", "FusedMatMul", "Gemm", "Conv", "FusedConv", "Attention"
 def facts(path: Path) -> dict:
     """For an int8 file: how it stores its weights, which picks onnxruntime's kernels (export.weight_option), and
     the ops that run in float. For a dynamic one (dynamic.py): its int8 kernels and the compute ops left in float.
-    Nothing for a float file."""
+    For a float16 one (fp16.py): its float16 weights and which ops this CPU computes in float16. Nothing for a float
+    file."""
     import onnx
 
     from ..shared.qdq import seven_bits, weight_arrays
 
-    weights = weight_arrays(onnx.load(path))
+    model = onnx.load(path)
+    if halves := sum(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer):
+        return {"weights": f"float16 x{halves}", **_float16_compute(path)}
+    weights = weight_arrays(model)
     if weights:
         stored = ", ".join(sorted({str(a.dtype) for a in weights})) + (" (7 bits)" if seven_bits(weights) else "")
         return {"weights": stored, "float_ops": float_ops(path)}
@@ -90,6 +94,29 @@ def facts(path: Path) -> dict:
         return {}
     return {"weights": "int8, activations quantized at run time", "int8_ops": dynamic,
             "float_ops": _counted([op for op in ops if op in COMPUTE_OPS])}
+
+
+def _float16_compute(path: Path) -> dict:
+    """The compute ops onnxruntime's CPU provider runs in float16 and those it widened to float32 at load (it
+    inserts casts around ops without a float16 kernel on this CPU)."""
+    import onnx
+
+    graph = fused_graph(path)
+    half = {t.name for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT16}
+    half |= {v.name for v in graph.input if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16}
+    found = {"float16_ops": [], "float32_ops": []}
+    for node in graph.node:  # in topological order
+        if node.op_type == "Cast":
+            to = next(a.i for a in node.attribute if a.name == "to")
+            if to == onnx.TensorProto.FLOAT16:
+                half.update(node.output)
+            continue
+        reads_half = any(name in half for name in node.input)
+        if reads_half:
+            half.update(node.output)
+        if node.op_type in COMPUTE_OPS:
+            found["float16_ops" if reads_half else "float32_ops"].append(node.op_type)
+    return {k: _counted(v) for k, v in found.items()}
 
 
 def _counted(ops: list[str]) -> list[str]:

@@ -43,7 +43,12 @@ def _reads_weights(op) -> bool:
 
 def facts(path: Path) -> dict:
     """How many convolution/fully-connected layers the CPU plugin runs in int8, and which stay float. A matmul of
-    two activations (attention's scores and context) has no int8 weights to run with: counted apart."""
+    two activations (attention's scores and context) has no int8 weights to run with: counted apart. An IR that
+    stores float16 weights (fp16.py) says how many."""
+    import openvino as ov
+
+    halves = sum(op.get_type_name() == "Constant" and op.get_element_type() == ov.Type.f16
+                 for op in ov.Core().read_model(str(path / "model.xml")).get_ops())
     compiled = _compiled(str(path / "model.xml"))
     int8, other, activation_matmuls = 0, [], 0
     for op in compiled.get_runtime_model().get_ordered_ops():
@@ -57,4 +62,5 @@ def facts(path: Path) -> dict:
             other.append(f"{op.get_friendly_name()} ({precision})")
         else:
             activation_matmuls += 1
-    return {"int8_compute_layers": int8, "float_compute_layers": other, "float_activation_matmuls": activation_matmuls}
+    found = {"int8_compute_layers": int8, "float_compute_layers": other, "float_activation_matmuls": activation_matmuls}
+    return {"weights": f"float16 x{halves}", **found} if halves else found
