@@ -53,12 +53,6 @@ def _factors(u, sigma, v_whitened, rank: int, bias) -> tuple[nn.Linear, nn.Linea
     return down, up
 
 
-def _grams(hf_model, layers, calibration) -> dict:
-    from .gptq import hessians
-
-    return hessians(hf_model, layers, calibration)  # 2 XᵀX / n: the same directions, any scale
-
-
 def _replace(model: nn.Module, name: str, module: nn.Module) -> None:
     parent, _, child = name.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, child, module)
@@ -68,10 +62,11 @@ def factorize(hf_model: nn.Module, calibration: list[list[int]], keep: float, mu
         -> tuple[nn.Module, dict[str, int]]:
     """A copy of the model whose decoder linear layers hold `keep` of their parameters in all (0 < keep < 1), each
     factorized at the rank the budget gives it, and the rank of each (its full rank where it stayed dense)."""
+    from .gptq import hessians
     from .weights import linear_layers
 
     layers = linear_layers(hf_model)
-    grams = _grams(hf_model, layers, calibration)
+    grams = hessians(hf_model, layers, calibration)  # 2 XᵀX / n: any scale whitens alike
     svds = {name: _whitened_svd(m.weight.detach(), grams[name]) for name, m in layers.items()}
     budget = keep * sum(m.weight.numel() for m in layers.values())
     cost = {name: multiple * (m.in_features + m.out_features) for name, m in layers.items()}
@@ -96,10 +91,11 @@ def factorize(hf_model: nn.Module, calibration: list[list[int]], keep: float, mu
 def corrected(hf_model: nn.Module, quantized, calibration: list[list[int]], rank: int) -> nn.Module:
     """The fake-quantized model with, beside each quantized linear layer, rank-`rank` factors of its weight's
     quantization error (whitened by its inputs), themselves rounded to int8 per channel (LQER)."""
+    from .gptq import hessians
     from .weights import fake_quantized, linear_layers, quantize
 
     layers = linear_layers(hf_model)
-    grams = _grams(hf_model, layers, calibration)
+    grams = hessians(hf_model, layers, calibration)  # 2 XᵀX / n: any scale whitens alike
     model = fake_quantized(hf_model, quantized)
     quantized_layers = linear_layers(model)
     for name in quantized.linears:
