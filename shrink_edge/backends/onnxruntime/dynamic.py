@@ -21,6 +21,7 @@ class OnnxQuantizeDynamic(Pass):
     name = "onnx-quantize-dynamic"
     source = "onnx"
     target = "onnx-dynamic"
+    version = 2  # 2: constants folded first (LSTM weights quantized)
 
     def settings(self, ctx: Context) -> dict:
         q = ctx.quantization
@@ -32,12 +33,13 @@ class OnnxQuantizeDynamic(Pass):
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         q = ctx.quantization
-        model = onnx.load(src)
+        model = folded(onnx.load(src))
         logging.disable(logging.WARNING)  # its advice to pre-process, on the root logger; the file is the same
         try:
             with tempfile.TemporaryDirectory() as folder:
-                written = Path(folder) / "model.onnx"
-                quantize_dynamic(src, written, weight_type=QuantType.QInt8, per_channel=q.weights_per_channel,
+                written, source = Path(folder) / "model.onnx", Path(folder) / "folded.onnx"
+                onnx.save(model, source)
+                quantize_dynamic(source, written, weight_type=QuantType.QInt8, per_channel=q.weights_per_channel,
                                  reduce_range=q.weight_bits == 7, op_types_to_quantize=list(OPS),
                                  nodes_to_exclude=kept_float(model, q.keep_float))
                 quantized = onnx.load(written)
@@ -46,6 +48,16 @@ class OnnxQuantizeDynamic(Pass):
         del quantized.metadata_props[:]
         quantized.producer_name, quantized.producer_version = "shrink-edge", ""
         onnx.save(quantized, dst)
+
+
+def folded(model):
+    """The graph with its constant subgraphs computed: the exporter builds an LSTM's weights from the module's by
+    slicing and concatenating them into ONNX's gate order, and onnxruntime's quantizer takes only initializers, so
+    without this every LSTM stayed float (a 3-layer LSTM encoder: LSTM x3 float, 1.43 MB; folded:
+    DynamicQuantizeLSTM x3, 0.39 MB)."""
+    import onnxscript.optimizer
+
+    return onnxscript.optimizer.optimize(model, input_size_limit=1 << 30, output_size_limit=1 << 30)
 
 
 def kept_float(model, layers: tuple[str, ...]) -> list[str]:
