@@ -12,10 +12,14 @@ class OpenVinoExportFp16(Pass):
     name = "openvino-export-fp16"
     source = "onnx"
     target = "openvino-fp16"
-    version = 1
+    version = 2  # 2: the same bytes whatever the source file's name
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
+        import shutil
+
         import openvino as ov
 
+        onnx_file = ctx.scratch / "float.onnx"  # the IR records its source's file name
+        shutil.copyfile(src, onnx_file)
         dst.mkdir()
-        ov.save_model(ov.convert_model(str(src)), str(dst / "model.xml"), compress_to_fp16=True)
+        ov.save_model(ov.convert_model(str(onnx_file)), str(dst / "model.xml"), compress_to_fp16=True)
