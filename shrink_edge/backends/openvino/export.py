@@ -17,7 +17,7 @@ class OpenVinoExport(Pass):
     name = "openvino-export"
     source = "onnx-int8"
     target = "openvino-int8"
-    version = 5  # 7-bit weights' bias shift corrected; 4: 7-bit weights behind inputs that hold negatives
+    version = 6  # 6: generated names numbered by position; 5: 7-bit bias shift corrected; 4: 7-bit weights
 
     def settings(self, ctx: Context) -> dict:
         return {"calibration": ctx.calibration.digest(), "samples": ctx.quantization.calibration_samples}
@@ -28,7 +28,7 @@ class OpenVinoExport(Pass):
         import onnx
 
         from ..shared.qdq import unshared_weight_parameters, weights_as
-        from .ir import compact
+        from .ir import canonical_names, compact
         from .overflow import seven_bit_weights
 
         proto = onnx.load(src)
@@ -41,4 +41,5 @@ class OpenVinoExport(Pass):
         dst.mkdir()
         model = ov.convert_model(str(onnx_file))
         compact(model)
+        canonical_names(model)
         ov.save_model(model, str(dst / "model.xml"), compress_to_fp16=False)

@@ -12,14 +12,18 @@ class OpenVinoExportFp16(Pass):
     name = "openvino-export-fp16"
     source = "onnx"
     target = "openvino-fp16"
-    version = 2  # 2: the same bytes whatever the source file's name
+    version = 3  # the same bytes in any process: 3: generated names numbered by position; 2: the source's name fixed
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         import shutil
 
         import openvino as ov
 
+        from .ir import canonical_names
+
         onnx_file = ctx.scratch / "float.onnx"  # the IR records its source's file name
         shutil.copyfile(src, onnx_file)
+        model = ov.convert_model(str(onnx_file))
+        canonical_names(model)
         dst.mkdir()
-        ov.save_model(ov.convert_model(str(onnx_file)), str(dst / "model.xml"), compress_to_fp16=True)
+        ov.save_model(model, str(dst / "model.xml"), compress_to_fp16=True)

@@ -69,3 +69,19 @@ def compact(model) -> dict[str, int]:
     changes = {"scalar_ranges": scalar_ranges(model), "repeated_fake_quantizes": repeated_fake_quantizes(model)}
     model.validate_nodes_and_infer_types()
     return changes
+
+
+def canonical_names(model) -> int:
+    """Rename the ops OpenVINO named from a process-wide counter (`Reshape_18756`, also on the constant it folded a
+    Reshape into: the number depends on what the process converted before) by their position, so that the same
+    model gives the same IR bytes in any process. Inputs and outputs keep their names. Returns how many."""
+    import re
+
+    renamed = 0
+    for i, op in enumerate(model.get_ordered_ops()):
+        generated = re.fullmatch(r"([A-Z][A-Za-z0-9]*)_\d+", op.get_friendly_name())
+        if generated and op.get_type_name() not in ("Parameter", "Result"):
+            op.set_friendly_name(f"{generated.group(1)}_{i}")
+            renamed += 1
+    return renamed
+
