@@ -55,6 +55,7 @@ class LanguageModels:
     session: Callable[..., object]
     facts: Callable[[Path], dict]
     unsupported: Callable[..., str | None] | None = None  # why its converter cannot take this model (None: it can)
+    unsupported_scheme: Callable[..., str | None] | None = None  # (Scheme) -> why its format cannot hold its weights
     second_opinion: Callable[..., dict] | None = None  # (path, prompts, reference continuations) -> more figures
     read_back: Callable[..., dict] | None = None  # (path, model, quantized) -> the file's weights against the scheme
     device_session: ModuleType | None = None  # standalone (numpy + runtime) module whose Session runs on adb devices

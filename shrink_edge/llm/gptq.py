@@ -38,11 +38,15 @@ def hessians(hf_model: nn.Module, layers: dict[str, nn.Linear], calibration: lis
     return {name: (sums[name] / max(counts[name], 1)).float() for name in layers}
 
 
-def gptq(weight: torch.Tensor, hessian: torch.Tensor, scales: torch.Tensor, bits: int, block: int) -> torch.Tensor:
+def gptq(weight: torch.Tensor, hessian: torch.Tensor, scales: torch.Tensor, bits: int, block: int,
+         zeros: torch.Tensor | None = None) -> torch.Tensor:
     """The integers [out, blocks*block] (int8, zero-padded like weights.quantize) for `weight` [out, in] with the
-    given scales [out, blocks]."""
+    given scales [out, blocks] (and zero points, codes then 0..2^bits-1)."""
     out, inputs = weight.shape
-    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    if zeros is None:
+        low, high, zeros = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1, torch.zeros_like(scales)
+    else:
+        low, high = 0, 2 ** bits - 1
     w = weight.detach().float().clone()
     h = hessian.clone()
     dead = torch.diag(h) == 0  # inputs that never fire: any integer will do, round-to-nearest keeps them
@@ -51,20 +55,21 @@ def gptq(weight: torch.Tensor, hessian: torch.Tensor, scales: torch.Tensor, bits
     w, h = w[:, order], h[order][:, order]
     h += DAMPING * torch.mean(torch.diag(h)) * torch.eye(inputs)
     inverse = torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(h)), upper=True)
-    column_scales = scales[:, order // block]  # each column's block scale, in the new order
+    column_scales = scales[:, order // block]  # each column's block scale and zero point, in the new order
+    column_zeros = zeros.float()[:, order // block]
     codes = torch.zeros(out, inputs)
     for start in range(0, inputs, BLOCK):
         end = min(start + BLOCK, inputs)
         chunk, errors = w[:, start:end].clone(), torch.zeros(out, end - start)
         local = inverse[start:end, start:end]
         for i in range(end - start):
-            s = column_scales[:, start + i]
-            q = torch.clamp(torch.round(chunk[:, i] / s), low, high)
+            s, z = column_scales[:, start + i], column_zeros[:, start + i]
+            q = torch.clamp(torch.round(chunk[:, i] / s) + z, low, high)
             codes[:, start + i] = q
-            error = (chunk[:, i] - q * s) / local[i, i]
+            error = (chunk[:, i] - (q - z) * s) / local[i, i]
             chunk[:, i:] -= error[:, None] * local[i, i:][None, :]
             errors[:, i] = error
         w[:, end:] -= errors @ inverse[start:end, end:]
-    padded = torch.zeros(out, scales.shape[1] * block, dtype=torch.int8)
+    padded = zeros.to(torch.int8).repeat_interleave(block, 1)  # padding holds the zero point: value 0
     padded[:, order] = codes.to(torch.int8)
     return padded

@@ -6,7 +6,14 @@ channel), with a positive scale (XNNPACK, LiteRT and Core ML refuse others): per
 the element of largest magnitude on the last code (|max|/7 for int4) or one past it (|max|/8, as llama.cpp's Q4_0
 does for a negative extreme, clipping a positive one), the one with the smaller squared error. Scales are rounded to
 float16, which every format stores exactly. A row whose length the group does not divide is padded with zeros (code
-0, value 0), never skipped."""
+0, value 0), never skipped.
+
+An `-asym` int4 scheme gives each block an integer zero point too: codes 0..15, value = scale * (code - zero), the
+16 levels spread over the block's own range (always holding 0) instead of a range symmetric about 0, which a block
+whose weights lean to one side wastes half of. It is the layout of onnxruntime's MatMulNBits zero points, OpenVINO's
+u4 with a u4 zero point, Core ML's offset; llama.cpp's Q4_1 stores the same value as scale * code + min, with min =
+-scale * zero rounded to float16 (off by at most 2^-11 of it). ExecuTorch's XNNPACK and LiteRT take symmetric blocks
+only."""
 from __future__ import annotations
 
 import re
@@ -29,73 +36,85 @@ class Scheme:
                                     # the scheme's blocks
     algorithm: str = "rtn"          # ALGORITHMS; the scales are round-to-nearest's either way
     keep_int8: int = 0              # int4 only: the most sensitive linear layers kept int8 per channel
+    asymmetric: bool = False        # int4 only: a zero point per block (the linear layers; tables stay symmetric)
 
     @property
     def name(self) -> str:
         if not self.bits:
             return "float"
-        suffix = ("" if self.algorithm == "rtn" else f"-{self.algorithm}") + \
+        suffix = ("-asym" if self.asymmetric else "") + ("" if self.algorithm == "rtn" else f"-{self.algorithm}") + \
             (f"-mixed{self.keep_int8}" if self.keep_int8 else "") + ("-emb4" if self.embedding_bits == 4 else "")
         return f"int{self.bits}" + (f"-g{self.group}" if self.group else "-channel") + suffix
 
     @staticmethod
     def parse(text: str, embedding_bits: int = 8) -> "Scheme":
         """'float', 'int8-channel', 'int8-g32', 'int4-g32', 'int4-g64', 'int4-g128', 'int4-channel', each of the
+        int4 ones with '-asym' after the group for a zero point per block ('int4-g32-asym'), each of the
         integer ones with '-gptq' after it for GPTQ's integers ('int4-g32-gptq'), and the int4 ones with '-mixedN'
         next for the N linear layers most sensitive to int4 kept int8 ('int4-g32-gptq-mixed4'), and the int4 ones
         with '-emb4' last for an int4 embedding table (and output layer) in the scheme's blocks, instead of int8 per
         row ('int4-g64-gptq-emb4')."""
         if text == "float":
             return Scheme(0, None, 0)
-        match = re.fullmatch(r"int([48])-(?:g(\d+)|channel)(?:-(gptq))?(?:-mixed(\d+))?(-emb4)?", text)
-        if not match or (match[2] and int(match[2]) not in (16, 32, 64, 128, 256)) \
-                or (match[4] and (match[1] != "4" or int(match[4]) < 1)) or (match[5] and match[1] != "4"):
+        match = re.fullmatch(r"int([48])-(?:g(\d+)|channel)(-asym)?(?:-(gptq))?(?:-mixed(\d+))?(-emb4)?", text)
+        if not match or (match[2] and int(match[2]) not in (16, 32, 64, 128, 256)) or (match[3] and match[1] != "4") \
+                or (match[5] and (match[1] != "4" or int(match[5]) < 1)) or (match[6] and match[1] != "4"):
             raise UserError(f"unknown weight scheme '{text}'; give float, int8-channel, int8-g32, int4-g32, int4-g64, "
-                            "int4-g128 or int4-channel, optionally with -gptq (int4-g32-gptq), and for int4 -mixedN "
+                            "int4-g128 or int4-channel, optionally with -gptq (int4-g32-gptq), and for int4 -asym (int4-g32-asym-gptq: a "
+                            "zero point per block), -mixedN "
                             "(int4-g32-gptq-mixed4: the 4 most sensitive layers int8) and -emb4 (int4-g64-gptq-emb4: "
                             "an int4 embedding table)")
-        return Scheme(int(match[1]), int(match[2]) if match[2] else None, 4 if match[5] else embedding_bits,
-                      match[3] or "rtn", int(match[4] or 0))
+        return Scheme(int(match[1]), int(match[2]) if match[2] else None, 4 if match[6] else embedding_bits,
+                      match[4] or "rtn", int(match[5] or 0), bool(match[3]))
 
 
 @dataclass
 class QuantizedWeight:
-    """W ≈ scale * codes, blockwise along the inputs: codes [out, blocks*block] (int8 holding int4 or int8 values,
-    zero-padded), scales [out, blocks] float32 (float16-exact)."""
+    """W ≈ scale * (codes - zeros), blockwise along the inputs: codes [out, blocks*block] (int8 holding int4 or int8
+    values, zero-padded; 0..15 where there are zero points), scales [out, blocks] float32 (float16-exact), zeros
+    [out, blocks] int8 (0..15) or None (symmetric: 0)."""
     codes: torch.Tensor
     scales: torch.Tensor
     bits: int
     block: int
     in_features: int
+    zeros: torch.Tensor | None = None
 
     def dequantize(self) -> torch.Tensor:
         out = self.codes.shape[0]
-        blocks = self.codes.float().view(out, -1, self.block) * self.scales[:, :, None]
-        return blocks.view(out, -1)[:, : self.in_features]
+        blocks = self.codes.float().view(out, -1, self.block)
+        if self.zeros is not None:
+            blocks = blocks - self.zeros.float()[:, :, None]
+        return (blocks * self.scales[:, :, None]).view(out, -1)[:, : self.in_features]
 
     @property
     def bytes(self) -> int:
-        """Stored size: the codes at `bits` each plus a float16 scale per block."""
-        return self.codes.numel() * self.bits // 8 + self.scales.numel() * 2
+        """Stored size: the codes at `bits` each plus a float16 scale (and a zero point at `bits`) per block."""
+        zeros = 0 if self.zeros is None else self.zeros.numel() * self.bits / 8
+        return int(self.codes.numel() * self.bits // 8 + self.scales.numel() * 2 + zeros)
 
 
-def fingerprint(codes, scales) -> str:
-    """A weight's integers and scales as one digest (int8 codes, float16 scales), to compare what a file holds
-    with what the scheme computed."""
+def fingerprint(codes, scales, zeros=None) -> str:
+    """A weight's integers, scales and zero points as one digest (int8 codes, float16 scales, int8 zero points), to
+    compare what a file holds with what the scheme computed."""
     import hashlib
 
     import numpy as np
 
-    return hashlib.sha256(np.asarray(codes, np.int8).tobytes() + np.asarray(scales, np.float16).tobytes()).hexdigest()
+    held = np.asarray(codes, np.int8).tobytes() + np.asarray(scales, np.float16).tobytes()
+    return hashlib.sha256(held + (b"" if zeros is None else np.asarray(zeros, np.int8).tobytes())).hexdigest()
 
 
-def quantize(weight: torch.Tensor, bits: int, group: int | None) -> QuantizedWeight:
+def quantize(weight: torch.Tensor, bits: int, group: int | None, asymmetric: bool = False) -> QuantizedWeight:
     out, inputs = weight.shape
     block = group or inputs
     padded = -(-inputs // block) * block
     w = torch.zeros(out, padded)
     w[:, :inputs] = weight.detach().float()
     blocks = w.view(out, -1, block)
+    if asymmetric:
+        codes, scales, zeros = _asymmetric(blocks, bits)
+        return QuantizedWeight(codes.view(out, padded), scales, bits, block, inputs, zeros)
     low = -(2 ** (bits - 1))
     largest = blocks.abs().amax(2)
     best = None
@@ -111,6 +130,32 @@ def quantize(weight: torch.Tensor, bits: int, group: int | None) -> QuantizedWei
             best = (torch.where(better[:, :, None], codes, best[0]), torch.where(better, scales, best[1]), None)
     codes, scales = best[0].to(torch.int8), best[1]
     return QuantizedWeight(codes.view(out, padded), scales, bits, block, inputs)
+
+
+SHRINKS = (1.0, 0.95, 0.9, 0.85, 0.8)  # asymmetric ranges tried, as fractions of the block's own (llama.cpp's
+                                       # Q4_1/Q4_K search clips the extremes the same way)
+
+
+def _asymmetric(blocks: torch.Tensor, bits: int):
+    """Per block, of the ranges SHRINKS makes of [min(w, 0), max(w, 0)] about its middle, the one whose codes
+    (0..2^bits-1 about an integer zero point) give the smallest squared error."""
+    levels = 2 ** bits - 1
+    low, high = blocks.amin(2).clamp(max=0), blocks.amax(2).clamp(min=0)
+    best = None
+    for shrink in SHRINKS:
+        middle, width = (low + high) / 2, (high - low) * shrink
+        scales = (width / levels).half().float()
+        scales = torch.where(scales == 0, torch.ones_like(scales), scales)  # an all-zero block
+        zeros = torch.clamp(torch.round((width / 2 - middle) / scales), 0, levels)
+        codes = torch.clamp(torch.round(blocks / scales[:, :, None]) + zeros[:, :, None], 0, levels)
+        error = ((codes - zeros[:, :, None]) * scales[:, :, None] - blocks).pow(2).sum(2)
+        if best is None:
+            best = (codes, scales, zeros, error)
+            continue
+        better = error < best[3]
+        best = (torch.where(better[:, :, None], codes, best[0]), torch.where(better, scales, best[1]),
+                torch.where(better, zeros, best[2]), torch.minimum(error, best[3]))
+    return best[0].to(torch.int8), best[1], best[2].to(torch.int8)
 
 
 def linear_layers(module: nn.Module) -> dict[str, nn.Linear]:
@@ -156,7 +201,7 @@ def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[i
     if not scheme.bits:
         return QuantizedModel(scheme, {}, None, None, tied)
     layers = linear_layers(hf_model)
-    linears = {name: quantize(m.weight, scheme.bits, scheme.group) for name, m in layers.items()}
+    linears = {name: quantize(m.weight, scheme.bits, scheme.group, scheme.asymmetric) for name, m in layers.items()}
     embedding = lm_head = None
     if scheme.embedding_bits:
         group = scheme.group if scheme.embedding_bits == 4 else None
@@ -172,7 +217,7 @@ def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[i
         products = {**layers, **({"lm_head": hf_model.get_output_embeddings()} if head and head.bits == 4 else {})}
         for name, h in gptq.hessians(hf_model, products, calibration).items():
             q = linears[name] if name in linears else head
-            q.codes = gptq.gptq(products[name].weight, h, q.scales, q.bits, q.block)
+            q.codes = gptq.gptq(products[name].weight, h, q.scales, q.bits, q.block, q.zeros)
     kept = []
     if scheme.keep_int8:
         from .sensitivity import ranked

@@ -74,6 +74,10 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
     runnable, refused = _runnable(members, lm)
     if not runnable:
         raise UserError("no target can take this model: " + "; ".join(refused))
+    runnable, schemes_refused = _storable(runnable)
+    if not runnable:
+        raise UserError("no target can hold these weights: " + "; ".join(schemes_refused))
+    refused += schemes_refused
     out.mkdir(parents=True, exist_ok=True)
     scratch = out / ".shrink-edge-llm"
     shutil.rmtree(scratch, ignore_errors=True)
@@ -143,6 +147,19 @@ def _runnable(members, lm) -> tuple[list, list[str]]:
         else:
             runnable.append(member)
     return runnable, refused
+
+
+def _storable(members) -> tuple[list, list[str]]:
+    """The members with only the schemes their format can hold (those with none left dropped), and a line for each
+    scheme refused."""
+    kept, refused = [], []
+    for member in members:
+        check = BACKENDS[member.runtime].llm.unsupported_scheme
+        reasons = {name: check(Scheme.parse(name)) if check else None for name in member.schemes}
+        refused += [f"{member.name} {name}: {reason}" for name, reason in reasons.items() if reason]
+        if schemes := tuple(name for name, reason in reasons.items() if not reason):
+            kept.append(replace(member, schemes=schemes))
+    return kept, refused
 
 
 def _between(predicted: dict) -> dict:

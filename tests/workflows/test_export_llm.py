@@ -104,6 +104,30 @@ def test_mixed_precision_and_an_int4_table_reach_every_runtime(tiny_lm, tmp_path
     assert report["agreement_between_runtimes"]["int4-g32-gptq-mixed2-emb4"]["min_agreement"] >= 0.9
 
 
+def test_asymmetric_int4_reaches_the_runtimes_that_store_zero_points(tiny_lm, tmp_path):
+    """--scheme int4-g32-asym-gptq: a zero point per block in MatMulNBits (onnxruntime, and OpenVINO from the same
+    graph), llama.cpp's Q4_1, Core ML's offset; the files agree with each other, and ExecuTorch and LiteRT, whose
+    XNNPACK int4 has one zero point per tensor, are refused in a line each while the others are written."""
+    scheme = "int4-g32-asym-gptq"
+    result = run_cli("export", "--target", "llm-all", "--model", tiny_lm, "--out", tmp_path, "--json",
+                     "--scheme", scheme)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    rows = {a["target"]: a for a in report["artifacts"]}
+    assert set(rows) == {"llm-gguf", "llm-onnx", "llm-onnx-weight-only", "llm-openvino", "llm-coreml"}
+    assert sorted(line.split(":")[0] for line in report["refused"]) == [f"llm-executorch {scheme}",
+                                                                         f"llm-litert {scheme}"]
+    assert all("zero point" in line for line in report["refused"])
+    for a in rows.values():
+        assert a["budget_broken"] == [] and a["facts"]["matmul_float"] == 0, a
+    assert rows["llm-gguf"]["facts"]["ggml_types"]["Q4_1"] == 14
+    assert rows["llm-onnx"]["facts"]["matmul_zero_points"] == 14
+    assert rows["llm-coreml"]["facts"]["weights_as_scheme"]  # codes, scales and offsets read back
+    ratios = [a["perplexity_ratio"] for t, a in rows.items() if t != "llm-coreml"]
+    assert max(ratios) - min(ratios) < 0.01, ratios
+    assert report["agreement_between_runtimes"][scheme]["min_agreement"] >= 0.97
+
+
 @pytest.mark.skipif(platform.system() == "Darwin", reason="Core ML runs on macOS")
 def test_generate_from_core_ml_says_it_needs_macos(exported):
     _, out = exported

@@ -2,7 +2,8 @@
 `input_ids` [1, T] and `causal_mask` [1, 1, T, P+T], output `logits`, the KV cache as float16 states
 (llm/decoder.StateCacheDecoder), compute in float16. Each weight the scheme quantized is a
 constexpr_blockwise_shift_scale op holding the scheme's own integers and float16 scales (int4 in blocks or int8 per
-row; the token embedding, tied to the output layer, int8 per row), put in place of the converter's float constant.
+row; the token embedding, tied to the output layer, int8 per row; an asymmetric scheme's uint4 codes with its uint4
+zero points as the op's offset), put in place of the converter's float constant.
 
 Prediction needs macOS: elsewhere the package is converted, saved and read back, its states and weights checked
 against the scheme (every quantized weight's integers equal to the scheme's), and the run is skipped with that
@@ -60,8 +61,11 @@ def _int_weights(table: dict):
                         if codes.shape != value.shape:
                             raise ValueError(f"a weight of {value.shape[1]} inputs is not a multiple "
                                              f"of the group {q.block} that Core ML's blocks need")
-                        data = codes.astype(types.np_int4_dtype if q.bits == 4 else np.int8)
-                        new = mb.constexpr_blockwise_shift_scale(data=data, scale=q.scales.numpy().astype(np.float16),
+                        kind = types.np_uint4_dtype if q.zeros is not None else \
+                            types.np_int4_dtype if q.bits == 4 else np.int8
+                        offset = {} if q.zeros is None else {"offset": q.zeros.numpy().astype(kind)}
+                        new = mb.constexpr_blockwise_shift_scale(data=codes.astype(kind),
+                                                                 scale=q.scales.numpy().astype(np.float16), **offset,
                                                                  before_op=op, name=op.name + "_quantized")
                         op.enclosing_block.replace_uses_of_var_after_op(anchor_op=op, old_var=op.outputs[0],
                                                                        new_var=new, force_replace=True)
@@ -126,7 +130,8 @@ def facts(path: Path) -> dict:
                 kind, bits = "float", source.outputs[0].val.size * 16
             else:
                 width = source.data.dtype.get_bitwidth()
-                kind, bits = f"int{width}", source.data.val.size * width + source.scale.val.size * 16
+                offset = 0 if source.offset is None else source.offset.val.size * width
+                kind, bits = f"int{width}", source.data.val.size * width + source.scale.val.size * 16 + offset
             if op.op_type == "gather":
                 embedding = kind
             else:
@@ -148,9 +153,10 @@ def read_back(path: Path, model, quantized) -> dict:
         program = _program(path)
     from ...llm.weights import fingerprint
 
-    expected = sorted(fingerprint(q.codes.numpy(), q.scales.numpy()) for q in
-                      (*quantized.linears.values(), quantized.embedding, quantized.lm_head) if q is not None)
-    found = sorted(fingerprint(op.data.val, op.scale.val) for function in program.functions.values()
+    expected = sorted(fingerprint(q.codes.numpy(), q.scales.numpy(), None if q.zeros is None else q.zeros.numpy())
+                      for q in (*quantized.linears.values(), quantized.embedding, quantized.lm_head) if q is not None)
+    found = sorted(fingerprint(op.data.val, op.scale.val, None if op.offset is None else op.offset.val)
+                   for function in program.functions.values()
                    for op in function.operations if op.op_type == "constexpr_blockwise_shift_scale")
     return {"weights_as_scheme": expected == found}
 

@@ -166,4 +166,11 @@ def facts(path: Path) -> dict:
                            "elsewhere, KV cache float32"}
 
 
-LLM = LanguageModels(suffix=".pte", write=write, session=Session, facts=facts)
+def unsupported_scheme(scheme) -> str | None:
+    if scheme.asymmetric:
+        return ("XNNPACK's int4 blocks take one zero point per tensor (ExecuTorch defines them with 8), not one per "
+                "block: give a symmetric scheme (int4-g32-gptq)")
+    return None
+
+
+LLM = LanguageModels(suffix=".pte", write=write, session=Session, facts=facts, unsupported_scheme=unsupported_scheme)

@@ -311,6 +311,14 @@ def facts(path: Path) -> dict:
                            "KV cache float32"}
 
 
+def unsupported_scheme(scheme) -> str | None:
+    if scheme.asymmetric:
+        return ("LiteRT's XNNPACK delegate defines blockwise int4 weights with zero point 0, so a zero point per "
+                "block has no kernel: give a symmetric scheme (int4-g32-gptq)")
+    return None
+
+
 LLM = LanguageModels(suffix=".tflite", write=write, session=llm_session.Session, facts=facts,
+                     unsupported_scheme=unsupported_scheme,
                      second_opinion=second_opinion, read_back=read_back, device_session=llm_session,
                      requires=("transformers", "litert_lm_builder"))

@@ -1,7 +1,8 @@
 """A decoder LM as GGUF, written from the scheme's integers (never re-quantized): ggml's Q4_0 and Q8_0 hold
 symmetric codes in blocks of 32 with a float16 scale each, so int4 and int8 in blocks of 32, 64, 128 or per output
 channel are stored exactly (a coarser block repeats its scale over its 32-blocks), as long as a row's width is a
-multiple of 32. Llama-family weights get
+multiple of 32. Asymmetric int4 (a zero point per block) is Q4_1: codes 0..15, a float16 scale d and a float16
+minimum m = -d * zero, the value d * code + m (m rounded to float16: within 2^-11 of it). Llama-family weights get
 llama.cpp's Q/K row permutation (its RoPE pairs dimensions i and i+1, Hugging Face's i and i+d/2); Qwen2/Qwen3 keep
 theirs (NEOX RoPE)."""
 from __future__ import annotations
@@ -44,18 +45,25 @@ def _permute(rows: np.ndarray, heads: int) -> np.ndarray:
 
 
 def _blocks(q, rows_order=None) -> tuple[np.ndarray, int]:
-    """Q4_0 / Q8_0 bytes [out, K/32 * block bytes] from a QuantizedWeight."""
+    """Q4_0 / Q4_1 / Q8_0 bytes [out, K/32 * block bytes] from a QuantizedWeight."""
     import gguf
 
     if q.block % BLOCK or q.in_features % BLOCK:
         raise ValueError(f"blocks of {q.block} over {q.in_features} inputs are not whole blocks of 32 (Q4_0/Q8_0)")
     codes = q.codes.numpy()[:, : q.in_features].astype(np.int16)
     scales = np.repeat(q.scales.numpy(), q.block // BLOCK, axis=1)[:, : q.in_features // BLOCK]
+    zeros = None if q.zeros is None else np.repeat(q.zeros.numpy(), q.block // BLOCK, axis=1)[:, : q.in_features // BLOCK]
     if rows_order is not None:
         codes, scales = codes[rows_order], scales[rows_order]
+        zeros = None if zeros is None else zeros[rows_order]
     out = codes.shape[0]
     d = scales.astype(np.float16).view(np.uint8).reshape(out, -1, 2)
     blocks = codes.reshape(out, -1, BLOCK)
+    if zeros is not None:  # Q4_1: d, m = -d * zero, then the codes as Q4_0 packs them
+        m = (-scales * zeros).astype(np.float16).view(np.uint8).reshape(out, -1, 2)
+        unsigned = blocks.astype(np.uint8)
+        packed = unsigned[:, :, :16] | (unsigned[:, :, 16:] << 4)
+        return np.concatenate([d, m, packed], axis=2).reshape(out, -1), gguf.GGMLQuantizationType.Q4_1
     if q.bits == 4:
         unsigned = (blocks + 8).astype(np.uint8)
         packed = unsigned[:, :, :16] | (unsigned[:, :, 16:] << 4)
@@ -138,9 +146,11 @@ def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
 def _file_type(quantized) -> int:
     import gguf
 
-    bits = quantized.scheme.bits
+    scheme = quantized.scheme
+    if scheme.asymmetric:
+        return gguf.LlamaFileType.MOSTLY_Q4_1
     return {0: gguf.LlamaFileType.ALL_F32, 4: gguf.LlamaFileType.MOSTLY_Q4_0,
-            8: gguf.LlamaFileType.MOSTLY_Q8_0}[bits]
+            8: gguf.LlamaFileType.MOSTLY_Q8_0}[scheme.bits]
 
 
 def _tokenizer(writer, model) -> None:

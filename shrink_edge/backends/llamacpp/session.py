@@ -38,14 +38,16 @@ def facts(path: Path) -> dict:
 
     reader = gguf.GGUFReader(str(path))
     counts: dict[str, int] = {}
+    stored = elements = 0
     for t in reader.tensors:
         if len(t.shape) == 2 or (len(t.shape) > 1 and min(t.shape) > 1):
             counts[t.tensor_type.name] = counts.get(t.tensor_type.name, 0) + 1
+            stored, elements = stored + int(t.n_bytes), elements + int(t.n_elements)
     int4 = sum(v for k, v in counts.items() if k.startswith(("Q4", "IQ4")))
     int8 = sum(v for k, v in counts.items() if k.startswith("Q8"))
     floats = sum(v for k, v in counts.items() if k in ("F32", "F16", "BF16"))
     return {"matmul_int4": int4, "matmul_int8": int8, "matmul_float": floats,
             "matmul_other": sum(counts.values()) - int4 - int8 - floats,  # Q5_0, Q6_K, ...: see ggml_types
-            "ggml_types": counts,
+            "ggml_types": counts, "bits_per_weight": round(8 * stored / max(elements, 1), 3),  # as the file stores them
             "activations": "float32, KV cache float32; quantized matrix products take 8-bit activations "
                            "(ggml's Q8 blocks of 32) at run time"}

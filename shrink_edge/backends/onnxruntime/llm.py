@@ -110,6 +110,7 @@ def facts(path: Path) -> dict:
     inits = {i.name: i.data_type for i in graph.initializer}
     producers = {o: n for n in graph.node for o in n.output}
     counts = {"int4": 0, "int8": 0, "float": 0}
+    zero_points = sum(n.op_type == "MatMulNBits" and len(n.input) > 3 and bool(n.input[3]) for n in graph.node)
     levels = {a.i for n in graph.node if n.op_type == "MatMulNBits" for a in n.attribute if a.name == "accuracy_level"}
     for node in graph.node:
         if node.op_type == "MatMulNBits":
@@ -123,7 +124,7 @@ def facts(path: Path) -> dict:
     activations = ("int8 per block at run time in MatMulNBits (accuracy_level 4)" if levels == {4} else
                    "float32 (accuracy_level 0: weight-only)" if levels <= {0} else f"accuracy_level {sorted(levels)}")
     return {"matmul_int4": counts["int4"], "matmul_int8": counts["int8"], "matmul_float": counts["float"],
-            "activations": activations}
+            "matmul_zero_points": zero_points, "activations": activations}
 
 
 LLM = LanguageModels(suffix=".onnx", write=write, session=llm_session.Session, facts=facts,

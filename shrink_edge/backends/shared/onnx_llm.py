@@ -98,23 +98,29 @@ def pack(float_path: Path, hf_model, quantized, path: Path) -> None:
     onnx.save(model, path)
 
 
-def _kernel_blocks(q) -> tuple[np.ndarray, np.ndarray, int]:
-    """Codes [out, K'] and scales [out, K'/block] in blocks the com.microsoft kernels take (powers of two, 16 or
-    more): the scheme's own, or one block per row split into blocks of 32 with its scale repeated (exact), or,
-    where the row is no multiple of 32, that row padded with zeros to a power of two."""
+def _kernel_blocks(q) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+    """Codes [out, K'], scales and zero points (or None) [out, K'/block] in blocks the com.microsoft kernels take
+    (powers of two, 16 or more): the scheme's own, or one block per row split into blocks of 32 with its scale and
+    zero point repeated (exact), or, where the row is no multiple of 32, that row padded (value 0) to a power of
+    two."""
     codes, scales, block = q.codes.numpy(), q.scales.numpy(), q.block
+    zeros = None if q.zeros is None else q.zeros.numpy()
     if block >= 16 and not block & (block - 1):
-        return codes, scales, block
+        return codes, scales, zeros, block
     if q.in_features % 32 == 0:
-        return codes[:, : q.in_features], np.repeat(scales, q.in_features // 32, axis=1), 32
+        repeat = q.in_features // 32
+        return codes[:, : q.in_features], np.repeat(scales, repeat, axis=1), \
+            None if zeros is None else np.repeat(zeros, repeat, axis=1), 32
     block = max(16, 1 << (block - 1).bit_length())
-    return np.pad(codes, ((0, 0), (0, block - codes.shape[1]))), scales, block
+    pad = 0 if zeros is None else zeros  # [out, 1]: the padding takes the row's zero point
+    padding = np.broadcast_to(np.asarray(pad, codes.dtype), (codes.shape[0], block - codes.shape[1]))
+    return np.concatenate([codes, padding], axis=1), scales, zeros, block
 
 
-def _unsigned(codes: np.ndarray, bits: int) -> np.ndarray:
-    """Codes stored unsigned (+ 2^(bits-1): the com.microsoft kernels' default zero point), int4 two per byte (the
-    first in the low nibble)."""
-    unsigned = (codes.astype(np.int16) + 2 ** (bits - 1)).astype(np.uint8)
+def _unsigned(codes: np.ndarray, bits: int, shift: bool = True) -> np.ndarray:
+    """Codes stored unsigned (symmetric ones + 2^(bits-1): the com.microsoft kernels' default zero point), int4 two
+    per byte (the first in the low nibble)."""
+    unsigned = (codes.astype(np.int16) + (2 ** (bits - 1) if shift else 0)).astype(np.uint8)
     return unsigned[..., 0::2] | (unsigned[..., 1::2] << 4) if bits == 4 else unsigned
 
 
@@ -122,7 +128,7 @@ def _gather_quantized(node, q, graph):
     """Gather(table, ids) -> GatherBlockQuantized on the table's int8 or int4 codes."""
     from onnx import helper, numpy_helper
 
-    codes, scales, block = _kernel_blocks(q)
+    codes, scales, _, block = _kernel_blocks(q)  # tables are symmetric
     if codes.shape[1] != q.in_features:
         raise RuntimeError(f"an embedding width of {q.in_features} is no multiple of 16, which GatherBlockQuantized "
                            "needs")
@@ -138,13 +144,20 @@ def _gather_quantized(node, q, graph):
 def _matmul_nbits(node, q, graph):
     from onnx import helper, numpy_helper
 
-    codes, scales, block = _kernel_blocks(q)
+    codes, scales, zeros, block = _kernel_blocks(q)
     out = codes.shape[0]
-    unsigned = _unsigned(codes.reshape(out, -1, block), q.bits)
+    unsigned = _unsigned(codes.reshape(out, -1, block), q.bits, shift=zeros is None)
     prefix = node.name or node.output[0]
     graph.initializer.extend([numpy_helper.from_array(np.ascontiguousarray(unsigned), f"{prefix}.nbits"),
                               numpy_helper.from_array(scales.astype(np.float32).reshape(-1), f"{prefix}.scales")])
-    return helper.make_node("MatMulNBits", [node.input[0], f"{prefix}.nbits", f"{prefix}.scales"],
+    inputs = [node.input[0], f"{prefix}.nbits", f"{prefix}.scales"]
+    if zeros is not None:  # uint4 two per byte, each row's padded to whole bytes: [out * ceil(blocks / 2)]
+        if zeros.shape[1] % 2:
+            zeros = np.pad(zeros, ((0, 0), (0, 1)))
+        graph.initializer.append(numpy_helper.from_array(_unsigned(zeros, q.bits, shift=False).reshape(-1),
+                                                         f"{prefix}.zero_points"))
+        inputs.append(f"{prefix}.zero_points")
+    return helper.make_node("MatMulNBits", inputs,
                             list(node.output), name=prefix, domain="com.microsoft", K=q.in_features, N=out,
                             bits=q.bits, block_size=block, accuracy_level=0)
 
