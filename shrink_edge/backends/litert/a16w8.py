@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...passes.base import Context, Pass
-from .dynamic import with_recipe
+from .recipes import with_recipe
 
 
 class TfliteExportA16W8(Pass):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...passes.base import Context, Pass
-from .dynamic import with_recipe
+from .recipes import with_recipe
 
 FLOAT16_WEIGHTS = [{
     "regex": ".*",

@@ -40,35 +40,39 @@ def run(interpreter, inputs: dict[str, np.ndarray], tensors: dict[str, dict], pa
 
 def float_ops(path: Path) -> list[str]:
     """The ops that compute in float (a float input or output that is not a constant), each as OP or OP xN."""
-    return _counted([op["op_name"] for op, hybrid in _float_ops(path) if not hybrid])
+    return _counted([op["op_name"] for op, hybrid in _float_ops(_Graph(path)) if not hybrid])
 
 
-def _float_ops(path: Path) -> list[tuple[dict, bool]]:
+class _Graph:
+    """A .tflite's ops and tensor types, read once."""
+
+    def __init__(self, path: Path):
+        interpreter = inspector(path)
+        self.ops = interpreter._get_ops_details()
+        self.dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
+        # a value is made by an op or fed as an input; every other tensor is a constant (weights, shapes)
+        self.values = {i for op in self.ops for i in op["outputs"]} | {d["index"] for d in
+                                                                       interpreter.get_input_details()}
+
+
+def _float_ops(graph: _Graph) -> list[tuple[dict, bool]]:
     """Each op computing in float, and whether it is a hybrid one (int8 constant weights, float values: a
     dynamically quantized file's int8 kernels)."""
-    interpreter = inspector(path)
-    ops = interpreter._get_ops_details()
-    dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
-    # a value is made by an op or fed as an input; every other tensor is a constant (weights, shapes)
-    values = {i for op in ops for i in op["outputs"]} | {d["index"] for d in interpreter.get_input_details()}
+    dtypes, values = graph.dtypes, graph.values
     return [(op, any(dtypes.get(i) == np.int8 for i in op["inputs"] if i >= 0 and i not in values))
-            for op in ops if any(dtypes.get(i) == np.float32 for i in [*op["inputs"], *op["outputs"]] if i in values)]
+            for op in graph.ops
+            if any(dtypes.get(i) == np.float32 for i in [*op["inputs"], *op["outputs"]] if i in values)]
 
 
-def _int16_ops(path: Path) -> list[str]:
+def _int16_ops(graph: _Graph) -> list[str]:
     """The ops whose outputs are int16 activations (a 16x8 file), each as OP or OP xN."""
-    interpreter = inspector(path)
-    dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
-    return _counted([op["op_name"] for op in interpreter._get_ops_details()
-                     if any(dtypes.get(i) == np.int16 for i in op["outputs"])])
+    return _counted([op["op_name"] for op in graph.ops if any(graph.dtypes.get(i) == np.int16 for i in op["outputs"])])
 
 
-def _float16_weights(path: Path) -> set[int]:
+def _float16_weights(graph: _Graph) -> set[int]:
     """The DEQUANTIZE ops that widen a float16 constant (the GPU delegate reads the float16 values)."""
-    interpreter = inspector(path)
-    dtypes = {t["index"]: t["dtype"] for t in interpreter.get_tensor_details()}
-    return {op["index"] for op in interpreter._get_ops_details()
-            if op["op_name"] == "DEQUANTIZE" and dtypes.get(op["inputs"][0]) == np.float16}
+    return {op["index"] for op in graph.ops
+            if op["op_name"] == "DEQUANTIZE" and graph.dtypes.get(op["inputs"][0]) == np.float16}
 
 
 def _counted(names: list[str]) -> list[str]:
@@ -83,12 +87,13 @@ def facts(path: Path) -> dict:
     (dynamic.py), also the ops with int8 weights whose inputs LiteRT quantizes at run time; in one with float16
     weights (fp16.py), how many (each a DEQUANTIZE to float32, not counted as a float op); in a 16x8 one
     (a16w8.py), the ops that compute int16 activations."""
-    if halves := _float16_weights(path):
+    graph = _Graph(path)
+    ops = _float_ops(graph)
+    if halves := _float16_weights(graph):
         return {"weights": f"float16 x{len(halves)}",
-                "float_ops": _counted([op["op_name"] for op, _ in _float_ops(path) if op["index"] not in halves])}
-    ops = _float_ops(path)
+                "float_ops": _counted([op["op_name"] for op, _ in ops if op["index"] not in halves])}
     hybrid = _counted([op["op_name"] for op, is_hybrid in ops if is_hybrid])
     found = {"float_ops": _counted([op["op_name"] for op, is_hybrid in ops if not is_hybrid])}
-    if wide := _int16_ops(path):
+    if wide := _int16_ops(graph):
         found = {"activations": "int16", "int16_ops": wide, **found}
     return {"weights": "int8, activations quantized at run time", "int8_ops": hybrid, **found} if hybrid else found

@@ -13,9 +13,12 @@ BATCH = 250
 
 def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Batches of BATCH samples; one sample at a time for a dynamically quantized file, whose activation ranges are
-    taken per run: as an app runs it, not from the loudest of 250 samples."""
-    sess = session(path)
-    batch = 1 if dynamic(path) else BATCH
+    taken per run (a DynamicQuantizeLinear in the graph): as an app runs it, not from the loudest of 250 samples."""
+    import onnx
+
+    graph = onnx.load(path, load_external_data=False).graph  # read once: the session's options and the batch
+    sess = session(path, graph=graph)
+    batch = 1 if any(n.op_type == "DynamicQuantizeLinear" for n in graph.node) else BATCH
     names = [i.name for i in sess.get_inputs()]
     if (arrays := by_name_else_position(inputs, names)) is None:
         raise RuntimeError(f"{path.name} has inputs {', '.join(names)}; given {', '.join(inputs)}")
@@ -23,13 +26,6 @@ def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     n = len(next(iter(inputs.values())))
     chunks = [sess.run(None, {k: v[i:i + batch] for k, v in feeds.items()}) for i in range(0, n, batch)]
     return {o.name: np.concatenate(parts) for o, parts in zip(sess.get_outputs(), zip(*chunks))}
-
-
-def dynamic(path: Path) -> bool:
-    """Whether the file quantizes activations at run time (dynamic.py)."""
-    import onnx
-
-    return any(n.op_type == "DynamicQuantizeLinear" for n in onnx.load(path, load_external_data=False).graph.node)
 
 
 def fused_graph(path: Path):
