@@ -37,35 +37,41 @@ class Scheme:
     algorithm: str = "rtn"          # ALGORITHMS; the scales are round-to-nearest's either way
     keep_int8: int = 0              # int4 only: the most sensitive linear layers kept int8 per channel
     asymmetric: bool = False        # int4 only: a zero point per block (the linear layers; tables stay symmetric)
+    estimate_scales: bool = False   # the linear layers' scales searched by the error weighted by their inputs
 
     @property
     def name(self) -> str:
         if not self.bits:
             return "float"
-        suffix = ("-asym" if self.asymmetric else "") + ("" if self.algorithm == "rtn" else f"-{self.algorithm}") + \
+        suffix = ("-asym" if self.asymmetric else "") + ("-se" if self.estimate_scales else "") + \
+            ("" if self.algorithm == "rtn" else f"-{self.algorithm}") + \
             (f"-mixed{self.keep_int8}" if self.keep_int8 else "") + ("-emb4" if self.embedding_bits == 4 else "")
         return f"int{self.bits}" + (f"-g{self.group}" if self.group else "-channel") + suffix
 
     @staticmethod
     def parse(text: str, embedding_bits: int = 8) -> "Scheme":
-        """'float', 'int8-channel', 'int8-g32', 'int4-g32', 'int4-g64', 'int4-g128', 'int4-channel', each of the
-        int4 ones with '-asym' after the group for a zero point per block ('int4-g32-asym'), each of the
-        integer ones with '-gptq' after it for GPTQ's integers ('int4-g32-gptq'), and the int4 ones with '-mixedN'
-        next for the N linear layers most sensitive to int4 kept int8 ('int4-g32-gptq-mixed4'), and the int4 ones
-        with '-emb4' last for an int4 embedding table (and output layer) in the scheme's blocks, instead of int8 per
-        row ('int4-g64-gptq-emb4')."""
+        """'float', 'int8-channel', 'int8-g32', 'int4-g32', 'int4-g64', 'int4-g128', 'int4-channel', then in this
+        order: for int4 '-asym' (a zero point per block), for any '-se' (scales estimated on the calibration text)
+        and '-gptq' (GPTQ's integers), for int4 '-mixedN' (the N linear layers most sensitive to int4 kept int8)
+        and '-emb4' (an int4 embedding table and output layer in the scheme's blocks, instead of int8 per row):
+        'int4-g32-asym-se-gptq-mixed4-emb4'."""
         if text == "float":
             return Scheme(0, None, 0)
-        match = re.fullmatch(r"int([48])-(?:g(\d+)|channel)(-asym)?(?:-(gptq))?(?:-mixed(\d+))?(-emb4)?", text)
-        if not match or (match[2] and int(match[2]) not in (16, 32, 64, 128, 256)) or (match[3] and match[1] != "4") \
-                or (match[5] and (match[1] != "4" or int(match[5]) < 1)) or (match[6] and match[1] != "4"):
+        match = re.fullmatch(r"int(?P<bits>[48])-(?:g(?P<group>\d+)|channel)(?P<asym>-asym)?(?P<se>-se)?"
+                             r"(?:-(?P<gptq>gptq))?(?:-mixed(?P<mixed>\d+))?(?P<emb4>-emb4)?", text)
+        int8 = match is not None and match["bits"] == "8"
+        if not match or (match["group"] and int(match["group"]) not in (16, 32, 64, 128, 256)) \
+                or (int8 and (match["asym"] or match["mixed"] or match["emb4"])) \
+                or (match["mixed"] and int(match["mixed"]) < 1):
             raise UserError(f"unknown weight scheme '{text}'; give float, int8-channel, int8-g32, int4-g32, int4-g64, "
-                            "int4-g128 or int4-channel, optionally with -gptq (int4-g32-gptq), and for int4 -asym (int4-g32-asym-gptq: a "
-                            "zero point per block), -mixedN "
+                            "int4-g128 or int4-channel, optionally with -se (scales estimated on the text) and -gptq "
+                            "(int4-g32-se-gptq), and for int4 -asym before them (int4-g32-asym-gptq: a zero point "
+                            "per block), -mixedN "
                             "(int4-g32-gptq-mixed4: the 4 most sensitive layers int8) and -emb4 (int4-g64-gptq-emb4: "
                             "an int4 embedding table)")
-        return Scheme(int(match[1]), int(match[2]) if match[2] else None, 4 if match[6] else embedding_bits,
-                      match[4] or "rtn", int(match[5] or 0), bool(match[3]))
+        return Scheme(int(match["bits"]), int(match["group"]) if match["group"] else None,
+                      4 if match["emb4"] else embedding_bits, match["gptq"] or "rtn", int(match["mixed"] or 0),
+                      bool(match["asym"]), bool(match["se"]))
 
 
 @dataclass
@@ -105,57 +111,70 @@ def fingerprint(codes, scales, zeros=None) -> str:
     return hashlib.sha256(held + (b"" if zeros is None else np.asarray(zeros, np.int8).tobytes())).hexdigest()
 
 
-def quantize(weight: torch.Tensor, bits: int, group: int | None, asymmetric: bool = False) -> QuantizedWeight:
+def quantize(weight: torch.Tensor, bits: int, group: int | None, asymmetric: bool = False,
+             importance: torch.Tensor | None = None) -> QuantizedWeight:
+    """`importance` [in]: each input channel's mean square over the calibration text (scale estimation, `-se`): each
+    block's scale is then searched over a finer grid of ranges (ESTIMATION_GRID) by the squared error weighted by
+    it, which is the error of the layer's output for inputs that do not correlate."""
     out, inputs = weight.shape
     block = group or inputs
     padded = -(-inputs // block) * block
     w = torch.zeros(out, padded)
     w[:, :inputs] = weight.detach().float()
     blocks = w.view(out, -1, block)
-    if asymmetric:
-        codes, scales, zeros = _asymmetric(blocks, bits)
-        return QuantizedWeight(codes.view(out, padded), scales, bits, block, inputs, zeros)
-    low = -(2 ** (bits - 1))
-    largest = blocks.abs().amax(2)
+    weights = None
+    if importance is not None:
+        weights = torch.zeros(padded)
+        weights[:inputs] = importance.float()
+        weights = weights.view(1, -1, block)
+    shrinks = ESTIMATION_GRID if importance is not None else SHRINKS if asymmetric else (1.0,)
+    candidates = (_asymmetric if asymmetric else _symmetric)(blocks, bits, shrinks)
     best = None
-    for levels in (-low - 1, -low):
-        scales = (largest / levels).half().float()
-        scales = torch.where(scales == 0, torch.ones_like(scales), scales)  # an all-zero block: codes 0
-        codes = torch.clamp(torch.round(blocks / scales[:, :, None]), low, -low - 1)
-        error = (codes * scales[:, :, None] - blocks).pow(2).sum(2)
-        if best is None:
-            best = (codes, scales, error)
-        else:
-            better = error < best[2]
-            best = (torch.where(better[:, :, None], codes, best[0]), torch.where(better, scales, best[1]), None)
-    codes, scales = best[0].to(torch.int8), best[1]
-    return QuantizedWeight(codes.view(out, padded), scales, bits, block, inputs)
-
-
-SHRINKS = (1.0, 0.95, 0.9, 0.85, 0.8)  # asymmetric ranges tried, as fractions of the block's own (llama.cpp's
-                                       # Q4_1/Q4_K search clips the extremes the same way)
-
-
-def _asymmetric(blocks: torch.Tensor, bits: int):
-    """Per block, of the ranges SHRINKS makes of [min(w, 0), max(w, 0)] about its middle, the one whose codes
-    (0..2^bits-1 about an integer zero point) give the smallest squared error."""
-    levels = 2 ** bits - 1
-    low, high = blocks.amin(2).clamp(max=0), blocks.amax(2).clamp(min=0)
-    best = None
-    for shrink in SHRINKS:
-        middle, width = (low + high) / 2, (high - low) * shrink
-        scales = (width / levels).half().float()
-        scales = torch.where(scales == 0, torch.ones_like(scales), scales)  # an all-zero block
-        zeros = torch.clamp(torch.round((width / 2 - middle) / scales), 0, levels)
-        codes = torch.clamp(torch.round(blocks / scales[:, :, None]) + zeros[:, :, None], 0, levels)
-        error = ((codes - zeros[:, :, None]) * scales[:, :, None] - blocks).pow(2).sum(2)
+    for codes, scales, zeros in candidates:
+        error = ((codes - zeros[:, :, None]) * scales[:, :, None] - blocks).pow(2)
+        error = (error if weights is None else error * weights).sum(2)
         if best is None:
             best = (codes, scales, zeros, error)
             continue
         better = error < best[3]
         best = (torch.where(better[:, :, None], codes, best[0]), torch.where(better, scales, best[1]),
                 torch.where(better, zeros, best[2]), torch.minimum(error, best[3]))
-    return best[0].to(torch.int8), best[1], best[2].to(torch.int8)
+    codes, scales, zeros = best[0].to(torch.int8), best[1], best[2].to(torch.int8)
+    return QuantizedWeight(codes.view(out, padded), scales, bits, block, inputs, zeros if asymmetric else None)
+
+
+SHRINKS = (1.0, 0.95, 0.9, 0.85, 0.8)  # asymmetric ranges tried, as fractions of the block's own (llama.cpp's
+                                       # Q4_1/Q4_K search clips the extremes the same way)
+ESTIMATION_GRID = tuple(1 - i / 40 for i in range(13))  # -se: 100% down to 70% of the range, in steps of 2.5%
+
+
+def _scales(width: torch.Tensor, levels: int) -> torch.Tensor:
+    scales = (width / levels).half().float()
+    return torch.where(scales == 0, torch.ones_like(scales), scales)  # an all-zero block: codes at the zero point
+
+
+def _symmetric(blocks: torch.Tensor, bits: int, shrinks):
+    """(codes, scales, zero points 0) for each candidate: the element of largest magnitude on the last code (|max|/7
+    for int4) or one past it (|max|/8), times each shrink."""
+    low = -(2 ** (bits - 1))
+    largest = blocks.abs().amax(2)
+    for shrink in shrinks:
+        for levels in (-low - 1, -low):
+            scales = _scales(largest * shrink, levels)
+            codes = torch.clamp(torch.round(blocks / scales[:, :, None]), low, -low - 1)
+            yield codes, scales, torch.zeros_like(scales)
+
+
+def _asymmetric(blocks: torch.Tensor, bits: int, shrinks):
+    """(codes 0..2^bits-1, scales, integer zero points) for each candidate: the range [min(w, 0), max(w, 0)] times
+    each shrink about its middle."""
+    levels = 2 ** bits - 1
+    low, high = blocks.amin(2).clamp(max=0), blocks.amax(2).clamp(min=0)
+    for shrink in shrinks:
+        middle, width = (low + high) / 2, (high - low) * shrink
+        scales = _scales(width, levels)
+        zeros = torch.clamp(torch.round((width / 2 - middle) / scales), 0, levels)
+        yield torch.clamp(torch.round(blocks / scales[:, :, None]) + zeros[:, :, None], 0, levels), scales, zeros
 
 
 def linear_layers(module: nn.Module) -> dict[str, nn.Linear]:
@@ -201,21 +220,28 @@ def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[i
     if not scheme.bits:
         return QuantizedModel(scheme, {}, None, None, tied)
     layers = linear_layers(hf_model)
-    linears = {name: quantize(m.weight, scheme.bits, scheme.group, scheme.asymmetric) for name, m in layers.items()}
     embedding = lm_head = None
     if scheme.embedding_bits:
         group = scheme.group if scheme.embedding_bits == 4 else None
         embedding = quantize(hf_model.get_input_embeddings().weight, scheme.embedding_bits, group)
         if not tied:
             lm_head = quantize(hf_model.get_output_embeddings().weight, scheme.embedding_bits, group)
-    if scheme.algorithm == "gptq":
-        from . import gptq
+    head = lm_head or embedding  # an int4 output layer too (tied: the table), as the product sees it
+    products = {**layers, **({"lm_head": hf_model.get_output_embeddings()} if head and head.bits == 4 else {})}
+    hessians = {}
+    if scheme.algorithm == "gptq" or scheme.estimate_scales:
+        from .gptq import hessians as inputs_of
 
         if not calibration:
             raise UserError(f"scheme {scheme.name} needs calibration text (--data)")
-        head = lm_head or embedding  # an int4 output layer too (tied: the table), as the product sees it
-        products = {**layers, **({"lm_head": hf_model.get_output_embeddings()} if head and head.bits == 4 else {})}
-        for name, h in gptq.hessians(hf_model, products, calibration).items():
+        hessians = inputs_of(hf_model, products, calibration)
+    linears = {name: quantize(m.weight, scheme.bits, scheme.group, scheme.asymmetric,
+                              hessians[name].diagonal() / 2 if scheme.estimate_scales else None)
+               for name, m in layers.items()}  # the diagonal of 2 X^T X / n: each input's mean square
+    if scheme.algorithm == "gptq":
+        from . import gptq
+
+        for name, h in hessians.items():
             q = linears[name] if name in linears else head
             q.codes = gptq.gptq(products[name].weight, h, q.scales, q.bits, q.block, q.zeros)
     kept = []
