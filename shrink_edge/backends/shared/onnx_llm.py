@@ -180,7 +180,9 @@ def packed(model, quantized, scratch: Path) -> Path:
     from ...llm.decoder import Decoder
     from ..contract import once
 
-    float_path = once(scratch, "llm.float.onnx", lambda p: export_float(Decoder(model).eval(), p))
+    scaled = quantized.module is not None  # -awq: a float model of its own
+    float_name = f"llm.float.{quantized.scheme.name}.onnx" if scaled else "llm.float.onnx"
+    float_path = once(scratch, float_name, lambda p: export_float(Decoder(model).eval(), p))
     if not quantized.scheme.bits:
         return float_path
     return once(scratch, f"llm.{quantized.scheme.name}.onnx", lambda p: pack(float_path, model.module, quantized, p))
