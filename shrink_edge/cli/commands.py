@@ -172,7 +172,9 @@ def export(
                                         "that lose accuracy (as `shrink-edge debug`) and name them.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail when an int8 artifact loses accuracy beyond its "
                                          "budget, instead of searching the scheme's remedies and keeping the worst "
-                                         "layers in float ([quantize] fallback = \"off\").")] = False,
+                                         "layers in float ([quantize] fallback = \"off\"); for LLM targets, when "
+                                         "an int4 artifact does, instead of keeping its most sensitive layers "
+                                         "int8.")] = False,
     context: Annotated[Optional[int], typer.Option("--context", help="LLM targets: tokens per held-out window "
                                                    "(half prefilled, half decoded) [default: 128, at most the "
                                                    "model's context].")] = None,
@@ -194,7 +196,7 @@ def export(
                   "--train-data, --calibration, --metric, --assets-dir and --profile are for other models (profile "
                   "LLM artifacts with `shrink-edge profile`)", 2)
         return _export_llm(target, model, data, context, scheme, out, no_budget, as_json, android_project,
-                           ios_project, lowrank)
+                           ios_project, lowrank, strict)
     if scheme or lowrank is not None:
         _fail("--scheme and --lowrank are for language models: give an llm-* target and a language model", 2)
     from ..apps import metadata as app_metadata
@@ -245,7 +247,7 @@ def _language_model(target: Optional[str], model: Optional[str]) -> bool:
 
 
 def _export_llm(target, model, data, context, schemes, out, no_budget, as_json, android_project,
-                ios_project, lowrank) -> None:
+                ios_project, lowrank, strict) -> None:
     from ..workflows.export_llm import export_llm
     from .tables import llm_table
 
@@ -255,7 +257,8 @@ def _export_llm(target, model, data, context, schemes, out, no_budget, as_json, 
                             "or a .gguf file")
         result = export_llm(Path(model), target=target or "llm-all", data=data, out=out, context=context,
                             enforce_budget=not no_budget, progress=_progress(as_json), schemes=tuple(schemes or ()),
-                            android_project=android_project, ios_project=ios_project, lowrank=lowrank)
+                            android_project=android_project, ios_project=ios_project, lowrank=lowrank,
+                            strict=strict)
     _emit(as_json, result.report, llm_table(result.report))
     if result.failed:
         _fail(f"{', '.join(result.failed)} broke the budget and {'was' if len(result.failed) == 1 else 'were'} "

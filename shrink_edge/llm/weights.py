@@ -197,6 +197,7 @@ class QuantizedModel:
     kept_int8: list[tuple[str, float]] = field(default_factory=list)  # mixed: (layer, its KL alone at int4)
     module: nn.Module | None = None     # -awq: the scaled copy of the model these integers belong to
     awq_alphas: list[float] = field(default_factory=list)  # -awq: each group's alpha (0: left as it was)
+    ranking: list[tuple[str, float]] = field(default_factory=list)  # mixed: every layer, the most sensitive first
 
     def facts(self, hf_model: nn.Module) -> dict:
         """How many linear layers hold each precision, the bits per weight over every matrix."""
@@ -220,9 +221,11 @@ class QuantizedModel:
                 "bits_per_weight": round(8 * stored / count, 3), "weights": count}
 
 
-def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[int]] | None = None) -> QuantizedModel:
+def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[int]] | None = None,
+                   ranking: list[tuple[str, float]] | None = None) -> QuantizedModel:
     """`calibration`: token windows, for the algorithms that need the layers' inputs (AWQ, scale estimation, GPTQ,
-    mixed precision)."""
+    mixed precision). `ranking`: the layers' sensitivity as an earlier -mixed scheme of the same integers measured
+    it (QuantizedModel.ranking), not measured again."""
     tied = hf_model.get_output_embeddings().weight is hf_model.get_input_embeddings().weight
     if not scheme.bits:
         return QuantizedModel(scheme, {}, None, None, tied)
@@ -261,10 +264,11 @@ def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[i
     if scheme.keep_int8:
         from .sensitivity import ranked
 
-        kept = ranked(hf_model, layers, linears, calibration)[:scheme.keep_int8]
+        ranking = ranking or ranked(hf_model, layers, linears, calibration)
+        kept = ranking[:scheme.keep_int8]
         for name, _ in kept:
             linears[name] = quantize(layers[name].weight, 8, None)
-    return QuantizedModel(scheme, linears, embedding, lm_head, tied, kept, scaled, alphas)
+    return QuantizedModel(scheme, linears, embedding, lm_head, tied, kept, scaled, alphas, ranking or [])
 
 
 def fake_quantized(hf_model: nn.Module, quantized: QuantizedModel) -> nn.Module:

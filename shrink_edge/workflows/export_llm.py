@@ -1,6 +1,8 @@
 """Export a decoder language model to LLM targets: quantize once per weight scheme, write one artifact per
 (target, scheme) with the backend that runs it, verify each in its runtime's own prefill/decode loop against the
-float PyTorch model on held-out text, and keep only those within the target's budget."""
+float PyTorch model on held-out text, and keep only those within the target's budget. An int4 artifact that misses
+its budget is tried again with the layers most sensitive to int4 kept int8, twice as many each time (2, 4, 8, ... up
+to half the layers), until it holds (unless `strict`): the LLM side of `fallback = "auto"`."""
 from __future__ import annotations
 
 import json
@@ -24,6 +26,8 @@ WINDOW = 128        # tokens per held-out window (half prefilled, half decoded)
 WINDOWS = 8         # held-out windows scored
 PROMPTS = 4         # greedy-generation prompts
 NEW_TOKENS = 64     # tokens generated greedily per prompt
+FALLBACK_SECONDS = 900.0  # no new step of an artifact's search for more int8 layers starts after this
+FIDELITY = ("perplexity x", "next-token agreement", "greedy match")  # the budget lines more int8 layers can mend
 
 
 @dataclass
@@ -37,12 +41,13 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
                context: int | None = None, windows: int = WINDOWS, new_tokens: int = NEW_TOKENS,
                enforce_budget: bool = True, progress: bool = True, threads: int = 2,
                schemes: tuple[str, ...] | None = None, tokenizer=None, android_project: Path | None = None,
-               ios_project: Path | None = None, lowrank: float | None = None) -> LLMExport:
+               ios_project: Path | None = None, lowrank: float | None = None, strict: bool = False) -> LLMExport:
     """`model`: a Hugging Face folder or .gguf file (path), or a live transformers causal LM with its `tokenizer`.
     `schemes` replaces the targets' own weight schemes (llm/weights.py names them). `lowrank` (0 < keep < 1): the
     linear layers factorized first to that fraction of their parameters (llm/lowrank.py), every artifact then
     scored against the model as it came. The projects get the smallest verified ExecuTorch artifact, its
-    tokenizer, metadata and a helper (apps/llm.py)."""
+    tokenizer, metadata and a helper (apps/llm.py). `strict`: an artifact that misses its budget fails, no search
+    for more int8 layers (nor under enforce_budget=False, where every artifact is written as it is)."""
     spec = targets.resolve(target)
     if spec.kind != "llm":
         raise UserError(f"target {spec.name} is not a language-model target; LLM targets: "
@@ -107,14 +112,21 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
                 if name not in quantized:
                     with steps.step(f"quantize weights: {name}"):
                         quantized[name] = quantize_model(lm.module, scheme, tokens.calibration)
-                with steps.step(f"{member.name} {name}: write and verify"):
-                    predicted[(member.name, name)] = []
-                    entry = _artifact(_holding(lm, quantized[name]), member, llm, quantized[name], scratch, out,
-                                      tokens, reference, new_tokens, threads, enforce_budget,
-                                      predicted[(member.name, name)], compressed=lowrank is not None)
+                def attempt(q):
+                    with steps.step(f"{member.name} {q.scheme.name}: write and verify"):
+                        predicted[(member.name, q.scheme.name)] = []
+                        return _artifact(_holding(lm, q), member, llm, q, scratch, out, tokens, reference,
+                                         new_tokens, threads, enforce_budget, predicted[(member.name, q.scheme.name)],
+                                         compressed=lowrank is not None)
+
+                entry = attempt(quantized[name])
+                if enforce_budget and not strict and _mendable(scheme, entry):
+                    entry = _more_int8(entry, scheme, quantized, lambda s, r: quantize_model(
+                        lm.module, s, tokens.calibration, ranking=r), attempt, steps)
                 report["artifacts"].append(entry)
                 if entry.get("budget_broken") and enforce_budget:
-                    failed.append(f"{member.name} {name}")
+                    failed.append(f"{member.name} {name}" + (f" (also as {entry['scheme']})"
+                                                             if entry["scheme"] != name else ""))
         lm.tokenizer.save_pretrained(out / "tokenizer")  # with the model's config: what apps and profile read
         lm.config.to_json_file(out / "tokenizer" / "config.json")
     shutil.rmtree(scratch, ignore_errors=True)
@@ -147,6 +159,41 @@ def _runnable(members, lm) -> tuple[list, list[str]]:
         else:
             runnable.append(member)
     return runnable, refused
+
+
+def _mendable(scheme: Scheme, entry: dict) -> bool:
+    """An int4 artifact that ran and missed only the fidelity part of its budget."""
+    broken = entry.get("budget_broken") or []
+    return scheme.bits == 4 and "error" not in entry and bool(broken) and all(b.startswith(FIDELITY) for b in broken)
+
+
+def _more_int8(first: dict, scheme: Scheme, quantized: dict, quantize, attempt, steps) -> dict:
+    """The artifact again with the 2, 4, 8, ... layers most sensitive to int4 kept int8, and last half of them (one
+    ranking for all the steps, and each step's integers shared with the other runtimes), until its budget holds or
+    FALLBACK_SECONDS have passed; the last one tried, with every step's figures."""
+    start, entry, ranking = time.monotonic(), first, None
+    tried = [_step(first)]
+    half = len(quantized[scheme.name].linears) // 2
+    counts = sorted({min(2 ** k, half) for k in range(1, half.bit_length() + 1)} - set(range(scheme.keep_int8 + 1)))
+    for n in counts:
+        if time.monotonic() - start > FALLBACK_SECONDS:
+            break
+        mixed = replace(scheme, keep_int8=n)
+        steps.note(f"fallback: {first['target']} {scheme.name} missed its budget; trying {mixed.name}")
+        if mixed.name not in quantized:
+            quantized[mixed.name] = quantize(mixed, ranking)
+        ranking = quantized[mixed.name].ranking
+        entry = attempt(quantized[mixed.name])
+        tried.append(_step(entry))
+        if not entry.get("budget_broken"):
+            break
+    return {**entry, "fallback": {"from": scheme.name, "holds": not entry.get("budget_broken"), "steps": tried,
+                                  "seconds": round(time.monotonic() - start, 1)}}
+
+
+def _step(entry: dict) -> dict:
+    return {k: entry[k] for k in ("scheme", "bits_per_weight", "size_bytes", "perplexity_ratio",
+                                  "next_token_agreement", "greedy_match_tokens", "budget_broken") if k in entry}
 
 
 def _holding(lm, quantized):

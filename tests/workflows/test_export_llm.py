@@ -143,10 +143,37 @@ def test_a_broken_budget_fails_and_writes_nothing(tiny_lm, tmp_path):
     out = tmp_path / "out"
     result = run_cli("export", "--target", spec, "--model", tiny_lm, "--out", out)
     assert result.exit_code == 1
-    assert "strict int4-channel broke the budget" in result.stderr
+    assert "strict int4-channel (also as int4-channel-mixed7) broke the budget" in result.stderr  # searched to half
     assert not list(out.glob("*.onnx")) and not list(out.glob("*.genai"))
     report = json.loads((out / "llm.json").read_text())
     assert report["artifacts"][0]["budget_broken"][0].startswith("next-token agreement")
+
+
+def test_an_int4_artifact_that_misses_its_budget_keeps_more_layers_int8(tiny_lm, tmp_path):
+    """int4-channel misses 99.5% next-token agreement on the tiny model; the export tries it again with its 2, 4 and
+    7 (half its layers) most sensitive layers int8, writes the first that holds, and reports every step; --strict
+    fails at once, writing nothing."""
+    spec = tmp_path / "tight.toml"
+    spec.write_text('description = "tight"\nkind = "llm"\nruntime = "onnxruntime"\nschemes = ["int4-channel"]\n'
+                    '[options]\nactivations = "float"\n[budget]\nmin_next_token_agreement = 0.995\n')
+    result = run_cli("export", "--target", spec, "--model", tiny_lm, "--out", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.output
+    (artifact,) = json.loads(result.stdout)["artifacts"]
+    fallback = artifact["fallback"]
+    assert fallback["from"] == "int4-channel" and fallback["holds"]
+    schemes = [step["scheme"] for step in fallback["steps"]]
+    assert schemes[0] == "int4-channel" and schemes[-1] == artifact["scheme"] and artifact["scheme"] != schemes[0]
+    assert schemes[1:] == ["int4-channel-mixed2", "int4-channel-mixed4", "int4-channel-mixed7"][:len(schemes) - 1]
+    assert all(step["budget_broken"] for step in fallback["steps"][:-1]) and artifact["budget_broken"] == []
+    assert artifact["next_token_agreement"] >= 0.995 > fallback["steps"][0]["next_token_agreement"]
+    bits = [step["bits_per_weight"] for step in fallback["steps"]]
+    assert bits == sorted(bits) and bits[0] < bits[-1]  # each step pays in size
+    assert artifact["facts"]["linear_int8"] == int(artifact["scheme"].rsplit("mixed", 1)[1])
+    assert [p.name for p in (tmp_path / "out").glob("*.onnx")] == [artifact["path"]]
+
+    strict = run_cli("export", "--target", spec, "--model", tiny_lm, "--out", tmp_path / "strict", "--strict")
+    assert strict.exit_code == 1 and "tight int4-channel broke the budget" in strict.stderr
+    assert not list((tmp_path / "strict").glob("*.onnx"))
 
 
 def _bad(tiny_lm, tmp_path, change):
