@@ -113,6 +113,7 @@ ALGORITHMS = ("int4-g32", "int4-g32-se", "int4-g32-awq", "int4-g32-gptq", "int4-
               "int4-g32-asym", "int4-g32-asym-se", "int4-g32-asym-gptq", "int4-g32-asym-se-gptq",
               "int4-g32-asym-awq-gptq")
 LOWRANK_BASE = "int4-g32-gptq-emb4"
+FALLBACK_SCHEME = "int4-g32-asym-gptq"  # the pretrained model's default export, budget enforced
 
 
 def algorithm_rows(model: Path, context: int, windows: int, new_tokens: int) -> list[dict]:
@@ -139,6 +140,20 @@ def algorithm_rows(model: Path, context: int, windows: int, new_tokens: int) -> 
                      **{k: figures[k] for k in ("perplexity_ratio", "kl_divergence", "next_token_agreement",
                                                 "greedy_match_tokens")}})
     return rows
+
+
+def fallback_steps(model: Path, context: int) -> dict:
+    """What a user gets by default: the export with its budget enforced, onnxruntime, FALLBACK_SCHEME; if the
+    artifact misses its budget, the steps that kept more layers int8 until it held."""
+    from shrink_edge.workflows.export_llm import export_llm
+
+    out = ROOT / "build" / "llm" / "out-fallback"
+    result = export_llm(model, "llm-onnx", out=out, schemes=(FALLBACK_SCHEME,), context=context, windows=8)
+    (artifact,) = result.report["artifacts"]
+    return {"target": "llm-onnx", "scheme": FALLBACK_SCHEME, "written": artifact["scheme"],
+            "budget_broken": artifact["budget_broken"],
+            "steps": artifact.get("fallback", {}).get("steps", []),
+            "seconds": artifact.get("fallback", {}).get("seconds", 0.0)}
 
 
 def lowrank_rows(folder: Path, context: int, windows: int, new_tokens: int) -> list[dict]:
@@ -283,6 +298,8 @@ def main() -> None:
                                            PRETRAINED_SCHEMES, PRETRAINED_PROFILED, 8, bandwidth)}
     save(figures)
     pretrained_figures = figures["pretrained"]
+    pretrained_figures["fallback"] = fallback_steps(gguf, pretrained_figures["context"])
+    save(figures)
     pretrained_figures["algorithms"] = algorithm_rows(gguf, pretrained_figures["context"],
                                                       pretrained_figures["text"]["windows"],
                                                       pretrained_figures["text"]["new_tokens"])

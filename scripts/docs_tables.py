@@ -269,8 +269,23 @@ def llm() -> list[str]:
                   f"carries it, dequantized from its GGUF: {pretrained['text']['windows']} windows of "
                   f"{pretrained['context']} tokens, greedy generation of {pretrained['text']['new_tokens']} tokens "
                   f"from {pretrained['text']['prompts']} prompts.", "", *llm_model(pretrained),
-                  *llm_algorithms(pretrained)]
+                  *llm_algorithms(pretrained), *llm_fallback(pretrained)]
     return lines
+
+
+def llm_fallback(figures: dict) -> list[str]:
+    """The default export (budget enforced) of one scheme, and each step that kept more layers int8, if measured."""
+    if not (fallback := figures.get("fallback")):
+        return []
+    lines = ["", f"`export --target {fallback['target']} --scheme {fallback['scheme']}` with its budget enforced: "
+             f"written as {fallback['written']}"
+             + (f", still broken: {'; '.join(fallback['budget_broken'])}" if fallback["budget_broken"] else "")
+             + f" ({fallback['seconds']:.0f} s of search):", "",
+             "| step | bits/weight | size (B) | ppl ratio | agreement | greedy match | budget |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    return lines + [f"| {r['scheme']} | {r['bits_per_weight']:.2f} | {r['size_bytes']:,} | {r['perplexity_ratio']:.4f} | "
+                    f"{r['next_token_agreement']:.1%} | {r['greedy_match_tokens']:.1f} | "
+                    f"{'; '.join(r['budget_broken']) or 'holds'} |" for r in fallback["steps"]]
 
 
 def llm_algorithms(figures: dict) -> list[str]:
