@@ -171,7 +171,7 @@ def _more_int8(first: dict, scheme: Scheme, quantized: dict, quantize, attempt, 
     """The artifact again with the 2, 4, 8, ... layers most sensitive to int4 kept int8, and last half of them (one
     ranking for all the steps, and each step's integers shared with the other runtimes), until its budget holds or
     FALLBACK_SECONDS have passed; the last one tried, with every step's figures."""
-    start, entry, ranking = time.monotonic(), first, None
+    start, entry, ranking = time.monotonic(), first, quantized[scheme.name].ranking or None
     tried = [_step(first)]
     half = len(quantized[scheme.name].linears) // 2
     counts = sorted({min(2 ** k, half) for k in range(1, half.bit_length() + 1)} - set(range(scheme.keep_int8 + 1)))
