@@ -15,6 +15,8 @@ import copy
 import torch
 from torch import nn
 
+from .inputs import each_input
+
 GRID = 20       # alphas tried: 0, 1/20, ..., 19/20
 SAMPLE = 512    # tokens of each group's input the search measures on, evenly spaced over the calibration text
 
@@ -34,26 +36,11 @@ def _groups(hf_model: nn.Module) -> list[tuple[nn.Module, tuple[nn.Linear, ...]]
 
 def _inputs(hf_model: nn.Module, readers: list[nn.Linear], calibration: list[list[int]]) -> list[torch.Tensor]:
     """SAMPLE tokens of each layer's input [tokens, in] over the calibration windows."""
-    seen: dict[int, list[torch.Tensor]] = {i: [] for i in range(len(readers))}
-
-    def keep(i):
-        def hook(module, args, output):
-            seen[i].append(args[0].detach().reshape(-1, module.in_features))
-        return hook
-
-    handles = [r.register_forward_hook(keep(i)) for i, r in enumerate(readers)]
-    try:
-        with torch.no_grad():
-            for window in calibration:
-                hf_model(torch.tensor([window]))
-    finally:
-        for handle in handles:
-            handle.remove()
-    inputs = []
-    for i in range(len(readers)):
-        x = torch.cat(seen[i]).float()
-        inputs.append(x[torch.linspace(0, len(x) - 1, min(SAMPLE, len(x))).long()])
-    return inputs
+    seen: dict[str, list[torch.Tensor]] = {str(i): [] for i in range(len(readers))}
+    each_input(hf_model, {str(i): r for i, r in enumerate(readers)}, calibration,
+               lambda name, x: seen[name].append(x))
+    inputs = [torch.cat(parts).float() for parts in seen.values()]
+    return [x[torch.linspace(0, len(x) - 1, min(SAMPLE, len(x))).long()] for x in inputs]
 
 
 def _scales(x: torch.Tensor, readers, bits: int, group: int | None, asymmetric: bool) -> tuple[torch.Tensor, float]:

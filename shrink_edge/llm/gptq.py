@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .inputs import each_input
+
 DAMPING = 0.01   # of the mean of H's diagonal, added to it
 BLOCK = 128      # columns updated together (the lazy batch of the paper)
 
@@ -20,21 +22,12 @@ def hessians(hf_model: nn.Module, layers: dict[str, nn.Linear], calibration: lis
     sums = {name: torch.zeros(m.in_features, m.in_features, dtype=torch.float64) for name, m in layers.items()}
     counts = dict.fromkeys(layers, 0)
 
-    def hook(name):
-        def accumulate(module, args, output):
-            x = args[0].detach().reshape(-1, module.in_features).double()
-            sums[name] += 2 * x.T @ x
-            counts[name] += x.shape[0]
-        return accumulate
+    def accumulate(name: str, x: torch.Tensor) -> None:
+        x = x.double()
+        sums[name] += 2 * x.T @ x
+        counts[name] += x.shape[0]
 
-    handles = [m.register_forward_hook(hook(name)) for name, m in layers.items()]
-    try:
-        with torch.no_grad():
-            for window in calibration:
-                hf_model(torch.tensor([window]))
-    finally:
-        for handle in handles:
-            handle.remove()
+    each_input(hf_model, layers, calibration, accumulate)
     return {name: (sums[name] / max(counts[name], 1)).float() for name in layers}
 
 
