@@ -76,10 +76,10 @@ GGUF_NAMES = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_pro
 def _imatrix(c: Context) -> list[tuple[str, np.ndarray]]:
     """Per GGUF matrix, the mean square of each input column over the calibration windows (llama-imatrix's
     in_sum2 / count). The tied output layer reads token_embd, whose entry is the final hidden state's."""
+    from shrink_edge.llm.inputs import each_input
+
     hf = c.lm.module
-    sums: dict[str, torch.Tensor] = {}
-    counts: dict[str, int] = {}
-    hooks = []
+    layers = {}
     for name, module in hf.named_modules():
         if not isinstance(module, torch.nn.Linear):
             continue
@@ -89,17 +89,15 @@ def _imatrix(c: Context) -> list[tuple[str, np.ndarray]]:
         else:
             layer = int(name.split(".layers.")[1].split(".")[0])
             key = f"blk.{layer}.{GGUF_NAMES[name.rsplit('.', 1)[1]]}.weight"
+        layers[key] = module
+    sums: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
 
-        def hook(module, inputs, output, key=key):
-            x = inputs[0].detach().reshape(-1, inputs[0].shape[-1]).double()
-            sums[key] = sums.get(key, 0) + x.pow(2).sum(0)
-            counts[key] = counts.get(key, 0) + x.shape[0]
-        hooks.append(module.register_forward_hook(hook))
-    with torch.no_grad():
-        for window in c.calibration:
-            hf(torch.tensor([window]))
-    for h in hooks:
-        h.remove()
+    def accumulate(key: str, x: torch.Tensor) -> None:
+        sums[key] = sums.get(key, 0) + x.double().pow(2).sum(0)
+        counts[key] = counts.get(key, 0) + x.shape[0]
+
+    each_input(hf, layers, c.calibration, accumulate)
     return [(k, np.ascontiguousarray((sums[k] / counts[k]).float().numpy())) for k in sums]
 
 
