@@ -150,7 +150,7 @@ def fallback_steps(model: Path, context: int) -> dict:
     out = ROOT / "build" / "llm" / "out-fallback"
     result = export_llm(model, "llm-onnx", out=out, schemes=(FALLBACK_SCHEME,), context=context, windows=8)
     (artifact,) = result.report["artifacts"]
-    return {"target": "llm-onnx", "scheme": FALLBACK_SCHEME, "written": artifact["scheme"],
+    return {"target": "llm-onnx", "scheme": FALLBACK_SCHEME, "last_tried": artifact["scheme"],
             "budget_broken": artifact["budget_broken"],
             "steps": artifact.get("fallback", {}).get("steps", []),
             "seconds": artifact.get("fallback", {}).get("seconds", 0.0)}

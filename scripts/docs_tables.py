@@ -278,8 +278,8 @@ def llm_fallback(figures: dict) -> list[str]:
     if not (fallback := figures.get("fallback")):
         return []
     lines = ["", f"`export --target {fallback['target']} --scheme {fallback['scheme']}` with its budget enforced: "
-             f"written as {fallback['written']}"
-             + (f", still broken: {'; '.join(fallback['budget_broken'])}" if fallback["budget_broken"] else "")
+             + (f"the search stopped at {fallback['last_tried']}, still broken ({'; '.join(fallback['budget_broken'])}), "
+                "not written" if fallback["budget_broken"] else f"written as {fallback['last_tried']}")
              + f" ({fallback['seconds']:.0f} s of search):", "",
              "| step | bits/weight | size (B) | ppl ratio | agreement | greedy match | budget |",
              "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
