@@ -43,7 +43,7 @@ def _inputs(hf_model: nn.Module, readers: list[nn.Linear], calibration: list[lis
     return [x[torch.linspace(0, len(x) - 1, min(SAMPLE, len(x))).long()] for x in inputs]
 
 
-def _scales(x: torch.Tensor, readers, bits: int, group: int | None, asymmetric: bool) -> tuple[torch.Tensor, float]:
+def _scales(x: torch.Tensor, readers, scheme) -> tuple[torch.Tensor, float]:
     """The per-channel scales of the alpha whose rounded weights give the smallest output error, and that alpha."""
     from .weights import quantize
 
@@ -55,23 +55,23 @@ def _scales(x: torch.Tensor, readers, bits: int, group: int | None, asymmetric: 
         alpha = step / GRID
         s = magnitude.pow(alpha)
         s = s / (s.max() * s.min()).sqrt()
-        rounded = quantize(weight * s, bits, group, asymmetric).dequantize() / s
+        rounded = quantize(weight * s, scheme.bits, scheme.group, scheme.asymmetric, hqq=scheme.hqq).dequantize() / s
         error = float((x @ rounded.T - want).pow(2).mean())
         if error < best[0]:
             best = (error, s, alpha)
     return best[1], best[2]
 
 
-def scaled(hf_model: nn.Module, bits: int, group: int | None, asymmetric: bool,
-           calibration: list[list[int]]) -> tuple[nn.Module, list[float]]:
-    """A copy of the model with every group's input channels scaled for the scheme, and each group's alpha."""
+def scaled(hf_model: nn.Module, scheme, calibration: list[list[int]]) -> tuple[nn.Module, list[float]]:
+    """A copy of the model with every group's input channels scaled for the scheme (weights.Scheme: its bits,
+    group and zero points round the weights as they will be), and each group's alpha."""
     model = copy.deepcopy(hf_model)
     groups = _groups(model)
     inputs = _inputs(model, [readers[0] for _, readers in groups], calibration)
     alphas = []
     with torch.no_grad():
         for (feeder, readers), x in zip(groups, inputs):
-            s, alpha = _scales(x, readers, bits, group, asymmetric)
+            s, alpha = _scales(x, readers, scheme)
             alphas.append(alpha)
             if type(feeder) is nn.Linear:  # its outputs are the readers' input channels
                 feeder.weight.div_(s[:, None])

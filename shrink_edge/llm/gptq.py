@@ -34,7 +34,7 @@ def hessians(hf_model: nn.Module, layers: dict[str, nn.Linear], calibration: lis
 def gptq(weight: torch.Tensor, hessian: torch.Tensor, scales: torch.Tensor, bits: int, block: int,
          zeros: torch.Tensor | None = None) -> torch.Tensor:
     """The integers [out, blocks*block] (int8, zero-padded like weights.quantize) for `weight` [out, in] with the
-    given scales [out, blocks] (and zero points, codes then 0..2^bits-1)."""
+    given scales [out, blocks] (and zero points, integer or float, codes then 0..2^bits-1)."""
     out, inputs = weight.shape
     if zeros is None:
         low, high, zeros = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1, torch.zeros_like(scales)
@@ -57,12 +57,12 @@ def gptq(weight: torch.Tensor, hessian: torch.Tensor, scales: torch.Tensor, bits
         local = inverse[start:end, start:end]
         for i in range(end - start):
             s, z = column_scales[:, start + i], column_zeros[:, start + i]
-            q = torch.clamp(torch.round(chunk[:, i] / s) + z, low, high)
+            q = torch.clamp(torch.round(chunk[:, i] / s + z), low, high)
             codes[:, start + i] = q
             error = (chunk[:, i] - (q - z) * s) / local[i, i]
             chunk[:, i:] -= error[:, None] * local[i, i:][None, :]
             errors[:, i] = error
         w[:, end:] -= errors @ inverse[start:end, end:]
-    padded = zeros.to(torch.int8).repeat_interleave(block, 1)  # padding holds the zero point: value 0
+    padded = torch.round(zeros).to(torch.int8).repeat_interleave(block, 1)  # padding: the code nearest value 0
     padded[:, order] = codes.to(torch.int8)
     return padded

@@ -13,7 +13,14 @@ An `-asym` int4 scheme gives each block an integer zero point too: codes 0..15, 
 whose weights lean to one side wastes half of. It is the layout of onnxruntime's MatMulNBits zero points, OpenVINO's
 u4 with a u4 zero point, Core ML's offset; llama.cpp's Q4_1 stores the same value as scale * code + min, with min =
 -scale * zero rounded to float16 (off by at most 2^-11 of it). ExecuTorch's XNNPACK and LiteRT take symmetric blocks
-only."""
+only.
+
+An `-hqq` int4 scheme gives each block a float16 zero point instead, optimized by HQQ (half-quadratic quantization,
+Badri & Shaji 2023) without calibration: the block's full range [min, max], then the zero point moved to lower the
+l_0.7 norm of the rounding error; of its iterates each block keeps the one of least squared error. Its levels need
+not hold 0 exactly, so a block whose weights all lie on one side is spread over all 16 codes. llama.cpp's Q4_1 holds
+it natively (its min is a float16), OpenVINO as a float16 zero point, Core ML as a float16 offset; onnxruntime's
+MatMulNBits takes float zero points only on a slow path (backends/onnxruntime/llm.py)."""
 from __future__ import annotations
 
 import re
@@ -39,12 +46,13 @@ class Scheme:
     asymmetric: bool = False        # int4 only: a zero point per block (the linear layers; tables stay symmetric)
     estimate_scales: bool = False   # the linear layers' scales searched by the error weighted by their inputs
     awq: bool = False               # input channels scaled by activation first (awq.py): the model itself changes
+    hqq: bool = False               # int4, with asymmetric: the zero points float16, optimized by HQQ
 
     @property
     def name(self) -> str:
         if not self.bits:
             return "float"
-        suffix = ("-asym" if self.asymmetric else "") + ("-awq" if self.awq else "") + \
+        suffix = ("-hqq" if self.hqq else "-asym" if self.asymmetric else "") + ("-awq" if self.awq else "") + \
             ("-se" if self.estimate_scales else "") + \
             ("" if self.algorithm == "rtn" else f"-{self.algorithm}") + \
             (f"-mixed{self.keep_int8}" if self.keep_int8 else "") + ("-emb4" if self.embedding_bits == 4 else "")
@@ -53,34 +61,34 @@ class Scheme:
     @staticmethod
     def parse(text: str, embedding_bits: int = 8) -> "Scheme":
         """'float', 'int8-channel', 'int8-g32', 'int4-g32', 'int4-g64', 'int4-g128', 'int4-channel', then in this
-        order: for int4 '-asym' (a zero point per block), for any '-awq' (input channels scaled by activation), '-se'
+        order: for int4 '-asym' (an integer zero point per block) or '-hqq' (a float16 one, by HQQ), for any '-awq' (input channels scaled by activation), '-se'
         (scales estimated on the calibration text) and '-gptq' (GPTQ's integers), for int4 '-mixedN' (the N linear
         layers most sensitive to int4 kept int8) and '-emb4' (an int4 embedding table and output layer in the
         scheme's blocks, instead of int8 per row): 'int4-g32-asym-awq-se-gptq-mixed4-emb4'."""
         if text == "float":
             return Scheme(0, None, 0)
-        match = re.fullmatch(r"int(?P<bits>[48])-(?:g(?P<group>\d+)|channel)(?P<asym>-asym)?(?P<awq>-awq)?(?P<se>-se)?"
+        match = re.fullmatch(r"int(?P<bits>[48])-(?:g(?P<group>\d+)|channel)(?:(?P<asym>-asym)|(?P<hqq>-hqq))?(?P<awq>-awq)?(?P<se>-se)?"
                              r"(?:-(?P<gptq>gptq))?(?:-mixed(?P<mixed>\d+))?(?P<emb4>-emb4)?", text)
         int8 = match is not None and match["bits"] == "8"
         if not match or (match["group"] and int(match["group"]) not in (16, 32, 64, 128, 256)) \
-                or (int8 and (match["asym"] or match["mixed"] or match["emb4"])) \
+                or (int8 and (match["asym"] or match["hqq"] or match["mixed"] or match["emb4"])) \
                 or (match["mixed"] and int(match["mixed"]) < 1):
             raise UserError(f"unknown weight scheme '{text}'; give float, int8-channel, int8-g32, int4-g32, int4-g64, "
                             "int4-g128 or int4-channel, optionally with -awq, -se (scales estimated on the text) and "
-                            "-gptq (int4-g32-awq-se-gptq), and for int4 -asym before them (int4-g32-asym-gptq: a zero point "
-                            "per block), -mixedN "
+                            "-gptq (int4-g32-awq-se-gptq), and for int4 -asym or -hqq before them (int4-g32-asym-gptq: an "
+                            "integer zero point per block; int4-g32-hqq: a float16 one), -mixedN "
                             "(int4-g32-gptq-mixed4: the 4 most sensitive layers int8) and -emb4 (int4-g64-gptq-emb4: "
                             "an int4 embedding table)")
         return Scheme(int(match["bits"]), int(match["group"]) if match["group"] else None,
                       4 if match["emb4"] else embedding_bits, match["gptq"] or "rtn", int(match["mixed"] or 0),
-                      bool(match["asym"]), bool(match["se"]), bool(match["awq"]))
+                      bool(match["asym"] or match["hqq"]), bool(match["se"]), bool(match["awq"]), bool(match["hqq"]))
 
 
 @dataclass
 class QuantizedWeight:
     """W ≈ scale * (codes - zeros), blockwise along the inputs: codes [out, blocks*block] (int8 holding int4 or int8
     values, zero-padded; 0..15 where there are zero points), scales [out, blocks] float32 (float16-exact), zeros
-    [out, blocks] int8 (0..15) or None (symmetric: 0)."""
+    [out, blocks] int8 (0..15), float32 (float16-exact, -hqq) or None (symmetric: 0)."""
     codes: torch.Tensor
     scales: torch.Tensor
     bits: int
@@ -97,27 +105,32 @@ class QuantizedWeight:
 
     @property
     def bytes(self) -> int:
-        """Stored size: the codes at `bits` each plus a float16 scale (and a zero point at `bits`) per block."""
-        zeros = 0 if self.zeros is None else self.zeros.numel() * self.bits / 8
+        """Stored size: the codes at `bits` each plus a float16 scale (and a zero point at `bits`, or float16)
+        per block."""
+        zeros = 0 if self.zeros is None else self.zeros.numel() * (2 if self.zeros.is_floating_point() else self.bits / 8)
         return int(self.codes.numel() * self.bits // 8 + self.scales.numel() * 2 + zeros)
 
 
 def fingerprint(codes, scales, zeros=None) -> str:
-    """A weight's integers, scales and zero points as one digest (int8 codes, float16 scales, int8 zero points), to
-    compare what a file holds with what the scheme computed."""
+    """A weight's integers, scales and zero points as one digest (int8 codes, float16 scales, int8 or float16 zero
+    points), to compare what a file holds with what the scheme computed."""
     import hashlib
 
     import numpy as np
 
     held = np.asarray(codes, np.int8).tobytes() + np.asarray(scales, np.float16).tobytes()
-    return hashlib.sha256(held + (b"" if zeros is None else np.asarray(zeros, np.int8).tobytes())).hexdigest()
+    if zeros is not None:
+        zeros = np.asarray(zeros)
+        held += zeros.astype(np.float16 if zeros.dtype.kind == "f" else np.int8).tobytes()
+    return hashlib.sha256(held).hexdigest()
 
 
 def quantize(weight: torch.Tensor, bits: int, group: int | None, asymmetric: bool = False,
-             importance: torch.Tensor | None = None) -> QuantizedWeight:
+             importance: torch.Tensor | None = None, hqq: bool = False) -> QuantizedWeight:
     """`importance` [in]: each input channel's mean square over the calibration text (scale estimation, `-se`): each
     block's scale is then searched over a finer grid of ranges (ESTIMATION_GRID) by the squared error weighted by
-    it, which is the error of the layer's output for inputs that do not correlate."""
+    it, which is the error of the layer's output for inputs that do not correlate (under `hqq`, HQQ's iterates are
+    judged by it)."""
     out, inputs = weight.shape
     block = group or inputs
     padded = -(-inputs // block) * block
@@ -130,7 +143,7 @@ def quantize(weight: torch.Tensor, bits: int, group: int | None, asymmetric: boo
         weights[:inputs] = importance.float()
         weights = weights.view(1, -1, block)
     shrinks = ESTIMATION_GRID if importance is not None else SHRINKS if asymmetric else (1.0,)
-    candidates = (_asymmetric if asymmetric else _symmetric)(blocks, bits, shrinks)
+    candidates = _hqq(blocks, bits) if hqq else (_asymmetric if asymmetric else _symmetric)(blocks, bits, shrinks)
     best = None
     for codes, scales, zeros in candidates:
         error = ((codes - zeros[:, :, None]) * scales[:, :, None] - blocks).pow(2)
@@ -141,8 +154,8 @@ def quantize(weight: torch.Tensor, bits: int, group: int | None, asymmetric: boo
         better = error < best[3]
         best = (torch.where(better[:, :, None], codes, best[0]), torch.where(better, scales, best[1]),
                 torch.where(better, zeros, best[2]), torch.minimum(error, best[3]))
-    codes, scales, zeros = best[0].to(torch.int8), best[1], best[2].to(torch.int8)
-    return QuantizedWeight(codes.view(out, padded), scales, bits, block, inputs, zeros if asymmetric else None)
+    codes, scales, zeros = best[0].to(torch.int8), best[1], best[2] if hqq else best[2].to(torch.int8)
+    return QuantizedWeight(codes.view(out, padded), scales, bits, block, inputs, zeros if asymmetric or hqq else None)
 
 
 SHRINKS = (1.0, 0.95, 0.9, 0.85, 0.8)  # asymmetric ranges tried, as fractions of the block's own (llama.cpp's
@@ -177,6 +190,29 @@ def _asymmetric(blocks: torch.Tensor, bits: int, shrinks):
         scales = _scales(width, levels)
         zeros = torch.clamp(torch.round((width / 2 - middle) / scales), 0, levels)
         yield torch.clamp(torch.round(blocks / scales[:, :, None]) + zeros[:, :, None], 0, levels), scales, zeros
+
+
+HQQ_STEPS, HQQ_NORM, HQQ_BETA, HQQ_KAPPA = 20, 0.7, 10.0, 1.01  # mobiusml/hqq's defaults, as onnxruntime's
+
+
+def _hqq(blocks: torch.Tensor, bits: int):
+    """(codes 0..2^bits-1, scales, float16 zero points) for each HQQ iterate: the scale of the block's full range,
+    then the zero point minimizing ||w - scale * (code - zero) - e||^2 + |e|^p / beta by alternating shrinkage of
+    the error e (the proximal step of the l_p norm, p < 1: small errors kept, outliers let go) with the zero point's
+    closed form."""
+    levels = 2 ** bits - 1
+    low = blocks.amin(2)
+    scales = _scales(blocks.amax(2) - low, levels)
+    zeros, beta = -low / scales, HQQ_BETA
+    for _ in range(HQQ_STEPS):
+        zeros = zeros.half().float()
+        codes = torch.clamp(torch.round(blocks / scales[:, :, None] + zeros[:, :, None]), 0, levels)
+        yield codes, scales, zeros
+        error = blocks - (codes - zeros[:, :, None]) * scales[:, :, None]
+        magnitude = error.abs()
+        error = torch.sign(error) * torch.relu(magnitude - magnitude.clamp(min=1e-8).pow(HQQ_NORM - 1) / beta)
+        zeros = torch.mean(codes - (blocks - error) / scales[:, :, None], 2)
+        beta *= HQQ_KAPPA
 
 
 def linear_layers(module: nn.Module) -> dict[str, nn.Linear]:
@@ -235,7 +271,7 @@ def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[i
     if scheme.awq:
         from .awq import scaled as awq_scaled
 
-        scaled, alphas = awq_scaled(hf_model, scheme.bits, scheme.group, scheme.asymmetric, calibration)
+        scaled, alphas = awq_scaled(hf_model, scheme, calibration)
         hf_model = scaled
     layers = linear_layers(hf_model)
     embedding = lm_head = None
@@ -252,7 +288,7 @@ def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[i
 
         hessians = inputs_of(hf_model, products, calibration)
     linears = {name: quantize(m.weight, scheme.bits, scheme.group, scheme.asymmetric,
-                              hessians[name].diagonal() / 2 if scheme.estimate_scales else None)
+                              hessians[name].diagonal() / 2 if scheme.estimate_scales else None, scheme.hqq)
                for name, m in layers.items()}  # the diagonal of 2 X^T X / n: each input's mean square
     if scheme.algorithm == "gptq":
         from . import gptq

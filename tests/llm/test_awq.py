@@ -27,9 +27,10 @@ def _kl(reference, other, tokens) -> float:
 
 def test_the_scaled_model_computes_the_same_function(tiny_lm):
     from shrink_edge.llm.awq import scaled
+    from shrink_edge.llm.weights import Scheme
 
     lm, calibration = _lm_and_text(tiny_lm)
-    model, alphas = scaled(lm.module, 4, 32, False, calibration)
+    model, alphas = scaled(lm.module, Scheme.parse("int4-g32-awq"), calibration)
     tokens = torch.tensor(calibration)
     with torch.no_grad():
         assert torch.allclose(model(tokens).logits, lm.module(tokens).logits, atol=1e-4)

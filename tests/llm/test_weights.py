@@ -48,6 +48,36 @@ def test_asymmetric_codes_zero_points_and_error(group):
     assert asym.bytes == sym.bytes + asym.zeros.numel() // 2  # a 4-bit zero point per block
 
 
+def test_hqq_zero_points_are_float16_and_recover_a_grid_with_a_float_minimum():
+    """-hqq: codes 0..15 about float16 zero points, no block worse than its full range [min, max] alone (HQQ's
+    first iterate), better than integer zero points on rows that lean to one side; and a weight that is itself
+    a Q4_1-style grid (d * code + m, any float16 m) comes back within float16 rounding, where integer zero points,
+    whose levels must hold 0, miss it by a large part of a step."""
+    torch.manual_seed(0)
+    w = torch.randn(32, 96) + 1.5 * torch.rand(32, 1)
+    hqq, asym = quantize(w, 4, 32, asymmetric=True, hqq=True), quantize(w, 4, 32, asymmetric=True)
+    assert hqq.codes.min() >= 0 and hqq.codes.max() <= 15
+    assert hqq.zeros.is_floating_point() and torch.equal(hqq.zeros, hqq.zeros.half().float())
+    assert not torch.equal(hqq.zeros, hqq.zeros.round())
+    blocks = w.view(32, 3, 32)
+    low, high = blocks.amin(2), blocks.amax(2)
+    d = ((high - low) / 15).half().float()
+    z = (-low / d).half().float()
+    full_range = ((blocks / d[:, :, None] + z[:, :, None]).round().clamp(0, 15) - z[:, :, None]) * d[:, :, None]
+    per_block = (hqq.dequantize().view(32, 3, 32) - blocks).pow(2).sum(2)
+    assert torch.all(per_block <= (full_range - blocks).pow(2).sum(2) * (1 + 1e-6))
+    assert (hqq.dequantize() - w).pow(2).mean() < 0.95 * (asym.dequantize() - w).pow(2).mean()
+    assert hqq.bytes == quantize(w, 4, 32).bytes + hqq.zeros.numel() * 2  # a float16 zero point per block
+
+    step = (torch.rand(16, 3) * 0.02 + 0.005).half().float()
+    minimum = (torch.rand(16, 3) * 0.1 + 0.01).half().float()  # every value positive: 0 is off the grid
+    codes = torch.randint(0, 16, (16, 3, 32)).float()
+    codes[:, :, :2] = torch.tensor([0.0, 15.0])
+    grid = (codes * step[:, :, None] + minimum[:, :, None]).view(16, 96)
+    assert (quantize(grid, 4, 32, asymmetric=True, hqq=True).dequantize() - grid).abs().max() < 0.002 * step.max()
+    assert (quantize(grid, 4, 32, asymmetric=True).dequantize() - grid).abs().max() > 0.2 * step.min()
+
+
 @pytest.mark.parametrize("asymmetric", [False, True])
 def test_estimated_scales_lower_the_output_error(asymmetric):
     """-se: with each input channel's mean square over the text, every block's scale is chosen for the layer's output,
@@ -104,6 +134,11 @@ def test_scheme_names():
     assert Scheme.parse("int4-g32-asym-se-gptq") == Scheme(4, 32, algorithm="gptq", asymmetric=True,
                                                           estimate_scales=True)
     assert Scheme.parse("int8-channel-se").estimate_scales
+    assert Scheme.parse("int4-g32-hqq-gptq") == Scheme(4, 32, algorithm="gptq", asymmetric=True, hqq=True)
+    assert Scheme.parse("int4-g32-hqq-awq-se").name == "int4-g32-hqq-awq-se"
+    for wrong in ("int8-channel-hqq", "int4-g32-asym-hqq", "int4-g32-hqq-asym"):
+        with pytest.raises(UserError, match=f"unknown weight scheme '{wrong}'"):
+            Scheme.parse(wrong)
     with pytest.raises(UserError, match="unknown weight scheme 'int4-g32-gptq-se'"):
         Scheme.parse("int4-g32-gptq-se")
     with pytest.raises(UserError, match="unknown weight scheme 'int8-channel-asym'"):
@@ -117,10 +152,11 @@ def test_scheme_names():
 
 
 @pytest.mark.parametrize("group", [32, None])
-@pytest.mark.parametrize("asymmetric", [False, True])
-def test_gptq_keeps_the_scales_and_lowers_the_output_error(group, asymmetric):
+@pytest.mark.parametrize("zeros", ["none", "integer", "float"])
+def test_gptq_keeps_the_scales_and_lowers_the_output_error(group, zeros):
     """On inputs whose channels correlate and differ in size (as a layer's do), GPTQ's integers give a smaller error
-    in the layer's output than round-to-nearest's, with the same scales (and zero points) and codes in range."""
+    in the layer's output than round-to-nearest's, with the same scales (and zero points: integer or HQQ's float
+    ones) and codes in range."""
     from dataclasses import replace
 
     from shrink_edge.llm.gptq import gptq
@@ -129,9 +165,9 @@ def test_gptq_keeps_the_scales_and_lowers_the_output_error(group, asymmetric):
     mixing = torch.randn(96, 96, generator=generator) * torch.rand(96, generator=generator) * 3
     x = torch.randn(2048, 96, generator=generator) @ mixing
     w = torch.randn(48, 96, generator=generator)
-    rtn = quantize(w, 4, group, asymmetric)
+    rtn = quantize(w, 4, group, zeros != "none", hqq=zeros == "float")
     codes = gptq(w, 2 * x.T @ x / len(x), rtn.scales, 4, rtn.block, rtn.zeros)
-    low, high = (0, 15) if asymmetric else (-8, 7)
+    low, high = (0, 15) if zeros != "none" else (-8, 7)
     assert codes.shape == rtn.codes.shape and codes.min() >= low and codes.max() <= high
     ours = replace(rtn, codes=codes)
 

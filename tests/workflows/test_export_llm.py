@@ -128,6 +128,30 @@ def test_asymmetric_int4_reaches_the_runtimes_that_store_zero_points(tiny_lm, tm
     assert report["agreement_between_runtimes"][scheme]["min_agreement"] >= 0.97
 
 
+def test_hqq_float_zero_points_reach_the_runtimes_that_run_them(tiny_lm, tmp_path):
+    """--scheme int4-g32-hqq-gptq: float16 zero points in llama.cpp's Q4_1 (its native min), OpenVINO (float16
+    constants) and Core ML (a float16 offset, read back equal); onnxruntime, whose MatMulNBits runs float zero
+    points on a path slower than float, is refused with its figures, as are ExecuTorch and LiteRT."""
+    scheme = "int4-g32-hqq-gptq"
+    result = run_cli("export", "--target", "llm-all", "--model", tiny_lm, "--out", tmp_path, "--json",
+                     "--scheme", scheme)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    rows = {a["target"]: a for a in report["artifacts"]}
+    assert set(rows) == {"llm-gguf", "llm-openvino", "llm-coreml"}
+    refused = {line.split(":")[0]: line for line in report["refused"]}
+    assert set(refused) == {f"{t} {scheme}" for t in ("llm-executorch", "llm-litert", "llm-onnx",
+                                                         "llm-onnx-weight-only")}
+    assert "slower than a float MatMul" in refused[f"llm-onnx {scheme}"]
+    for a in rows.values():
+        assert a["budget_broken"] == [] and a["facts"]["matmul_float"] == 0, a
+    assert rows["llm-gguf"]["facts"]["ggml_types"]["Q4_1"] == 14
+    assert rows["llm-openvino"]["facts"]["matmul_int4"] == 14
+    assert rows["llm-coreml"]["facts"]["weights_as_scheme"]  # codes, scales and float16 offsets read back
+    assert abs(rows["llm-gguf"]["perplexity_ratio"] - rows["llm-openvino"]["perplexity_ratio"]) < 0.01
+    assert report["agreement_between_runtimes"][scheme]["min_agreement"] >= 0.97
+
+
 @pytest.mark.skipif(platform.system() == "Darwin", reason="Core ML runs on macOS")
 def test_generate_from_core_ml_says_it_needs_macos(exported):
     _, out = exported

@@ -3,7 +3,7 @@
 (llm/decoder.StateCacheDecoder), compute in float16. Each weight the scheme quantized is a
 constexpr_blockwise_shift_scale op holding the scheme's own integers and float16 scales (int4 in blocks or int8 per
 row; the token embedding, tied to the output layer, int8 per row; an asymmetric scheme's uint4 codes with its uint4
-zero points as the op's offset), put in place of the converter's float constant.
+zero points, or -hqq's float16 ones, as the op's offset), put in place of the converter's float constant.
 
 Prediction needs macOS: elsewhere the package is converted, saved and read back, its states and weights checked
 against the scheme (every quantized weight's integers equal to the scheme's), and the run is skipped with that
@@ -63,7 +63,8 @@ def _int_weights(table: dict):
                                              f"of the group {q.block} that Core ML's blocks need")
                         kind = types.np_uint4_dtype if q.zeros is not None else \
                             types.np_int4_dtype if q.bits == 4 else np.int8
-                        offset = {} if q.zeros is None else {"offset": q.zeros.numpy().astype(kind)}
+                        offset = {} if q.zeros is None else {"offset": q.zeros.numpy().astype(
+                            np.float16 if q.zeros.is_floating_point() else kind)}
                         new = mb.constexpr_blockwise_shift_scale(data=codes.astype(kind),
                                                                  scale=q.scales.numpy().astype(np.float16), **offset,
                                                                  before_op=op, name=op.name + "_quantized")

@@ -2,7 +2,8 @@
 symmetric codes in blocks of 32 with a float16 scale each, so int4 and int8 in blocks of 32, 64, 128 or per output
 channel are stored exactly (a coarser block repeats its scale over its 32-blocks), as long as a row's width is a
 multiple of 32. Asymmetric int4 (a zero point per block) is Q4_1: codes 0..15, a float16 scale d and a float16
-minimum m = -d * zero, the value d * code + m (m rounded to float16: within 2^-11 of it). Llama-family weights get
+minimum m = -d * zero, the value d * code + m (m rounded to float16: within 2^-11 of it), whether the zero point is
+an integer (-asym) or a float (-hqq). Llama-family weights get
 llama.cpp's Q/K row permutation (its RoPE pairs dimensions i and i+1, Hugging Face's i and i+d/2); Qwen2/Qwen3 keep
 theirs (NEOX RoPE)."""
 from __future__ import annotations

@@ -30,21 +30,22 @@ def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
 
 
 def _float16_scales(ir) -> None:
-    """The scales of the integer weights as float16 (a Constant, then a Convert to float32), as NNCF stores its
-    own: the ONNX file holds them in float32 (MatMulNBits' scales take its activations' type), but the scheme's
-    scales are float16-exact, so the numbers are the same and the file half a bit per weight smaller at g32."""
+    """The scales (and -hqq's float zero points) of the integer weights as float16 (a Constant, then a Convert to
+    float32), as NNCF stores its own: the ONNX file holds them in float32 (MatMulNBits' scales take its activations'
+    type), but the scheme's are float16-exact, so the numbers are the same and the file half a bit per weight
+    smaller at g32 for each."""
     import openvino as ov
     from openvino import opset13 as ops
 
     for op in ir.get_ops():
-        if op.get_type_name() != "Multiply":
+        if op.get_type_name() not in ("Multiply", "Subtract"):
             continue
         for i in range(2):
-            scale, codes = op.input_value(i).get_node(), op.input_value(1 - i).get_node()
-            if scale.get_type_name() != "Constant" or scale.get_output_element_type(0) != ov.Type.f32 \
+            constant, codes = op.input_value(i).get_node(), op.input_value(1 - i).get_node()
+            if constant.get_type_name() != "Constant" or constant.get_output_element_type(0) != ov.Type.f32 \
                     or not _from_integers(codes):
                 continue
-            values = scale.get_data()
+            values = constant.get_data()
             half = values.astype(np.float16)
             if np.array_equal(half.astype(np.float32), values):
                 op.input(i).replace_source_output(ops.convert(ops.constant(half), ov.Type.f32).output(0))

@@ -112,7 +112,7 @@ def _kernel_blocks(q) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
         return codes[:, : q.in_features], np.repeat(scales, repeat, axis=1), \
             None if zeros is None else np.repeat(zeros, repeat, axis=1), 32
     block = max(16, 1 << (block - 1).bit_length())
-    pad = 0 if zeros is None else zeros  # [out, 1]: the padding takes the row's zero point
+    pad = 0 if zeros is None else np.round(zeros)  # [out, 1]: the padding takes the code nearest value 0
     padding = np.broadcast_to(np.asarray(pad, codes.dtype), (codes.shape[0], block - codes.shape[1]))
     return np.concatenate([codes, padding], axis=1), scales, zeros, block
 
@@ -151,7 +151,10 @@ def _matmul_nbits(node, q, graph):
     graph.initializer.extend([numpy_helper.from_array(np.ascontiguousarray(unsigned), f"{prefix}.nbits"),
                               numpy_helper.from_array(scales.astype(np.float32).reshape(-1), f"{prefix}.scales")])
     inputs = [node.input[0], f"{prefix}.nbits", f"{prefix}.scales"]
-    if zeros is not None:  # uint4 two per byte, each row's padded to whole bytes: [out * ceil(blocks / 2)]
+    if zeros is not None and zeros.dtype.kind == "f":  # float (-hqq): the scales' type, [out * blocks]
+        graph.initializer.append(numpy_helper.from_array(zeros.astype(np.float32).reshape(-1), f"{prefix}.zero_points"))
+        inputs.append(f"{prefix}.zero_points")
+    elif zeros is not None:  # uint4 two per byte, each row's padded to whole bytes: [out * ceil(blocks / 2)]
         if zeros.shape[1] % 2:
             zeros = np.pad(zeros, ((0, 0), (0, 1)))
         graph.initializer.append(numpy_helper.from_array(_unsigned(zeros, q.bits, shift=False).reshape(-1),
