@@ -30,8 +30,15 @@ def _groups(hf_model: nn.Module) -> list[tuple[nn.Module, tuple[nn.Linear, ...]]
         groups += [(layer.input_layernorm, (attention.q_proj, attention.k_proj, attention.v_proj)),
                    (layer.post_attention_layernorm, (mlp.gate_proj, mlp.up_proj)),
                    (mlp.up_proj, (mlp.down_proj,))]
-    return [(feeder, readers) for feeder, readers in groups if all(type(r) is nn.Linear for r in readers)
-            and (type(feeder) is nn.Linear or getattr(getattr(feeder, "weight", None), "ndim", 0) == 1)]
+    return [(feeder, readers) for feeder, readers in groups
+            if all(type(r) is nn.Linear for r in readers) and _scalable(feeder)]
+
+
+def _scalable(feeder: nn.Module) -> bool:
+    """Whether its output channels can be divided by s: a plain linear layer (its rows) or a norm (its 1-D
+    weight)."""
+    weight = getattr(feeder, "weight", None)
+    return type(feeder) is nn.Linear or (isinstance(weight, torch.Tensor) and weight.ndim == 1)
 
 
 def _inputs(hf_model: nn.Module, readers: list[nn.Linear], calibration: list[list[int]]) -> list[torch.Tensor]:

@@ -274,12 +274,7 @@ def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[i
         scaled, alphas = awq_scaled(hf_model, scheme, calibration)
         hf_model = scaled
     layers = linear_layers(hf_model)
-    embedding = lm_head = None
-    if scheme.embedding_bits:
-        group = scheme.group if scheme.embedding_bits == 4 else None
-        embedding = quantize(hf_model.get_input_embeddings().weight, scheme.embedding_bits, group)
-        if not tied:
-            lm_head = quantize(hf_model.get_output_embeddings().weight, scheme.embedding_bits, group)
+    embedding, lm_head = _tables(hf_model, scheme, tied)
     head = lm_head or embedding  # an int4 output layer too (tied: the table), as the product sees it
     products = {**layers, **({"lm_head": hf_model.get_output_embeddings()} if head and head.bits == 4 else {})}
     hessians = {}
@@ -298,13 +293,30 @@ def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[i
             q.codes = gptq.gptq(products[name].weight, h, q.scales, q.bits, q.block, q.zeros)
     kept = []
     if scheme.keep_int8:
-        from .sensitivity import ranked
-
-        ranking = ranking or ranked(hf_model, layers, linears, calibration)
-        kept = ranking[:scheme.keep_int8]
-        for name, _ in kept:
-            linears[name] = quantize(layers[name].weight, 8, None)
+        ranking, kept = _keep_int8(hf_model, layers, linears, scheme.keep_int8, calibration, ranking)
     return QuantizedModel(scheme, linears, embedding, lm_head, tied, kept, scaled, alphas, ranking or [])
+
+
+def _tables(hf_model: nn.Module, scheme: Scheme, tied: bool) -> tuple[QuantizedWeight | None, QuantizedWeight | None]:
+    """The embedding table and an untied output layer: int8 per row, or -emb4's int4 in the scheme's blocks
+    (symmetric: lookups take no zero points)."""
+    if not scheme.embedding_bits:
+        return None, None
+    group = scheme.group if scheme.embedding_bits == 4 else None
+    embedding = quantize(hf_model.get_input_embeddings().weight, scheme.embedding_bits, group)
+    lm_head = None if tied else quantize(hf_model.get_output_embeddings().weight, scheme.embedding_bits, group)
+    return embedding, lm_head
+
+
+def _keep_int8(hf_model: nn.Module, layers: dict, linears: dict, count: int, calibration, ranking):
+    """-mixedN: the N layers most sensitive to their int4 weights (measured now unless `ranking` is given) put
+    back as int8 per channel in `linears`; (the ranking, the layers kept)."""
+    from .sensitivity import ranked
+
+    ranking = ranking or ranked(hf_model, layers, linears, calibration)
+    for name, _ in ranking[:count]:
+        linears[name] = quantize(layers[name].weight, 8, None)
+    return ranking, ranking[:count]
 
 
 def fake_quantized(hf_model: nn.Module, quantized: QuantizedModel) -> nn.Module:

@@ -1,8 +1,9 @@
 """Export a decoder language model to LLM targets: quantize once per weight scheme, write one artifact per
 (target, scheme) with the backend that runs it, verify each in its runtime's own prefill/decode loop against the
 float PyTorch model on held-out text, and keep only those within the target's budget. An int4 artifact that misses
-its budget is tried again with the layers most sensitive to int4 kept int8, twice as many each time (2, 4, 8, ... up
-to half the layers), until it holds (unless `strict`): the LLM side of `fallback = "auto"`."""
+its budget is tried again, cheapest first, with zero points its format holds (integer ones, then HQQ's float16 ones),
+then from the best of those with the layers most sensitive to int4 kept int8, twice as many each time (2, 4, 8, ...
+up to half the layers), until it holds (unless `strict`): the LLM side of `fallback = "auto"`."""
 from __future__ import annotations
 
 import json
@@ -26,7 +27,7 @@ WINDOW = 128        # tokens per held-out window (half prefilled, half decoded)
 WINDOWS = 8         # held-out windows scored
 PROMPTS = 4         # greedy-generation prompts
 NEW_TOKENS = 64     # tokens generated greedily per prompt
-FALLBACK_SECONDS = 900.0  # no new step of an artifact's search for more int8 layers starts after this
+FALLBACK_SECONDS = 900.0  # no new step of an artifact's fallback search starts after this
 FIDELITY = ("perplexity x", "next-token agreement", "greedy match")  # the budget lines more int8 layers can mend
 
 
@@ -121,7 +122,7 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
 
                 entry = attempt(quantized[name])
                 if enforce_budget and not strict and _mendable(scheme, entry):
-                    entry = _more_int8(entry, scheme, quantized, lambda s, r: quantize_model(
+                    entry = _fallback(entry, scheme, _zero_points(scheme, llm), quantized, lambda s, r: quantize_model(
                         lm.module, s, tokens.calibration, ranking=r), attempt, steps)
                 report["artifacts"].append(entry)
                 if entry.get("budget_broken") and enforce_budget:
@@ -167,26 +168,56 @@ def _mendable(scheme: Scheme, entry: dict) -> bool:
     return scheme.bits == 4 and "error" not in entry and bool(broken) and all(b.startswith(FIDELITY) for b in broken)
 
 
-def _more_int8(first: dict, scheme: Scheme, quantized: dict, quantize, attempt, steps) -> dict:
-    """The artifact again with the 2, 4, 8, ... layers most sensitive to int4 kept int8, and last half of them (one
-    ranking for all the steps, and each step's integers shared with the other runtimes), until its budget holds or
+def _zero_points(scheme: Scheme, llm) -> list[Scheme]:
+    """The variants of an int4 scheme with finer zero points (integer, then HQQ's float16) that `llm`'s format
+    holds: a few bits per block, cheaper than a layer kept int8."""
+    if scheme.bits != 4 or scheme.hqq:
+        return []
+    variants = ([] if scheme.asymmetric else [replace(scheme, asymmetric=True)]) + \
+        [replace(scheme, asymmetric=True, hqq=True)]
+    return [v for v in variants if not (llm.unsupported_scheme and llm.unsupported_scheme(v))]
+
+
+def _fallback(first: dict, scheme: Scheme, variants: list[Scheme], quantized: dict, quantize, attempt,
+              steps) -> dict:
+    """The artifact again with each of `variants`, then, from the scheme that came closest (the highest next-token
+    agreement), with its 2, 4, 8, ... layers most sensitive to int4 kept int8, and last half of them (one ranking
+    for those steps, and each step's integers shared with the other runtimes), until its budget holds or
     FALLBACK_SECONDS have passed; the last one tried, with every step's figures."""
-    start, entry, ranking = time.monotonic(), first, quantized[scheme.name].ranking or None
-    tried = [_step(first)]
-    half = len(quantized[scheme.name].linears) // 2
-    counts = sorted({min(2 ** k, half) for k in range(1, half.bit_length() + 1)} - set(range(scheme.keep_int8 + 1)))
+    start, entry, tried = time.monotonic(), first, [_step(first)]
+
+    def run(candidate: Scheme, ranking=None) -> dict:
+        steps.note(f"fallback: {first['target']} {scheme.name} missed its budget; trying {candidate.name}")
+        if candidate.name not in quantized:
+            quantized[candidate.name] = quantize(candidate, ranking)
+        result = attempt(quantized[candidate.name])
+        tried.append(_step(result))
+        return result
+
+    closest, best = scheme, first.get("next_token_agreement", 0.0)
+    for variant in variants:
+        if time.monotonic() - start > FALLBACK_SECONDS:
+            break
+        entry = run(variant)
+        if not entry.get("budget_broken"):
+            return _with_steps(entry, scheme, tried, start)
+        if entry.get("next_token_agreement", 0.0) > best:
+            closest, best = variant, entry["next_token_agreement"]
+    ranking = quantized[closest.name].ranking or None
+    half = len(quantized[closest.name].linears) // 2
+    counts = sorted({min(2 ** k, half) for k in range(1, half.bit_length() + 1)} - set(range(closest.keep_int8 + 1)))
     for n in counts:
         if time.monotonic() - start > FALLBACK_SECONDS:
             break
-        mixed = replace(scheme, keep_int8=n)
-        steps.note(f"fallback: {first['target']} {scheme.name} missed its budget; trying {mixed.name}")
-        if mixed.name not in quantized:
-            quantized[mixed.name] = quantize(mixed, ranking)
+        mixed = replace(closest, keep_int8=n)
+        entry = run(mixed, ranking)
         ranking = quantized[mixed.name].ranking
-        entry = attempt(quantized[mixed.name])
-        tried.append(_step(entry))
         if not entry.get("budget_broken"):
             break
+    return _with_steps(entry, scheme, tried, start)
+
+
+def _with_steps(entry: dict, scheme: Scheme, tried: list[dict], start: float) -> dict:
     return {**entry, "fallback": {"from": scheme.name, "holds": not entry.get("budget_broken"), "steps": tried,
                                   "seconds": round(time.monotonic() - start, 1)}}
 

@@ -173,31 +173,36 @@ def test_a_broken_budget_fails_and_writes_nothing(tiny_lm, tmp_path):
     assert report["artifacts"][0]["budget_broken"][0].startswith("next-token agreement")
 
 
-def test_an_int4_artifact_that_misses_its_budget_keeps_more_layers_int8(tiny_lm, tmp_path):
-    """int4-channel misses 99.5% next-token agreement on the tiny model; the export tries it again with its 2, 4 and
+def test_an_int4_artifact_that_misses_its_budget_gets_zero_points_then_more_int8_layers(tiny_lm, tmp_path):
+    """int4-channel misses 99.5% next-token agreement on the tiny model; the export tries it again with the zero
+    points OpenVINO holds (integer, then HQQ's float16 ones), then from the closest of the three with its 2, 4 and
     7 (half its layers) most sensitive layers int8, writes the first that holds, and reports every step; --strict
     fails at once, writing nothing."""
     spec = tmp_path / "tight.toml"
-    spec.write_text('description = "tight"\nkind = "llm"\nruntime = "onnxruntime"\nschemes = ["int4-channel"]\n'
-                    '[options]\nactivations = "float"\n[budget]\nmin_next_token_agreement = 0.995\n')
+    spec.write_text('description = "tight"\nkind = "llm"\nruntime = "openvino"\nschemes = ["int4-channel"]\n'
+                    '[budget]\nmin_next_token_agreement = 0.995\n')
     result = run_cli("export", "--target", spec, "--model", tiny_lm, "--out", tmp_path / "out", "--json")
     assert result.exit_code == 0, result.output
     (artifact,) = json.loads(result.stdout)["artifacts"]
     fallback = artifact["fallback"]
     assert fallback["from"] == "int4-channel" and fallback["holds"]
-    schemes = [step["scheme"] for step in fallback["steps"]]
-    assert schemes[0] == "int4-channel" and schemes[-1] == artifact["scheme"] and artifact["scheme"] != schemes[0]
-    assert schemes[1:] == ["int4-channel-mixed2", "int4-channel-mixed4", "int4-channel-mixed7"][:len(schemes) - 1]
-    assert all(step["budget_broken"] for step in fallback["steps"][:-1]) and artifact["budget_broken"] == []
-    assert artifact["next_token_agreement"] >= 0.995 > fallback["steps"][0]["next_token_agreement"]
-    bits = [step["bits_per_weight"] for step in fallback["steps"]]
-    assert bits == sorted(bits) and bits[0] < bits[-1]  # each step pays in size
-    assert artifact["facts"]["linear_int8"] == int(artifact["scheme"].rsplit("mixed", 1)[1])
-    assert [p.name for p in (tmp_path / "out").glob("*.onnx")] == [artifact["path"]]
+    steps = fallback["steps"]
+    schemes = [step["scheme"] for step in steps]
+    assert schemes[:3] == ["int4-channel", "int4-channel-asym", "int4-channel-hqq"][:len(schemes)]
+    assert schemes[-1] == artifact["scheme"] and artifact["scheme"] != schemes[0]
+    if len(schemes) > 3:  # the mixed steps start from the zero points that came closest
+        closest = max(steps[:3], key=lambda step: step["next_token_agreement"])["scheme"]
+        assert schemes[3:] == [f"{closest}-mixed{n}" for n in (2, 4, 7)][:len(schemes) - 3]
+        assert artifact["facts"]["matmul_int8"] >= int(artifact["scheme"].rsplit("mixed", 1)[1])
+        bits = [step["bits_per_weight"] for step in steps[3:]]
+        assert bits == sorted(bits) and bits[0] < bits[-1]  # each int8 step pays in size
+    assert all(step["budget_broken"] for step in steps[:-1]) and artifact["budget_broken"] == []
+    assert artifact["next_token_agreement"] >= 0.995 > steps[0]["next_token_agreement"]
+    assert [p.name for p in (tmp_path / "out").glob("*.xml")] == [artifact["path"]]
 
     strict = run_cli("export", "--target", spec, "--model", tiny_lm, "--out", tmp_path / "strict", "--strict")
     assert strict.exit_code == 1 and "tight int4-channel broke the budget" in strict.stderr
-    assert not list((tmp_path / "strict").glob("*.onnx"))
+    assert not list((tmp_path / "strict").glob("*.xml"))
 
 
 def _bad(tiny_lm, tmp_path, change):

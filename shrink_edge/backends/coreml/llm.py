@@ -131,7 +131,7 @@ def facts(path: Path) -> dict:
                 kind, bits = "float", source.outputs[0].val.size * 16
             else:
                 width = source.data.dtype.get_bitwidth()
-                offset = 0 if source.offset is None else source.offset.val.size * width
+                offset = 0 if source.offset is None else source.offset.val.size * source.offset.dtype.get_bitwidth()
                 kind, bits = f"int{width}", source.data.val.size * width + source.scale.val.size * 16 + offset
             if op.op_type == "gather":
                 embedding = kind

@@ -58,21 +58,17 @@ def _blocks(q, rows_order=None) -> tuple[np.ndarray, int]:
         codes, scales = codes[rows_order], scales[rows_order]
         zeros = None if zeros is None else zeros[rows_order]
     out = codes.shape[0]
-    d = scales.astype(np.float16).view(np.uint8).reshape(out, -1, 2)
+    header = [scales.astype(np.float16).view(np.uint8).reshape(out, -1, 2)]  # d
     blocks = codes.reshape(out, -1, BLOCK)
-    if zeros is not None:  # Q4_1: d, m = -d * zero, then the codes as Q4_0 packs them
-        m = (-scales * zeros).astype(np.float16).view(np.uint8).reshape(out, -1, 2)
-        unsigned = blocks.astype(np.uint8)
+    if q.bits == 8:
+        packed, kind = blocks.astype(np.int8).view(np.uint8), gguf.GGMLQuantizationType.Q8_0
+    else:  # Q4_0: codes + 8; Q4_1: codes 0..15 after m = -d * zero; 32 nibbles, the second 16 in the high ones
+        unsigned = (blocks + (8 if zeros is None else 0)).astype(np.uint8)
         packed = unsigned[:, :, :16] | (unsigned[:, :, 16:] << 4)
-        return np.concatenate([d, m, packed], axis=2).reshape(out, -1), gguf.GGMLQuantizationType.Q4_1
-    if q.bits == 4:
-        unsigned = (blocks + 8).astype(np.uint8)
-        packed = unsigned[:, :, :16] | (unsigned[:, :, 16:] << 4)
-        kind = gguf.GGMLQuantizationType.Q4_0
-    else:
-        packed = blocks.astype(np.int8).view(np.uint8)
-        kind = gguf.GGMLQuantizationType.Q8_0
-    return np.concatenate([d, packed], axis=2).reshape(out, -1), kind
+        kind = gguf.GGMLQuantizationType.Q4_0 if zeros is None else gguf.GGMLQuantizationType.Q4_1
+        if zeros is not None:
+            header.append((-scales * zeros).astype(np.float16).view(np.uint8).reshape(out, -1, 2))
+    return np.concatenate([*header, packed], axis=2).reshape(out, -1), kind
 
 
 def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
