@@ -328,6 +328,9 @@ def llm_model(figures: dict) -> list[str]:
                      f"{speed('decode_tokens_per_s_at_128')} | {speed('decode_tokens_per_s_at_512')} | "
                      f"{speed('bandwidth_fraction', '{:.0%}')} | "
                      f"{'; '.join(a['budget_broken']) or 'ok'} |")
+    if figures.get("refused"):
+        lines += ["", "Not written, with the reason each target gave:", "",
+                  *[f"- {line}" for line in figures["refused"]]]
     between = figures.get("agreement_between_runtimes", {})
     if between:
         lines += ["", "Next-token agreement between the artifacts of one scheme (the same integers in every runtime), "
