@@ -120,8 +120,9 @@ FALLBACK_SCHEME = "int4-g32-asym-gptq"  # the pretrained model's default export,
 
 def algorithm_rows(model: Path, context: int, windows: int, new_tokens: int) -> list[dict]:
     """Each way of choosing the int4 integers (ALGORITHMS: round-to-nearest, scale estimation, AWQ, GPTQ, integer
-    zero points, HQQ's float ones, and their combinations) on one model, in PyTorch: the fake-quantized weights every runtime that stores
-    the scheme reproduces, scored by the same loop on the same text; bits from the scheme's stored bytes."""
+    zero points, HQQ's float ones, and their combinations) on one model, in PyTorch: the fake-quantized weights every
+    runtime that stores the scheme reproduces, scored by the same loop on the same text; bits from the scheme's stored
+    bytes."""
     from shrink_edge.llm import evaluate, model as models, text as texts
     from shrink_edge.llm.train import english
     from shrink_edge.llm.weights import Scheme, fake_quantized, quantize_model

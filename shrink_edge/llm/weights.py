@@ -61,22 +61,24 @@ class Scheme:
     @staticmethod
     def parse(text: str, embedding_bits: int = 8) -> "Scheme":
         """'float', 'int8-channel', 'int8-g32', 'int4-g32', 'int4-g64', 'int4-g128', 'int4-channel', then in this
-        order: for int4 '-asym' (an integer zero point per block) or '-hqq' (a float16 one, by HQQ), for any '-awq' (input channels scaled by activation), '-se'
-        (scales estimated on the calibration text) and '-gptq' (GPTQ's integers), for int4 '-mixedN' (the N linear
-        layers most sensitive to int4 kept int8) and '-emb4' (an int4 embedding table and output layer in the
-        scheme's blocks, instead of int8 per row): 'int4-g32-asym-awq-se-gptq-mixed4-emb4'."""
+        order: for int4 '-asym' (an integer zero point per block) or '-hqq' (a float16 one, by HQQ), for any '-awq'
+        (input channels scaled by activation), '-se' (scales estimated on the calibration text) and '-gptq' (GPTQ's
+        integers), for int4 '-mixedN' (the N linear layers most sensitive to int4 kept int8) and '-emb4' (an int4
+        embedding table and output layer in the scheme's blocks, instead of int8 per row):
+        'int4-g32-asym-awq-se-gptq-mixed4-emb4'."""
         if text == "float":
             return Scheme(0, None, 0)
-        match = re.fullmatch(r"int(?P<bits>[48])-(?:g(?P<group>\d+)|channel)(?:(?P<asym>-asym)|(?P<hqq>-hqq))?(?P<awq>-awq)?(?P<se>-se)?"
-                             r"(?:-(?P<gptq>gptq))?(?:-mixed(?P<mixed>\d+))?(?P<emb4>-emb4)?", text)
+        match = re.fullmatch(r"int(?P<bits>[48])-(?:g(?P<group>\d+)|channel)(?:(?P<asym>-asym)|(?P<hqq>-hqq))?"
+                             r"(?P<awq>-awq)?(?P<se>-se)?(?:-(?P<gptq>gptq))?(?:-mixed(?P<mixed>\d+))?(?P<emb4>-emb4)?",
+                             text)
         int8 = match is not None and match["bits"] == "8"
         if not match or (match["group"] and int(match["group"]) not in (16, 32, 64, 128, 256)) \
                 or (int8 and (match["asym"] or match["hqq"] or match["mixed"] or match["emb4"])) \
                 or (match["mixed"] and int(match["mixed"]) < 1):
             raise UserError(f"unknown weight scheme '{text}'; give float, int8-channel, int8-g32, int4-g32, int4-g64, "
                             "int4-g128 or int4-channel, optionally with -awq, -se (scales estimated on the text) and "
-                            "-gptq (int4-g32-awq-se-gptq), and for int4 -asym or -hqq before them (int4-g32-asym-gptq: an "
-                            "integer zero point per block; int4-g32-hqq: a float16 one), -mixedN "
+                            "-gptq (int4-g32-awq-se-gptq), and for int4 -asym or -hqq before them (int4-g32-asym-gptq: "
+                            "an integer zero point per block; int4-g32-hqq: a float16 one), -mixedN "
                             "(int4-g32-gptq-mixed4: the 4 most sensitive layers int8) and -emb4 (int4-g64-gptq-emb4: "
                             "an int4 embedding table)")
         return Scheme(int(match["bits"]), int(match["group"]) if match["group"] else None,
@@ -107,7 +109,8 @@ class QuantizedWeight:
     def bytes(self) -> int:
         """Stored size: the codes at `bits` each plus a float16 scale (and a zero point at `bits`, or float16)
         per block."""
-        zeros = 0 if self.zeros is None else self.zeros.numel() * (2 if self.zeros.is_floating_point() else self.bits / 8)
+        zero_bytes = 2 if self.zeros is not None and self.zeros.is_floating_point() else self.bits / 8
+        zeros = 0 if self.zeros is None else self.zeros.numel() * zero_bytes
         return int(self.codes.numel() * self.bits // 8 + self.scales.numel() * 2 + zeros)
 
 

@@ -131,7 +131,7 @@ def unsupported_scheme(scheme) -> str | None:
     if scheme.hqq:
         return ("onnxruntime 1.32 runs MatMulNBits with float zero points on a reference path, about 29x slower than "
                 "a float MatMul (1.49 ms against 0.05 ms for 576x1536, one token, 1 thread; 0.07 ms with uint4 zero "
-                "points): give int4-g32-asym-gptq (integer zero points)")
+                f"points): give {scheme.name.replace('-hqq', '-asym')} (integer zero points)")
     return None
 
 
