@@ -104,16 +104,21 @@ def test_mixed_precision_and_an_int4_table_reach_every_runtime(tiny_lm, tmp_path
     assert report["agreement_between_runtimes"]["int4-g32-gptq-mixed2-emb4"]["min_agreement"] >= 0.9
 
 
+def _export_all(tiny_lm, tmp_path, scheme: str) -> tuple[dict, dict]:
+    """`export --target llm-all --scheme <scheme>`: the report, and its artifacts by target."""
+    result = run_cli("export", "--target", "llm-all", "--model", tiny_lm, "--out", tmp_path, "--json",
+                     "--scheme", scheme)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    return report, {a["target"]: a for a in report["artifacts"]}
+
+
 def test_asymmetric_int4_reaches_the_runtimes_that_store_zero_points(tiny_lm, tmp_path):
     """--scheme int4-g32-asym-gptq: a zero point per block in MatMulNBits (onnxruntime, and OpenVINO from the same
     graph), llama.cpp's Q4_1, Core ML's offset; the files agree with each other, and ExecuTorch and LiteRT, whose
     XNNPACK int4 has one zero point per tensor, are refused in a line each while the others are written."""
     scheme = "int4-g32-asym-gptq"
-    result = run_cli("export", "--target", "llm-all", "--model", tiny_lm, "--out", tmp_path, "--json",
-                     "--scheme", scheme)
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
-    rows = {a["target"]: a for a in report["artifacts"]}
+    report, rows = _export_all(tiny_lm, tmp_path, scheme)
     assert set(rows) == {"llm-gguf", "llm-onnx", "llm-onnx-weight-only", "llm-openvino", "llm-coreml"}
     assert sorted(line.split(":")[0] for line in report["refused"]) == [f"llm-executorch {scheme}",
                                                                          f"llm-litert {scheme}"]
@@ -133,11 +138,7 @@ def test_hqq_float_zero_points_reach_the_runtimes_that_run_them(tiny_lm, tmp_pat
     constants) and Core ML (a float16 offset, read back equal); onnxruntime, whose MatMulNBits runs float zero
     points on a path slower than float, is refused with its figures, as are ExecuTorch and LiteRT."""
     scheme = "int4-g32-hqq-gptq"
-    result = run_cli("export", "--target", "llm-all", "--model", tiny_lm, "--out", tmp_path, "--json",
-                     "--scheme", scheme)
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
-    rows = {a["target"]: a for a in report["artifacts"]}
+    report, rows = _export_all(tiny_lm, tmp_path, scheme)
     assert set(rows) == {"llm-gguf", "llm-openvino", "llm-coreml"}
     refused = {line.split(":")[0]: line for line in report["refused"]}
     assert set(refused) == {f"{t} {scheme}" for t in ("llm-executorch", "llm-litert", "llm-onnx",
