@@ -145,8 +145,11 @@ def quantize(weight: torch.Tensor, bits: int, group: int | None, asymmetric: boo
         weights = torch.zeros(padded)
         weights[:inputs] = importance.float()
         weights = weights.view(1, -1, block)
-    shrinks = ESTIMATION_GRID if importance is not None else SHRINKS if asymmetric else (1.0,)
-    candidates = _hqq(blocks, bits) if hqq else (_asymmetric if asymmetric else _symmetric)(blocks, bits, shrinks)
+    if hqq:
+        candidates = _hqq(blocks, bits)
+    else:
+        shrinks = ESTIMATION_GRID if importance is not None else SHRINKS if asymmetric else (1.0,)
+        candidates = (_asymmetric if asymmetric else _symmetric)(blocks, bits, shrinks)
     best = None
     for codes, scales, zeros in candidates:
         error = ((codes - zeros[:, :, None]) * scales[:, :, None] - blocks).pow(2)

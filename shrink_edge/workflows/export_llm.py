@@ -175,7 +175,12 @@ def _zero_points(scheme: Scheme, llm) -> list[Scheme]:
         return []
     variants = ([] if scheme.asymmetric else [replace(scheme, asymmetric=True)]) + \
         [replace(scheme, asymmetric=True, hqq=True)]
-    return [v for v in variants if not (llm.unsupported_scheme and llm.unsupported_scheme(v))]
+    return [v for v in variants if not _refusal(llm, v)]
+
+
+def _refusal(llm, scheme: Scheme) -> str | None:
+    """Why `llm`'s format cannot hold the scheme's weights (None: it can)."""
+    return llm.unsupported_scheme(scheme) if llm.unsupported_scheme else None
 
 
 def _fallback(first: dict, scheme: Scheme, variants: list[Scheme], quantized: dict, quantize, attempt,
@@ -238,8 +243,7 @@ def _storable(members) -> tuple[list, list[str]]:
     scheme refused."""
     kept, refused = [], []
     for member in members:
-        check = BACKENDS[member.runtime].llm.unsupported_scheme
-        reasons = {name: check(Scheme.parse(name)) if check else None for name in member.schemes}
+        reasons = {name: _refusal(BACKENDS[member.runtime].llm, Scheme.parse(name)) for name in member.schemes}
         refused += [f"{member.name} {name}: {reason}" for name, reason in reasons.items() if reason]
         if schemes := tuple(name for name, reason in reasons.items() if not reason):
             kept.append(replace(member, schemes=schemes))
