@@ -44,6 +44,17 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class RuntimeQuantizer:
+    """A runtime's own int4 quantizer, the weight scheme `runtime`: write(model, float_file, calibration, scratch, path,
+    options) quantizes the float artifact (float_file() writes it, once, when the tool starts from it) with the
+    runtime's tool, on the calibration token windows where it takes data (scratch and options as for
+    LanguageModels.write). `name` says what it runs, in the report."""
+    name: str
+    write: Callable[..., None]
+    requires: tuple[str, ...] = ()  # modules it imports beyond the backend's own
+
+
+@dataclass(frozen=True)
 class LanguageModels:
     """What a backend does with decoder language models (shrink_edge/llm): write(model, quantized, scratch, path,
     options) writes one artifact holding the quantized model's integers (scratch: a folder the backends of one export
@@ -60,6 +71,7 @@ class LanguageModels:
     read_back: Callable[..., dict] | None = None  # (path, model, quantized) -> the file's weights against the scheme
     device_session: ModuleType | None = None  # standalone (numpy + runtime) module whose Session runs on adb devices
     requires: tuple[str, ...] = ("transformers",)  # modules beyond the backend's own, installed by the `llm` extra
+    runtime_quantizer: RuntimeQuantizer | None = None  # the runtime's own int4 (scheme `runtime`)
 
     def installed(self) -> bool:
         return all(importlib.util.find_spec(module) is not None for module in self.requires)

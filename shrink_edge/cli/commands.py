@@ -180,7 +180,8 @@ def export(
                                                    "model's context].")] = None,
     scheme: Annotated[Optional[list[str]], typer.Option("--scheme", help="LLM targets: a weight scheme instead "
                                                         "of the targets' own (float, int8-channel, int4-g32, "
-                                                        "int4-g64-gptq, ...); repeatable.")] = None,
+                                                        "int4-g64-gptq, ..., or runtime: the runtime's own "
+                                                        "int4 quantizer); repeatable.")] = None,
     lowrank: Annotated[Optional[float], typer.Option("--lowrank", help="LLM targets: factorize the linear layers "
                                                      "first, keeping this fraction of their parameters (0.75), "
                                                      "ranks chosen per layer on the calibration text.")] = None,

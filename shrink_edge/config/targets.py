@@ -49,6 +49,7 @@ class Budget:
     min_next_token_agreement: float | None = None  # fraction of held-out positions whose top token matches
     min_greedy_match_tokens: float | None = None   # greedy tokens matching PyTorch's before the first difference
     max_float_perplexity_ratio: float = 1.005     # a float artifact: the path itself, not quantization
+    max_int4_bits_per_weight: float | None = None  # an int4 artifact, its fallback's int8 layers included
 
 
 @dataclass(frozen=True)

@@ -47,11 +47,14 @@ class Scheme:
     estimate_scales: bool = False   # the linear layers' scales searched by the error weighted by their inputs
     awq: bool = False               # input channels scaled by activation first (awq.py): the model itself changes
     hqq: bool = False               # int4, with asymmetric: the zero points float16, optimized by HQQ
+    runtime: bool = False           # int4 as the runtime's own quantizer makes it (contract.RuntimeQuantizer)
 
     @property
     def name(self) -> str:
         if not self.bits:
             return "float"
+        if self.runtime:
+            return "runtime"
         suffix = ("-hqq" if self.hqq else "-asym" if self.asymmetric else "") + ("-awq" if self.awq else "") + \
             ("-se" if self.estimate_scales else "") + \
             ("" if self.algorithm == "rtn" else f"-{self.algorithm}") + \
@@ -65,9 +68,11 @@ class Scheme:
         (input channels scaled by activation), '-se' (scales estimated on the calibration text) and '-gptq' (GPTQ's
         integers), for int4 '-mixedN' (the N linear layers most sensitive to int4 kept int8) and '-emb4' (an int4
         embedding table and output layer in the scheme's blocks, instead of int8 per row):
-        'int4-g32-asym-awq-se-gptq-mixed4-emb4'."""
+        'int4-g32-asym-awq-se-gptq-mixed4-emb4'. 'runtime': int4 by the runtime's own quantizer, not ours."""
         if text == "float":
             return Scheme(0, None, 0)
+        if text == "runtime":
+            return Scheme(4, None, embedding_bits, runtime=True)
         match = re.fullmatch(r"int(?P<bits>[48])-(?:g(?P<group>\d+)|channel)(?:(?P<asym>-asym)|(?P<hqq>-hqq))?"
                              r"(?P<awq>-awq)?(?P<se>-se)?(?:-(?P<gptq>gptq))?(?:-mixed(?P<mixed>\d+))?(?P<emb4>-emb4)?",
                              text)
@@ -80,7 +85,7 @@ class Scheme:
                             "-gptq (int4-g32-awq-se-gptq), and for int4 -asym or -hqq before them (int4-g32-asym-gptq: "
                             "an integer zero point per block; int4-g32-hqq: a float16 one), -mixedN "
                             "(int4-g32-gptq-mixed4: the 4 most sensitive layers int8) and -emb4 (int4-g64-gptq-emb4: "
-                            "an int4 embedding table)")
+                            "an int4 embedding table); or runtime (the runtime's own int4 quantizer)")
         return Scheme(int(match["bits"]), int(match["group"]) if match["group"] else None,
                       4 if match["emb4"] else embedding_bits, match["gptq"] or "rtn", int(match["mixed"] or 0),
                       bool(match["asym"] or match["hqq"]), bool(match["se"]), bool(match["awq"]), bool(match["hqq"]))
@@ -242,16 +247,19 @@ class QuantizedModel:
     ranking: list[tuple[str, float]] = field(default_factory=list)  # mixed: every layer, the most sensitive first
 
     def facts(self, hf_model: nn.Module) -> dict:
-        """How many linear layers hold each precision, the bits per weight over every matrix."""
+        """How many linear layers hold each precision, the bits per weight over every matrix (`runtime`: only the
+        weight count; what the runtime's tool made is read from its file)."""
+        count = sum(m.weight.numel() for m in linear_layers(hf_model).values())
+        count += hf_model.get_input_embeddings().weight.numel()
+        if not self.tied:
+            count += hf_model.get_output_embeddings().weight.numel()
+        if self.scheme.runtime:
+            return {"scheme": self.scheme.name, "weights": count}
         int4 = sum(q.bits == 4 for q in self.linears.values())
         int8 = sum(q.bits == 8 for q in self.linears.values())
         floats = len(linear_layers(hf_model)) - int4 - int8
         heads = [q for q in (self.embedding, self.lm_head) if q is not None]
         stored = sum(q.bytes for q in (*self.linears.values(), *heads))
-        count = sum(m.weight.numel() for m in linear_layers(hf_model).values())
-        count += hf_model.get_input_embeddings().weight.numel()
-        if not self.tied:
-            count += hf_model.get_output_embeddings().weight.numel()
         if not self.scheme.bits:
             stored = count * 4
         kept = {"kept_int8": [{"layer": n, "kl_alone_int4": round(kl, 6)} for n, kl in self.kept_int8]} \
@@ -269,7 +277,7 @@ def quantize_model(hf_model: nn.Module, scheme: Scheme, calibration: list[list[i
     mixed precision). `ranking`: the layers' sensitivity as an earlier -mixed scheme of the same integers measured
     it (QuantizedModel.ranking), not measured again."""
     tied = hf_model.get_output_embeddings().weight is hf_model.get_input_embeddings().weight
-    if not scheme.bits:
+    if not scheme.bits or scheme.runtime:  # float, or left to the runtime's quantizer
         return QuantizedModel(scheme, {}, None, None, tied)
     if (scheme.awq or scheme.estimate_scales or scheme.algorithm == "gptq" or scheme.keep_int8) and not calibration:
         raise UserError(f"scheme {scheme.name} needs calibration text (--data)")

@@ -6,6 +6,7 @@ then from the best of those with the layers most sensitive to int4 kept int8, tw
 up to half the layers), until it holds (unless `strict`): the LLM side of `fallback = "auto"`."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import time
@@ -122,8 +123,12 @@ def export_llm(model, target: str = "llm-all", data: Path | None = None, out: Pa
 
                 entry = attempt(quantized[name])
                 if enforce_budget and not strict and _mendable(scheme, entry):
-                    entry = _fallback(entry, scheme, _zero_points(scheme, llm), quantized, lambda s, r: quantize_model(
-                        lm.module, s, tokens.calibration, ranking=r), attempt, steps)
+                    def quantize(candidate, ranking):
+                        return quantize_model(lm.module, candidate, tokens.calibration, ranking=ranking)
+
+                    entry = _fallback(entry, scheme, _zero_points(scheme, BACKENDS[member.runtime]), quantized,
+                                      quantize, attempt, steps, member.budget.max_int4_bits_per_weight,
+                                      lambda q: q.facts(lm.module)["bits_per_weight"])
                 report["artifacts"].append(entry)
                 if entry.get("budget_broken") and enforce_budget:
                     failed.append(f"{member.name} {name}" + (f" (also as {entry['scheme']})"
@@ -163,38 +168,52 @@ def _runnable(members, lm) -> tuple[list, list[str]]:
 
 
 def _mendable(scheme: Scheme, entry: dict) -> bool:
-    """An int4 artifact that ran and missed only the fidelity part of its budget."""
+    """An int4 artifact of ours that ran and missed only the fidelity part of its budget."""
     broken = entry.get("budget_broken") or []
-    return scheme.bits == 4 and "error" not in entry and bool(broken) and all(b.startswith(FIDELITY) for b in broken)
+    return scheme.bits == 4 and not scheme.runtime and "error" not in entry and bool(broken) and all(b.startswith(FIDELITY) for b in broken)
 
 
-def _zero_points(scheme: Scheme, llm) -> list[Scheme]:
-    """The variants of an int4 scheme with finer zero points (integer, then HQQ's float16) that `llm`'s format
+def _zero_points(scheme: Scheme, backend) -> list[Scheme]:
+    """The variants of an int4 scheme with finer zero points (integer, then HQQ's float16) that `backend`'s format
     holds: a few bits per block, cheaper than a layer kept int8."""
     if scheme.bits != 4 or scheme.hqq:
         return []
     variants = ([] if scheme.asymmetric else [replace(scheme, asymmetric=True)]) + \
         [replace(scheme, asymmetric=True, hqq=True)]
-    return [v for v in variants if not _refusal(llm, v)]
+    return [v for v in variants if not _refusal(backend, v)]
 
 
-def _refusal(llm, scheme: Scheme) -> str | None:
-    """Why `llm`'s format cannot hold the scheme's weights (None: it can)."""
+def _refusal(backend, scheme: Scheme) -> str | None:
+    """Why `backend`'s format cannot hold the scheme's weights, or its runtime has no quantizer of its own for
+    `runtime` (None: it can)."""
+    llm = backend.llm
+    if scheme.runtime:
+        own = llm.runtime_quantizer
+        if own is None:
+            return f"{backend.name} has no int4 quantizer of its own here; give one of our schemes (int4-g32-gptq)"
+        if missing := [m for m in own.requires if importlib.util.find_spec(m) is None]:
+            return f"its own quantizer ({own.name}) needs {', '.join(missing)}: {install_hint([backend.extra or 'llm'])}"
+        return None
     return llm.unsupported_scheme(scheme) if llm.unsupported_scheme else None
 
 
-def _fallback(first: dict, scheme: Scheme, variants: list[Scheme], quantized: dict, quantize, attempt,
-              steps) -> dict:
+def _fallback(first: dict, scheme: Scheme, variants: list[Scheme], quantized: dict, quantize, attempt, steps,
+              ceiling: float | None, bits) -> dict:
     """The artifact again with each of `variants`, then, from the scheme that came closest (the highest next-token
     agreement), with its 2, 4, 8, ... layers most sensitive to int4 kept int8, and last half of them (one ranking
-    for those steps, and each step's integers shared with the other runtimes), until its budget holds or
-    FALLBACK_SECONDS have passed; the last one tried, with every step's figures."""
-    start, entry, tried = time.monotonic(), first, [_step(first)]
+    for those steps, and each step's integers shared with the other runtimes), until its budget holds, the next
+    step would hold more than `ceiling` bits per weight (bits(quantized model)), or FALLBACK_SECONDS have passed;
+    the last one tried, with every step's figures."""
+    start, entry, tried, stopped = time.monotonic(), first, [_step(first)], []
 
-    def run(candidate: Scheme, ranking=None) -> dict:
-        steps.note(f"fallback: {first['target']} {scheme.name} missed its budget; trying {candidate.name}")
+    def run(candidate: Scheme, ranking=None) -> dict | None:
         if candidate.name not in quantized:
             quantized[candidate.name] = quantize(candidate, ranking)
+        if ceiling is not None and (held := bits(quantized[candidate.name])) > ceiling:
+            stopped.append(f"{candidate.name} would hold {held} bits per weight > {ceiling}")
+            steps.note(f"fallback: {stopped[-1]}; not tried")
+            return None
+        steps.note(f"fallback: {first['target']} {scheme.name} missed its budget; trying {candidate.name}")
         result = attempt(quantized[candidate.name])
         tried.append(_step(result))
         return result
@@ -203,9 +222,10 @@ def _fallback(first: dict, scheme: Scheme, variants: list[Scheme], quantized: di
     for variant in variants:
         if time.monotonic() - start > FALLBACK_SECONDS:
             break
-        entry = run(variant)
-        if not entry.get("budget_broken"):
-            return _with_steps(entry, scheme, tried, start)
+        if (result := run(variant)) is None:
+            continue
+        if not (entry := result).get("budget_broken"):
+            return _with_steps(entry, scheme, tried, start, stopped)
         if entry.get("next_token_agreement", 0.0) > best:
             closest, best = variant, entry["next_token_agreement"]
     ranking = quantized[closest.name].ranking or None
@@ -215,16 +235,17 @@ def _fallback(first: dict, scheme: Scheme, variants: list[Scheme], quantized: di
         if time.monotonic() - start > FALLBACK_SECONDS:
             break
         mixed = replace(closest, keep_int8=n)
-        entry = run(mixed, ranking)
+        result = run(mixed, ranking)
         ranking = quantized[mixed.name].ranking
-        if not entry.get("budget_broken"):
+        if result is None or not (entry := result).get("budget_broken"):
             break
-    return _with_steps(entry, scheme, tried, start)
+    return _with_steps(entry, scheme, tried, start, stopped)
 
 
-def _with_steps(entry: dict, scheme: Scheme, tried: list[dict], start: float) -> dict:
+def _with_steps(entry: dict, scheme: Scheme, tried: list[dict], start: float, stopped: list[str]) -> dict:
     return {**entry, "fallback": {"from": scheme.name, "holds": not entry.get("budget_broken"), "steps": tried,
-                                  "seconds": round(time.monotonic() - start, 1)}}
+                                  "seconds": round(time.monotonic() - start, 1),
+                                  **({"not_tried": stopped} if stopped else {})}}
 
 
 def _step(entry: dict) -> dict:
@@ -243,7 +264,7 @@ def _storable(members) -> tuple[list, list[str]]:
     scheme refused."""
     kept, refused = [], []
     for member in members:
-        reasons = {name: _refusal(BACKENDS[member.runtime].llm, Scheme.parse(name)) for name in member.schemes}
+        reasons = {name: _refusal(BACKENDS[member.runtime], Scheme.parse(name)) for name in member.schemes}
         refused += [f"{member.name} {name}: {reason}" for name, reason in reasons.items() if reason]
         if schemes := tuple(name for name, reason in reasons.items() if not reason):
             kept.append(replace(member, schemes=schemes))
@@ -252,9 +273,10 @@ def _storable(members) -> tuple[list, list[str]]:
 
 def _between(predicted: dict) -> dict:
     """Per scheme, the lowest next-token agreement between two artifacts of it on the held-out text (the same
-    integers in every runtime: what is left is each runtime's arithmetic), and which two."""
+    integers in every runtime: what is left is each runtime's arithmetic), and which two. Not for `runtime`, whose
+    integers differ by runtime."""
     result = {}
-    for scheme in dict.fromkeys(name for _, name in predicted):
+    for scheme in dict.fromkeys(name for _, name in predicted if name != "runtime"):
         runs = {target: np.array(p) for (target, name), p in predicted.items() if name == scheme and p}
         pairs = [(float((runs[a] == runs[b]).mean()), a, b) for i, a in enumerate(runs) for b in list(runs)[i + 1:]
                  if len(runs[a]) == len(runs[b])]
@@ -274,10 +296,13 @@ def _artifact(lm, member, llm, quantized, scratch: Path, out: Path, tokens, refe
     entry = {"target": member.name, "runtime": member.runtime, "scheme": scheme.name}
     try:
         with native_logs_quiet():
-            llm.write(lm, quantized, scratch, file, member.options)
+            if scheme.runtime:
+                _runtime_quantized(lm, llm, scratch, file, member, tokens.calibration)
+            else:
+                llm.write(lm, quantized, scratch, file, member.options)
             start = time.perf_counter()
             facts = llm.facts(file)
-            if llm.read_back is not None:
+            if llm.read_back is not None and not scheme.runtime:
                 facts.update(llm.read_back(file, lm, quantized))
             try:
                 session = llm.session(file, threads)
@@ -293,6 +318,9 @@ def _artifact(lm, member, llm, quantized, scratch: Path, out: Path, tokens, refe
     files = sorted(staging.iterdir())
     size = weight_bytes(file)  # the artifact alone: bundles and folders beside it hold the same model again
     facts = {**quantized.facts(lm.module), **facts}  # a backend that reads its bits per weight from the file wins
+    if scheme.runtime:
+        facts["quantizer"] = llm.runtime_quantizer.name
+        facts.setdefault("bits_per_weight", round(8 * size / facts["weights"], 3))  # the file's, all in
     entry.update(metrics)
     entry.update({"path": file.name, "size_bytes": size, "bits_per_weight": facts["bits_per_weight"],
                   "facts": facts, "verify_seconds": round(time.perf_counter() - start, 2)})
@@ -303,6 +331,21 @@ def _artifact(lm, member, llm, quantized, scratch: Path, out: Path, tokens, refe
                 shutil.rmtree(out / f.name)
             f.replace(out / f.name)
     return entry
+
+
+def _runtime_quantized(lm, llm, scratch: Path, file: Path, member, calibration) -> None:
+    """`file` written by the runtime's own quantizer, from the float artifact the backend writes (made only if the
+    quantizer asks for it)."""
+    floats = scratch / f"{member.name}.float"
+
+    def float_file() -> Path:
+        path = floats / f"{lm.name}.float{llm.suffix}"
+        if not path.exists():
+            floats.mkdir(exist_ok=True)
+            llm.write(lm, quantize_model(lm.module, Scheme.parse("float")), scratch, path, member.options)
+        return path
+
+    llm.runtime_quantizer.write(lm, float_file, calibration, scratch, file, member.options)
 
 
 def _factorized(lm, keep: float, calibration, step: int) -> tuple:
@@ -330,6 +373,9 @@ def _budget(budget, scheme: Scheme, entry: dict, compressed: bool) -> list[str]:
     if entry.get("genai_tokenizer_agreement", 1) < 1:
         broken.append(f"the tokenizer shipped with it disagrees with the model's on "
                       f"{1 - entry['genai_tokenizer_agreement']:.0%} of the prompts")
+    if scheme.bits == 4 and budget.max_int4_bits_per_weight is not None \
+            and entry["bits_per_weight"] > budget.max_int4_bits_per_weight:
+        broken.append(f"{entry['bits_per_weight']} bits per weight > {budget.max_int4_bits_per_weight}")
     if "skipped" in entry:  # not run here: only what the file holds is checked
         return broken
     if not scheme.bits and not compressed:  # the path alone: conversion must not change the model

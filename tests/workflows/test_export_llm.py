@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import platform
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -153,6 +155,40 @@ def test_hqq_float_zero_points_reach_the_runtimes_that_run_them(tiny_lm, tmp_pat
     assert report["agreement_between_runtimes"][scheme]["min_agreement"] >= 0.97
 
 
+def test_each_runtime_s_own_int4_quantizer_is_the_scheme_runtime(tiny_lm, tmp_path):
+    """--scheme runtime: each runtime's own int4 quantizer on the float artifact we write for it (llama.cpp Q4_K_M
+    with an importance matrix, onnxruntime's RTN, NNCF's AWQ + SE + GPTQ, ai-edge-quantizer's GPTQ, ExecuTorch's
+    8da4w, coremltools' linear quantizer), verified like ours, what each file holds counted from it and the quantizer
+    named; no agreement between runtimes is claimed for it (each rounds its own way)."""
+    report, rows = _export_all(tiny_lm, tmp_path, "runtime")
+    assert set(rows) == {*RUNTIMES, "llm-onnx-weight-only", "llm-coreml"} and report["refused"] == []
+    for target, a in rows.items():
+        facts = a["facts"]
+        assert a["scheme"] == "runtime" and a["budget_broken"] == [] and facts["matmul_float"] == 0, a
+        assert facts["quantizer"] and (tmp_path / a["path"]).exists()
+    ggml = rows["llm-gguf"]["facts"]["ggml_types"]  # 64-wide rows: llama.cpp's K-quants fall back to Q5_0 / Q8_0
+    assert "Q4_0" not in ggml and sum(ggml.values()) == 15, ggml
+    for target in ("llm-onnx", "llm-onnx-weight-only", "llm-litert", "llm-executorch", "llm-coreml"):
+        assert rows[target]["facts"]["matmul_int4"] == 15, rows[target]  # the output layer int4 too
+    assert rows["llm-openvino"]["facts"]["matmul_int4"] == 14 and rows["llm-openvino"]["facts"]["matmul_int8"] == 1
+    assert "float32" in rows["llm-onnx-weight-only"]["facts"]["activations"]
+    assert "runtime" not in report["agreement_between_runtimes"]
+    assert "NNCF" in rows["llm-openvino"]["facts"]["quantizer"] and "Q4_K_M" in rows["llm-gguf"]["facts"]["quantizer"]
+
+
+def test_a_runtime_quantizer_not_installed_is_refused_in_one_line(tiny_lm, tmp_path):
+    """Without nncf (as if the openvino extra were older), OpenVINO's `runtime` is refused naming the install."""
+    code = ("import sys\nsys.modules['nncf'] = None\nfrom shrink_edge.cli import app\n"
+            f"app(['export', '--target', 'llm-openvino', '--model', {str(tiny_lm)!r}, '--scheme', 'runtime', "
+            f"'--out', {str(tmp_path / 'out')!r}])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: no target can hold these weights: llm-openvino runtime: its own quantizer (NNCF compress_weights: "
+        "int4 blocks of 32, AWQ, scale estimation and GPTQ) needs nncf: pip install 'shrink-edge[openvino]'")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.skipif(platform.system() == "Darwin", reason="Core ML runs on macOS")
 def test_generate_from_core_ml_says_it_needs_macos(exported):
     _, out = exported
@@ -162,16 +198,21 @@ def test_generate_from_core_ml_says_it_needs_macos(exported):
 
 
 def test_a_broken_budget_fails_and_writes_nothing(tiny_lm, tmp_path):
+    """No int4 file of the tiny model agrees with PyTorch everywhere: the fallback adds int8 layers up to the bits
+    ceiling (mixed7, half the layers, would hold 6.78 bits per weight > 6.5: not tried), then fails."""
     spec = tmp_path / "strict.toml"
     spec.write_text('description = "too strict"\nkind = "llm"\nruntime = "onnxruntime"\nschemes = ["int4-channel"]\n'
-                    "[budget]\nmin_next_token_agreement = 1.0\n")
+                    "[budget]\nmin_next_token_agreement = 1.0\nmax_int4_bits_per_weight = 6.5\n")
     out = tmp_path / "out"
     result = run_cli("export", "--target", spec, "--model", tiny_lm, "--out", out)
     assert result.exit_code == 1
-    assert "strict int4-channel (also as int4-channel-mixed7) broke the budget" in result.stderr  # searched to half
+    assert "strict int4-channel (also as int4-channel-mixed4) broke the budget" in result.stderr
     assert not list(out.glob("*.onnx")) and not list(out.glob("*.genai"))
-    report = json.loads((out / "llm.json").read_text())
-    assert report["artifacts"][0]["budget_broken"][0].startswith("next-token agreement")
+    (artifact,) = json.loads((out / "llm.json").read_text())["artifacts"]
+    assert artifact["budget_broken"][0].startswith("next-token agreement")
+    (not_tried,) = artifact["fallback"]["not_tried"]
+    assert not_tried.startswith("int4-channel-mixed7 would hold 6.") and not_tried.endswith("bits per weight > 6.5")
+    assert max(step["bits_per_weight"] for step in artifact["fallback"]["steps"]) <= 6.5
 
 
 def test_an_int4_artifact_that_misses_its_budget_gets_zero_points_then_more_int8_layers(tiny_lm, tmp_path):

@@ -18,6 +18,7 @@ import numpy as np
 
 from ...errors import PredictionUnavailable
 from ..contract import LanguageModels
+from . import own_int4
 
 MAX_CACHE = 2048  # cache positions in the states: generation length bound
 
@@ -193,4 +194,5 @@ class Session:
         return self._run([token])[-1]
 
 
-LLM = LanguageModels(suffix=".mlpackage", write=write, session=Session, facts=facts, read_back=read_back)
+LLM = LanguageModels(suffix=".mlpackage", write=write, session=Session, facts=facts, read_back=read_back,
+                     runtime_quantizer=own_int4.QUANTIZER)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..contract import LanguageModels
+from . import own_int4
 
 MAX_CACHE = 2048  # cache positions in the program: generation length bound, and the attention's width
 
@@ -173,4 +174,5 @@ def unsupported_scheme(scheme) -> str | None:
     return None
 
 
-LLM = LanguageModels(suffix=".pte", write=write, session=Session, facts=facts, unsupported_scheme=unsupported_scheme)
+LLM = LanguageModels(suffix=".pte", write=write, session=Session, facts=facts, unsupported_scheme=unsupported_scheme,
+                     runtime_quantizer=own_int4.QUANTIZER)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..contract import LanguageModels
-from . import llm_session
+from . import llm_session, own_int4
 
 PREFILL = 64       # tokens per prefill call: a longer prompt is prefilled in chunks, a shorter one padded
 MAX_CACHE = 1024   # cache positions: the generation length bound, and the attention's width
@@ -321,4 +321,4 @@ def unsupported_scheme(scheme) -> str | None:
 LLM = LanguageModels(suffix=".tflite", write=write, session=llm_session.Session, facts=facts,
                      unsupported_scheme=unsupported_scheme,
                      second_opinion=second_opinion, read_back=read_back, device_session=llm_session,
-                     requires=("transformers", "litert_lm_builder"))
+                     requires=("transformers", "litert_lm_builder"), runtime_quantizer=own_int4.QUANTIZER)

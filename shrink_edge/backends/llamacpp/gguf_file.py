@@ -40,6 +40,21 @@ def unsupported(model) -> str | None:
     return None
 
 
+LINEARS = (("attn_q", "self_attn", "q_proj"), ("attn_k", "self_attn", "k_proj"), ("attn_v", "self_attn", "v_proj"),
+           ("attn_output", "self_attn", "o_proj"), ("ffn_gate", "mlp", "gate_proj"), ("ffn_up", "mlp", "up_proj"),
+           ("ffn_down", "mlp", "down_proj"))  # (GGUF name, the decoder block's module, its linear layer)
+
+
+def matrices(hf) -> dict:
+    """GGUF tensor name -> the linear layer it holds; a tied output layer under token_embd.weight, as llama.cpp
+    names its importance-matrix entry."""
+    found = {f"blk.{i}.{short}.weight": getattr(getattr(layer, part), attribute)
+             for i, layer in enumerate(hf.model.layers) for short, part, attribute in LINEARS}
+    tied = hf.get_output_embeddings().weight is hf.get_input_embeddings().weight
+    found["token_embd.weight" if tied else "output.weight"] = hf.get_output_embeddings()
+    return found
+
+
 def _permute(rows: np.ndarray, heads: int) -> np.ndarray:
     """Hugging Face's rotate-half layout -> llama.cpp's interleaved pairs, per head (rows = output channels)."""
     return rows.reshape(heads, 2, rows.shape[0] // heads // 2, *rows.shape[1:]).swapaxes(1, 2).reshape(rows.shape)
@@ -116,12 +131,11 @@ def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
     embedding = hf.get_input_embeddings().weight
     tensor("token_embd.weight", embedding, quantized.embedding)
     for i, layer in enumerate(hf.model.layers):
-        a, m = layer.self_attn, layer.mlp
+        a = layer.self_attn
         tensor(f"blk.{i}.attn_norm.weight", layer.input_layernorm.weight)
-        for short, linear, rows in (("attn_q", a.q_proj, heads), ("attn_k", a.k_proj, kv_heads),
-                                    ("attn_v", a.v_proj, None), ("attn_output", a.o_proj, None),
-                                    ("ffn_gate", m.gate_proj, None), ("ffn_up", m.up_proj, None),
-                                    ("ffn_down", m.down_proj, None)):
+        for short, part, attribute in LINEARS:
+            linear = getattr(getattr(layer, part), attribute)
+            rows = {"attn_q": heads, "attn_k": kv_heads}.get(short)
             name = next(n for n, module in layers.items() if module is linear)
             tensor(f"blk.{i}.{short}.weight", linear.weight, quantized.linears.get(name),
                    rows if permute and rows else None)

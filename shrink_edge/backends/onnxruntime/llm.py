@@ -13,7 +13,7 @@ import numpy as np
 
 from ..contract import LanguageModels
 from ..shared.onnx_llm import packed
-from . import llm_session
+from . import llm_session, own_int4
 
 
 LEVELS = {"float": 0, "int8": 4}
@@ -22,9 +22,7 @@ LEVELS = {"float": 0, "int8": 4}
 def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
     import onnx
 
-    activations = options.get("activations", "int8")
-    if activations not in LEVELS:
-        raise ValueError(f"[options] activations = {activations!r}: give \"int8\" or \"float\"")
+    accuracy = level(options)
     source = packed(model, quantized, scratch)
     if not quantized.scheme.bits:
         shutil.copyfile(source, path)
@@ -33,9 +31,17 @@ def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
         for node in graph.graph.node:
             for attribute in node.attribute:
                 if node.op_type == "MatMulNBits" and attribute.name == "accuracy_level":
-                    attribute.i = LEVELS[activations]
+                    attribute.i = accuracy
         onnx.save(graph, path)
     _genai_folder(model, path)
+
+
+def level(options: dict) -> int:
+    """The MatMulNBits accuracy level of the spec's `activations`."""
+    activations = options.get("activations", "int8")
+    if activations not in LEVELS:
+        raise ValueError(f"[options] activations = {activations!r}: give \"int8\" or \"float\"")
+    return LEVELS[activations]
 
 
 def genai_folder(path: Path) -> Path:
@@ -137,4 +143,5 @@ def unsupported_scheme(scheme) -> str | None:
 
 LLM = LanguageModels(suffix=".onnx", write=write, session=llm_session.Session, facts=facts,
                      unsupported_scheme=unsupported_scheme,
-                     second_opinion=second_opinion, device_session=llm_session)
+                     second_opinion=second_opinion, device_session=llm_session,
+                     runtime_quantizer=own_int4.QUANTIZER)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..contract import LanguageModels
 from ..shared.onnx_llm import packed
+from . import own_int4
 
 EXACT = {"INFERENCE_PRECISION_HINT": "f32", "KV_CACHE_PRECISION": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": "0"}
 
@@ -194,4 +195,4 @@ class Session:
 
 
 LLM = LanguageModels(suffix=".xml", write=write, session=Session, facts=facts, second_opinion=second_opinion,
-                     requires=("transformers", "openvino_tokenizers"))
+                     requires=("transformers", "openvino_tokenizers"), runtime_quantizer=own_int4.QUANTIZER)

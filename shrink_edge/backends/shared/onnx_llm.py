@@ -92,7 +92,7 @@ def pack(float_path: Path, hf_model, quantized, path: Path) -> None:
                            f"({len(missing)} layers): it would stay float")
     del graph.node[:]
     graph.node.extend(nodes)
-    _drop_unused(graph)
+    drop_unused(graph)
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     onnx.save(model, path)
@@ -165,7 +165,7 @@ def _matmul_nbits(node, q, graph):
                             bits=q.bits, block_size=block, accuracy_level=0)
 
 
-def _drop_unused(graph) -> None:
+def drop_unused(graph) -> None:
     """Nodes whose outputs nothing reads (the tied table's Transpose), then initializers nothing reads."""
     while True:
         used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
@@ -189,3 +189,16 @@ def packed(model, quantized, scratch: Path) -> Path:
     if not quantized.scheme.bits:
         return float_path
     return once(scratch, f"llm.{quantized.scheme.name}.onnx", lambda p: pack(float_path, model.module, quantized, p))
+
+
+def window_inputs(path: Path, windows: list[list[int]]) -> list[dict]:
+    """Token windows as the inputs of the ONNX decoder at `path`, each prefilled from an empty cache: what the
+    runtimes' own calibrated quantizers (NNCF, onnxruntime's GPTQ) read."""
+    import onnx
+
+    graph = onnx.load(path, load_external_data=False).graph
+    past = [(i.name, [d.dim_value for d in i.type.tensor_type.shape.dim]) for i in graph.input
+            if i.name.startswith("past_key_values")]
+    return [{"input_ids": np.array([w], np.int64), "attention_mask": np.ones((1, len(w)), np.int64),
+             "position_ids": np.arange(len(w), dtype=np.int64)[None],
+             **{name: np.zeros((1, shape[1], 0, shape[3]), np.float32) for name, shape in past}} for w in windows]
