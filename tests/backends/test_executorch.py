@@ -76,3 +76,17 @@ def test_named_inputs_and_outputs_are_verified_per_output(two_heads, tmp_path):
         outputs = artifact["metrics"]["outputs"]
         assert list(outputs) == ["scores", "embedding"]
         assert all(m["cosine"] >= 0.98 for m in outputs.values()), outputs
+
+
+def test_prelu_after_a_linear_layer_is_lowered(tiny_model, tmp_path):
+    """ExecuTorch 1.5.1's XNNPACK lowering lays PReLU out channels-last and failed the whole model on a 2-D one
+    ("Attempting to convert non-NHWC compatible node to NHWC"); the lowering now gives it 4-D."""
+    result = run_cli("export", "--target", "executorch", "--model", f"{TESTS / 'models' / 'prelu_net.py'}:build",
+                     "--input-shape", "1,1,28,28", "--data", tiny_model["data"], "--out", tmp_path / "out",
+                     "--no-budget", "--json")
+    assert result.exit_code == 0, result.stderr
+    artifacts = {a["format"]: a for a in json.loads(result.stdout)["artifacts"]}
+    assert set(artifacts) == {"executorch", "executorch-int8"}
+    for artifact in artifacts.values():
+        assert artifact["metrics"]["cosine"] >= 0.99, artifact["metrics"]
+        assert facts(tmp_path / "out" / artifact["file"])["undelegated_ops"] == {}, artifact

@@ -87,7 +87,7 @@ def lowered(module, inputs, partitioner=None, rewrite=None, lower=None):
     """The module (float or PT2E-converted), exported at batch 1, its graph rewritten for the delegate (spatial
     means kept, for XNNPACK) and lowered with a delegate (XNNPACK unless another partitioner is given; `lower`, if
     given, lowers the exported program in its own way): an edge program."""
-    partitioner, rewrite = partitioner or xnnpack(), rewrite or spatial_means_kept
+    partitioner, rewrite = partitioner or xnnpack(), rewrite or for_xnnpack
     import torch
     from executorch.exir import to_edge_transform_and_lower
 
@@ -135,8 +135,42 @@ def spatial_means_kept(graph_module) -> int:
     return rewritten
 
 
+def prelu_in_4d(graph_module) -> int:
+    """PReLU of a tensor that is not 4-D ((N, C) after a linear layer, (N, C, L) in a 1-D net) as a view to
+    (N, C, L or 1, 1), the PReLU, and a view back: the same values. XNNPACK lays PReLU out channels-last and
+    ExecuTorch 1.5.1's ChannelsLastTaggedReshapePass fails the whole lowering on any other rank ("Attempting to
+    convert non-NHWC compatible node to NHWC"). Returns how many were rewritten."""
+    import torch
+
+    rewritten = 0
+    for node in list(graph_module.graph.nodes):
+        if node.op != "call_function" or node.target != torch.ops.aten.prelu.default:
+            continue
+        x = node.args[0]
+        shape = [int(d) for d in x.meta["val"].shape] if "val" in getattr(x, "meta", {}) else None
+        if shape is None or len(shape) == 4 or len(shape) < 2:
+            continue
+        with graph_module.graph.inserting_before(node):
+            wide = graph_module.graph.call_function(torch.ops.aten.view.default,
+                                                    (x, shape + [1] * (4 - len(shape))))
+        node.args = (wide, *node.args[1:])
+        with graph_module.graph.inserting_after(node):
+            back = graph_module.graph.call_function(torch.ops.aten.view.default, (node, shape))
+        node.replace_all_uses_with(back, delete_user_cb=lambda user: user is not back)
+        rewritten += 1
+    if rewritten:
+        graph_module.graph.lint()
+        graph_module.recompile()
+    return rewritten
+
+
+def for_xnnpack(graph_module) -> int:
+    """The graph rewrites XNNPACK's lowering needs (spatial means kept, PReLU in 4-D); how many were made."""
+    return spatial_means_kept(graph_module) + prelu_in_4d(graph_module)
+
+
 class ExecutorchLower(Pass):
-    version = 2  # 2: spatial means delegated
+    version = 3  # 3: PReLU in 4-D; 2: spatial means delegated
     rewrite = lower = None  # the delegate's own graph preparation and lowering (see lowered)
 
     def partitioner(self, ctx: Context):
