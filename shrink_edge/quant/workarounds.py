@@ -77,6 +77,8 @@ def _fusing_quantizer():
     from torch.fx import Node
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
 
+    from .gates import annotate_gates, silu_as_gate
+
     adds = (torch.ops.aten.add.Tensor, torch.ops.aten.add_.Tensor)
     relus = (torch.ops.aten.relu.default, torch.ops.aten.relu_.default)
 
@@ -115,13 +117,20 @@ def _fusing_quantizer():
         - it leaves the edge between two chained residual adds (add -> add) unquantized, so the .tflite falls
           back to DEQUANTIZE -> float ADD -> QUANTIZE there. Annotate every float add (inputs, and the output
           where litert-torch left it bare, unless a relu follows: TFLite fuses add+relu);
-        - conv/linear + ReLU6 gets one quantization, after the clamp (_fuse_clamps)."""
+        - conv/linear + ReLU6 gets one quantization, after the clamp (_fuse_clamps).
+        And gates (SiLU, squeeze-excite) are quantized in and out (gates.py)."""
+
+        def transform_for_annotation(self, model):
+            model = super().transform_for_annotation(model)
+            silu_as_gate(model)
+            return model
 
         def annotate(self, model):
             with litert_gru_without_hidden_state():
                 model = super().annotate(model)
             act_in, act_out = get_input_act_qspec(self.global_config), get_output_act_qspec(self.global_config)
             _fuse_clamps(model, act_out)
+            annotate_gates(model, act_in, act_out, _is_float)
             for node in model.graph.nodes:
                 if node.op != "call_function" or node.target not in adds or not _is_float(node):
                     continue

@@ -1,4 +1,6 @@
 """The int8 ONNX is rewritten so onnxruntime fuses every convolution, add and matmul, keeping its numbers."""
+import platform
+
 import onnx
 from conftest import fused_ops
 
@@ -14,9 +16,14 @@ def test_onnxruntime_fuses_every_conv_add_and_gemm(all_targets, tmp_path):
 
 
 def test_rewritten_onnx_agrees_with_the_qat_reference(all_targets):
-    """`all` shares one 8-bit checkpoint: the onnx member stores its weights as uint8 (u8u8 kernels, exact)."""
+    """`all` shares one 8-bit checkpoint: on a CPU whose u8s8 products are exact (x86 with VNNI, arm64) the onnx
+    member stores its weights as int8 (u8s8 kernels, fast), elsewhere as uint8 (u8u8 kernels, exact, slower)."""
+    from shrink_edge.backends.onnxruntime.export import u8s8_exact
+
     artifact = all_targets[2]["onnx-int8"]
-    assert artifact["facts"] == {"weights": "uint8", "float_ops": []}
+    weights = "int8 (8 bits: exact on x86 with VNNI and arm64, saturates on x86 without VNNI)" if u8s8_exact() \
+        else "uint8"
+    assert artifact["facts"] == {"weights": weights, "float_ops": []}
     metrics = artifact["metrics"]
     assert metrics["agreement"] >= 0.99 and metrics["max_error_lsb"] <= 1  # same arithmetic, up to rounding
 
@@ -32,6 +39,17 @@ def test_inner_names_are_numbered_and_io_names_kept(all_targets):
     inner = {n for node in graph.node for n in [*node.input, *node.output] if n} - io_names
     assert inner and all(re.fullmatch(r"v\d+", n) for n in inner)
     assert all(re.fullmatch(r"n\d+", node.name) for node in graph.node)
+
+
+def test_which_cpus_multiply_u8_by_s8_exactly():
+    from shrink_edge.backends.onnxruntime.export import u8s8_exact
+
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        assert u8s8_exact("flags\t: fp asimd")
+        return
+    assert u8s8_exact("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n")
+    assert u8s8_exact("flags\t\t: fpu avx2 avx_vnni\n")
+    assert not u8s8_exact("flags\t\t: fpu sse avx2 avx512f\n")
 
 
 def test_relu6_layers_run_fused_in_int8(tmp_path):

@@ -108,31 +108,48 @@ def lowered(module, inputs, partitioner=None, rewrite=None, lower=None):
     return to_edge_transform_and_lower(program, partitioner=[partitioner])
 
 
+def _each(graph_module, target, rewrite) -> int:
+    """rewrite(graph, node) on each call of `target`; how many it changed (the graph then checked and recompiled)."""
+    rewritten = sum(bool(rewrite(graph_module.graph, node)) for node in list(graph_module.graph.nodes)
+                    if node.op == "call_function" and node.target == target)
+    if rewritten:
+        graph_module.graph.lint()
+        graph_module.recompile()
+    return rewritten
+
+
+def _read_as(graph, node, shape) -> None:
+    """Every reader of `node` reads it viewed as `shape`."""
+    import torch
+
+    with graph.inserting_after(node):
+        view = graph.call_function(torch.ops.aten.view.default, (node, shape))
+    node.replace_all_uses_with(view, delete_user_cb=lambda user: user is not view)
+
+
+def _static_shape(node) -> list[int] | None:
+    return [int(d) for d in node.meta["val"].shape] if "val" in getattr(node, "meta", {}) else None
+
+
 def spatial_means_kept(graph_module) -> int:
     """`x.mean((2, 3))` of an NCHW tensor as mean(keepdim=True) then a view to (N, C): the same values, and XNNPACK
     delegates both (its partitioner takes mean.dim only with keepdim=True, and left the sample-sized nets' global
     pooling on the portable kernels). Returns how many were rewritten."""
     import torch
 
-    rewritten = 0
-    for node in list(graph_module.graph.nodes):
-        if node.op != "call_function" or node.target != torch.ops.aten.mean.dim or len(node.args) < 2:
-            continue
+    def rewrite(graph, node) -> bool:
+        if len(node.args) < 2:
+            return False
         x, dims = node.args[:2]
         keepdim = node.args[2] if len(node.args) > 2 else node.kwargs.get("keepdim", False)
-        rank = len(x.meta["val"].shape) if "val" in getattr(x, "meta", {}) else None
-        if keepdim or rank != 4 or sorted(d % 4 for d in dims) != [2, 3]:
-            continue
+        shape = _static_shape(x)  # static: exported at batch 1
+        if keepdim or shape is None or len(shape) != 4 or sorted(d % 4 for d in dims) != [2, 3]:
+            return False
         node.args, node.kwargs = (x, [2, 3], True), {}
-        with graph_module.graph.inserting_after(node):
-            n, c = (int(d) for d in x.meta["val"].shape[:2])  # static: exported at batch 1
-            squeezed = graph_module.graph.call_function(torch.ops.aten.view.default, (node, [n, c]))
-        node.replace_all_uses_with(squeezed, delete_user_cb=lambda user: user is not squeezed)
-        rewritten += 1
-    if rewritten:
-        graph_module.graph.lint()
-        graph_module.recompile()
-    return rewritten
+        _read_as(graph, node, shape[:2])
+        return True
+
+    return _each(graph_module, torch.ops.aten.mean.dim, rewrite)
 
 
 def prelu_in_4d(graph_module) -> int:
@@ -142,26 +159,18 @@ def prelu_in_4d(graph_module) -> int:
     convert non-NHWC compatible node to NHWC"). Returns how many were rewritten."""
     import torch
 
-    rewritten = 0
-    for node in list(graph_module.graph.nodes):
-        if node.op != "call_function" or node.target != torch.ops.aten.prelu.default:
-            continue
+    def rewrite(graph, node) -> bool:
         x = node.args[0]
-        shape = [int(d) for d in x.meta["val"].shape] if "val" in getattr(x, "meta", {}) else None
-        if shape is None or len(shape) == 4 or len(shape) < 2:
-            continue
-        with graph_module.graph.inserting_before(node):
-            wide = graph_module.graph.call_function(torch.ops.aten.view.default,
-                                                    (x, shape + [1] * (4 - len(shape))))
+        shape = _static_shape(x)
+        if shape is None or not 2 <= len(shape) < 4:
+            return False
+        with graph.inserting_before(node):
+            wide = graph.call_function(torch.ops.aten.view.default, (x, shape + [1] * (4 - len(shape))))
         node.args = (wide, *node.args[1:])
-        with graph_module.graph.inserting_after(node):
-            back = graph_module.graph.call_function(torch.ops.aten.view.default, (node, shape))
-        node.replace_all_uses_with(back, delete_user_cb=lambda user: user is not back)
-        rewritten += 1
-    if rewritten:
-        graph_module.graph.lint()
-        graph_module.recompile()
-    return rewritten
+        _read_as(graph, node, shape)
+        return True
+
+    return _each(graph_module, torch.ops.aten.prelu.default, rewrite)
 
 
 def for_xnnpack(graph_module) -> int:

@@ -73,17 +73,19 @@ class OnnxExportInt8(OnnxExport):
     name = "onnx-export-int8"
     source = "pt2-int8"
     target = "onnx-int8"
-    version = 8  # 8: weights "auto"; 7: Q of constants folded; 6: named I/O; 5: GlobalAveragePool; 4: uint8 activations
+    version = 9  # 9: "auto" stores 8-bit weights int8 where u8s8 is exact; 8: weights "auto"; 7: Q of constants folded; 6: named I/O; 5: GlobalAveragePool; 4: uint8 activations
 
     def settings(self, ctx: Context) -> dict:
-        return {**super().settings(ctx), "weights": weight_option(ctx)}
+        option = weight_option(ctx)
+        return {**super().settings(ctx), "weights": option,
+                **({"u8s8_exact_here": u8s8_exact()} if option == "auto" else {})}
 
     def rewrite(self, model, ctx: Context) -> None:
         from ..shared.qdq import make_ort_fusable, seven_bits, short_names, weight_arrays, weights_as
 
         make_ort_fusable(model)
         option = weight_option(ctx)
-        if option == "uint8" or option == "auto" and not seven_bits(weight_arrays(model)):
+        if option == "uint8" or option == "auto" and not (seven_bits(weight_arrays(model)) or u8s8_exact()):
             weights_as(model, "uint8")
         short_names(model)
 
@@ -92,8 +94,26 @@ def weight_option(ctx: Context) -> str:
     """How the int8 file stores its weights, which picks onnxruntime's kernels. int8: its u8s8 kernels, which add
     pairs of products in int16 on x86 CPUs without VNNI and saturate unless the weights have 7 bits (`weight_bits`);
     uint8: its u8u8 kernels (the same numbers, exact on every CPU at 8 bits, slower); "auto": int8 where the weights
-    have 7 bits, else uint8."""
+    have 7 bits or this CPU's u8s8 products are exact (u8s8_exact), else uint8."""
     dtype = ctx.options.get("weights", "auto")
     if dtype not in ("auto", "int8", "uint8"):
         raise UserError(f"ONNX weights '{dtype}' in the target spec: choose \"auto\", \"uint8\" or \"int8\"")
     return dtype
+
+
+def u8s8_exact(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU's u8 x s8 products are exact at 8 bits in onnxruntime: x86 with VNNI (AVX512-VNNI or
+    AVX-VNNI: VPDPBUSD sums into int32) and arm64 (its dot-product kernels); not x86 without VNNI, where VPMADDUBSW
+    adds pairs in int16. An 8-bit file stored int8 here saturates on such a CPU: build for it with weights =
+    "uint8" or weight_bits = 7 (docs/targets.md)."""
+    import platform
+
+    if platform.machine().lower() in ("aarch64", "arm64"):
+        return True
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    return "avx512_vnni" in flags or "avx_vnni" in flags

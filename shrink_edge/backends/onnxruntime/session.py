@@ -82,7 +82,10 @@ def facts(path: Path) -> dict:
         return {"weights": f"float16 x{halves}", **_float16_compute(path)}
     weights = weight_arrays(model)
     if weights:
-        stored = ", ".join(sorted({str(a.dtype) for a in weights})) + (" (7 bits)" if seven_bits(weights) else "")
+        kinds = sorted({str(a.dtype) for a in weights})
+        stored = ", ".join(kinds) + (" (7 bits)" if seven_bits(weights) else
+                                     " (8 bits: exact on x86 with VNNI and arm64, saturates on x86 without VNNI)"
+                                     if kinds == ["int8"] else "")
         return {"weights": stored, "float_ops": float_ops(path)}
     ops = [n.op_type for n in fused_graph(path).node]
     dynamic = _counted([op for op in ops if op in DYNAMIC_OPS and op != "DynamicQuantizeLinear"])
