@@ -11,7 +11,7 @@ GGUF). Writes bench/llm.json and the docs tables.
     .venv/bin/python scripts/bench_llm.py --lowrank  # only the low-rank figures (PyTorch), into bench/llm.json
     .venv/bin/python scripts/bench_llm.py --pretrained  # only the pretrained model, into bench/llm.json
     .venv/bin/python scripts/bench_llm.py --algorithms  # only the int4 algorithms on the trained model (PyTorch)
-The peers need `pip install -e .[bench]` (NNCF); a peer whose tool is missing or fails is a row with its error.
+The peers need NNCF (the `openvino` extra); a peer whose tool is missing or fails is a row with its error.
 """
 from __future__ import annotations
 
