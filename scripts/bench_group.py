@@ -46,7 +46,8 @@ def run(name: str, folder: Path) -> dict:
                                 if fmt in files and runtime in floats})
     return {"model": name, "peak": coverage.cpu_peak(), "failed": manifest.get("failed", {}),
             "artifacts": {a["format"]: {"size_bytes": a["size_bytes"], "cosine": a["metrics"].get("cosine"),
-                                        "sqnr_db": a["metrics"].get("sqnr_db"), "weights": a.get("facts", {}).get("weights")}
+                                        "sqnr_db": a["metrics"].get("sqnr_db"),
+                                        "weights": a.get("facts", {}).get("weights")}
                           for a in manifest["artifacts"] if a["format"].endswith("-int8")},
             "timings": timings}
 

@@ -18,7 +18,7 @@ class PostTrainingQuantize(Pass):
     name = "ptq"
     source = "pt2"
     target = "pt2-int8"
-    version = 10  # 10: gates quantized (9: an unreleased first form); 8: bias_correction; 7: conv+ReLU6 quantized once; 6: equalize, smooth, observer; 5: keep_float
+    version = 10  # 10 (9): gates quantized; 8: bias_correction; 7: conv+ReLU6 quantized once; 6: observer
 
     def settings(self, ctx: Context) -> dict:
         return {"scheme": vars(ctx.quantization), "calibration": ctx.calibration.digest()}

@@ -1,5 +1,6 @@
 """Export a decoder language model to LLM targets: quantize once per weight scheme, write one artifact per
-(target, scheme) with the backend that runs it, verify each in its runtime's own prefill/decode loop against the
+(target, scheme) with the backend that runs it (for the scheme `runtime`, the runtime's own quantizer writes it from
+our float file), verify each in its runtime's own prefill/decode loop against the
 float PyTorch model on held-out text, and keep only those within the target's budget. An int4 artifact that misses
 its budget is tried again, cheapest first, with zero points its format holds (integer ones, then HQQ's float16 ones),
 then from the best of those with the layers most sensitive to int4 kept int8, twice as many each time (2, 4, 8, ...
@@ -170,7 +171,8 @@ def _runnable(members, lm) -> tuple[list, list[str]]:
 def _mendable(scheme: Scheme, entry: dict) -> bool:
     """An int4 artifact of ours that ran and missed only the fidelity part of its budget."""
     broken = entry.get("budget_broken") or []
-    return scheme.bits == 4 and not scheme.runtime and "error" not in entry and bool(broken) and all(b.startswith(FIDELITY) for b in broken)
+    return scheme.bits == 4 and not scheme.runtime and "error" not in entry and bool(broken) \
+        and all(b.startswith(FIDELITY) for b in broken)
 
 
 def _zero_points(scheme: Scheme, backend) -> list[Scheme]:

@@ -44,7 +44,8 @@ def write(model, float_file, calibration: list[list[int]], scratch: Path, path: 
     proto = onnx.load(float_file())
     _untied_output(proto)
     config = q.DefaultWeightOnlyQuantConfig(block_size=BLOCK, is_symmetric=True, accuracy_level=level(options),
-                                            quant_format=QuantFormat.QOperator, op_types_to_quantize=("MatMul", "Gather"),
+                                            quant_format=QuantFormat.QOperator,
+                                            op_types_to_quantize=("MatMul", "Gather"),
                                             quant_axes=(("MatMul", 0), ("Gather", 1)))
     quantizer = q.MatMulNBitsQuantizer(proto, algo_config=config)
     with contextlib.redirect_stdout(io.StringIO()):
