@@ -57,6 +57,16 @@ def _fill(linear, q) -> None:
         weight.zero_point.zero_()
 
 
+def untie_output(hf) -> None:
+    """The output layer as a linear layer of its own, holding a copy of its weight (tied to the table or not), so
+    that quantizing it leaves the embedding as it is."""
+    import torch
+
+    head = torch.nn.Linear(hf.lm_head.in_features, hf.lm_head.out_features, bias=False)
+    head.weight = torch.nn.Parameter(hf.lm_head.weight.detach().clone())
+    hf.lm_head = head
+
+
 def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
     import copy
 
@@ -86,7 +96,7 @@ def write(model, quantized, scratch: Path, path: Path, options: dict) -> None:
             _fill(layers[name], q)
         if quantized.embedding is not None:
             head = quantized.lm_head or quantized.embedding
-            hf.lm_head = torch.nn.Linear(hf.lm_head.in_features, hf.lm_head.out_features, bias=False)
+            untie_output(hf)
             granularity = PerGroup(head.block) if head.block < head.in_features else PerAxis(0)
             config = Int8DynamicActivationIntxWeightConfig(weight_dtype=torch.int4 if head.bits == 4 else torch.int8,
                                                            weight_granularity=granularity)

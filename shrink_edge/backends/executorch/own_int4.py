@@ -18,11 +18,10 @@ def write(model, float_file, calibration: list[list[int]], scratch: Path, path: 
     from torchao.quantization.granularity import PerGroup
     from torchao.quantization.quantize_.workflows import IntxChooseQParamsAlgorithm
 
-    from .llm import lower
+    from .llm import lower, untie_output
 
     hf = copy.deepcopy(model.module)
-    hf.lm_head = torch.nn.Linear(hf.lm_head.in_features, hf.lm_head.out_features, bias=False)
-    hf.lm_head.weight = torch.nn.Parameter(model.module.lm_head.weight.detach().clone())
+    untie_output(hf)
     quantize_(hf, Int8DynamicActivationIntxWeightConfig(
         weight_dtype=torch.int4, weight_granularity=PerGroup(BLOCK),
         intx_choose_qparams_algorithm=IntxChooseQParamsAlgorithm.HQQ_SCALE_ONLY))

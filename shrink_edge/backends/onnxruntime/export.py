@@ -108,12 +108,9 @@ def u8s8_exact(cpuinfo: str | None = None) -> bool:
     "uint8" or weight_bits = 7 (docs/targets.md)."""
     import platform
 
+    from ...profiling.devices.runner import cpu_flags
+
     if platform.machine().lower() in ("aarch64", "arm64"):
         return True
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return False
-    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    flags = cpu_flags(cpuinfo)
     return "avx512_vnni" in flags or "avx_vnni" in flags

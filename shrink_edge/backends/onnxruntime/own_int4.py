@@ -2,10 +2,9 @@
 activations (accuracy_level 4, or 0 where the spec says `activations = "float"`), what onnxruntime-genai's model
 builder writes for the CPU by default, on our float ONNX: every linear layer, the output layer (a tied one given its
 own transposed copy of the table, which the quantizer needs as a constant) and the embedding table
-(GatherBlockQuantized). Not its HQQ: its float zero points
-run on onnxruntime's slow reference path (unsupported_scheme in llm.py); not its k-quant, which fails on some shapes
-in onnxruntime 1.32 ("cannot reshape array of size 160 into shape (64,newaxis)" packing a 64-wide layer's zero
-points)."""
+(GatherBlockQuantized). Not its HQQ: its float zero points run on onnxruntime's slow reference path
+(unsupported_scheme in llm.py); not its k-quant, which fails on some shapes in onnxruntime 1.32 ("cannot reshape
+array of size 160 into shape (64,newaxis)" packing a 64-wide layer's zero points)."""
 from __future__ import annotations
 
 import contextlib

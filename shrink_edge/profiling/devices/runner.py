@@ -135,16 +135,27 @@ def measure(paths: list[Path], runs: int, warmup: int, threads: int, modules: di
     return entries
 
 
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
+def cpu_flags(cpuinfo: str | None = None) -> list[str]:
+    """This CPU's features as /proc/cpuinfo (or the `cpuinfo` text given) lists them: x86 "flags", arm64
+    "Features"; none where it cannot be read."""
+    lines = (_cpuinfo() if cpuinfo is None else cpuinfo).splitlines()
+    return next((line.split(":", 1)[1].split() for line in lines if line.split(":")[0].strip() in ("flags",
+                                                                                               "Features")), [])
+
+
 def facts(threads: int, modules: dict | None = None) -> dict:
     """What the figures depend on: CPU, cores, threads, load and runtime versions."""
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        cpuinfo = []
-    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo
+    cpuinfo = _cpuinfo()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
                 if line.split(":")[0].strip() in ("model name", "Hardware", "Processor")), "") or platform.processor()
-    flags = next((line.split(":", 1)[1].split() for line in cpuinfo if line.split(":")[0].strip() in ("flags",
-                                                                                                  "Features")), [])
+    flags = cpu_flags(cpuinfo)
     versions = {}
     for package in (module.PACKAGE for module in (modules or timing_modules()).values()):
         try:
