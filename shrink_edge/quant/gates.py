@@ -1,16 +1,26 @@
-"""Gates in int8: a sigmoid and the multiply it gates (SiLU/Swish `x * sigmoid(x)`, squeeze-excite's
-`h * sigmoid(...)`), quantized in and out, so that int8 runtimes run them in their int8 kernels instead of a float
-island (dequantize, float op, quantize) between int8 layers. litert-torch's quantizer annotates neither, and keeps
-SiLU whole, which every converter then decomposes into a sigmoid and a multiply after quantization, both float.
+"""Gates in int8: a sigmoid or hard sigmoid and the multiply it gates (SiLU/Swish `x * sigmoid(x)`, hardswish
+`x * hardsigmoid(x)`, squeeze-excite's `h * sigmoid(...)` and the pool before it), quantized step by step, so that
+int8 runtimes run them in their int8 kernels instead of a float island (dequantize, float op, quantize) between int8
+layers. litert-torch's quantizer annotates none of them, and the converters split SiLU and the hard sigmoid after
+quantization, in float.
 
-Measured on the zoo's EfficientNet-style net (49 SiLU and squeeze-excite gates), 1 thread, VNNI EPYC: onnxruntime
-int8 11.0 -> 8.5 ms (QLinearSigmoid, QLinearMul), LiteRT 7.4 -> 5.5 ms (int8 LOGISTIC, MUL); OpenVINO 7.8 -> 11.2 ms,
-so its IR takes the sigmoid's output in float again (shared/qdq.float_sigmoids)."""
+Measured, 1 thread, VNNI EPYC: the zoo's EfficientNet-style net (49 SiLU and squeeze-excite gates) onnxruntime int8
+11.0 -> 8.5 ms (QLinearSigmoid, QLinearMul), LiteRT 7.4 -> 5.5 ms (int8 LOGISTIC, MUL); OpenVINO 7.8 -> 11.2 ms,
+so its IR takes the sigmoid's output in float again (shared/qdq.float_sigmoids). MobileNetV3-Small (19 hardswish,
+9 hard-sigmoid squeeze-excites): LiteRT 2.97 -> 1.07 ms (every op in one XNNPACK partition; its int8 HARD_SWISH
+kernel is outside XNNPACK), onnxruntime 1.84 -> 1.56 ms (shared/qdq folds the 1/6 into a scale); ExecuTorch takes
+the hardswish whole again (executorch/lower.hardswish_whole)."""
 from __future__ import annotations
 
 SILU = ("silu.default", "silu_.default")
 SIGMOID = ("sigmoid.default", "sigmoid_.default")
+HARDSIGMOID = ("hardsigmoid.default", "hardsigmoid_.default")
+HARDSWISH = ("hardswish.default", "hardswish_.default")
 MUL = ("mul.Tensor", "mul_.Tensor")
+# pools whose output litert-torch leaves bare when the next op is not quantized (a squeeze-excite's pool): the
+# converters then run them, and what reads them, in float
+POOLS = ("adaptive_avg_pool2d.default", "mean.dim", "avg_pool2d.default")
+GATE = "shrink_edge_gate"  # marks the nodes gates_decomposed made
 
 
 def _aten(node, names) -> bool:
@@ -19,22 +29,34 @@ def _aten(node, names) -> bool:
         target.split(".", 1)[1] in names
 
 
-def silu_as_gate(model) -> int:
-    """Each SiLU of the exported graph as x * sigmoid(x) (the same function), so each of the two can be quantized.
-    Returns how many."""
+def gates_decomposed(model) -> int:
+    """Each SiLU, hardswish and hard sigmoid of the exported graph as its definition, so that each step can be
+    quantized: SiLU as x * sigmoid(x), hardswish as x * hardsigmoid(x), hard sigmoid as relu6(x + 3) * (1/6). Whole,
+    these run in float between int8 layers: converters split SiLU after quantization, litert-torch splits the hard
+    sigmoid into a float ADD and MUL, onnxruntime has no QLinear HardSigmoid or HardSwish and LiteRT's XNNPACK
+    delegate no int8 HARD_SWISH (its int8 kernel runs outside the delegate: 20 partitions for MobileNetV3-Small).
+    Decomposed, every runtime has each step in int8: an ADD with ReLU6 fused, MULs, a sigmoid. Returns how many."""
     import torch
 
+    aten = torch.ops.aten
     graph, done = model.graph, 0
     for node in list(graph.nodes):
-        if not _aten(node, SILU):
+        if not _aten(node, SILU + HARDSWISH + HARDSIGMOID):
             continue
         x = node.args[0]
         with graph.inserting_before(node):
-            gate = graph.call_function(torch.ops.aten.sigmoid.default, (x,))
-            product = graph.call_function(torch.ops.aten.mul.Tensor, (x, gate))
-        for new in (gate, product):
+            if _aten(node, SILU):
+                steps = [graph.call_function(aten.sigmoid.default, (x,))]
+            else:
+                shifted = graph.call_function(aten.add.Tensor, (x, 3.0))
+                clamped = graph.call_function(aten.hardtanh.default, (shifted, 0.0, 6.0))
+                steps = [shifted, clamped, graph.call_function(aten.mul.Tensor, (clamped, 1 / 6))]
+            if not _aten(node, HARDSIGMOID):
+                steps.append(graph.call_function(aten.mul.Tensor, (x, steps[-1])))
+        for new in steps:
             new.meta = {k: v for k, v in node.meta.items() if k != "quantization_annotation"}
-        node.replace_all_uses_with(product)
+            new.meta[GATE] = True
+        node.replace_all_uses_with(steps[-1])
         graph.erase_node(node)
         done += 1
     if done:
@@ -44,25 +66,29 @@ def silu_as_gate(model) -> int:
 
 
 def annotate_gates(model, act_in, act_out, is_float) -> int:
-    """Annotate each sigmoid (its input and output) and each multiply of an activation by a sigmoid's output (both
-    inputs and the output) as quantized, keeping what the quantizer already set. Returns how many ops."""
-    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
-
+    """Annotate each sigmoid and pool (its input and output) and each multiply of a gate (an activation by a
+    sigmoid's output, gates_decomposed's: both inputs and the output) as quantized, keeping what the quantizer
+    already set. Returns how many ops."""
     done = 0
     for node in model.graph.nodes:
         gated = _aten(node, MUL) and len(node.args) > 1 and all(is_float(a) for a in node.args[:2]) \
-            and any(_aten(a, SIGMOID) for a in node.args[:2])
-        if not (gated or _aten(node, SIGMOID) and is_float(node.args[0])):
-            continue
-        annotation = node.meta.setdefault("quantization_annotation",
-                                          QuantizationAnnotation(output_qspec=act_out, _annotated=True))
-        if annotation.output_qspec is None:
-            annotation.output_qspec = act_out
-        for arg in node.args[:2 if gated else 1]:  # an input quantized already (a sigmoid's fixed 1/256 grid, a
-            # layer's output) is read on its own grid, not rounded again onto another
-            produced = getattr(arg, "meta", {}).get("quantization_annotation")
-            shared = produced is not None and produced.output_qspec is not None
-            annotation.input_qspec_map.setdefault(arg, SharedQuantizationSpec(arg) if shared else act_in)
-        annotation._annotated = True
-        done += 1
+            and (node.meta.get(GATE) or any(_aten(a, SIGMOID) for a in node.args[:2]))
+        if gated or _aten(node, SIGMOID + POOLS) and is_float(node.args[0]):
+            _quantized(node, node.args[:2 if gated else 1], act_in, act_out)
+            done += 1
     return done
+
+
+def _quantized(node, inputs, act_in, act_out) -> None:
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
+
+    annotation = node.meta.setdefault("quantization_annotation",
+                                      QuantizationAnnotation(output_qspec=act_out, _annotated=True))
+    if annotation.output_qspec is None:
+        annotation.output_qspec = act_out
+    for arg in inputs:  # an input quantized already (a sigmoid's fixed 1/256 grid, a layer's output) is read on its
+        # own grid, not rounded again onto another
+        produced = getattr(arg, "meta", {}).get("quantization_annotation")
+        shared = produced is not None and produced.output_qspec is not None
+        annotation.input_qspec_map.setdefault(arg, SharedQuantizationSpec(arg) if shared else act_in)
+    annotation._annotated = True

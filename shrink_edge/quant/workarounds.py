@@ -77,7 +77,7 @@ def _fusing_quantizer():
     from torch.fx import Node
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
 
-    from .gates import annotate_gates, silu_as_gate
+    from .gates import annotate_gates, gates_decomposed
 
     adds = (torch.ops.aten.add.Tensor, torch.ops.aten.add_.Tensor)
     relus = (torch.ops.aten.relu.default, torch.ops.aten.relu_.default)
@@ -85,7 +85,7 @@ def _fusing_quantizer():
     clamps = (torch.ops.aten.hardtanh.default, torch.ops.aten.hardtanh_.default, torch.ops.aten.clamp.default)
     layers = (torch.ops.aten.conv1d.default, torch.ops.aten.conv2d.default, torch.ops.aten.convolution.default,
               torch.ops.aten.linear.default, torch.ops.aten.batch_norm.default,
-              torch.ops.aten._native_batch_norm_legit.default)
+              torch.ops.aten._native_batch_norm_legit.default, *adds)
 
     def _is_float(node) -> bool:  # not the int64 batch-norm counters, not symbolic sizes
         value = node.meta.get("val") if isinstance(node, Node) else None
@@ -122,25 +122,26 @@ def _fusing_quantizer():
 
         def transform_for_annotation(self, model):
             model = super().transform_for_annotation(model)
-            silu_as_gate(model)
+            gates_decomposed(model)
             return model
 
         def annotate(self, model):
             with litert_gru_without_hidden_state():
                 model = super().annotate(model)
             act_in, act_out = get_input_act_qspec(self.global_config), get_output_act_qspec(self.global_config)
-            _fuse_clamps(model, act_out)
-            annotate_gates(model, act_in, act_out, _is_float)
             for node in model.graph.nodes:
                 if node.op != "call_function" or node.target not in adds or not _is_float(node):
                     continue
-                # add -> relu runs fused (TFLite ADD with ReLU): quantize after the relu only
+                # add -> relu runs fused (TFLite ADD with ReLU): quantize after the relu only (after a ReLU6:
+                # _fuse_clamps)
                 fused = all(user.target in relus for user in node.users)
                 annotation = node.meta.setdefault("quantization_annotation", QuantizationAnnotation(
                     output_qspec=None if fused else act_out, _annotated=True))
                 for arg in node.args[:2]:
                     if _is_float(arg):
                         annotation.input_qspec_map.setdefault(arg, act_in)
+            _fuse_clamps(model, act_out)
+            annotate_gates(model, act_in, act_out, _is_float)
             return model
 
     return FusingQuantizer

@@ -1,12 +1,14 @@
-"""Gates in int8 (quant/gates.py): SiLU and squeeze-excite's sigmoid and multiply run in each runtime's int8
-kernels, not as float islands between dequantize and quantize; OpenVINO, whose quantized gate is slower, takes the
-sigmoid's output in float; every file still verifies."""
+"""Gates in int8 (quant/gates.py): SiLU, hardswish and squeeze-excite's sigmoid or hard sigmoid, its pool and
+multiply run in each runtime's int8 kernels, not as float islands between dequantize and quantize; onnxruntime reads
+the hard sigmoid's scalars quantized and its 1/6 folded into a scale, ExecuTorch's XNNPACK the hardswish whole;
+every file still verifies."""
 import json
 
-from conftest import TESTS, run_cli
+import onnx
+from conftest import TESTS, fused_ops, run_cli
 
 
-def test_silu_and_squeeze_excite_gates_run_in_int8(tiny_model, tmp_path):
+def test_silu_hardswish_and_squeeze_excite_gates_run_in_int8(tiny_model, tmp_path):
     group = tmp_path / "four.toml"
     group.write_text('description = "four runtimes"\ninclude = ["onnx", "tflite", "openvino", "executorch"]\n')
     result = run_cli("export", "--target", group, "--model", f"{TESTS / 'models' / 'gated_net.py'}:build",
@@ -14,9 +16,14 @@ def test_silu_and_squeeze_excite_gates_run_in_int8(tiny_model, tmp_path):
                      "--no-budget", "--json")
     assert result.exit_code == 0, result.stderr
     artifacts = {a["format"]: a for a in json.loads(result.stdout)["artifacts"]}
-    floats = {f: " ".join(artifacts[f]["facts"]["float_ops"]) for f in ("onnx-int8", "tflite-int8")}
-    assert "Sigmoid" not in floats["onnx-int8"] and "Mul" not in floats["onnx-int8"], floats
-    assert "LOGISTIC" not in floats["tflite-int8"] and "MUL" not in floats["tflite-int8"], floats
-    assert artifacts["executorch-int8"]["facts"]["undelegated_ops"] == {}
+    # was: Sigmoid x2 Mul x3 HardSigmoid x2 GlobalAveragePool / LOGISTIC x2 MUL x3 HARD_SWISH ADD MUL MEAN
+    assert artifacts["onnx-int8"]["facts"]["float_ops"] == [], artifacts["onnx-int8"]["facts"]
+    assert artifacts["tflite-int8"]["facts"]["float_ops"] == [], artifacts["tflite-int8"]["facts"]
+    path = tmp_path / "out" / artifacts["onnx-int8"]["file"]
+    ops = fused_ops(path)
+    # the hard sigmoids' multiplies by 1/6 folded into scales: a QLinearMul per SiLU, hardswish and gate (5)
+    assert ops["QLinearMul"] == 5 and sum(n.op_type == "Mul" for n in onnx.load(path).graph.node) == 5, ops
+    executorch = artifacts["executorch-int8"]["facts"]
+    assert executorch["undelegated_ops"] == {} and executorch["xnnpack_nodes"].get("Hardswish") == 1, executorch
     for name in ("onnx-int8", "tflite-int8", "openvino-int8", "executorch-int8"):
         assert artifacts[name]["metrics"]["cosine"] >= 0.99, (name, artifacts[name]["metrics"])

@@ -37,7 +37,7 @@ def write(model, float_file, calibration: list[list[int]], scratch: Path, path: 
     import onnx
     from onnxruntime.quantization import QuantFormat, matmul_nbits_quantizer as q
 
-    from ..shared.onnx_llm import drop_unused
+    from ..shared.onnx_graph import drop_unused
     from .llm import _genai_folder, level
 
     proto = onnx.load(float_file())

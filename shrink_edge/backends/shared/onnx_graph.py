@@ -25,6 +25,19 @@ def replace_nodes(graph: onnx.GraphProto, nodes: list[onnx.NodeProto]) -> None:
     graph.initializer.extend(kept)
 
 
+def drop_unused(graph) -> None:
+    """Nodes whose outputs nothing reads (the tied table's Transpose, a folded step), then initializers nothing reads."""
+    while True:
+        used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
+        dead = [n for n in graph.node if not any(o in used for o in n.output)]
+        if not dead:
+            break
+        for node in dead:
+            graph.node.remove(node)
+    for init in [i for i in graph.initializer if i.name not in used]:
+        graph.initializer.remove(init)
+
+
 def rename_outputs(model: onnx.ModelProto, names: list[str]) -> None:
     """Give the graph's outputs these names, in order. A value inside the graph that already has one of them (the
     exporter names values after modules) is renamed out of the way first."""

@@ -61,6 +61,7 @@ def pack(float_path: Path, hf_model, quantized, path: Path) -> None:
     from onnx import helper, numpy_helper
 
     from ...llm.weights import linear_layers
+    from .onnx_graph import drop_unused
 
     model = onnx.load(float_path)
     graph = model.graph
@@ -163,19 +164,6 @@ def _matmul_nbits(node, q, graph):
     return helper.make_node("MatMulNBits", inputs,
                             list(node.output), name=prefix, domain="com.microsoft", K=q.in_features, N=out,
                             bits=q.bits, block_size=block, accuracy_level=0)
-
-
-def drop_unused(graph) -> None:
-    """Nodes whose outputs nothing reads (the tied table's Transpose), then initializers nothing reads."""
-    while True:
-        used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
-        dead = [n for n in graph.node if not any(o in used for o in n.output)]
-        if not dead:
-            break
-        for node in dead:
-            graph.node.remove(node)
-    for init in [i for i in graph.initializer if i.name not in used]:
-        graph.initializer.remove(init)
 
 
 def packed(model, quantized, scratch: Path) -> Path:
