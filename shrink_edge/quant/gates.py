@@ -9,7 +9,10 @@ Measured, 1 thread, VNNI EPYC: the zoo's EfficientNet-style net (49 SiLU and squ
 so its IR takes the sigmoid's output in float again (shared/qdq.float_sigmoids). MobileNetV3-Small (19 hardswish,
 9 hard-sigmoid squeeze-excites): LiteRT 2.97 -> 1.07 ms (every op in one XNNPACK partition; its int8 HARD_SWISH
 kernel is outside XNNPACK), onnxruntime 1.84 -> 1.56 ms (shared/qdq folds the 1/6 into a scale); ExecuTorch takes
-the hardswish whole again (executorch/lower.hardswish_whole)."""
+the hardswish whole again (executorch/lower.hardswish_whole). PReLU (prelu_decomposed), the zoo's face model:
+onnxruntime 0.57 -> 0.38 ms, TFLite Micro's arena 876,544 -> 230,400 B, LiteRT 0.16 -> 0.21 ms (XNNPACK's float
+PReLU is faster than three int8 steps, but TFLite Micro and Ethos-U read the same file and run no float op well),
+ExecuTorch whole again (executorch/lower.prelu_whole)."""
 from __future__ import annotations
 
 SILU = ("silu.default", "silu_.default")
@@ -17,6 +20,8 @@ SIGMOID = ("sigmoid.default", "sigmoid_.default")
 HARDSIGMOID = ("hardsigmoid.default", "hardsigmoid_.default")
 HARDSWISH = ("hardswish.default", "hardswish_.default")
 MUL = ("mul.Tensor", "mul_.Tensor")
+RELU = ("relu.default", "relu_.default")
+PRELU = ("prelu.default", "_prelu_kernel.default")
 # pools whose output litert-torch leaves bare when the next op is not quantized (a squeeze-excite's pool): the
 # converters then run them, and what reads them, in float
 POOLS = ("adaptive_avg_pool2d.default", "mean.dim", "avg_pool2d.default")
@@ -65,6 +70,53 @@ def gates_decomposed(model) -> int:
     return done
 
 
+def prelu_decomposed(model) -> int:
+    """Each PReLU (slopes at most 1, as trained ones are) as slope * x + relu((1 - slope) * x), the same function,
+    each step quantized (the slopes as constants): int8 multiplies (the ReLU fused into one) and an add in every
+    runtime. Whole, its int8 form runs nowhere but in TFLite's reference kernel: litert-torch splits it after
+    quantization into a float RELU, MUL and SUB, onnxruntime has no int8 PRelu, XNNPACK none. Returns how many."""
+    import operator
+
+    import torch
+
+    aten = torch.ops.aten
+    graph, done = model.graph, 0
+    for node in list(graph.nodes):
+        if not _aten(node, PRELU) or getattr(node.args[1], "op", None) != "get_attr":
+            continue
+        x, weight = node.args[:2]
+        slope = operator.attrgetter(weight.target)(model).detach()
+        if (slope > 1).any():  # relu((1 - slope) * x) = (1 - slope) * relu(x) needs 1 - slope >= 0
+            continue
+        shape = [1, slope.numel()] + [1] * max(x.meta["val"].dim() - 2, 0)  # along the channels (dim 1)
+        with graph.inserting_before(node):
+            factors = [_constant(model, f"_prelu_{done}_{name}", value.reshape(shape))
+                       for name, value in (("slope", slope), ("rest", 1 - slope))]
+            steps = [graph.call_function(aten.mul.Tensor, (x, factors[0])),
+                     graph.call_function(aten.mul.Tensor, (x, factors[1]))]
+            steps.append(graph.call_function(aten.relu.default, (steps[1],)))
+            steps.append(graph.call_function(aten.add.Tensor, (steps[0], steps[2])))
+        for new in steps:
+            new.meta = {k: v for k, v in node.meta.items() if k != "quantization_annotation"}
+            new.meta[GATE] = True
+        node.replace_all_uses_with(steps[-1])
+        graph.erase_node(node)
+        done += 1
+    if done:
+        graph.eliminate_dead_code()
+        graph.lint()
+        model.recompile()
+    return done
+
+
+def _constant(model, name: str, value):
+    """A constant tensor of the graph, as a buffer read by a get_attr node."""
+    model.register_buffer(name, value.contiguous())
+    node = model.graph.get_attr(name)
+    node.meta["val"] = value
+    return node
+
+
 def annotate_gates(model, act_in, act_out, is_float) -> int:
     """Annotate each sigmoid and pool (its input and output) and each multiply of a gate (an activation by a
     sigmoid's output, gates_decomposed's: both inputs and the output) as quantized, keeping what the quantizer
@@ -73,8 +125,12 @@ def annotate_gates(model, act_in, act_out, is_float) -> int:
     for node in model.graph.nodes:
         gated = _aten(node, MUL) and len(node.args) > 1 and all(is_float(a) for a in node.args[:2]) \
             and (node.meta.get(GATE) or any(_aten(a, SIGMOID) for a in node.args[:2]))
-        if gated or _aten(node, SIGMOID + POOLS) and is_float(node.args[0]):
-            _quantized(node, node.args[:2 if gated else 1], act_in, act_out)
+        if gated and all(_aten(user, RELU) and user.meta.get(GATE) for user in node.users):
+            _quantized(node, node.args[:2], act_in, None)  # quantized after the ReLU: runtimes fuse it
+            done += 1
+        elif gated or (_aten(node, SIGMOID + POOLS) or _aten(node, RELU) and node.meta.get(GATE)) \
+                and is_float(node.args[0]):
+            _quantized(node, node.args[:2 if gated else 0 if _aten(node, RELU) else 1], act_in, act_out)
             done += 1
     return done
 
@@ -84,8 +140,7 @@ def _quantized(node, inputs, act_in, act_out) -> None:
 
     annotation = node.meta.setdefault("quantization_annotation",
                                       QuantizationAnnotation(output_qspec=act_out, _annotated=True))
-    if annotation.output_qspec is None:
-        annotation.output_qspec = act_out
+    annotation.output_qspec = annotation.output_qspec or act_out
     for arg in inputs:  # an input quantized already (a sigmoid's fixed 1/256 grid, a layer's output) is read on its
         # own grid, not rounded again onto another
         produced = getattr(arg, "meta", {}).get("quantization_annotation")

@@ -77,7 +77,7 @@ def _fusing_quantizer():
     from torch.fx import Node
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
 
-    from .gates import annotate_gates, gates_decomposed
+    from .gates import annotate_gates, gates_decomposed, prelu_decomposed
 
     adds = (torch.ops.aten.add.Tensor, torch.ops.aten.add_.Tensor)
     relus = (torch.ops.aten.relu.default, torch.ops.aten.relu_.default)
@@ -123,6 +123,7 @@ def _fusing_quantizer():
         def transform_for_annotation(self, model):
             model = super().transform_for_annotation(model)
             gates_decomposed(model)
+            prelu_decomposed(model)
             return model
 
         def annotate(self, model):

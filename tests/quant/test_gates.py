@@ -1,5 +1,5 @@
-"""Gates in int8 (quant/gates.py): SiLU, hardswish and squeeze-excite's sigmoid or hard sigmoid, its pool and
-multiply run in each runtime's int8 kernels, not as float islands between dequantize and quantize; onnxruntime reads
+"""Gates in int8 (quant/gates.py): SiLU, hardswish, PReLU and squeeze-excite's sigmoid or hard sigmoid, its pool
+and multiply run in each runtime's int8 kernels, not as float islands between dequantize and quantize; onnxruntime reads
 the hard sigmoid's scalars quantized and its 1/6 folded into a scale, ExecuTorch's XNNPACK the hardswish whole;
 every file still verifies."""
 import json
@@ -26,4 +26,21 @@ def test_silu_hardswish_and_squeeze_excite_gates_run_in_int8(tiny_model, tmp_pat
     executorch = artifacts["executorch-int8"]["facts"]
     assert executorch["undelegated_ops"] == {} and executorch["xnnpack_nodes"].get("Hardswish") == 1, executorch
     for name in ("onnx-int8", "tflite-int8", "openvino-int8", "executorch-int8"):
+        assert artifacts[name]["metrics"]["cosine"] >= 0.99, (name, artifacts[name]["metrics"])
+
+
+def test_prelu_runs_in_int8_and_whole_on_executorch(tiny_model, tmp_path):
+    """PReLU after convolutions and after a linear layer: int8 steps on onnxruntime and LiteRT (was PRelu x3 /
+    DEQUANTIZE, RELU, MUL, SUB in float), one PReLU again in ExecuTorch's XNNPACK delegate."""
+    group = tmp_path / "three.toml"
+    group.write_text('description = "three runtimes"\ninclude = ["onnx", "tflite", "executorch"]\n')
+    result = run_cli("export", "--target", group, "--model", f"{TESTS / 'models' / 'prelu_net.py'}:build",
+                     "--input-shape", "1,1,28,28", "--data", tiny_model["data"], "--out", tmp_path / "out",
+                     "--no-budget", "--json")
+    assert result.exit_code == 0, result.stderr
+    artifacts = {a["format"]: a for a in json.loads(result.stdout)["artifacts"]}
+    assert artifacts["onnx-int8"]["facts"]["float_ops"] == [], artifacts["onnx-int8"]["facts"]
+    assert artifacts["tflite-int8"]["facts"]["float_ops"] == [], artifacts["tflite-int8"]["facts"]
+    assert artifacts["executorch-int8"]["facts"]["xnnpack_nodes"].get("PReLU") == 3, artifacts["executorch-int8"]
+    for name in ("onnx-int8", "tflite-int8", "executorch-int8"):
         assert artifacts[name]["metrics"]["cosine"] >= 0.99, (name, artifacts[name]["metrics"])

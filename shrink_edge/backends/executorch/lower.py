@@ -173,28 +173,34 @@ def prelu_in_4d(graph_module) -> int:
     return _each(graph_module, torch.ops.aten.prelu.default, rewrite)
 
 
+def _through_quantize(node):
+    """The value a dequantize(quantize(value)) pair reads, else None."""
+    if _called(node, "dequantize_per_tensor") and _called(node.args[0], "quantize_per_tensor"):
+        return node.args[0].args[0]
+    return None
+
+
+def _same_input(a, b) -> bool:
+    """Whether two dequantize nodes read the same quantized value."""
+    return _called(a, "dequantize_per_tensor") and _called(b, "dequantize_per_tensor") and a.args[0] is b.args[0]
+
+
 def hardswish_whole(graph_module) -> int:
     """The int8 program's hardswish, split into quantized steps for the runtimes that run each step in int8
     (quant/gates.py: x * (relu6(x + 3) * 1/6)), as one hardswish between a dequantize and a quantize: XNNPACK has
     no int8 hardswish, and ExecuTorch 1.5.1 runs the steps' scalar adds and multiplies in float inside the
     delegate, each between two converts, slower than its float hardswish (MobileNetV3-Small int8: 2.00 ms split,
-    1.45 ms whole, float 1.90 ms). Returns how many."""
+    1.40 ms whole, float 1.90 ms). Returns how many."""
     import torch
-
-    def through_quantize(node):  # the value a dequantize(quantize(value)) pair reads, else None
-        if _called(node, "dequantize_per_tensor") and _called(node.args[0], "quantize_per_tensor"):
-            return node.args[0].args[0]
-        return None
 
     def rewrite(graph, node) -> bool:
         if len(node.args) != 2:
             return False
         x, gate = node.args
-        scaled = through_quantize(gate)
-        clamped = through_quantize(scaled.args[0]) if _called(scaled, "mul") and scaled.args[1] == 1 / 6 else None
+        scaled = _through_quantize(gate)
+        clamped = _through_quantize(scaled.args[0]) if _called(scaled, "mul") and scaled.args[1] == 1 / 6 else None
         shifted = clamped.args[0] if _called(clamped, "hardtanh") and tuple(clamped.args[1:]) == (0, 6) else None
-        if not (_called(shifted, "add") and shifted.args[1] == 3 and _called(x, "dequantize_per_tensor") and
-                _called(shifted.args[0], "dequantize_per_tensor") and shifted.args[0].args[0] is x.args[0]):
+        if not (_called(shifted, "add") and shifted.args[1] == 3 and _same_input(shifted.args[0], x)):
             return False
         with graph.inserting_before(node):
             whole = graph.call_function(torch.ops.aten.hardswish.default, (x,))
@@ -202,7 +208,48 @@ def hardswish_whole(graph_module) -> int:
         node.replace_all_uses_with(whole)
         return True
 
-    done = _each(graph_module, torch.ops.aten.mul.Tensor, rewrite)
+    return _dead_code_dropped(graph_module, _each(graph_module, torch.ops.aten.mul.Tensor, rewrite))
+
+
+def prelu_whole(graph_module) -> int:
+    """The int8 program's PReLU, split into quantized steps (quant/gates.py: slope * x + relu((1 - slope) * x)), as
+    one PReLU between a dequantize and a quantize, its slopes as the program rounded them: XNNPACK has no int8
+    PReLU, and ExecuTorch 1.5.1 runs the steps' multiplies by a constant in float between converts, slower than its
+    float PReLU (the zoo's face model int8: 0.25 ms split, 0.18 ms whole, float 0.30 ms). Returns how many."""
+    import operator
+
+    import torch
+
+    def constant(node):  # the float value of dequantize(an int8 constant), else None
+        if not _called(node, "dequantize_per_tensor") or getattr(node.args[0], "op", None) != "get_attr":
+            return None
+        codes = operator.attrgetter(node.args[0].target)(graph_module)
+        return (codes.float() - node.args[2]) * node.args[1]
+
+    def rewrite(graph, node) -> bool:
+        for scaled, rectified in (node.args[:2], node.args[1::-1]):
+            scaled, rectified = _through_quantize(scaled), _through_quantize(rectified)
+            rest = rectified.args[0] if _called(rectified, "relu") else None
+            if not (_called(scaled, "mul") and _called(rest, "mul") and _same_input(scaled.args[0], rest.args[0])):
+                continue
+            slope, kept = constant(scaled.args[1]), constant(rest.args[1])
+            if slope is None or kept is None or slope.shape != kept.shape or \
+                    not torch.allclose(slope + kept, torch.ones_like(slope), atol=0.02):
+                continue
+            name = f"_prelu_slope_{node.name}"
+            graph_module.register_buffer(name, slope.flatten().contiguous())
+            with graph.inserting_before(node):
+                weight = graph.get_attr(name)
+                whole = graph.call_function(torch.ops.aten.prelu.default, (scaled.args[0], weight))
+            whole.meta = dict(node.meta)
+            node.replace_all_uses_with(whole)
+            return True
+        return False
+
+    return _dead_code_dropped(graph_module, _each(graph_module, torch.ops.aten.add.Tensor, rewrite))
+
+
+def _dead_code_dropped(graph_module, done: int) -> int:
     if done:
         graph_module.graph.eliminate_dead_code()
         graph_module.recompile()
@@ -214,13 +261,14 @@ def _called(node, name: str) -> bool:
 
 
 def for_xnnpack(graph_module) -> int:
-    """The graph rewrites XNNPACK's lowering needs (spatial means kept, PReLU in 4-D, hardswish whole); how many were
-    made."""
-    return spatial_means_kept(graph_module) + prelu_in_4d(graph_module) + hardswish_whole(graph_module)
+    """The graph rewrites XNNPACK's lowering needs (spatial means kept, hardswish and PReLU whole, PReLU in 4-D); how
+    many were made."""
+    return (spatial_means_kept(graph_module) + hardswish_whole(graph_module) + prelu_whole(graph_module)
+            + prelu_in_4d(graph_module))
 
 
 class ExecutorchLower(Pass):
-    version = 4  # 4: hardswish whole; 3: PReLU in 4-D; 2: spatial means delegated
+    version = 4  # 4: hardswish and PReLU whole; 3: PReLU in 4-D; 2: spatial means delegated
     rewrite = lower = None  # the delegate's own graph preparation and lowering (see lowered)
 
     def partitioner(self, ctx: Context):

@@ -58,16 +58,24 @@ def make_ort_fusable(model: onnx.ModelProto) -> dict[str, int]:
     """Rewrite in place; returns what changed."""
     graph = model.graph
     fold_constant_quantize(model)
-    constants = _constants(graph)
+    constants, readers = _constants(graph), consumers(graph)
     retyped = 0
     for node in graph.node:
         if node.op_type not in ("QuantizeLinear", "DequantizeLinear") or len(node.input) < 3:
             continue
-        if node.input[0] in constants:  # a weight: stays int8
-            continue
         zero = constants.get(node.input[2])
         if zero is None or zero.dtype != np.int8:
             continue
+        if node.input[0] in constants:  # a weight stays int8; a constant an Add or Mul reads (PReLU's slopes) is
+            # an operand like the activation beside it: QLinearAdd and QLinearMul take one type
+            if not all(u.op_type in ("Add", "Mul") for u in readers.get(node.output[0], [])):
+                continue
+            name = f"{node.input[0]}_u8"
+            if name not in constants:
+                values = constants[node.input[0]].astype(np.int16) + 128
+                graph.initializer.append(numpy_helper.from_array(values.astype(np.uint8), name))
+                constants[name] = values
+            node.input[0] = name
         name = f"{node.name or node.output[0]}_zero_point_u8"
         graph.initializer.append(numpy_helper.from_array((zero.astype(np.int16) + 128).astype(np.uint8), name))
         node.input[2] = name
@@ -105,8 +113,8 @@ def scales_folded(model: onnx.ModelProto) -> int:
     for node in graph.node:
         if node.op_type != "Mul" or len(node.input) != 2:
             continue
-        scalar = [i for i in node.input if i in constants and constants[i].size == 1 and constants[i].dtype == np.float32
-                  and float(constants[i].reshape(())) > 0]
+        scalar = [i for i in node.input if i in constants and constants[i].size == 1
+                  and constants[i].dtype == np.float32 and float(constants[i].reshape(())) > 0]
         dequantize = next((producers.get(i) for i in node.input if i not in scalar), None)
         quantize = producers.get(dequantize.input[0]) if dequantize is not None else None
         after = readers.get(node.output[0], [])
@@ -196,17 +204,13 @@ def weights_as(model: onnx.ModelProto, dtype: str) -> int:
                              else (onnx.TensorProto.UINT8, np.int8, -128))
     graph = model.graph
     initializers = {i.name: i for i in graph.initializer}
-    done: set[str] = set()
-    for node in graph.node:
-        weight = initializers.get(node.input[0]) if node.op_type == "DequantizeLinear" else None
-        if weight is None or weight.data_type != source or len(node.input) < 3:
-            continue
-        for name in (node.input[0], node.input[2]):
-            if name not in done and name in initializers:
-                shifted = numpy_helper.to_array(initializers[name]).astype(np.int16) + shift
-                initializers[name].CopyFrom(numpy_helper.from_array(shifted.astype(target), name))
-                done.add(name)
-    return len(done)
+    names = {name for node in graph.node if node.op_type == "DequantizeLinear" and len(node.input) >= 3
+             and node.input[0] in initializers and initializers[node.input[0]].data_type == source
+             for name in (node.input[0], node.input[2]) if name in initializers}  # a value two nodes read: once
+    for name in names:
+        shifted = numpy_helper.to_array(initializers[name]).astype(np.int16) + shift
+        initializers[name].CopyFrom(numpy_helper.from_array(shifted.astype(target), name))
+    return len(names)
 
 
 def unshared_weight_parameters(model: onnx.ModelProto) -> int:
