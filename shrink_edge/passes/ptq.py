@@ -18,7 +18,7 @@ class PostTrainingQuantize(Pass):
     name = "ptq"
     source = "pt2"
     target = "pt2-int8"
-    version = 11  # 11: hard sigmoid, hardswish and pools quantized; 10 (9): gates quantized; 8: bias_correction; 7: conv+ReLU6 quantized once; 6: observer
+    version = 12  # 12: late batch norm split; 11: hardswish, PReLU, pools; 10: gates; 8: bias_correction
 
     def settings(self, ctx: Context) -> dict:
         return {"scheme": vars(ctx.quantization), "calibration": ctx.calibration.digest()}

@@ -22,9 +22,12 @@ HARDSWISH = ("hardswish.default", "hardswish_.default")
 MUL = ("mul.Tensor", "mul_.Tensor")
 RELU = ("relu.default", "relu_.default")
 PRELU = ("prelu.default", "_prelu_kernel.default")
+BATCH_NORM = ("batch_norm.default",)
+LAYERS = ("conv1d.default", "conv2d.default", "convolution.default", "linear.default")  # absorb a batch norm after
 # pools whose output litert-torch leaves bare when the next op is not quantized (a squeeze-excite's pool): the
 # converters then run them, and what reads them, in float
 POOLS = ("adaptive_avg_pool2d.default", "mean.dim", "avg_pool2d.default")
+MAX_POOLS = ("max_pool2d.default", "max_pool1d.default")  # their output on their input's grid (runtimes need it)
 GATE = "shrink_edge_gate"  # marks the nodes gates_decomposed made
 
 
@@ -109,6 +112,45 @@ def prelu_decomposed(model) -> int:
     return done
 
 
+def batch_norm_decomposed(model) -> int:
+    """Each batch norm in eval mode that no layer before it absorbs (after a ReLU, as CREPE-style pitch nets have it)
+    as x * a + b per channel, the same function, both steps quantized: an int8 multiply and add in every runtime.
+    Whole, litert-torch splits it after quantization into a float SUB, MUL and ADD, and onnxruntime has no int8
+    BatchNormalization. Returns how many."""
+    import operator
+
+    import torch
+
+    aten = torch.ops.aten
+    graph, done = model.graph, 0
+    for node in list(graph.nodes):
+        if not _aten(node, BATCH_NORM) or node.args[5] or _aten(node.args[0], LAYERS) or any(
+                n is not None and getattr(n, "op", None) != "get_attr" for n in node.args[1:5]):
+            continue
+        x = node.args[0]
+        gamma, beta, mean, var = (None if n is None else operator.attrgetter(n.target)(model).detach()
+                                  for n in node.args[1:5])
+        scale = torch.rsqrt(var + node.args[7]) * (1 if gamma is None else gamma)
+        shift = (0 if beta is None else beta) - mean * scale
+        shape = [1, scale.numel()] + [1] * (x.meta["val"].dim() - 2)
+        with graph.inserting_before(node):
+            factors = [_constant(model, f"_batch_norm_{done}_{name}", value.reshape(shape))
+                       for name, value in (("scale", scale), ("shift", shift))]
+            scaled = graph.call_function(aten.mul.Tensor, (x, factors[0]))
+            shifted = graph.call_function(aten.add.Tensor, (scaled, factors[1]))
+        for new in (scaled, shifted):
+            new.meta = {k: v for k, v in node.meta.items() if k != "quantization_annotation"}
+            new.meta[GATE] = True
+        node.replace_all_uses_with(shifted)
+        graph.erase_node(node)
+        done += 1
+    if done:
+        graph.eliminate_dead_code()
+        graph.lint()
+        model.recompile()
+    return done
+
+
 def _constant(model, name: str, value):
     """A constant tensor of the graph, as a buffer read by a get_attr node."""
     model.register_buffer(name, value.contiguous())
@@ -120,7 +162,9 @@ def _constant(model, name: str, value):
 def annotate_gates(model, act_in, act_out, is_float) -> int:
     """Annotate each sigmoid and pool (its input and output) and each multiply of a gate (an activation by a
     sigmoid's output, gates_decomposed's: both inputs and the output) as quantized, keeping what the quantizer
-    already set. Returns how many ops."""
+    already set; a max pool after them reads and writes their grid. Returns how many ops."""
+    from torchao.quantization.pt2e.quantizer import SharedQuantizationSpec
+
     done = 0
     for node in model.graph.nodes:
         gated = _aten(node, MUL) and len(node.args) > 1 and all(is_float(a) for a in node.args[:2]) \
@@ -132,7 +176,16 @@ def annotate_gates(model, act_in, act_out, is_float) -> int:
                 and is_float(node.args[0]):
             _quantized(node, node.args[:2 if gated else 0 if _aten(node, RELU) else 1], act_in, act_out)
             done += 1
+        elif _aten(node, MAX_POOLS) and "quantization_annotation" not in node.meta \
+                and _quantized_output(node.args[0]):  # litert-torch's annotation missed it (a split batch norm before)
+            _quantized(node, node.args[:1], act_in, SharedQuantizationSpec((node.args[0], node)))
+            done += 1
     return done
+
+
+def _quantized_output(node) -> bool:
+    annotation = getattr(node, "meta", {}).get("quantization_annotation")
+    return annotation is not None and annotation.output_qspec is not None
 
 
 def _quantized(node, inputs, act_in, act_out) -> None:
@@ -143,7 +196,5 @@ def _quantized(node, inputs, act_in, act_out) -> None:
     annotation.output_qspec = annotation.output_qspec or act_out
     for arg in inputs:  # an input quantized already (a sigmoid's fixed 1/256 grid, a layer's output) is read on its
         # own grid, not rounded again onto another
-        produced = getattr(arg, "meta", {}).get("quantization_annotation")
-        shared = produced is not None and produced.output_qspec is not None
-        annotation.input_qspec_map.setdefault(arg, SharedQuantizationSpec(arg) if shared else act_in)
+        annotation.input_qspec_map.setdefault(arg, SharedQuantizationSpec(arg) if _quantized_output(arg) else act_in)
     annotation._annotated = True

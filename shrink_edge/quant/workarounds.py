@@ -77,7 +77,7 @@ def _fusing_quantizer():
     from torch.fx import Node
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
 
-    from .gates import annotate_gates, gates_decomposed, prelu_decomposed
+    from .gates import annotate_gates, batch_norm_decomposed, gates_decomposed, prelu_decomposed
 
     adds = (torch.ops.aten.add.Tensor, torch.ops.aten.add_.Tensor)
     relus = (torch.ops.aten.relu.default, torch.ops.aten.relu_.default)
@@ -123,7 +123,9 @@ def _fusing_quantizer():
         def transform_for_annotation(self, model):
             model = super().transform_for_annotation(model)
             gates_decomposed(model)
-            prelu_decomposed(model)
+            if not self.global_config.is_qat:  # QAT trains PReLU's slopes and batch norm's statistics
+                prelu_decomposed(model)
+                batch_norm_decomposed(model)
             return model
 
         def annotate(self, model):

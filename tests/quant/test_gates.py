@@ -1,7 +1,7 @@
-"""Gates in int8 (quant/gates.py): SiLU, hardswish, PReLU and squeeze-excite's sigmoid or hard sigmoid, its pool
-and multiply run in each runtime's int8 kernels, not as float islands between dequantize and quantize; onnxruntime reads
-the hard sigmoid's scalars quantized and its 1/6 folded into a scale, ExecuTorch's XNNPACK the hardswish whole;
-every file still verifies."""
+"""Gates in int8 (quant/gates.py): SiLU, hardswish, PReLU, a late batch norm and squeeze-excite's (hard) sigmoid,
+its pool and multiply run in each runtime's int8 kernels, not as float islands between dequantize and quantize;
+onnxruntime reads the hard sigmoid's scalars quantized and its 1/6 folded into a scale, ExecuTorch's XNNPACK the
+hardswish and PReLU whole; every file still verifies."""
 import json
 
 import onnx
@@ -43,4 +43,19 @@ def test_prelu_runs_in_int8_and_whole_on_executorch(tiny_model, tmp_path):
     assert artifacts["tflite-int8"]["facts"]["float_ops"] == [], artifacts["tflite-int8"]["facts"]
     assert artifacts["executorch-int8"]["facts"]["xnnpack_nodes"].get("PReLU") == 3, artifacts["executorch-int8"]
     for name in ("onnx-int8", "tflite-int8", "executorch-int8"):
+        assert artifacts[name]["metrics"]["cosine"] >= 0.99, (name, artifacts[name]["metrics"])
+
+
+def test_batch_norm_after_relu_runs_in_int8(tiny_model, tmp_path):
+    """A batch norm no layer absorbs: an int8 multiply and add on onnxruntime and LiteRT (was BatchNormalization x2 /
+    DEQUANTIZE, SUB, MUL, ADD in float)."""
+    group = tmp_path / "two.toml"
+    group.write_text('description = "two runtimes"\ninclude = ["onnx", "tflite"]\n')
+    result = run_cli("export", "--target", group, "--model", f"{TESTS / 'models' / 'late_norm_net.py'}:build",
+                     "--input-shape", "1,1,28,28", "--data", tiny_model["data"], "--out", tmp_path / "out",
+                     "--no-budget", "--json")
+    assert result.exit_code == 0, result.stderr
+    artifacts = {a["format"]: a for a in json.loads(result.stdout)["artifacts"]}
+    for name in ("onnx-int8", "tflite-int8"):
+        assert artifacts[name]["facts"]["float_ops"] == [], artifacts[name]["facts"]
         assert artifacts[name]["metrics"]["cosine"] >= 0.99, (name, artifacts[name]["metrics"])

@@ -18,6 +18,8 @@ from onnx import helper, numpy_helper
 
 from .onnx_graph import consumers, drop_unused, replace_nodes
 
+ELEMENTWISE = ("Add", "Mul")  # their constant operands are quantized like activations, not weights
+
 
 def _constants(graph) -> dict[str, np.ndarray]:
     values = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
@@ -68,7 +70,7 @@ def make_ort_fusable(model: onnx.ModelProto) -> dict[str, int]:
             continue
         if node.input[0] in constants:  # a weight stays int8; a constant an Add or Mul reads (PReLU's slopes) is
             # an operand like the activation beside it: QLinearAdd and QLinearMul take one type
-            if not all(u.op_type in ("Add", "Mul") for u in readers.get(node.output[0], [])):
+            if not all(u.op_type in ELEMENTWISE for u in readers.get(node.output[0], [])):
                 continue
             name = f"{node.input[0]}_u8"
             if name not in constants:
@@ -154,7 +156,7 @@ def quantized_scalars(model: onnx.ModelProto) -> int:
     producers = {o: node for node in graph.node for o in node.output}
     added, done = [], 0
     for node in graph.node:
-        if node.op_type not in ("Add", "Mul") or len(node.input) != 2:
+        if node.op_type not in ELEMENTWISE or len(node.input) != 2:
             continue
         scalar = [i for i in node.input if i in constants and constants[i].size == 1
                   and constants[i].dtype == np.float32]
@@ -181,10 +183,13 @@ def quantized_scalars(model: onnx.ModelProto) -> int:
 
 
 def weight_arrays(model: onnx.ModelProto) -> list[np.ndarray]:
-    """The quantized weights: the constant inputs of DequantizeLinear nodes (not a quantized scalar)."""
+    """The quantized weights: the constant inputs of DequantizeLinear nodes, not a quantized scalar and not an
+    operand of an Add or Mul (PReLU's slopes, a batch norm's scale and shift: activations' type, shared/qdq)."""
     initializers = {i.name: i for i in model.graph.initializer}
+    readers = consumers(model.graph)
     arrays = [numpy_helper.to_array(initializers[n.input[0]]) for n in model.graph.node
-              if n.op_type == "DequantizeLinear" and n.input[0] in initializers]
+              if n.op_type == "DequantizeLinear" and n.input[0] in initializers
+              and not all(u.op_type in ELEMENTWISE for u in readers.get(n.output[0], []))]
     return [a for a in arrays if a.size > 1]
 
 
