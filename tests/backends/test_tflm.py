@@ -41,3 +41,24 @@ def test_resolver_method_names():
     assert resolver_method("DEPTHWISE_CONV_2D") == "AddDepthwiseConv2D"
     assert resolver_method("FULLY_CONNECTED") == "AddFullyConnected"
     assert resolver_method("AVERAGE_POOL_2D") == "AddAveragePool2D"
+
+
+def test_a_concatenation_wider_than_tflm_takes_is_split(tmp_path):
+    """TFLite Micro's CONCATENATION takes at most 10 inputs; the unrolled GRU's 16-input one becomes a tree of them
+    (concat.py) and the bundle runs, close to the float model."""
+    import numpy as np
+    from conftest import TESTS, run_cli
+
+    from shrink_edge.backends.shared.tflite_io import inspector
+    from shrink_edge.backends.tflm.concat import MAX_INPUTS
+
+    data = tmp_path / "frames.npz"
+    np.savez(data, frames=np.random.default_rng(0).normal(size=(64, 16, 8)).astype(np.float32))
+    result = run_cli("export", "--target", "cortex-m4", "--model", f"{TESTS / 'models' / 'step_net.py'}:build",
+                     "--input-shape", "1,16,8", "--data", data, "--out", tmp_path / "out", "--no-budget", "--json")
+    assert result.exit_code == 0, result.stderr
+    artifact, = json.loads(result.stdout)["artifacts"]
+    ops = inspector(tmp_path / "out" / artifact["file"] / "model.tflite")._get_ops_details()
+    widths = [len(op["inputs"]) for op in ops if op["op_name"] == "CONCATENATION"]
+    assert len(widths) >= 2 and max(widths) <= MAX_INPUTS, widths
+    assert artifact["metrics"]["cosine"] >= 0.99, artifact["metrics"]

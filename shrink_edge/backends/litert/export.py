@@ -18,45 +18,22 @@ from ...model.source import load_program
 from ...quant.scheme import make_quantizer, unfold_weights
 from ...model.signature import examples
 from ...passes.base import Context, Pass
-from ..shared.tflite_io import named_io
+from ..shared.tflite_io import named_io, packed, repackable
 
 
 def short_tensor_names(path: Path) -> None:
-    """Rename the inner tensors t<index>, then repack with every constant buffer 16-byte aligned as LiteRT's own
-    converter writes them (flatbuffers' Python packer would align them to 1 byte)."""
-    import flatbuffers
+    """Rename the inner tensors t<index> and repack (tflite_io.packed)."""
     from ai_edge_litert import schema_py_generated as schema
 
-    class AlignedBuffer(schema.BufferT):
-        def Pack(self, builder):
-            data = None
-            if self.data is not None and len(self.data):
-                raw = bytes(self.data)
-                builder.StartVector(1, len(raw), 16)
-                builder.head -= len(raw)
-                builder.Bytes[builder.head:builder.head + len(raw)] = raw
-                builder.vectorNumElems = len(raw)
-                data = builder.EndVector()
-            schema.BufferStart(builder)
-            if data is not None:
-                schema.BufferAddData(builder, data)
-            schema.BufferAddOffset(builder, self.offset)
-            schema.BufferAddSize(builder, self.size)
-            return schema.BufferEnd(builder)
-
     model = schema.ModelT.InitFromPackedBuf(path.read_bytes(), 0)
-    if any(buffer.offset > 1 for buffer in model.buffers):
-        return  # constants stored after the flatbuffer, by offset (ai-edge-quantizer's files): repacking loses them
+    if not repackable(model):
+        return
     for subgraph in model.subgraphs:
         keep = set(subgraph.inputs) | set(subgraph.outputs)
         for i, tensor in enumerate(subgraph.tensors):
             if i not in keep:
                 tensor.name = f"t{i}"
-    for buffer in model.buffers:
-        buffer.__class__ = AlignedBuffer
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    path.write_bytes(builder.Output())
+    path.write_bytes(packed(model))
 
 
 class TfliteExport(Pass):

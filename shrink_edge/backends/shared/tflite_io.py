@@ -25,6 +25,42 @@ def named_io(module, inputs: list[str], outputs: tuple[str, ...]):
     return NamedIO()
 
 
+def repackable(model) -> bool:
+    """Whether a .tflite (its object form, schema.ModelT) can be packed again: not where its constants are stored
+    after the flatbuffer, by offset (ai-edge-quantizer's files), which repacking loses."""
+    return not any(buffer.offset > 1 for buffer in model.buffers)
+
+
+def packed(model) -> bytes:
+    """A .tflite's object form packed again, every constant buffer 16-byte aligned as LiteRT's own converter writes
+    them (flatbuffers' Python packer would align them to 1 byte)."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    class AlignedBuffer(schema.BufferT):
+        def Pack(self, builder):
+            data = None
+            if self.data is not None and len(self.data):
+                raw = bytes(self.data)
+                builder.StartVector(1, len(raw), 16)
+                builder.head -= len(raw)
+                builder.Bytes[builder.head:builder.head + len(raw)] = raw
+                builder.vectorNumElems = len(raw)
+                data = builder.EndVector()
+            schema.BufferStart(builder)
+            if data is not None:
+                schema.BufferAddData(builder, data)
+            schema.BufferAddOffset(builder, self.offset)
+            schema.BufferAddSize(builder, self.size)
+            return schema.BufferEnd(builder)
+
+    for buffer in model.buffers:
+        buffer.__class__ = AlignedBuffer
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def quantize(x: np.ndarray, detail: dict) -> np.ndarray:
     """Float data onto an int8 input's grid; other inputs (float, token ids as int32, bools) as the file types them."""
     scale, zero = detail["quantization"]

@@ -1,8 +1,8 @@
 """tflite-int8 -> tflm: a TensorFlow Lite Micro bundle.
 
-The folder holds the int8 flatbuffer, a C source/header pair with the model as a 16-byte aligned array, the
-op resolver the model needs, and tflm.json with the tensor arena measured in the TFLM reference interpreter
-(it has no arena query: bisect on allocation success) plus a margin.
+The folder holds the int8 flatbuffer (a concatenation wider than TFLM takes split: concat.py), a C source/header
+pair with the model as a 16-byte aligned array, the op resolver the model needs, and tflm.json with the tensor arena
+measured in the TFLM reference interpreter (it has no arena query: bisect on allocation success) plus a margin.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ...errors import UserError
 from ...passes.base import Context, Pass
+from .concat import split_wide
 
 ARENA_MARGIN = 1.10          # headroom over the measured minimum, rounded up to 1 KiB
 ARENA_CEILING = 64 << 20     # give up above 64 MiB
@@ -100,9 +101,12 @@ class TflmBundle(Pass):
     name = "tflm-bundle"
     source = "tflite-int8"
     target = "tflm"
+    version = 2  # 2: concatenations of more than 10 inputs split (concat.py)
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
-        model = src.read_bytes()
+        model = split_wide(src.read_bytes())
+        src = ctx.scratch / "model.tflite"
+        src.write_bytes(model)
         if reason := refusal(src):
             raise UserError(f"{reason} (in the int8 .tflite): this microcontroller runtime cannot run the model")
         ops = op_names(src)
