@@ -61,16 +61,9 @@ def gates_decomposed(model) -> int:
                 steps = [shifted, clamped, graph.call_function(aten.mul.Tensor, (clamped, 1 / 6))]
             if not _aten(node, HARDSIGMOID):
                 steps.append(graph.call_function(aten.mul.Tensor, (x, steps[-1])))
-        for new in steps:
-            new.meta = {k: v for k, v in node.meta.items() if k != "quantization_annotation"}
-            new.meta[GATE] = True
-        node.replace_all_uses_with(steps[-1])
-        graph.erase_node(node)
+        _replaced(graph, node, steps)
         done += 1
-    if done:
-        graph.lint()
-        model.recompile()
-    return done
+    return _recompiled(model, done)
 
 
 def prelu_decomposed(model) -> int:
@@ -99,17 +92,9 @@ def prelu_decomposed(model) -> int:
                      graph.call_function(aten.mul.Tensor, (x, factors[1]))]
             steps.append(graph.call_function(aten.relu.default, (steps[1],)))
             steps.append(graph.call_function(aten.add.Tensor, (steps[0], steps[2])))
-        for new in steps:
-            new.meta = {k: v for k, v in node.meta.items() if k != "quantization_annotation"}
-            new.meta[GATE] = True
-        node.replace_all_uses_with(steps[-1])
-        graph.erase_node(node)
+        _replaced(graph, node, steps)
         done += 1
-    if done:
-        graph.eliminate_dead_code()
-        graph.lint()
-        model.recompile()
-    return done
+    return _recompiled(model, done)
 
 
 def batch_norm_decomposed(model) -> int:
@@ -138,15 +123,24 @@ def batch_norm_decomposed(model) -> int:
                        for name, value in (("scale", scale), ("shift", shift))]
             scaled = graph.call_function(aten.mul.Tensor, (x, factors[0]))
             shifted = graph.call_function(aten.add.Tensor, (scaled, factors[1]))
-        for new in (scaled, shifted):
-            new.meta = {k: v for k, v in node.meta.items() if k != "quantization_annotation"}
-            new.meta[GATE] = True
-        node.replace_all_uses_with(shifted)
-        graph.erase_node(node)
+        _replaced(graph, node, [scaled, shifted])
         done += 1
+    return _recompiled(model, done)
+
+
+def _replaced(graph, node, steps: list) -> None:
+    """`node` replaced by the last of `steps` (its definition), each step marked GATE and given node's metadata."""
+    for new in steps:
+        new.meta = {k: v for k, v in node.meta.items() if k != "quantization_annotation"}
+        new.meta[GATE] = True
+    node.replace_all_uses_with(steps[-1])
+    graph.erase_node(node)
+
+
+def _recompiled(model, done: int) -> int:
     if done:
-        graph.eliminate_dead_code()
-        graph.lint()
+        model.graph.eliminate_dead_code()  # the constants a PReLU or batch norm read
+        model.graph.lint()
         model.recompile()
     return done
 
