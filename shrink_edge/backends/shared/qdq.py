@@ -115,8 +115,7 @@ def scales_folded(model: onnx.ModelProto) -> int:
     for node in graph.node:
         if node.op_type != "Mul" or len(node.input) != 2:
             continue
-        scalar = [i for i in node.input if i in constants and constants[i].size == 1
-                  and constants[i].dtype == np.float32 and float(constants[i].reshape(())) > 0]
+        scalar = [i for i in _scalars(node, constants) if float(constants[i].reshape(())) > 0]
         dequantize = next((producers.get(i) for i in node.input if i not in scalar), None)
         quantize = producers.get(dequantize.input[0]) if dequantize is not None else None
         after = readers.get(node.output[0], [])
@@ -136,6 +135,11 @@ def scales_folded(model: onnx.ModelProto) -> int:
         replace_nodes(graph, _topological(nodes))
         drop_unused(graph)
     return len(added)
+
+
+def _scalars(node: onnx.NodeProto, constants: dict) -> list[str]:
+    """The node's inputs that are one-element float constants."""
+    return [i for i in node.input if i in constants and constants[i].size == 1 and constants[i].dtype == np.float32]
 
 
 def _quantized_after(node: onnx.NodeProto, readers: dict) -> bool:
@@ -158,8 +162,7 @@ def quantized_scalars(model: onnx.ModelProto) -> int:
     for node in graph.node:
         if node.op_type not in ELEMENTWISE or len(node.input) != 2:
             continue
-        scalar = [i for i in node.input if i in constants and constants[i].size == 1
-                  and constants[i].dtype == np.float32]
+        scalar = _scalars(node, constants)
         other = [producers.get(i) for i in node.input if i not in scalar]
         if len(scalar) != 1 or len(other) != 1 or other[0] is None or other[0].op_type != "DequantizeLinear" \
                 or constants.get(other[0].input[2], np.zeros(1, np.int8)).dtype != np.uint8 \
