@@ -5,7 +5,8 @@
                layer_ratios = { "module.name" = 0.3 }, drop = [names of modules to remove whole]
     [distill]  epochs, batch_size, lr, temperature, alpha, holdout, patience, seed
     [qat]      epochs, batch_size, lr, temperature, alpha, freeze_after, seed
-    [quantize] observer, equalize, smooth, bias_correction, keep_float = [layer names], fallback = "auto", fallback_max_layers
+    [quantize] observer, equalize, smooth, bias_correction, keep_float = [layer names], fallback = "auto", fallback_max_layers,
+               fallback_int16, fallback_seconds
                (settings.QuantizeSettings; PTQ only, except keep_float)
 
 Passes run in the order prune -> distill -> qat; a section that is absent is skipped.
@@ -108,6 +109,9 @@ def load(path: Path | None, overrides: list[str] = ()) -> Recipe:
                 raise UserError(f"[quantize] observer = {values['observer']!r}; give one of {', '.join(OBSERVERS)}")
             if values.get("fallback", "off") not in ("off", "auto"):
                 raise UserError(f"[quantize] fallback = {values['fallback']!r}; give \"auto\" or \"off\"")
+            if values.get("fallback_int16", "off") not in ("fast", "size", "off"):
+                raise UserError(f"[quantize] fallback_int16 = {values['fallback_int16']!r}; give \"fast\", \"size\" "
+                                "or \"off\"")
         settings[section] = cls(**values)
     if (p := settings.get("prune")) and not 0 <= p.ratio < 1:
         raise UserError(f"[prune] ratio = {p.ratio} is out of range; give 0 <= ratio < 1 (e.g. 0.5)")

@@ -57,4 +57,8 @@ class QuantizeSettings:
     # ranks worst in float, one at a time (workflows/fallback.py), also under --no-budget and after QAT; "off": fail
     # instead (--strict); unset: "auto" for a calibrated program whose budget is enforced
     fallback_max_layers: int = 8       # the most layers the fallback may keep in float
+    fallback_int16: str = "fast"       # the fallback's int16 step (a member swapped for its runtime's int16-activation
+    # target, tflite-a16w8 or onnx-a16w8, before layers are kept in float): "fast" keeps an int16 file that runs
+    # within 1.5x of its runtime's float file; "size" keeps any that holds the budget (int8's size, often slower
+    # than float on CPUs); "off" skips the step
     fallback_seconds: float = 900.0    # no new step of the search starts after this

@@ -135,31 +135,50 @@ class Verified:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """One member target's artifacts, verified, and what they broke of its budget."""
+    verified: list[Verified]
+    lost: list[str]  # its outputs beyond the budget: what the fallback can mend
+    broken: list[str]  # those and its facts beyond the budget
+    failures: list[str]  # the same by format, a device's memory that cannot fit said as such
+
+
+@dataclass(frozen=True)
 class Attempt:
-    """Every artifact of a run built from one int8 program and verified, what they break of their budgets, which of
-    those are about their outputs (what keeping layers in float can mend), and the members of a group target that
-    refused the model (name -> the one-line reason)."""
+    """Every artifact of a run built from one int8 program and verified, by member target (a group's members, else
+    the one target), and the members of a group target that refused the model (name -> the one-line reason)."""
     optimized: object
     keep_float: tuple[str, ...]
-    verified: list[Verified]
-    broken: list[str]
-    failures: dict[str, list[str]]  # the broken budgets by member, a device's memory that cannot fit said as such
-    lost: list[str]
+    outcomes: dict[str, Outcome]
     refused: dict[str, str]
     reference_accuracy: float | None
     task_reference: dict | None
 
+    @property
+    def verified(self) -> list[Verified]:
+        return [v for o in self.outcomes.values() for v in o.verified]
+
+    @property
+    def lost(self) -> list[str]:
+        return [x for o in self.outcomes.values() for x in o.lost]
+
+    @property
+    def broken(self) -> list[str]:
+        return [x for o in self.outcomes.values() for x in o.broken]
+
+    @property
+    def failures(self) -> dict[str, list[str]]:
+        return {name: o.failures for name, o in self.outcomes.items() if o.failures}
+
 
 def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, max_metric_drop) -> Attempt:
     """Run the recipe, build every artifact of the job's targets and verify each in its runtime."""
-    from ..backends import FORMATS
     from ..engine.graph import build
     from ..model.source import load_program
     from .optimize import output_scales, run_recipe
     from ..quant.quant_points import float_compute
-    from ..verify.metrics import fact_violations, fidelity_violations, fit_violations
 
-    model, steps, verified = ctx.model, ctx.steps, []
+    model, steps = ctx.model, ctx.steps
     optimized = run_recipe(job, ctx, cache)
     with steps.step("reference outputs (PyTorch)"):
         reference_module = optimized.reference(model)
@@ -173,19 +192,29 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
         program = build(optimized.int8_model or optimized.float_model, "pt2-int8", ctx, cache)
         kept_float = len(float_compute(load_program(program.path).module()))
     task_reference = metric(dict(zip(model.outputs, reference)), evaluation.labels) if metric else None
-    refused = dict(job.refused)
+    refused, outcomes = dict(job.refused), {}
     for spec in job.members():
         try:
-            verified += [_verified(spec, fmt, optimized, ctx, cache, evaluation, reference, lsbs, metric)
-                         for fmt in spec.artifacts]
+            found = [_verified(spec, fmt, optimized, ctx, cache, evaluation, reference, lsbs, metric)
+                     for fmt in spec.artifacts]
         except UserError as e:
             if not job.spec.include:
                 raise
             refused[spec.name] = str(e)  # a group target: the other members still build
             steps.note(f"{spec.name} refused: {e}")
-    if refused and not verified:
+            continue
+        outcomes[spec.name] = _outcome(found, reference_accuracy, task_reference, max_metric_drop, kept_float)
+    if refused and not outcomes:
         raise UserError("no target of the group converts: " + "; ".join(f"{k}: {v}" for k, v in refused.items()))
-    lost, broken, failures = [], [], {}
+    return Attempt(optimized, ctx.quantization.keep_float, outcomes, refused, reference_accuracy, task_reference)
+
+
+def _outcome(verified: list[Verified], reference_accuracy, task_reference, max_metric_drop, kept_float) -> Outcome:
+    """What one member's quantized artifacts break of its budget."""
+    from ..backends import FORMATS
+    from ..verify.metrics import fact_violations, fidelity_violations, fit_violations
+
+    lost, broken, failures = [], [], []
     for v in verified:
         if not FORMATS[v.format].quantized:
             continue
@@ -196,11 +225,9 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
         lost += [f"{v.spec.name} {v.format}: {o}" for o in outputs]
         broken += [f"{v.spec.name} {v.format}: {o}" for o in outputs + facts]
         fit = fit_violations(v.spec.budget, v.facts)
-        if reasons := [f"{v.format}: {o}" for o in outputs + facts[len(fit):]] + \
-                [f"{v.format} does not fit the device: {o}" for o in fit]:
-            failures.setdefault(v.spec.name, []).extend(reasons)
-    return Attempt(optimized, ctx.quantization.keep_float, verified, broken, failures, lost, refused,
-                   reference_accuracy, task_reference)
+        failures += [f"{v.format}: {o}" for o in outputs + facts[len(fit):]] + \
+            [f"{v.format} does not fit the device: {o}" for o in fit]
+    return Outcome(verified, lost, broken, failures)
 
 
 def _verified(spec, fmt: str, optimized, ctx, cache: Cache, evaluation, reference, lsbs, metric) -> Verified:
@@ -241,7 +268,9 @@ def _advice(lost: list[str], diagnosis, fallback: dict | None) -> str:
         return ("; --no-budget writes the artifacts anyway, or loosen that budget in a spec of your own "
                 "(--target path/to/spec.toml)")
     if fallback:
-        tried = "; ".join(_remedy_names(fallback)) or "no remedy of the scheme"
+        from .fallback import named
+
+        tried = "; ".join(named(r["settings"]) for r in fallback["remedies"]) or "no remedy of the scheme"
         return (f"; the search tried {tried}, then kept {', '.join(fallback['kept_float']) or 'nothing'} in float "
                 f"in {fallback['seconds']:g} s, and the budget still does not hold")
     if diagnosis is None:
@@ -254,10 +283,6 @@ def _advice(lost: list[str], diagnosis, fallback: dict | None) -> str:
     names = ", ".join(f'"{s.layer}"' for s in worst)
     return (f"; the layers that lose the most: {named}; keep them in float with [quantize] keep_float = [{names}], "
             "or leave out --strict and let the search choose")
-
-
-def _remedy_names(fallback: dict) -> list[str]:
-    return [", ".join(f"{k} = {v}" for k, v in r["settings"].items()) for r in fallback["remedies"]]
 
 
 def _dynamic_advice(job: Job, lost: list[str]) -> str:

@@ -1,14 +1,20 @@
 """`fallback = "auto"` (the default): when int8 artifacts lose accuracy beyond their budget, search, in order of
-cost, what the product already has, and keep the first program whose artifacts meet it:
+cost, what the product already has, and keep the first step whose artifacts meet it. A group's members search
+apart: a member whose artifacts hold keeps them, the others go on to the next step.
 
 1. the scheme's remedies that the user left unset, one at a time: another activation observer (percentile, then
    min/max), cross-layer equalization, SmoothQuant;
 2. dynamic int8 where a member's runtime has it and the model has no convolution (its static int8 target swapped for
    the runtime's dynamic one: int8 weights, activations quantized at run time, what transformers and recurrent nets
    need; a dynamic file leaves convolutions float, so a CNN would pass by not being int8);
-3. then the layers the debugger ranks worst kept in float, one at a time, until the budget holds. The ranking is
+3. int16 activations with int8 weights where a member's runtime has them (tflite-a16w8: LiteRT's 16x8 kernels;
+   onnx-a16w8: onnxruntime computes in float between int16 QDQ pairs): the size of int8, activations 256 times
+   finer. By default (`fallback_int16 = "fast"`) an int16 file is kept only if it runs within INT16_MAX_SLOWDOWN of
+   its runtime's float file: on CPUs it rarely does (the zoo's pitch model: onnxruntime 2.8x float, LiteRT 34x),
+   and keeping layers in float costs size, not speed. "size" keeps any that holds; "off" skips the step;
+4. then the layers the debugger ranks worst kept in float, one at a time, until the budget holds. The ranking is
    measured once, on RANK_SAMPLES samples of the program that broke the budget (layer_debug), and serves every
-   target of the run; each step rebuilds every artifact from the new int8 program and verifies them all again.
+   member still searching; each step rebuilds their artifacts from the new int8 program and verifies them again.
 
 No step starts after `fallback_seconds`. Each step's settings, fidelity, size, latency and wall time are recorded.
 By default the search is for calibrated (PTQ) programs whose budget is enforced: a QAT program's ranges were trained,
@@ -20,49 +26,105 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from ..backends import FORMATS
+from ..backends import FORMATS, owner
 from ..errors import UserError
 from ..files import size_bytes
 from ..verify.metrics import rounded
+from .export import Attempt
 
 LATENCY_RUNS = 50
+INT16_RUNS = 20  # runs of an int16 file and its runtime's float file, to see whether it is fast enough to keep
+INT16_MAX_SLOWDOWN = 1.5  # an int16 file slower than this times its runtime's float file is not kept by default
 RANK_SAMPLES = 32  # the search ranks the layers on these (`shrink-edge debug` on 128): each layer costs 2 runs over them
 REMEDIES = ({"observer": "percentile"}, {"observer": "minmax"}, {"equalize": True}, {"smooth": True})
 
 
 def fall_back(job, ctx, evaluation, cache, first, verified, settings, module):
-    """Returns the attempt whose outputs hold the budget (else the last one tried) and the record of every step."""
+    """Returns the attempt to write (each member's artifacts from the step where its outputs held, else from the last
+    step tried) and the record of every step. A group's members search apart: only those still breaking their
+    budget go on to the next step."""
     start = time.monotonic()
     record = {"remedies": [], "kept_float": [], "holds": False}
+    pending = [name for name, o in first.outcomes.items() if o.lost]
+    ended = {name: (name, o) for name, o in first.outcomes.items() if not o.lost}  # member -> (target built, outcome)
+    chose, last, timed = {}, first, []  # timed: (a step's record, its attempt)
 
     def in_time() -> bool:
         return time.monotonic() - start < settings.fallback_seconds
 
-    for remedy, step_ctx, step_job in _steps(job, ctx, settings, module):
+    def settle(tried, swaps: dict[str, str], step: dict) -> None:
+        for name, built in swaps.items():
+            if (o := tried.outcomes.get(built)) is not None and not o.lost:
+                ended[name], chose[name] = (built, o), step
+                pending.remove(name)
+
+    def fast(tried, swaps: dict[str, str]) -> dict[str, str]:
+        """The swapped members whose int16 file runs within INT16_MAX_SLOWDOWN of float; the others recorded."""
+        kept = {}
+        for name, built in swaps.items():
+            if (o := tried.outcomes.get(built)) is None or o.lost:
+                continue
+            timed_against = _against_float(o, ctx, cache, first.optimized)
+            if timed_against and timed_against["int16_p50_ms"] > INT16_MAX_SLOWDOWN * timed_against["float_p50_ms"]:
+                record["remedies"][-1].setdefault("too_slow", {})[name] = timed_against
+            else:
+                kept[name] = built
+        return kept
+
+    for remedy, step_ctx, swaps in _steps(job, ctx, settings, module, pending):
         if not in_time():
             break
-        ctx.steps.note(f"fallback: trying {_named(remedy)}")
+        ctx.steps.note(f"fallback: trying {named(remedy)}")
         began = time.monotonic()
-        tried = verified(step_ctx, step_job)
+        try:
+            tried = verified(step_ctx, _narrowed(job, swaps))
+        except UserError as e:  # a swapped target that refuses the model: the search goes on without it
+            record["remedies"].append({"settings": remedy, "refused": str(e),
+                                       "seconds": round(time.monotonic() - began, 1)})
+            continue
         record["remedies"].append({"settings": remedy, "budget_broken": tried.broken,
-                                   "seconds": round(time.monotonic() - began, 1),
-                                   "artifacts": [_figures(v, {}) for v in tried.verified if FORMATS[v.format].quantized]})
-        if not tried.lost:
-            return tried, {**record, "chosen": remedy, "holds": not tried.broken,
-                           "seconds": round(time.monotonic() - start, 1)}
-    chosen, layers = _layers(job, ctx, evaluation, cache, first, verified, settings.fallback_max_layers, in_time)
-    return chosen, {**record, **layers, "seconds": round(time.monotonic() - start, 1)}
+                                   "seconds": round(time.monotonic() - began, 1)})
+        timed.append((record["remedies"][-1], tried))
+        int16_fast = remedy.get("activations") == "int16" and settings.fallback_int16 == "fast"
+        settle(tried, fast(tried, swaps) if int16_fast else swaps, remedy)
+        if not pending:
+            break
+    keep = first.keep_float
+    if pending and in_time():
+        rest = {name: name for name in pending}
+        last, layers = _layers(_narrowed(job, rest), ctx, evaluation, cache, first, verified,
+                               settings.fallback_max_layers, in_time)
+        timed += zip(layers["steps"], [first, *layers.pop("attempts")])
+        record.update(layers)
+        keep = last.keep_float
+        settle(last, rest, {"keep_float": list(keep)})
+    latencies = _latencies([a for _, a in timed], ctx.steps)
+    for entry, tried in timed:
+        entry["artifacts"] = [_figures(v, latencies) for v in tried.verified if FORMATS[v.format].quantized]
+    if chose and not pending and all(c == next(iter(chose.values())) for c in chose.values()):
+        record["chosen"] = next(iter(chose.values()))
+    if job.spec.include:
+        record["members"] = {name: {"target": ended[name][0] if name in ended else name, "step": chose.get(name)}
+                             for name, o in first.outcomes.items() if o.lost}
+    outcomes = dict(ended[name] if name in ended else (name, last.outcomes.get(name, first.outcomes[name]))
+                    for name in first.outcomes)
+    chosen = Attempt(first.optimized, keep, outcomes, first.refused, first.reference_accuracy, first.task_reference)
+    return chosen, {**record, "holds": not chosen.broken, "seconds": round(time.monotonic() - start, 1)}
 
 
-def _steps(job, ctx, settings, module):
-    """The steps before the layers, cheapest first: (what the step changes, the run's context under it, the job it
-    builds)."""
+def _steps(job, ctx, settings, module, pending: list[str]):
+    """The steps before the layers, cheapest first: (what the step changes, the run's context under it, the members
+    it builds: the job's member -> the target built in its place). `pending` (the members whose outputs still break
+    their budget) is read at each step."""
     for remedy in _remedies(job, settings):
         if any(getattr(ctx.quantization, k) != v for k, v in remedy.items()):  # not the spec's scheme already
-            yield remedy, replace(ctx, quantization=replace(ctx.quantization, **remedy)), job
-    if not _convolutional(module) and (swapped := _dynamic(job)):
-        dynamic_job, swaps = swapped
-        yield {"targets": swaps}, replace(ctx, quantization=dynamic_job.quantization()), dynamic_job
+            yield remedy, replace(ctx, quantization=replace(ctx.quantization, **remedy)), {n: n for n in pending}
+    twins = [*(["dynamic"] if not _convolutional(module) else []),
+             *(["int16"] if settings.fallback_int16 != "off" else [])]
+    for activations in twins:
+        if swaps := _twins(job, pending, activations):
+            yield ({"activations": activations, "targets": swaps},
+                   replace(ctx, quantization=_narrowed(job, swaps).quantization()), swaps)
 
 
 def _remedies(job, settings) -> list[dict]:
@@ -82,54 +144,86 @@ def _convolutional(module) -> bool:
         n.op == "call_function" and "conv" in str(n.target) for n in graph.nodes)
 
 
-def _dynamic(job):
-    """The job with each member made from the static int8 program swapped for its runtime's dynamic target, and the
-    swaps; None where no member has one. A single target keeps its own budget (a spec of the user's own holds its
-    twin to it); a group's members take their twins'."""
+def _twins(job, pending: list[str], activations: str) -> dict[str, str]:
+    """The pending members made from the static int8 program whose runtime has a target with `activations`
+    ("dynamic": quantized at run time; "int16": int16 with int8 weights), each -> that target's name."""
     from ..config import targets
     from .debug import from_int8_program
 
     twins = {}
     for spec in targets.available().values():
-        if any(FORMATS[f].activations == "dynamic" for f in spec.artifacts):
-            twins.setdefault(spec.runtime, spec)
-    swaps = {m.name: twins[m.runtime].name for m in job.members()
-             if m.runtime in twins and any(from_int8_program(f) for f in m.artifacts)}
-    if not swaps:
-        return None
+        if any(FORMATS[f].activations == activations for f in spec.artifacts):
+            twins.setdefault(spec.runtime, spec.name)
+    return {m.name: twins[m.runtime] for m in job.members()
+            if m.name in pending and m.runtime in twins and any(from_int8_program(f) for f in m.artifacts)}
+
+
+def _narrowed(job, swaps: dict[str, str]):
+    """The job that builds only the members in `swaps`, each as the target it maps to. A single target swapped for
+    a twin keeps its own budget (a spec of the user's own holds its twin to it); a group's members take their
+    twins'."""
+    from ..config import targets
+
     if not job.spec.include:
-        return replace(job, spec=replace(twins[job.spec.runtime], budget=job.spec.budget)), swaps
-    include = tuple(swaps.get(name, name) for name in job.spec.include)
-    return replace(job, spec=replace(job.spec, include=tuple(dict.fromkeys(include)))), swaps
+        twin = swaps.get(job.spec.name, job.spec.name)
+        return job if twin == job.spec.name else replace(job, spec=replace(targets.resolve(twin),
+                                                                            budget=job.spec.budget))
+    entries = {m.name: entry for m, entry in zip(targets.members(job.spec), job.spec.include)}  # names or paths
+    include = (entries[name] if built == name else built for name, built in swaps.items())
+    return replace(job, spec=replace(job.spec, include=tuple(dict.fromkeys(include))))
 
 
-def _named(remedy: dict) -> str:
+def named(remedy: dict) -> str:
+    """A step's settings in words: `observer = percentile`, `onnx as onnx-a16w8`."""
+    if swaps := remedy.get("targets"):  # a twin step (its "activations" says which twins)
+        return ", ".join(f"{name} as {twin}" for name, twin in swaps.items())
     return ", ".join(f"{k} = {v}" for k, v in remedy.items())
 
 
 def _layers(job, ctx, evaluation, cache, first, verified, max_layers: int, in_time):
-    """Keep the worst-ranked layers in float, one more at a time, until the budget holds."""
+    """Keep the worst-ranked layers in float, one more at a time, until the budget of the job's members holds. The
+    record's steps start with the first attempt's; its `attempts` are the steps' after it."""
     from .debug import diagnosis
 
     found, caveat = diagnosis(job, ctx, evaluation, cache, samples=RANK_SAMPLES)
     candidates = [s.layer for s in found.ranked() if found.gain_db(s) > 0][:max_layers]
-    keep, attempts = list(ctx.quantization.keep_float), [(tuple(ctx.quantization.keep_float), first)]
-    chosen = first
+    keep, chosen = list(ctx.quantization.keep_float), first
+    steps, attempts = [{"keep_float": list(keep), "budget_broken": first.broken}], []
     for layer in candidates:
         if not in_time():
             break
         keep.append(layer)
         ctx.steps.note(f"fallback: keeping {', '.join(keep)} in float")
-        chosen = verified(replace(ctx, quantization=replace(ctx.quantization, keep_float=tuple(keep))))
-        attempts.append((tuple(keep), chosen))
+        chosen = verified(replace(ctx, quantization=replace(ctx.quantization, keep_float=tuple(keep))), job)
+        steps.append({"keep_float": list(keep), "budget_broken": chosen.broken})
+        attempts.append(chosen)
         if not chosen.lost:
             break
-    latencies = _latencies([a for _, a in attempts], ctx.steps)
-    steps = [{"keep_float": list(kept), "budget_broken": a.broken,
-              "artifacts": [_figures(v, latencies) for v in a.verified if FORMATS[v.format].quantized]}
-             for kept, a in attempts]
     return chosen, {"ranking": found.as_dict()["ranked"][:max(len(candidates), 3)], "kept_float": keep,
-                    "holds": not chosen.broken, "steps": steps, **({"caveat": caveat} if caveat else {})}
+                    "steps": steps, "attempts": attempts, **({"caveat": caveat} if caveat else {})}
+
+
+def _against_float(outcome, ctx, cache, optimized) -> dict | None:
+    """An int16 file's p50 beside its runtime's float file's (1 thread, one interleaved run), or None where the host
+    cannot time that runtime."""
+    import numpy as np
+
+    from ..engine.graph import build
+    from ..profiling.devices import runner
+
+    wide = next(v for v in outcome.verified if FORMATS[v.format].activations == "int16")
+    fmt = next((f.name for f in owner(wide.format).formats if f.activations == "float32"), None)
+    if fmt is None or not runner.runtime_of(wide.artifact.path):
+        return None
+    plain = build(optimized.start(fmt), fmt, replace(ctx, options=wide.spec.options), cache)
+    with ctx.steps.step(f"timing {wide.format} against {fmt}"):
+        try:
+            entries = runner.measure([wide.artifact.path, plain.path], INT16_RUNS, 2, threads=1)
+        except runner.RunnerError as e:
+            raise UserError(f"timing the fallback's artifacts: {e}") from None
+    p50 = [float(np.percentile(e["times_ms"], 50)) for e in entries]
+    return {"format": wide.format, "int16_p50_ms": round(p50[0], 4), "float_format": fmt,
+            "float_p50_ms": round(p50[1], 4)}
 
 
 def _figures(v, latencies: dict) -> dict:
@@ -143,7 +237,7 @@ def _figures(v, latencies: dict) -> dict:
 
 
 def _latencies(attempts, steps) -> dict[str, float]:
-    """p50 latency of every int8 artifact of every step that a host runtime times, in one interleaved run (1
+    """p50 latency of every quantized artifact of every step that a host runtime times, in one interleaved run (1
     thread), so that the steps compare on equal terms."""
     import numpy as np
 

@@ -23,3 +23,20 @@ def test_int16_activations_keep_what_int8_ones_lose(fragile, tmp_path):
     assert any(op.startswith("CONV_2D") for op in wide["facts"]["int16_ops"])
     assert wide["size_bytes"] < 1.3 * narrow["size_bytes"]  # int8 weights: only the I/O and biases grow
 
+
+
+def test_onnxruntime_s_int16_activations_keep_what_int8_ones_lose(fragile, tmp_path):
+    """onnx-a16w8: onnxruntime's own calibration, int16 QDQ at opset 21, int8 per-channel weights; onnxruntime
+    computes between the QDQ pairs in float, and facts say so."""
+    import onnx
+
+    artifacts = {a["format"]: a for a in exported(fragile, tmp_path, "onnx-a16w8")["artifacts"]}
+    wide, plain = artifacts["onnx-a16w8"], artifacts["onnx"]
+    narrow = next(a for a in exported(fragile, tmp_path, "onnx", "--no-budget")["artifacts"]
+                  if a["format"] == "onnx-int8")
+    assert narrow["metrics"]["sqnr_db"] < 25 and wide["metrics"]["sqnr_db"] > narrow["metrics"]["sqnr_db"] + 15
+    assert wide["facts"]["activations"] == "int16" and "int8" in wide["facts"]["weights"]
+    assert any(op.startswith("Conv") for op in wide["facts"]["float_ops"])
+    assert wide["size_bytes"] < 0.5 * plain["size_bytes"]
+    model = onnx.load(wide["path"])
+    assert next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 21

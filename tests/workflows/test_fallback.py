@@ -6,6 +6,9 @@ import json
 from conftest import run_cli
 
 
+PINNED = ["--set", "quantize.fallback=auto", "--set", "quantize.observer=histogram", "--set", "quantize.smooth=false"]
+
+
 def export(fragile, tmp_path, *extra):
     return run_cli("export", "--model", fragile["model"], "--data", fragile["data"], "--target", fragile["strict"],
                    "--out", tmp_path / "out", *fragile["plain"], *extra)
@@ -26,10 +29,27 @@ def test_the_search_finds_a_remedy_of_the_scheme_first(fragile, tmp_path):
     assert int8["metrics"]["sqnr_db"] >= 30 and "keep_float" not in manifest
 
 
+def test_the_search_swaps_in_int16_activations_before_float_layers(fragile, tmp_path):
+    """The scheme's remedies pinned, size before speed: the int16-activation twin (int8 weights) holds the budget at
+    int8's size, with no layer in float."""
+    result = export(fragile, tmp_path, *PINNED, "--set", "quantize.fallback_int16=size", "--json")
+    assert result.exit_code == 0, result.stderr
+    manifest = json.loads(result.stdout)
+    search = manifest["fallback"]
+    assert search["holds"] and not search["kept_float"]
+    wide = {"activations": "int16", "targets": {"strict": "onnx-a16w8"}}
+    assert search["chosen"] == wide == search["remedies"][-1]["settings"]
+    [step] = search["remedies"][-1]["artifacts"]
+    assert step["p50_ms"] > 0 and step["sqnr_db"] >= 30 and "too_slow" not in search["remedies"][-1]
+    [wide] = [a for a in manifest["artifacts"] if a["format"] == "onnx-a16w8"]
+    assert wide["metrics"]["sqnr_db"] >= 30 and wide["facts"]["activations"] == "int16"
+    float_size = next(a["size_bytes"] for a in manifest["artifacts"] if a["format"] == "onnx")
+    assert wide["size_bytes"] < 0.5 * float_size
+
+
 def test_the_fallback_keeps_the_fragile_layer_and_the_budget_holds(fragile, tmp_path):
-    """The scheme's remedies pinned (equalization off, the observer and SmoothQuant as they are): the layers."""
-    result = export(fragile, tmp_path, "--set", "quantize.fallback=auto", "--set", "quantize.observer=histogram",
-                    "--set", "quantize.smooth=false", "--json")
+    """The scheme's remedies and the int16 step pinned: the layers."""
+    result = export(fragile, tmp_path, *PINNED, "--set", "quantize.fallback_int16=off", "--json")
     assert result.exit_code == 0, result.stderr
     manifest = json.loads(result.stdout)
     fallback = manifest["fallback"]
@@ -71,9 +91,10 @@ def test_a_missing_spec_file_is_one_line(fragile, tmp_path):
     assert result.stderr.strip().startswith("error: target spec not found")
 
 
-def test_a_spec_of_your_own_holds_its_dynamic_twin_to_its_budget(tmp_path):
-    """The search's dynamic step swaps a target for its runtime's dynamic one; a spec of the user's own keeps its
-    budget there (a group's members take their twins')."""
+def test_a_spec_of_your_own_holds_its_twin_to_its_budget(tmp_path):
+    """The search's twin steps build a member's runtime's dynamic or int16-activation target in its place; a spec of
+    the user's own keeps its budget there (a group's members take their twins'); a group builds only the members
+    still searching."""
     from dataclasses import replace
 
     from shrink_edge.config import targets
@@ -83,10 +104,68 @@ def test_a_spec_of_your_own_holds_its_dynamic_twin_to_its_budget(tmp_path):
     spec = tmp_path / "strict.toml"
     spec.write_text((targets.TARGETS_DIR / "onnx.toml").read_text().replace("min_sqnr_db = 10", "min_sqnr_db = 45"))
     job = Job.create(targets.resolve(str(spec)), None, None, None)
-    twin, swaps = fallback._dynamic(job)
-    assert swaps == {"strict": "onnx-dynamic"} and twin.spec.artifacts == ("onnx", "onnx-dynamic")
-    assert twin.spec.budget.min_sqnr_db == 45
-    group, swaps = fallback._dynamic(replace(job, spec=replace(targets.resolve("all"), include=("onnx", "tflite"))))
-    assert swaps == {"onnx": "onnx-dynamic", "tflite": "tflite-dynamic"}
-    assert group.spec.include == ("onnx-dynamic", "tflite-dynamic")
+    for activations, twin_name in (("dynamic", "onnx-dynamic"), ("int16", "onnx-a16w8")):
+        swaps = fallback._twins(job, ["strict"], activations)
+        assert swaps == {"strict": twin_name}
+        twin = fallback._narrowed(job, swaps)
+        assert twin.spec.name == twin_name and twin.spec.budget.min_sqnr_db == 45
+    assert fallback._twins(job, [], "int16") == {}  # a member whose budget held searches no more
+    group = replace(job, spec=replace(targets.resolve("all"), include=("onnx", str(spec), "openvino")))
+    swaps = fallback._twins(group, ["onnx", "strict", "openvino"], "int16")
+    assert swaps == {"onnx": "onnx-a16w8", "strict": "onnx-a16w8"}  # OpenVINO has no int16 activations
+    assert fallback._narrowed(group, swaps).spec.include == ("onnx-a16w8",)
+    assert fallback._narrowed(group, {"strict": "strict", "openvino": "openvino"}).spec.include == (
+        str(spec), "openvino")
 
+
+def test_an_int16_file_slower_than_float_is_not_kept_by_default(fragile, tmp_path):
+    """LiteRT runs int16 activations with its reference kernels, far slower than its float file: the search records
+    both timings and keeps the fragile layer in float instead."""
+    from shrink_edge.config import targets
+
+    spec = tmp_path / "strict_tflite.toml"
+    spec.write_text((targets.TARGETS_DIR / "tflite.toml").read_text().replace("min_sqnr_db = 10", "min_sqnr_db = 30"))
+    result = run_cli("export", "--model", fragile["model"], "--data", fragile["data"], "--target", spec,
+                     "--out", tmp_path / "out", *fragile["plain"], *PINNED, "--json")
+    assert result.exit_code == 0, result.stderr
+    search = json.loads(result.stdout)["fallback"]
+    [wide] = search["remedies"]
+    assert wide["settings"] == {"activations": "int16", "targets": {"strict_tflite": "tflite-a16w8"}}
+    assert not wide["budget_broken"]  # it holds the budget, but
+    slow = wide["too_slow"]["strict_tflite"]
+    assert slow["int16_p50_ms"] > 1.5 * slow["float_p50_ms"] and slow["float_format"] == "tflite-fp16"
+    assert search["holds"] and search["kept_float"] == ["fragile"] and search["chosen"] == {"keep_float": ["fragile"]}
+
+
+def test_a_group_s_members_search_apart(fragile, tmp_path):
+    """A group whose two members both break their budget, size before speed: onnxruntime's holds with int16
+    activations and keeps no layer in float; OpenVINO (no int16 activations) keeps the fragile layer in float."""
+    from shrink_edge.config import targets
+
+    members = []
+    for name in ("onnx", "openvino"):
+        path = tmp_path / f"strict_{name}.toml"
+        path.write_text((targets.TARGETS_DIR / f"{name}.toml").read_text().replace("min_sqnr_db = 10",
+                                                                                    "min_sqnr_db = 30"))
+        members.append(str(path))
+    group = tmp_path / "strict_all.toml"
+    group.write_text(f'description = "strict members"\ninclude = {json.dumps(members)}\n\n[quantization]\n'
+                     "weights_per_channel = true\ncalibration_samples = 512\n")
+    result = run_cli("export", "--model", fragile["model"], "--data", fragile["data"], "--target", group,
+                     "--out", tmp_path / "out", *fragile["plain"], *PINNED, "--set", "quantize.fallback_int16=size",
+                     "--json")
+    assert result.exit_code == 0, result.stderr
+    manifest = json.loads(result.stdout)
+    search = manifest["fallback"]
+    assert search["holds"] and search["kept_float"] == ["fragile"] and "chosen" not in search
+    [wide] = search["remedies"]
+    assert wide["settings"] == {"activations": "int16", "targets": {"strict_onnx": "onnx-a16w8"}}
+    assert search["members"] == {"strict_onnx": {"target": "onnx-a16w8", "step": wide["settings"]},
+                                 "strict_openvino": {"target": "strict_openvino",
+                                                     "step": {"keep_float": ["fragile"]}}}
+    assert [a["target"] for a in search["steps"][1]["artifacts"]] == ["strict_openvino"]  # only it searched on
+    assert all(a["p50_ms"] > 0 for step in search["remedies"] + search["steps"] for a in step["artifacts"])
+    built = {a["format"]: a for a in manifest["artifacts"]}
+    assert set(built) == {"onnx", "onnx-a16w8", "openvino-int8"}
+    assert all(built[f]["metrics"]["sqnr_db"] >= 30 for f in ("onnx-a16w8", "openvino-int8"))
+    assert len(built["openvino-int8"]["facts"]["float_compute_layers"]) == 2  # the fragile layer and its reader

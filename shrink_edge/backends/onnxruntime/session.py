@@ -72,7 +72,7 @@ def facts(path: Path) -> dict:
     """For an int8 file: how it stores its weights, which picks onnxruntime's kernels (export.weight_option), and
     the ops that run in float. For a dynamic one (dynamic.py): its int8 kernels and the compute ops left in float.
     For a float16 one (fp16.py): its float16 weights and which ops this CPU computes in float16. Nothing for a float
-    file."""
+    file. A file with int16 activations (a16w8.py) says so: onnxruntime computes its every op in float between them."""
     import onnx
 
     from ..shared.qdq import seven_bits, weight_arrays
@@ -86,13 +86,22 @@ def facts(path: Path) -> dict:
         stored = ", ".join(kinds) + (" (7 bits)" if seven_bits(weights) else
                                      " (8 bits: exact on x86 with VNNI and arm64, saturates on x86 without VNNI)"
                                      if kinds == ["int8"] else "")
-        return {"weights": stored, "float_ops": float_ops(path)}
+        wide = {"activations": "int16"} if _int16_activations(model) else {}
+        return {**wide, "weights": stored, "float_ops": float_ops(path)}
     ops = [n.op_type for n in fused_graph(path).node]
     dynamic = _counted([op for op in ops if op in DYNAMIC_OPS and op != "DynamicQuantizeLinear"])
     if not dynamic:
         return {}
     return {"weights": "int8, activations quantized at run time", "int8_ops": dynamic,
             "float_ops": _counted([op for op in ops if op in COMPUTE_OPS])}
+
+
+def _int16_activations(model) -> bool:
+    """Whether a QuantizeLinear node quantizes to int16 (its zero point's type)."""
+    import onnx
+
+    int16 = {t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT16}
+    return any(n.op_type == "QuantizeLinear" and len(n.input) > 2 and n.input[2] in int16 for n in model.graph.node)
 
 
 def _float16_compute(path: Path) -> dict:
