@@ -10,7 +10,8 @@ Each table sits in its page between a pair of markers, which stay:
 
 NAME -> page: targets, profile -> docs/benchmarks/sample.md; coverage, layers -> docs/benchmarks/coverage.md;
 fidelity, bias-correction -> docs/benchmarks/hard-models.md; peers, executorch -> docs/benchmarks/peers.md;
-summary -> README.md; cli -> docs/cli.md; llm -> docs/benchmarks/llm.md; fp16 -> docs/benchmarks/fp16.md. The
+summary -> README.md; cli -> docs/cli.md; llm -> docs/benchmarks/llm.md; fp16 -> docs/benchmarks/fp16.md; budget ->
+docs/benchmarks/budget.md. The
 bench scripts call write(NAME) once they have written their JSON.
 
     .venv/bin/python scripts/docs_tables.py           # every table, rewritten in place
@@ -29,7 +30,8 @@ PAGES = {"targets": "docs/benchmarks/sample.md", "profile": "docs/benchmarks/sam
          "coverage": "docs/benchmarks/coverage.md", "layers": "docs/benchmarks/coverage.md",
          "fidelity": "docs/benchmarks/hard-models.md", "bias-correction": "docs/benchmarks/hard-models.md",
          "peers": "docs/benchmarks/peers.md", "executorch": "docs/benchmarks/peers.md", "summary": "README.md",
-         "cli": "docs/cli.md", "llm": "docs/benchmarks/llm.md", "fp16": "docs/benchmarks/fp16.md"}
+         "cli": "docs/cli.md", "llm": "docs/benchmarks/llm.md", "fp16": "docs/benchmarks/fp16.md",
+         "budget": "docs/benchmarks/budget.md"}
 
 # How the benches run, where their JSON does not say: the bench scripts take these from here
 CALIBRATE, VERIFY, TASK_VERIFY = 32, 16, 128  # bench_coverage.py: samples per zoo model
@@ -474,7 +476,72 @@ def cli() -> list[str]:
     return lines[:-1]
 
 
-TABLES = {"llm": llm, "fp16": fp16, "targets": targets, "profile": profile, "coverage": coverage, "layers": layers, "fidelity": fidelity,
+def budget() -> list[str]:
+    """Per model and runtime: the default export and the strict one (what each member ended at), beside float and
+    onnxruntime's quantize_static (size, worst-output SQNR, p50)."""
+    figures = bench("budget")
+    lines = [f"Host: {figures['cpu']}, 1 thread, p50 ms, each runtime's files timed interleaved. Strict: SQNR >= "
+             f"{figures['strict_sqnr_db']} dB on every output of every member, the search capped at "
+             f"{figures['search_seconds']} s. Each cell: what the member ended at; bytes; worst-output SQNR; p50.", "",
+             "| model | runtime | float | default budget | strict budget | quantize_static |",
+             "| --- | --- | --- | --- | --- | --- |"]
+
+    def cell(found: dict, p50: float | None) -> str:
+        if "failed" in found or "refused" in found or "error" in found:
+            why = found.get("failed") or found.get("refused") or found.get("error")
+            return f"not written: {'; '.join(why) if isinstance(why, list) else why}"[:120]
+        sqnr = f"{found['sqnr_db']:.1f} dB" if found.get("sqnr_db") is not None else "-"
+        return f"{_step(found['step'])}; {found['bytes']:,} B; {sqnr}; {_ms(p50)}"
+
+    for m in figures["models"]:
+        for member, runtime in figures["members"].items():
+            p50 = m["p50_ms"].get(runtime, {})
+            size = m["float_bytes"].get(runtime)
+            floats = f"{size:,} B; {_ms(p50.get('float'))}" if size else "-"
+            peer = m.get("peer", {})
+            peer_cell = "-" if runtime != "onnxruntime" or not peer else (
+                peer["error"][:80] if "error" in peer else f"{peer['bytes']:,} B; {peer['sqnr_db']:.1f} dB; "
+                                                           f"{_ms(p50.get('peer'))}")
+            lines.append(f"| {m['name']} | {runtime} | {floats} | {cell(m['default'][member], p50.get('default'))} | "
+                         f"{cell(m['strict'][member], p50.get('strict'))} | {peer_cell} |")
+    lines.append("")
+    for m in figures["models"]:
+        search = m.get("search")
+        if not search:
+            continue
+        tried = []
+        for step in search["steps"]:
+            words = _step(step.get("settings", step))
+            if slow := step.get("too_slow"):
+                words += " (held, too slow: " + ", ".join(
+                    f"{s['format']} {s['int16_p50_ms']:.3g} ms vs {s['float_format']} {s['float_p50_ms']:.3g} ms"
+                    for s in slow.values()) + ")"
+            elif "held" in step:
+                words += "" if step["held"] else " (broken)"
+            tried.append(words)
+        lines.append(f"- {m['name']}, strict: {search['seconds']:.0f} s of search (the export {m['strict_seconds']:.0f} "
+                     f"s): " + "; ".join(tried) + ".")
+    return lines
+
+
+def _step(step) -> str:
+    """What a member ended at, in words."""
+    if step is None:
+        return "still broken"
+    if isinstance(step, str):
+        return step
+    if "keep_float" in step:
+        return f"{len(step['keep_float'])} layer{'s' if len(step['keep_float']) != 1 else ''} float"
+    if "activations" in step:
+        return f"{step['activations']} activations ({', '.join(sorted(set(step['targets'].values())))})"
+    return ", ".join(f"{k} = {v}" for k, v in step.items())
+
+
+def _ms(p50: float | None) -> str:
+    return f"{p50:.3g} ms" if isinstance(p50, (int, float)) else "-"
+
+
+TABLES = {"budget": budget, "llm": llm, "fp16": fp16, "targets": targets, "profile": profile, "coverage": coverage, "layers": layers, "fidelity": fidelity,
           "bias-correction": bias_correction, "peers": peers, "executorch": executorch, "summary": summary, "cli": cli}
 
 

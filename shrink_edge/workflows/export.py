@@ -151,6 +151,7 @@ class Attempt:
     keep_float: tuple[str, ...]
     outcomes: dict[str, Outcome]
     refused: dict[str, str]
+    reference: list  # the reference's outputs on the held-out data, one array per output
     reference_accuracy: float | None
     task_reference: dict | None
 
@@ -206,7 +207,8 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
         outcomes[spec.name] = _outcome(found, reference_accuracy, task_reference, max_metric_drop, kept_float)
     if refused and not outcomes:
         raise UserError("no target of the group converts: " + "; ".join(f"{k}: {v}" for k, v in refused.items()))
-    return Attempt(optimized, ctx.quantization.keep_float, outcomes, refused, reference_accuracy, task_reference)
+    return Attempt(optimized, ctx.quantization.keep_float, outcomes, refused, reference, reference_accuracy,
+                   task_reference)
 
 
 def _outcome(verified: list[Verified], reference_accuracy, task_reference, max_metric_drop, kept_float) -> Outcome:

@@ -3,7 +3,8 @@ cost, what the product already has, and keep the first step whose artifacts meet
 apart: a member whose artifacts hold keeps them, the others go on to the next step.
 
 1. the scheme's remedies that the user left unset, one at a time: another activation observer (percentile, then
-   min/max), cross-layer equalization, SmoothQuant;
+   min/max), cross-layer equalization, SmoothQuant; a remedy whose int8 program itself (in PyTorch) misses every
+   pending member's budget by a margin is not built for the runtimes;
 2. dynamic int8 where a member's runtime has it and the model has no convolution (its static int8 target swapped for
    the runtime's dynamic one: int8 weights, activations quantized at run time, what transformers and recurrent nets
    need; a dynamic file leaves convolutions float, so a CNN would pass by not being int8);
@@ -30,9 +31,10 @@ from ..backends import FORMATS, owner
 from ..errors import UserError
 from ..files import size_bytes
 from ..verify.metrics import rounded
-from .export import Attempt
 
 LATENCY_RUNS = 50
+PROGRAM_MARGIN_DB = 3.0  # a remedy's artifacts are built unless its int8 program misses the SQNR budget by more (the
+# cosine budget: by twice its allowed loss); the zoo's artifacts differ from one another by up to 6.6 dB (detector)
 INT16_RUNS = 20  # runs of an int16 file and its runtime's float file, to see whether it is fast enough to keep
 INT16_MAX_SLOWDOWN = 1.5  # an int16 file slower than this times its runtime's float file is not kept by default
 RANK_SAMPLES = 32  # the search ranks the layers on these (`shrink-edge debug` on 128): each layer costs 2 runs over them
@@ -76,6 +78,10 @@ def fall_back(job, ctx, evaluation, cache, first, verified, settings, module):
             break
         ctx.steps.note(f"fallback: trying {named(remedy)}")
         began = time.monotonic()
+        if "targets" not in remedy and (misses := _program_misses(job, step_ctx, evaluation, cache, first, pending)):
+            record["remedies"].append({"settings": remedy, "program_misses": misses,
+                                       "seconds": round(time.monotonic() - began, 1)})
+            continue
         try:
             tried = verified(step_ctx, _narrowed(job, swaps))
         except UserError as e:  # a swapped target that refuses the model: the search goes on without it
@@ -108,7 +114,7 @@ def fall_back(job, ctx, evaluation, cache, first, verified, settings, module):
                              for name, o in first.outcomes.items() if o.lost}
     outcomes = dict(ended[name] if name in ended else (name, last.outcomes.get(name, first.outcomes[name]))
                     for name in first.outcomes)
-    chosen = Attempt(first.optimized, keep, outcomes, first.refused, first.reference_accuracy, first.task_reference)
+    chosen = replace(first, keep_float=keep, outcomes=outcomes)
     return chosen, {**record, "holds": not chosen.broken, "seconds": round(time.monotonic() - start, 1)}
 
 
@@ -125,6 +131,31 @@ def _steps(job, ctx, settings, module, pending: list[str]):
         if swaps := _twins(job, pending, activations):
             yield ({"activations": activations, "targets": swaps},
                    replace(ctx, quantization=_narrowed(job, swaps).quantization()), swaps)
+
+
+def _program_misses(job, step_ctx, evaluation, cache, first, pending: list[str]) -> list[str]:
+    """What a remedy's int8 program itself (in PyTorch, on the held-out data) misses of the SQNR and cosine budgets
+    of every pending member, each loosened by PROGRAM_MARGIN_DB; nothing where it holds one of them. The artifacts
+    follow their program to within their runtime's arithmetic, so a program that misses every budget by more is not
+    built and verified for every runtime (minutes per step on a large model)."""
+    from ..config.targets import Budget
+    from ..engine.graph import build
+    from ..model.predict import predict_torch
+    from ..model.source import load_program
+    from ..verify.metrics import compare, fidelity_violations
+
+    program = build(first.optimized.float_model, "pt2-int8", step_ctx, cache)
+    metrics = compare(predict_torch(load_program(program.path).module(), evaluation.arrays()), first.reference,
+                      step_ctx.model.outputs)
+    misses = []
+    for spec in (m for m in job.members() if m.name in pending):
+        b = spec.budget
+        loose = Budget(min_sqnr_db=None if b.min_sqnr_db is None else b.min_sqnr_db - PROGRAM_MARGIN_DB,
+                       min_cosine=None if b.min_cosine is None else 1 - 2 * (1 - b.min_cosine))
+        if not (missed := fidelity_violations(metrics, None, loose)):
+            return []
+        misses += [f"{spec.name}: {m}" for m in missed]
+    return misses
 
 
 def _remedies(job, settings) -> list[dict]:

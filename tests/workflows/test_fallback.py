@@ -23,7 +23,9 @@ def test_the_search_finds_a_remedy_of_the_scheme_first(fragile, tmp_path):
     search = manifest["fallback"]
     assert search["holds"] and search["chosen"] == search["remedies"][-1]["settings"] and not search["kept_float"]
     assert [r["settings"] for r in search["remedies"]][:1] == [{"observer": "percentile"}]
-    assert all(r["budget_broken"] for r in search["remedies"][:-1]) and not search["remedies"][-1]["budget_broken"]
+    # the observers' int8 programs miss the budget in PyTorch already (19 dB): not built for the runtime
+    assert all("SQNR" in r["program_misses"][0] and "artifacts" not in r for r in search["remedies"][:-1])
+    assert not search["remedies"][-1]["budget_broken"]
     assert all(r["seconds"] > 0 for r in search["remedies"]) and search["seconds"] > 0
     int8 = next(a for a in manifest["artifacts"] if a["format"] == "onnx-int8")
     assert int8["metrics"]["sqnr_db"] >= 30 and "keep_float" not in manifest
