@@ -90,3 +90,29 @@ def test_prelu_after_a_linear_layer_is_lowered(tiny_model, tmp_path):
     for artifact in artifacts.values():
         assert artifact["metrics"]["cosine"] >= 0.99, artifact["metrics"]
         assert facts(tmp_path / "out" / artifact["file"])["undelegated_ops"] == {}, artifact
+
+
+def test_an_audio_model_s_unsqueezed_input_stays_in_the_delegate(tmp_path):
+    """`wave[:, None, :, None]` (how pretrained audio nets make a waveform an image): XNNPACK's partitioner leaves an
+    unsqueeze on the portable kernels, so the lowering writes it as a view."""
+    import numpy as np
+    import torch
+
+    import shrink_edge
+
+    class Wave(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 8, (9, 1), stride=(4, 1))
+            self.head = torch.nn.Linear(8 * 62, 4)
+
+        def forward(self, wave):
+            return self.head(torch.relu(self.conv(wave[:, None, :, None])).flatten(1))
+
+    torch.manual_seed(0)
+    waves = np.random.default_rng(0).standard_normal((64, 256)).astype(np.float32)
+    result = shrink_edge.export(Wave().eval(), torch.zeros(1, 256), target="executorch", data={"wave": waves},
+                                out=tmp_path / "out", progress=False)
+    for artifact in result.manifest["artifacts"]:
+        assert artifact["facts"]["undelegated_ops"] == {}, artifact["facts"]
+        assert artifact["facts"]["xnnpack_nodes"]["StaticReshape"] >= 1

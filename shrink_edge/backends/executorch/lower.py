@@ -260,15 +260,34 @@ def _called(node, name: str) -> bool:
     return getattr(node, "op", None) == "call_function" and str(node.target).split(".")[-2:-1] == [name]
 
 
+def unsqueezes_as_views(graph_module) -> int:
+    """Each unsqueeze as a view to its (static) shape: the same values, and XNNPACK's partitioner takes a view but
+    leaves an unsqueeze on the portable CPU kernels (an audio model's `wave[:, None, :, None]`: 1 op outside the
+    delegate, which the executorch target's full-delegation budget refuses)."""
+    import torch
+
+    def as_view(graph, node) -> bool:
+        if (shape := _static_shape(node)) is None:
+            return False
+        with graph.inserting_before(node):
+            view = graph.call_function(torch.ops.aten.view.default, (node.args[0], shape))
+        view.meta = dict(node.meta)
+        node.replace_all_uses_with(view)
+        graph.erase_node(node)
+        return True
+
+    return _each(graph_module, torch.ops.aten.unsqueeze.default, as_view)
+
+
 def for_xnnpack(graph_module) -> int:
-    """The graph rewrites XNNPACK's lowering needs (spatial means kept, hardswish and PReLU whole, PReLU in 4-D); how
-    many were made."""
+    """The graph rewrites XNNPACK's lowering needs (spatial means kept, hardswish and PReLU whole, PReLU in 4-D,
+    unsqueezes as views); how many were made."""
     return (spatial_means_kept(graph_module) + hardswish_whole(graph_module) + prelu_whole(graph_module)
-            + prelu_in_4d(graph_module))
+            + prelu_in_4d(graph_module) + unsqueezes_as_views(graph_module))
 
 
 class ExecutorchLower(Pass):
-    version = 4  # 4: hardswish and PReLU whole; 3: PReLU in 4-D; 2: spatial means delegated
+    version = 5  # 5: unsqueezes as views; 4: hardswish and PReLU whole; 3: PReLU in 4-D; 2: spatial means delegated
     rewrite = lower = None  # the delegate's own graph preparation and lowering (see lowered)
 
     def partitioner(self, ctx: Context):
