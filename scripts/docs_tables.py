@@ -480,9 +480,10 @@ def budget() -> list[str]:
     """Per model and runtime: the default export and the strict one (what each member ended at), beside float and
     onnxruntime's quantize_static (size, worst-output SQNR, p50)."""
     figures = bench("budget")
-    lines = [f"Host: {figures['cpu']}, 1 thread, p50 ms, each runtime's files timed interleaved. Strict: SQNR >= "
-             f"{figures['strict_sqnr_db']} dB on every output of every member, the search capped at "
-             f"{figures['search_seconds']} s. Each cell: what the member ended at; bytes; worst-output SQNR; p50.", "",
+    lines = [f"Host: {figures['cpu']}, 1 thread, p50 ms, each runtime's files timed interleaved. Strict: every "
+             f"output's SQNR {figures['strict_margin_db']} dB above the default export's worst member (the model's "
+             f"figure in its column), the search capped at {figures['search_seconds']} s. Each cell: what the member "
+             "ended at; bytes; worst-output SQNR; p50.", "",
              "| model | runtime | float | default budget | strict budget | quantize_static |",
              "| --- | --- | --- | --- | --- | --- |"]
 
@@ -502,8 +503,9 @@ def budget() -> list[str]:
             peer_cell = "-" if runtime != "onnxruntime" or not peer else (
                 peer["error"][:80] if "error" in peer else f"{peer['bytes']:,} B; {peer['sqnr_db']:.1f} dB; "
                                                            f"{_ms(p50.get('peer'))}")
+            strict = f"(>= {m['strict_sqnr_db']:g} dB) {cell(m['strict'][member], p50.get('strict'))}"
             lines.append(f"| {m['name']} | {runtime} | {floats} | {cell(m['default'][member], p50.get('default'))} | "
-                         f"{cell(m['strict'][member], p50.get('strict'))} | {peer_cell} |")
+                         f"{strict} | {peer_cell} |")
     lines.append("")
     for m in figures["models"]:
         search = m.get("search")
@@ -511,13 +513,14 @@ def budget() -> list[str]:
             continue
         tried = []
         for step in search["steps"]:
-            words = _step(step.get("settings", step))
-            if slow := step.get("too_slow"):
-                words += " (held, too slow: " + ", ".join(
+            words = _step(step["settings"])
+            if "program_misses" in step:
+                words += " (its int8 program misses every budget: not built)"
+            elif slow := step.get("too_slow"):
+                words += " (too slow: " + ", ".join(
                     f"{s['format']} {s['int16_p50_ms']:.3g} ms vs {s['float_format']} {s['float_p50_ms']:.3g} ms"
                     for s in slow.values()) + ")"
-            elif "held" in step:
-                words += "" if step["held"] else " (broken)"
+            words += f" -> {', '.join(step['held'])} held" if step.get("held") else ""
             tried.append(words)
         lines.append(f"- {m['name']}, strict: {search['seconds']:.0f} s of search (the export {m['strict_seconds']:.0f} "
                      f"s): " + "; ".join(tried) + ".")

@@ -54,11 +54,15 @@ def fall_back(job, ctx, evaluation, cache, first, verified, settings, module):
     def in_time() -> bool:
         return time.monotonic() - start < settings.fallback_seconds
 
-    def settle(tried, swaps: dict[str, str], step: dict) -> None:
+    def settle(tried, swaps: dict[str, str], step: dict) -> list[str]:
+        """The members whose outputs held at this step leave the search; returns their names."""
+        held = []
         for name, built in swaps.items():
             if (o := tried.outcomes.get(built)) is not None and not o.lost:
                 ended[name], chose[name] = (built, o), step
                 pending.remove(name)
+                held.append(name)
+        return held
 
     def fast(tried, swaps: dict[str, str]) -> dict[str, str]:
         """The swapped members whose int16 file runs within INT16_MAX_SLOWDOWN of float; the others recorded."""
@@ -92,7 +96,7 @@ def fall_back(job, ctx, evaluation, cache, first, verified, settings, module):
                                    "seconds": round(time.monotonic() - began, 1)})
         timed.append((record["remedies"][-1], tried))
         int16_fast = remedy.get("activations") == "int16" and settings.fallback_int16 == "fast"
-        settle(tried, fast(tried, swaps) if int16_fast else swaps, remedy)
+        record["remedies"][-1]["held"] = settle(tried, fast(tried, swaps) if int16_fast else swaps, remedy)
         if not pending:
             break
     keep = first.keep_float
@@ -103,7 +107,7 @@ def fall_back(job, ctx, evaluation, cache, first, verified, settings, module):
         timed += zip(layers["steps"], [first, *layers.pop("attempts")])
         record.update(layers)
         keep = last.keep_float
-        settle(last, rest, {"keep_float": list(keep)})
+        layers["steps"][-1]["held"] = settle(last, rest, {"keep_float": list(keep)})
     latencies = _latencies([a for _, a in timed], ctx.steps)
     for entry, tried in timed:
         entry["artifacts"] = [_figures(v, latencies) for v in tried.verified if FORMATS[v.format].quantized]

@@ -166,6 +166,7 @@ def test_a_group_s_members_search_apart(fragile, tmp_path):
                                  "strict_openvino": {"target": "strict_openvino",
                                                      "step": {"keep_float": ["fragile"]}}}
     assert [a["target"] for a in search["steps"][1]["artifacts"]] == ["strict_openvino"]  # only it searched on
+    assert wide["held"] == ["strict_onnx"] and search["steps"][-1]["held"] == ["strict_openvino"]
     assert all(a["p50_ms"] > 0 for step in search["remedies"] + search["steps"] for a in step["artifacts"])
     built = {a["format"]: a for a in manifest["artifacts"]}
     assert set(built) == {"onnx", "onnx-a16w8", "openvino-int8"}
