@@ -101,13 +101,11 @@ def fall_back(job, ctx, evaluation, cache, first, verified, settings, module):
             break
     keep = first.keep_float
     if pending and in_time():
-        rest = {name: name for name in pending}
-        last, layers = _layers(_narrowed(job, rest), ctx, evaluation, cache, first, verified,
-                               settings.fallback_max_layers, in_time)
+        last, layers = _layers(job, ctx, evaluation, cache, first, verified, settings.fallback_max_layers, in_time,
+                               pending, settle)
         timed += zip(layers["steps"], [first, *layers.pop("attempts")])
         record.update(layers)
         keep = last.keep_float
-        layers["steps"][-1]["held"] = settle(last, rest, {"keep_float": list(keep)})
     latencies = _latencies([a for _, a in timed], ctx.steps)
     for entry, tried in timed:
         entry["artifacts"] = [_figures(v, latencies) for v in tried.verified if FORMATS[v.format].quantized]
@@ -215,12 +213,13 @@ def named(remedy: dict) -> str:
     return ", ".join(f"{k} = {v}" for k, v in remedy.items())
 
 
-def _layers(job, ctx, evaluation, cache, first, verified, max_layers: int, in_time):
-    """Keep the worst-ranked layers in float, one more at a time, until the budget of the job's members holds. The
-    record's steps start with the first attempt's; its `attempts` are the steps' after it."""
+def _layers(job, ctx, evaluation, cache, first, verified, max_layers: int, in_time, pending: list[str], settle):
+    """Keep the worst-ranked layers in float, one more at a time, each step building only the `pending` members,
+    until none is left (`settle` takes those whose outputs held out of `pending`). The record's steps start with the
+    first attempt's; its `attempts` are the steps' after it."""
     from .debug import diagnosis
 
-    found, caveat = diagnosis(job, ctx, evaluation, cache, samples=RANK_SAMPLES)
+    found, caveat = diagnosis(_narrowed(job, {n: n for n in pending}), ctx, evaluation, cache, samples=RANK_SAMPLES)
     candidates = [s.layer for s in found.ranked() if found.gain_db(s) > 0][:max_layers]
     keep, chosen = list(ctx.quantization.keep_float), first
     steps, attempts = [{"keep_float": list(keep), "budget_broken": first.broken}], []
@@ -229,10 +228,13 @@ def _layers(job, ctx, evaluation, cache, first, verified, max_layers: int, in_ti
             break
         keep.append(layer)
         ctx.steps.note(f"fallback: keeping {', '.join(keep)} in float")
-        chosen = verified(replace(ctx, quantization=replace(ctx.quantization, keep_float=tuple(keep))), job)
+        members = {n: n for n in pending}
+        chosen = verified(replace(ctx, quantization=replace(ctx.quantization, keep_float=tuple(keep))),
+                          _narrowed(job, members))
         steps.append({"keep_float": list(keep), "budget_broken": chosen.broken})
         attempts.append(chosen)
-        if not chosen.lost:
+        steps[-1]["held"] = settle(chosen, members, {"keep_float": list(keep)})
+        if not pending:
             break
     return chosen, {"ranking": found.as_dict()["ranked"][:max(len(candidates), 3)], "kept_float": keep,
                     "steps": steps, "attempts": attempts, **({"caveat": caveat} if caveat else {})}

@@ -51,18 +51,26 @@ def test_same_inputs_give_the_same_pte_bytes(tmp_path):
     assert digests[0] == digests[1]
 
 
-def test_an_op_outside_the_delegate_is_named_and_breaks_the_budget(tiny_model, tmp_path):
-    args = ["export", "--target", "executorch", "--model", f"{TESTS / 'models' / 'cumsum_net.py'}:build",
-            "--input-shape", "1,1,28,28", "--data", tiny_model["data"]]
-    result = run_cli(*args, "--out", tmp_path / "strict")
+def test_an_op_outside_the_delegate_is_named_and_breaks_a_full_delegation_budget(tiny_model, tmp_path):
+    """By default the op left on the portable kernels is named in the facts and the .pte is written; a spec with
+    full_delegation = true refuses it in one line."""
+    from shrink_edge.config import targets
+
+    strict = tmp_path / "whole.toml"
+    strict.write_text((targets.TARGETS_DIR / "executorch.toml").read_text().replace("full_delegation = false",
+                                                                                    "full_delegation = true"))
+    args = ["export", "--model", f"{TESTS / 'models' / 'cumsum_net.py'}:build", "--input-shape", "1,1,28,28",
+            "--data", tiny_model["data"]]
+    result = run_cli(*args, "--target", strict, "--out", tmp_path / "strict")
     assert result.exit_code != 0 and result.stderr.count("\n") == 1, result.stderr
     assert "outside the delegate" in result.stderr and "cumsum" in result.stderr
     assert "--no-budget" in result.stderr and "--debug" not in result.stderr  # not a loss of accuracy
     assert not (tmp_path / "strict").exists()
-    result = run_cli(*args, "--out", tmp_path / "out", "--no-budget", "--json")
+    result = run_cli(*args, "--target", "executorch", "--out", tmp_path / "out", "--json")
     assert result.exit_code == 0, result.stderr
     int8 = next(a for a in json.loads(result.stdout)["artifacts"] if a["format"] == "executorch-int8")
     # only the cumsum: the global mean around it is rewritten so that XNNPACK takes it (keepdim=True)
+    assert list(int8["facts"]["undelegated_ops"]) == ["aten::cumsum.out"]
     assert list(facts(tmp_path / "out" / int8["file"])["undelegated_ops"]) == ["aten::cumsum.out"]
     assert int8["metrics"]["cosine"] >= 0.98  # still right, only slower
 
