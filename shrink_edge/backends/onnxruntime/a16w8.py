@@ -7,12 +7,10 @@ CPU provider has no int16 kernels: it computes each op in float between the dequ
 file runs at about float speed (facts.float_ops lists those ops); its size is int8's."""
 from __future__ import annotations
 
-import logging
-import tempfile
 from pathlib import Path
 
 from ...passes.base import Context, Pass
-from .dynamic import folded, kept_float
+from .ort_quantizer import kept_float, quantized_with
 
 BATCH = 16  # calibration samples per run of the float model
 
@@ -43,20 +41,12 @@ class OnnxQuantizeA16W8(Pass):
             def get_next(self):
                 return next(runs, None)
 
-        model = folded(onnx.load(src))
-        logging.disable(logging.WARNING)  # its advice to pre-process and the opset it raises to 21, on the root logger
-        try:
-            with tempfile.TemporaryDirectory() as folder:
-                source, ready, written = (Path(folder) / f for f in ("folded.onnx", "ready.onnx", "model.onnx"))
-                onnx.save(model, source)
-                quant_pre_process(source, ready, skip_symbolic_shape=True)  # batch norms folded into convolutions
-                quantize_static(ready, written, Calibration(), quant_format=QuantFormat.QDQ,
-                                activation_type=QuantType.QInt16, weight_type=QuantType.QInt8,
-                                per_channel=q.weights_per_channel,
-                                nodes_to_exclude=kept_float(onnx.load(ready), q.keep_float))
-                quantized = onnx.load(written)
-        finally:
-            logging.disable(logging.NOTSET)
-        del quantized.metadata_props[:]
-        quantized.producer_name, quantized.producer_version = "shrink-edge", ""
-        onnx.save(quantized, dst)
+        def quantize(source: Path, written: Path, model) -> None:
+            ready = written.with_name("ready.onnx")
+            quant_pre_process(source, ready, skip_symbolic_shape=True)  # batch norms folded into convolutions
+            quantize_static(ready, written, Calibration(), quant_format=QuantFormat.QDQ,
+                            activation_type=QuantType.QInt16, weight_type=QuantType.QInt8,
+                            per_channel=q.weights_per_channel,
+                            nodes_to_exclude=kept_float(onnx.load(ready), q.keep_float))
+
+        quantized_with(quantize, src, dst)

@@ -8,11 +8,10 @@ classic case: a 6-layer BERT sentence encoder keeps cosine 0.965 dynamic against
 that needs every tensor int8 (NPUs, microcontrollers)."""
 from __future__ import annotations
 
-import logging
-import tempfile
 from pathlib import Path
 
 from ...passes.base import Context, Pass
+from .ort_quantizer import kept_float, quantized_with
 
 OPS = ("MatMul", "Gemm", "Attention", "LSTM", "Gather")  # Conv has only ConvInteger: slower than float
 
@@ -29,39 +28,13 @@ class OnnxQuantizeDynamic(Pass):
                 "ops": OPS}
 
     def run(self, src: Path, dst: Path, ctx: Context) -> None:
-        import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         q = ctx.quantization
-        model = folded(onnx.load(src))
-        logging.disable(logging.WARNING)  # its advice to pre-process, on the root logger; the file is the same
-        try:
-            with tempfile.TemporaryDirectory() as folder:
-                written, source = Path(folder) / "model.onnx", Path(folder) / "folded.onnx"
-                onnx.save(model, source)
-                quantize_dynamic(source, written, weight_type=QuantType.QInt8, per_channel=q.weights_per_channel,
-                                 reduce_range=q.weight_bits == 7, op_types_to_quantize=list(OPS),
-                                 nodes_to_exclude=kept_float(model, q.keep_float))
-                quantized = onnx.load(written)
-        finally:
-            logging.disable(logging.NOTSET)
-        del quantized.metadata_props[:]
-        quantized.producer_name, quantized.producer_version = "shrink-edge", ""
-        onnx.save(quantized, dst)
 
+        def quantize(source: Path, written: Path, model) -> None:
+            quantize_dynamic(source, written, weight_type=QuantType.QInt8, per_channel=q.weights_per_channel,
+                             reduce_range=q.weight_bits == 7, op_types_to_quantize=list(OPS),
+                             nodes_to_exclude=kept_float(model, q.keep_float))
 
-def folded(model):
-    """The graph with its constant subgraphs computed: the exporter builds an LSTM's weights from the module's by
-    slicing and concatenating them into ONNX's gate order, and onnxruntime's quantizer takes only initializers, so
-    without this every LSTM stayed float (a 3-layer LSTM encoder: LSTM x3 float, 1.43 MB; folded:
-    DynamicQuantizeLSTM x3, 0.39 MB)."""
-    import onnxscript.optimizer
-
-    return onnxscript.optimizer.optimize(model, input_size_limit=1 << 30, output_size_limit=1 << 30)
-
-
-def kept_float(model, layers: tuple[str, ...]) -> list[str]:
-    """The nodes of the layers a recipe keeps in float (or the fallback chose): the float export names each node
-    after its module, `module.path/node`."""
-    return [n.name for n in model.graph.node
-            if any(n.name.startswith(f"{layer}/") or n.name.startswith(f"{layer}.") for layer in layers)]
+        quantized_with(quantize, src, dst)
