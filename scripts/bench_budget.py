@@ -11,7 +11,9 @@ weights, batch-norm statistics from photos), and BERT-mini as a sentence encoder
 Per model and runtime: the default export (what each member ended at), the strict export (the step each member
 ended at: a remedy of the scheme, int16 activations, layers kept in float; its wall time), each file's size,
 worst-output SQNR and cosine, task metric, and p50 (1 thread, one interleaved run per runtime: float, default,
-strict, peer). Writes bench/budget.json, then its table (scripts/docs_tables.py).
+strict, peer). Each model's exports share a cache of their own, new each run: the strict export's search builds
+every step cold (its first attempt reuses the default export's files). Writes bench/budget.json, then its table
+(scripts/docs_tables.py).
 
     .venv/bin/python scripts/bench_budget.py [--models pitch_1d,detector]
 """
@@ -67,7 +69,7 @@ def export(spec: Path, model: str, weights: Path, folder: Path, out: Path, metri
                            "--data", str(folder / "data.npz"), "--calibration", str(folder / "calibration.npz"),
                            "--out", str(out), "--json", *metric, *extra],
                           capture_output=True, text=True,
-                          env={**os.environ, "SHRINK_EDGE_CACHE_DIR": str(ROOT / ".bench-cache")})
+                          env={**os.environ, "SHRINK_EDGE_CACHE_DIR": str(folder / "cache")})
     seconds = round(time.perf_counter() - start, 1)
     manifest = out / "manifest.json"
     if not manifest.exists():
