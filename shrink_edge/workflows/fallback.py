@@ -243,8 +243,6 @@ def _layers(job, ctx, evaluation, cache, first, verified, max_layers: int, in_ti
 def _against_float(outcome, ctx, cache, optimized) -> dict | None:
     """An int16 file's p50 beside its runtime's float file's (1 thread, one interleaved run), or None where the host
     cannot time that runtime."""
-    import numpy as np
-
     from ..engine.graph import build
     from ..profiling.devices import runner
 
@@ -253,14 +251,9 @@ def _against_float(outcome, ctx, cache, optimized) -> dict | None:
     if fmt is None or not runner.runtime_of(wide.artifact.path):
         return None
     plain = build(optimized.start(fmt), fmt, replace(ctx, options=wide.spec.options), cache)
-    with ctx.steps.step(f"timing {wide.format} against {fmt}"):
-        try:
-            entries = runner.measure([wide.artifact.path, plain.path], INT16_RUNS, 2, threads=1)
-        except runner.RunnerError as e:
-            raise UserError(f"timing the fallback's artifacts: {e}") from None
-    p50 = [float(np.percentile(e["times_ms"], 50)) for e in entries]
-    return {"format": wide.format, "int16_p50_ms": round(p50[0], 4), "float_format": fmt,
-            "float_p50_ms": round(p50[1], 4)}
+    p50 = _p50s([wide.artifact.path, plain.path], INT16_RUNS, 2, ctx.steps, f"timing {wide.format} against {fmt}")
+    return {"format": wide.format, "int16_p50_ms": round(p50[str(wide.artifact.path)], 4), "float_format": fmt,
+            "float_p50_ms": round(p50[str(plain.path)], 4)}
 
 
 def _figures(v, latencies: dict) -> dict:
@@ -276,17 +269,24 @@ def _figures(v, latencies: dict) -> dict:
 def _latencies(attempts, steps) -> dict[str, float]:
     """p50 latency of every quantized artifact of every step that a host runtime times, in one interleaved run (1
     thread), so that the steps compare on equal terms."""
-    import numpy as np
-
     from ..profiling.devices import runner
 
     paths = list(dict.fromkeys(v.artifact.path for a in attempts for v in a.verified
                                if FORMATS[v.format].quantized and runner.runtime_of(v.artifact.path)))
     if not paths:
         return {}
-    with steps.step(f"timing {len(paths)} artifacts of the fallback's steps"):
+    return _p50s(paths, LATENCY_RUNS, 5, steps, f"timing {len(paths)} artifacts of the fallback's steps")
+
+
+def _p50s(paths, runs: int, warmup: int, steps, what: str) -> dict[str, float]:
+    """Each file's p50 (ms) in one interleaved run, 1 thread; a runtime that cannot run one is one line."""
+    import numpy as np
+
+    from ..profiling.devices import runner
+
+    with steps.step(what):
         try:
-            entries = runner.measure(paths, LATENCY_RUNS, 5, threads=1)
+            entries = runner.measure(paths, runs, warmup, threads=1)
         except runner.RunnerError as e:
             raise UserError(f"timing the fallback's artifacts: {e}") from None
     return {e["artifact"]: float(np.percentile(e["times_ms"], 50)) for e in entries}
