@@ -54,6 +54,7 @@ ZOO = [
     ("face_prelu", "vision_heads.py", "build_face", "INPUTS", "photos"),
     ("ds_cnn_kws", "audio.py", "build", "INPUTS", "tones"),
     ("gru_kws", "audio.py", "build_gru", "INPUTS", "tones"),
+    ("lstm_kws", "audio.py", "build_lstm", "INPUTS", "tones"),
     ("pitch_1d", "audio.py", "build_pitch", "WAVE_INPUTS", "pitch"),
     ("vit_tiny", "transformers.py", "build", "INPUTS", "photos"),
     ("bert_mini", "transformers.py", "build_bert", "TEXT_INPUTS", "text"),

@@ -1,4 +1,4 @@
-"""Audio models: a DS-CNN and a GRU keyword spotter on 49x10 MFCC frames, and a 1-D conv pitch-style model on raw
+"""Audio models: a DS-CNN, a GRU and a 2-layer LSTM keyword spotter on 49x10 MFCC frames, and a 1-D conv pitch-style model on raw
 waveform that slices and pads its input (x[:, None, :, None], F.pad) as pretrained audio models do."""
 import torch
 from torch import nn
@@ -32,6 +32,17 @@ class GRUSpotter(nn.Module):
         return self.classifier(out[:, -1])
 
 
+class LSTMSpotter(nn.Module):
+    def __init__(self, classes=12, hidden=128):
+        super().__init__()
+        self.lstm = nn.LSTM(10, hidden, num_layers=2, batch_first=True)
+        self.classifier = nn.Linear(hidden, classes)
+
+    def forward(self, mfcc):
+        out, _ = self.lstm(mfcc[:, 0])  # (N, 49 frames, 10 coefficients)
+        return self.classifier(out[:, -1])
+
+
 class PitchNet(nn.Module):
     """Raw waveform in: framed as an image one column wide, convolved along time, pitch bins out."""
 
@@ -57,6 +68,10 @@ def build():
 
 def build_gru():
     return GRUSpotter()
+
+
+def build_lstm():
+    return LSTMSpotter()
 
 
 def build_pitch():

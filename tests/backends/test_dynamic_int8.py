@@ -133,3 +133,29 @@ def test_an_lstm_runs_as_onnxruntimes_int8_lstm(tmp_path):
     assert "DynamicQuantizeLSTM x3" in facts["int8_ops"] and not any("LSTM" in op for op in facts["float_ops"])
     assert artifacts["onnx-dynamic"]["size_bytes"] < 0.35 * artifacts["onnx"]["size_bytes"]
     assert artifacts["onnx-dynamic"]["metrics"]["sqnr_db"] > 30
+
+
+def test_an_int8_file_runs_its_lstms_as_onnxruntimes_int8_lstm(tmp_path):
+    """PT2E leaves an LSTM float and onnxruntime has no static int8 one: the static int8 file (onnx-int8) runs each
+    as DynamicQuantizeLSTM (int8 weights, activations quantized at run time), unless the recipe keeps it float."""
+    from shrink_edge.config.recipe import Recipe
+    from shrink_edge.config.settings import QuantizeSettings
+
+    torch.manual_seed(0)
+    frames = np.random.default_rng(0).standard_normal((64, 50, 40)).astype(np.float32)
+    model = LstmEncoder().eval()
+    for keep, name in (((), "int8"), (("lstm",), "kept")):
+        result = shrink_edge.export(model, torch.zeros(1, 50, 40), target="onnx", data={"x": frames},
+                                    recipe=Recipe(quantize=QuantizeSettings(keep_float=keep)),
+                                    out=tmp_path / name, progress=False)
+        artifacts = {a["format"]: a for a in result.manifest["artifacts"]}
+        facts, size = artifacts["onnx-int8"]["facts"], artifacts["onnx-int8"]["size_bytes"]
+        if not keep:
+            assert facts["dynamic_int8_ops"] == ["DynamicQuantizeLSTM x3"]
+            assert not any("LSTM" in op for op in facts["float_ops"])
+            assert size < 0.35 * artifacts["onnx"]["size_bytes"]
+            assert artifacts["onnx-int8"]["metrics"]["sqnr_db"] > 30
+        else:
+            assert "dynamic_int8_ops" not in facts and "LSTM x3" in facts["float_ops"]
+            assert facts["weights"] == "float: no layer's weights int8"  # the file says so, not nothing
+            assert size > 0.9 * artifacts["onnx"]["size_bytes"]

@@ -58,7 +58,7 @@ def float_ops(path: Path) -> list[str]:
         reads_float = any(name in floating for name in node.input)
         if node.op_type == "DequantizeLinear" or reads_float and node.op_type != "QuantizeLinear":
             floating.update(node.output)
-        if reads_float and node.op_type not in ("QuantizeLinear", "DequantizeLinear"):
+        if reads_float and node.op_type not in ("QuantizeLinear", "DequantizeLinear", *DYNAMIC_OPS):
             found.append(node.op_type)
     return _counted(found)
 
@@ -81,13 +81,15 @@ def facts(path: Path) -> dict:
     if halves := sum(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer):
         return {"weights": f"float16 x{halves}", **_float16_compute(path)}
     weights = weight_arrays(model)
-    if weights:
+    if weights or any(n.op_type == "QuantizeLinear" for n in model.graph.node):  # a QDQ file
         kinds = sorted({str(a.dtype) for a in weights})
         stored = ", ".join(kinds) + (" (7 bits)" if seven_bits(weights) else
                                      " (8 bits: exact on x86 with VNNI and arm64, saturates on x86 without VNNI)"
-                                     if kinds == ["int8"] else "")
+                                     if kinds == ["int8"] else "") if weights else "float: no layer's weights int8"
         wide = {"activations": "int16"} if _int16_activations(model) else {}
-        return {**wide, "weights": stored, "float_ops": float_ops(path)}
+        dynamic = _counted([n.op_type for n in model.graph.node if n.op_type in DYNAMIC_OPS])  # recurrent.py
+        return {**wide, "weights": stored, **({"dynamic_int8_ops": dynamic} if dynamic else {}),
+                "float_ops": float_ops(path)}
     ops = [n.op_type for n in fused_graph(path).node]
     dynamic = _counted([op for op in ops if op in DYNAMIC_OPS and op != "DynamicQuantizeLinear"])
     if not dynamic:

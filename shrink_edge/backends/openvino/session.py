@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-HEAVY = ("Convolution", "GroupConvolution", "FullyConnected", "MatMul")
+HEAVY = ("Convolution", "GroupConvolution", "FullyConnected", "MatMul", "RNNSeq", "RNNCell")  # RNN: LSTM, GRU
 
 
 @lru_cache(maxsize=4)
@@ -42,7 +42,8 @@ def _reads_weights(op) -> bool:
 
 
 def facts(path: Path) -> dict:
-    """How many convolution/fully-connected layers the CPU plugin runs in int8, and which stay float. A matmul of
+    """How many convolution/fully-connected/recurrent layers the CPU plugin runs in int8, and which stay float (its
+    LSTMSequence takes only constant weights: an int8-stored LSTM is refused at compile time). A matmul of
     two activations (attention's scores and context) has no int8 weights to run with: counted apart. An IR that
     stores float16 weights (fp16.py) says how many."""
     import openvino as ov
