@@ -124,7 +124,8 @@ def coverage_cells(entry: dict, target: str, peak_text: str) -> list[str]:
     reference_task, task = manifest["reference"].get("task") or {}, (metrics or {}).get("task") or {}
     task_cell = ", ".join(f"{k} {v:.3f} ({reference_task[k]:.3f})" for k, v in task.items())
     facts = artifact.get("facts", {})
-    floats = facts.get("float_ops") or facts.get("float_compute_layers") or []
+    floats = (facts.get("float_ops") or facts.get("float_compute_layers") or []) + \
+        facts.get("float_recurrent_layers", [])
     if facts.get("undelegated_ops") and "cpu_ops" not in facts:  # XNNPACK's; the Arm backend's are cpu_ops
         floats = [f"outside XNNPACK: {', '.join(facts['undelegated_ops'])}"] + floats
     if facts.get("cpu_ops"):

@@ -1,4 +1,8 @@
 """OpenVINO IR from the QDQ ONNX: runs its convolutions in int8 and agrees with the QAT reference."""
+import numpy as np
+import torch
+
+import shrink_edge
 
 
 def test_compute_layers_run_in_int8(all_targets):
@@ -14,3 +18,27 @@ def test_agrees_with_the_qat_reference(all_targets):
     # OpenVINO rounds its int8 pipeline differently from PyTorch's simulation: looser than LiteRT/onnxruntime
     metrics = all_targets[2]["openvino-int8"]["metrics"]
     assert metrics["agreement"] >= 0.95 and metrics["error_lsb_p99"] <= 2 and metrics["max_error_lsb"] <= 6
+
+
+class Recurrent(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(8, 32, batch_first=True)
+        self.head = torch.nn.Linear(32, 4)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        return self.head(y[:, -1])
+
+
+def test_an_lstm_is_listed_apart_and_the_budget_holds(tmp_path):
+    """The CPU plugin's LSTMSequence takes only constant weights, so the LSTM runs in float: facts list it apart from
+    the compute layers that the int8_compute budget judges (the runtime's limit), and the export holds."""
+    torch.manual_seed(0)
+    frames = np.random.default_rng(0).standard_normal((64, 20, 8)).astype(np.float32)
+    result = shrink_edge.export(Recurrent().eval(), torch.zeros(1, 20, 8), target="openvino", data={"x": frames},
+                                out=tmp_path / "out", progress=False)
+    [artifact] = result.manifest["artifacts"]
+    facts = artifact["facts"]
+    assert len(facts["float_recurrent_layers"]) == 1 and facts["float_compute_layers"] == []
+    assert facts["int8_compute_layers"] == 1 and artifact["metrics"]["sqnr_db"] > 20  # the head int8

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-HEAVY = ("Convolution", "GroupConvolution", "FullyConnected", "MatMul", "RNNSeq", "RNNCell")  # RNN: LSTM, GRU
+HEAVY = ("Convolution", "GroupConvolution", "FullyConnected", "MatMul")
+RECURRENT = ("RNNSeq", "RNNCell")  # LSTM, GRU
 
 
 @lru_cache(maxsize=4)
@@ -42,8 +43,9 @@ def _reads_weights(op) -> bool:
 
 
 def facts(path: Path) -> dict:
-    """How many convolution/fully-connected/recurrent layers the CPU plugin runs in int8, and which stay float (its
-    LSTMSequence takes only constant weights: an int8-stored LSTM is refused at compile time). A matmul of
+    """How many convolution/fully-connected layers the CPU plugin runs in int8, and which stay float. Recurrent
+    layers are listed apart where float (`float_recurrent_layers`: the CPU plugin's LSTMSequence takes only constant
+    weights, so an int8-stored LSTM is refused at compile time: the runtime's limit, not int8_compute's). A matmul of
     two activations (attention's scores and context) has no int8 weights to run with: counted apart. An IR that
     stores float16 weights (fp16.py) says how many."""
     import openvino as ov
@@ -51,17 +53,20 @@ def facts(path: Path) -> dict:
     halves = sum(op.get_type_name() == "Constant" and op.get_element_type() == ov.Type.f16
                  for op in ov.Core().read_model(str(path / "model.xml")).get_ops())
     compiled = _compiled(str(path / "model.xml"))
-    int8, other, activation_matmuls = 0, [], 0
+    int8, other, activation_matmuls, recurrent = 0, [], 0, []
     for op in compiled.get_runtime_model().get_ordered_ops():
         info = op.get_rt_info()
-        if info["layerType"].astype(str) not in HEAVY:
+        kind, precision = info["layerType"].astype(str), info["runtimePrecision"].astype(str)
+        if kind in RECURRENT and precision not in ("u8", "i8"):
+            recurrent.append(f"{op.get_friendly_name()} ({precision})")
+        if kind not in HEAVY:
             continue
-        precision = info["runtimePrecision"].astype(str)
         if precision in ("u8", "i8"):
             int8 += 1
         elif _reads_weights(op):
             other.append(f"{op.get_friendly_name()} ({precision})")
         else:
             activation_matmuls += 1
-    found = {"int8_compute_layers": int8, "float_compute_layers": other, "float_activation_matmuls": activation_matmuls}
+    found = {"int8_compute_layers": int8, "float_compute_layers": other, "float_activation_matmuls": activation_matmuls,
+             **({"float_recurrent_layers": recurrent} if recurrent else {})}
     return {"weights": f"float16 x{halves}", **found} if halves else found
