@@ -1,7 +1,7 @@
 """An int8 file's LSTM layers as onnxruntime's DynamicQuantizeLSTM: int8 weights (a scale per gate row), the input
 and the state quantized at run time. PT2E has no int8 LSTM and onnxruntime no static one, so an LSTM stayed float in
-the int8 file (a 2-layer LSTM encoder, hidden 128: 866 KB of the float file's 875 KB; with this 239 KB, 44.6 dB, and
-1.77x the float file's speed at 1 thread). onnxruntime has no int8 GRU kernel: a GRU stays float
+the int8 file (a 2-layer LSTM encoder, hidden 128: 866 KB of the float file's 875 KB; with this 236 KB, 43.3 dB, and
+1.49x the float file's speed at 1 thread). onnxruntime has no int8 GRU kernel: a GRU stays float
 (facts.float_ops)."""
 from __future__ import annotations
 
