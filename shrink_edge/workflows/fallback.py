@@ -16,6 +16,7 @@ apart: a member whose artifacts hold keeps them, the others go on to the next st
 4. then the layers the debugger ranks worst kept in float, one at a time, until the budget holds. The ranking is
    measured once, on RANK_SAMPLES samples of the program that broke the budget (layer_debug), and serves every
    member still searching; each step rebuilds their artifacts from the new int8 program and verifies them again.
+   A member that holds there is timed against its runtime's float file, and a note says where it is slower.
 
 No step starts after `fallback_seconds`. Each step's settings, fidelity, size, latency and wall time are recorded.
 By default the search is for calibrated (PTQ) programs whose budget is enforced: a QAT program's ranges were trained,
@@ -35,7 +36,7 @@ from ..verify.metrics import rounded
 LATENCY_RUNS = 50
 PROGRAM_MARGIN_DB = 3.0  # a remedy's artifacts are built unless its int8 program misses the SQNR budget by more (the
 # cosine budget: by twice its allowed loss); the zoo's artifacts differ from one another by up to 6.6 dB (detector)
-INT16_RUNS = 20  # runs of an int16 file and its runtime's float file, to see whether it is fast enough to keep
+INT16_RUNS = 20  # runs of a file and its runtime's float file (an int16 one: whether it is fast enough to keep)
 INT16_MAX_SLOWDOWN = 1.5  # an int16 file slower than this times its runtime's float file is not kept by default
 RANK_SAMPLES = 32  # the search ranks the layers on these (`shrink-edge debug` on 128): each layer costs 2 runs over them
 REMEDIES = ({"observer": "percentile"}, {"observer": "minmax"}, {"equalize": True}, {"smooth": True})
@@ -70,8 +71,9 @@ def fall_back(job, ctx, evaluation, cache, first, verified, settings, module):
         for name, built in swaps.items():
             if (o := tried.outcomes.get(built)) is None or o.lost:
                 continue
-            timed_against = _against_float(o, ctx, cache, first.optimized)
-            if timed_against and timed_against["int16_p50_ms"] > INT16_MAX_SLOWDOWN * timed_against["float_p50_ms"]:
+            wide = next(v for v in o.verified if FORMATS[v.format].activations == "int16")
+            timed_against = _against_float(wide, ctx, cache, first.optimized)
+            if timed_against and timed_against["p50_ms"] > INT16_MAX_SLOWDOWN * timed_against["float_p50_ms"]:
                 record["remedies"][-1].setdefault("too_slow", {})[name] = timed_against
             else:
                 kept[name] = built
@@ -114,6 +116,9 @@ def fall_back(job, ctx, evaluation, cache, first, verified, settings, module):
     if job.spec.include:
         record["members"] = {name: {"target": ended[name][0] if name in ended else name, "step": chose.get(name)}
                              for name, o in first.outcomes.items() if o.lost}
+    if timed_float := _against_float_kept({n: ended[n][1] for n, step in chose.items() if "keep_float" in step}, ctx,
+                                          cache, first.optimized):
+        record["against_float"] = timed_float
     outcomes = dict(ended[name] if name in ended else (name, last.outcomes.get(name, first.outcomes[name]))
                     for name in first.outcomes)
     chosen = replace(first, keep_float=keep, outcomes=outcomes)
@@ -240,19 +245,34 @@ def _layers(job, ctx, evaluation, cache, first, verified, max_layers: int, in_ti
                     "steps": steps, "attempts": attempts, **({"caveat": caveat} if caveat else {})}
 
 
-def _against_float(outcome, ctx, cache, optimized) -> dict | None:
-    """An int16 file's p50 beside its runtime's float file's (1 thread, one interleaved run), or None where the host
-    cannot time that runtime."""
+def _against_float_kept(kept: dict, ctx, cache, optimized) -> dict:
+    """Each member that holds by keeping layers in float (name -> its outcome) timed against its runtime's float
+    file: each float layer costs a dequantize and a quantize around it, and int8 slower than float is what a user
+    must hear about (a note says it)."""
+    timed = {}
+    for name, outcome in kept.items():
+        for v in outcome.verified:
+            if FORMATS[v.format].quantized and (found := _against_float(v, ctx, cache, optimized)):
+                timed[name] = found
+                if found["p50_ms"] > found["float_p50_ms"]:
+                    ctx.steps.note(f"fallback: {name}'s {v.format} holds its budget with layers in float but runs "
+                                   f"{found['p50_ms']:.3g} ms against {found['float_p50_ms']:.3g} ms for its float "
+                                   f"file ({found['float_format']}): slower than float")
+    return timed
+
+
+def _against_float(v, ctx, cache, optimized) -> dict | None:
+    """A quantized file's p50 beside its runtime's float file's (1 thread, one interleaved run), or None where the
+    host cannot time that runtime."""
     from ..engine.graph import build
     from ..profiling.devices import runner
 
-    wide = next(v for v in outcome.verified if FORMATS[v.format].activations == "int16")
-    fmt = next((f.name for f in owner(wide.format).formats if f.activations == "float32"), None)
-    if fmt is None or not runner.runtime_of(wide.artifact.path):
+    fmt = next((f.name for f in owner(v.format).formats if f.activations == "float32"), None)
+    if fmt is None or not runner.runtime_of(v.artifact.path):
         return None
-    plain = build(optimized.start(fmt), fmt, replace(ctx, options=wide.spec.options), cache)
-    p50 = _p50s([wide.artifact.path, plain.path], INT16_RUNS, 2, ctx.steps, f"timing {wide.format} against {fmt}")
-    return {"format": wide.format, "int16_p50_ms": round(p50[str(wide.artifact.path)], 4), "float_format": fmt,
+    plain = build(optimized.start(fmt), fmt, replace(ctx, options=v.spec.options), cache)
+    p50 = _p50s([v.artifact.path, plain.path], INT16_RUNS, 2, ctx.steps, f"timing {v.format} against {fmt}")
+    return {"format": v.format, "p50_ms": round(p50[str(v.artifact.path)], 4), "float_format": fmt,
             "float_p50_ms": round(p50[str(plain.path)], 4)}
 
 

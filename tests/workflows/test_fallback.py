@@ -64,6 +64,9 @@ def test_the_fallback_keeps_the_fragile_layer_and_the_budget_holds(fragile, tmp_
     assert plain["sqnr_db"] < 30 <= kept["sqnr_db"]
     assert kept["size_bytes"] > plain["size_bytes"]  # the cost: two layers' weights in float
     assert plain["p50_ms"] > 0 and kept["p50_ms"] > 0
+    timed = fallback["against_float"]["strict"]  # the file with a float layer timed against the float file
+    assert timed["format"] == "onnx-int8" and timed["float_format"] == "onnx" and timed["float_p50_ms"] > 0
+    assert ("slower than float" in result.stderr) == (timed["p50_ms"] > timed["float_p50_ms"])
     artifact = next(a for a in manifest["artifacts"] if a["format"] == "onnx-int8")
     assert artifact["metrics"]["sqnr_db"] == kept["sqnr_db"]
     assert "budget_broken" not in manifest
@@ -135,7 +138,7 @@ def test_an_int16_file_slower_than_float_is_not_kept_by_default(fragile, tmp_pat
     assert wide["settings"] == {"activations": "int16", "targets": {"strict_tflite": "tflite-a16w8"}}
     assert not wide["budget_broken"]  # it holds the budget, but
     slow = wide["too_slow"]["strict_tflite"]
-    assert slow["int16_p50_ms"] > 1.5 * slow["float_p50_ms"] and slow["float_format"] == "tflite-fp16"
+    assert slow["p50_ms"] > 1.5 * slow["float_p50_ms"] and slow["float_format"] == "tflite-fp16"
     assert search["holds"] and search["kept_float"] == ["fragile"] and search["chosen"] == {"keep_float": ["fragile"]}
 
 
