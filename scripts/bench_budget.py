@@ -8,7 +8,8 @@ batch norm after ReLU (trained on tones of known pitch; raw pitch accuracy), the
 shapes pasted on photos, with labels; found@0.5 and IoU), MobileNetV2 as a 224x224 embedder without labels (random
 weights, batch-norm statistics from photos), and BERT-mini as a sentence encoder (two int64 inputs, English text).
 
-Per model and runtime: the default export (what each member ended at), the strict export (the step each member
+Then `--target all` with defaults, as a user runs it (its seven members, Core ML and the Cortex-M4 included): what each
+member ended at, or why it was not written. Per model and runtime: the default export (what each member ended at), the strict export (the step each member
 ended at: a remedy of the scheme, int16 activations, layers kept in float; its wall time), each file's size,
 worst-output SQNR and cosine, task metric, and p50 (1 thread, one interleaved run per runtime: float, default,
 strict, peer). Each model's exports share a cache of their own, new each run: the strict export's search builds
@@ -34,6 +35,7 @@ import torch
 import bench_coverage as zoo
 import docs_tables
 from docs_tables import CALIBRATE, TASK_VERIFY, VERIFY
+from shrink_edge.config import targets
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("pitch_1d", "detector", "mobilenet_v2", "bert_mini")
@@ -45,8 +47,6 @@ RUNS = 40
 
 def group_spec(folder: Path, strict_db: float | None) -> Path:
     """The four host targets as one group; with `strict_db`, each member's spec with min_sqnr_db raised to it."""
-    from shrink_edge.config import targets
-
     include, strict = [], strict_db is not None
     for name in MEMBERS:
         if strict:
@@ -62,7 +62,7 @@ def group_spec(folder: Path, strict_db: float | None) -> Path:
     return spec
 
 
-def export(spec: Path, model: str, weights: Path, folder: Path, out: Path, metric: list[str], extra: list[str]) -> dict:
+def export(spec: Path | str, model: str, weights: Path, folder: Path, out: Path, metric: list[str], extra: list[str]) -> dict:
     """One export with its budget enforced: the manifest (members that broke it are not written) and wall time."""
     start = time.perf_counter()
     done = subprocess.run([zoo.CLI, "export", "--target", str(spec), "--model", model, "--weights", str(weights),
@@ -79,15 +79,15 @@ def export(spec: Path, model: str, weights: Path, folder: Path, out: Path, metri
             **({"message": done.stderr.strip().splitlines()[-1]} if done.returncode else {})}
 
 
-def members(run: dict) -> dict[str, dict]:
+def members(run: dict, names=tuple(MEMBERS)) -> dict[str, dict]:
     """Per member: what it ended at and its quantized file's figures (or why it was not written)."""
     if "error" in run:
-        return {name: {"error": run["error"]} for name in MEMBERS}
+        return {name: {"error": run["error"]} for name in names}
     manifest = run["manifest"]
     search = manifest.get("fallback") or {}
     ended = search.get("members", {})
     found = {}
-    for name in MEMBERS:
+    for name in names:
         built = ended.get(name, {}).get("target", name)
         step = ended.get(name, {}).get("step") if name in ended else "all-int8"
         if name in manifest.get("failed", {}):
@@ -173,6 +173,8 @@ def measured(name: str, work: Path) -> dict:
     print(f"{name}: SQNR >= {strict_db:g} dB", file=sys.stderr)
     strict = export(group_spec(folder, strict_db), model, weights, folder, folder / "strict", metric,
                     ["--set", f"quantize.fallback_seconds={SEARCH_SECONDS}"])
+    print(f"{name}: --target all", file=sys.stderr)
+    every = export("all", model, weights, folder, folder / "all", metric, [])
     entry = {"name": name, "model": f"zoo/{file}:{factory}", "data": kind, "strict_sqnr_db": strict_db,
              "default": members(default),
              "strict": members(strict), "default_seconds": default["seconds"], "strict_seconds": strict["seconds"],
@@ -180,6 +182,11 @@ def measured(name: str, work: Path) -> dict:
                 or default["exit"] else {}),
              **({"strict_error": strict.get("message") or strict["error"]} if "manifest" not in strict
                 or strict["exit"] else {})}
+    entry["all"] = {"members": members(every, targets.resolve("all").include), "seconds": every["seconds"],
+                    **({"exit": every["exit"]} if "exit" in every else {}),
+                    **({"message": every.get("message") or every.get("error")} if every.get("exit", 1) else {})}
+    for figures in entry["all"]["members"].values():
+        figures.pop("path", None)
     if "manifest" in strict and (search := strict["manifest"].get("fallback")):
         entry["search"] = {"seconds": search["seconds"], "kept_float": search["kept_float"],
                            "steps": [zoo_step(r) for r in search["remedies"]]

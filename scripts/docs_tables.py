@@ -519,13 +519,20 @@ def budget() -> list[str]:
                 words += " (its int8 program misses every budget: not built)"
             elif slow := step.get("too_slow"):
                 words += " (too slow: " + ", ".join(
-                    f"{s['format']} {s.get('p50_ms', s.get('int16_p50_ms')):.3g} ms vs {s['float_format']} "
-                    f"{s['float_p50_ms']:.3g} ms"  # int16_p50_ms: bench/budget.json before the key was shared
+                    f"{s['format']} {s['p50_ms']:.3g} ms vs {s['float_format']} {s['float_p50_ms']:.3g} ms"
                     for s in slow.values()) + ")"
             words += f" -> {', '.join(step['held'])} held" if step.get("held") else ""
             tried.append(words)
         lines.append(f"- {m['name']}, strict: {search['seconds']:.0f} s of search (the export {m['strict_seconds']:.0f} "
                      f"s): " + "; ".join(tried) + ".")
+    every = [m for m in figures["models"] if "all" in m]
+    if every:
+        lines += ["", "`--target all` with defaults (each member's int8 file: what it ended at; bytes; worst-output "
+                  "SQNR, where this host runs it):", "", "| model | seconds | " +
+                  " | ".join(every[0]["all"]["members"]) + " |", "| --- | --- |" + " --- |" * len(every[0]["all"]["members"])]
+        for m in every:
+            lines.append(f"| {m['name']} | {m['all']['seconds']:.0f} | "
+                         + " | ".join(cell(f, None).removesuffix("; -") for f in m["all"]["members"].values()) + " |")
     return lines
 
 
