@@ -27,6 +27,7 @@ class Entry:
     runtime: str | None = None
     metrics: dict | None = None
     facts: dict | None = None
+    keep_float: list[str] | None = None  # the layers this int8 file leaves in float, where any
 
     @classmethod
     def of(cls, src: Path, out: Path, file: str, fmt: str, **about) -> "Entry":

@@ -106,6 +106,8 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
 
     reference_name = "torch (QAT int8)" if optimized.int8_model else "torch"
     files = [(v, f"{model.name}{FORMATS[v.format].suffix}") for v in chosen.verified if v.spec.name not in failed]
+    kept = {id(v): list(o.keep_float) for o in chosen.outcomes.values() for v in o.verified
+            if o.keep_float and FORMATS[v.format].quantized}
     manifest = Manifest(
         run_key, "export", model.name, **described, versions=tool_versions(), target=job.spec.name,
         signature={"inputs": [s.describe() for s in model.inputs], "outputs": list(model.outputs),
@@ -117,7 +119,8 @@ def export(model=None, example_inputs=None, target: str = "onnx", data=None, cal
         fallback=fallback,
         debug=diagnosis.as_dict() if diagnosis else None,
         artifacts=[Entry.of(v.artifact.path, out, file, v.format, target=v.spec.name, runtime=v.runtime,
-                            metrics=v.metrics.as_dict() if v.metrics else None, facts=v.facts or None)
+                            metrics=v.metrics.as_dict() if v.metrics else None, facts=v.facts or None,
+                            keep_float=kept.get(id(v)))
                    for v, file in files])
     atomic_copies([(v.artifact.path, out / file) for v, file in files])
     return _installed(ExportResult(out, manifest_io.write(out, manifest), reused=False), apps)
@@ -141,6 +144,7 @@ class Outcome:
     lost: list[str]  # its outputs beyond the budget: what the fallback can mend
     broken: list[str]  # those and its facts beyond the budget
     failures: list[str]  # the same by format, a device's memory that cannot fit said as such
+    keep_float: tuple[str, ...] = ()  # the layers its int8 program left in float (a group's members may differ)
 
 
 @dataclass(frozen=True)
@@ -204,7 +208,8 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
             refused[spec.name] = str(e)  # a group target: the other members still build
             steps.note(f"{spec.name} refused: {e}")
             continue
-        outcomes[spec.name] = _outcome(found, reference_accuracy, task_reference, max_metric_drop, kept_float)
+        outcomes[spec.name] = replace(_outcome(found, reference_accuracy, task_reference, max_metric_drop, kept_float),
+                                      keep_float=ctx.quantization.keep_float)
     if refused and not outcomes:
         raise UserError("no target of the group converts: " + "; ".join(f"{k}: {v}" for k, v in refused.items()))
     return Attempt(optimized, ctx.quantization.keep_float, outcomes, refused, reference, reference_accuracy,

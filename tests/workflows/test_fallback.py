@@ -68,7 +68,7 @@ def test_the_fallback_keeps_the_fragile_layer_and_the_budget_holds(fragile, tmp_
     assert timed["format"] == "onnx-int8" and timed["float_format"] == "onnx" and timed["float_p50_ms"] > 0
     assert ("slower than float" in result.stderr) == (timed["p50_ms"] > timed["float_p50_ms"])
     artifact = next(a for a in manifest["artifacts"] if a["format"] == "onnx-int8")
-    assert artifact["metrics"]["sqnr_db"] == kept["sqnr_db"]
+    assert artifact["metrics"]["sqnr_db"] == kept["sqnr_db"] and artifact["keep_float"] == ["fragile"]
     assert "budget_broken" not in manifest
     shown = run_cli("report", tmp_path / "out")
     assert shown.exit_code == 0, shown.stderr
@@ -173,5 +173,7 @@ def test_a_group_s_members_search_apart(fragile, tmp_path):
     assert all(a["p50_ms"] > 0 for step in search["remedies"] + search["steps"] for a in step["artifacts"])
     built = {a["format"]: a for a in manifest["artifacts"]}
     assert set(built) == {"onnx", "onnx-a16w8", "openvino-int8"}
+    # each file says the layers it leaves in float: the members ended at different steps
+    assert built["openvino-int8"]["keep_float"] == ["fragile"] and "keep_float" not in built["onnx-a16w8"]
     assert all(built[f]["metrics"]["sqnr_db"] >= 30 for f in ("onnx-a16w8", "openvino-int8"))
     assert len(built["openvino-int8"]["facts"]["float_compute_layers"]) == 2  # the fragile layer and its reader
