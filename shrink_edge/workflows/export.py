@@ -144,7 +144,7 @@ class Outcome:
     lost: list[str]  # its outputs beyond the budget: what the fallback can mend
     broken: list[str]  # those and its facts beyond the budget
     failures: list[str]  # the same by format, a device's memory that cannot fit said as such
-    keep_float: tuple[str, ...] = ()  # the layers its int8 program left in float (a group's members may differ)
+    keep_float: tuple[str, ...]  # the layers its int8 program left in float (a group's members may differ)
 
 
 @dataclass(frozen=True)
@@ -208,15 +208,16 @@ def attempt(job: Job, ctx, cache: Cache, evaluation, metric: TaskMetric | None, 
             refused[spec.name] = str(e)  # a group target: the other members still build
             steps.note(f"{spec.name} refused: {e}")
             continue
-        outcomes[spec.name] = replace(_outcome(found, reference_accuracy, task_reference, max_metric_drop, kept_float),
-                                      keep_float=ctx.quantization.keep_float)
+        outcomes[spec.name] = _outcome(found, reference_accuracy, task_reference, max_metric_drop, kept_float,
+                                       ctx.quantization.keep_float)
     if refused and not outcomes:
         raise UserError("no target of the group converts: " + "; ".join(f"{k}: {v}" for k, v in refused.items()))
     return Attempt(optimized, ctx.quantization.keep_float, outcomes, refused, reference, reference_accuracy,
                    task_reference)
 
 
-def _outcome(verified: list[Verified], reference_accuracy, task_reference, max_metric_drop, kept_float) -> Outcome:
+def _outcome(verified: list[Verified], reference_accuracy, task_reference, max_metric_drop, kept_float,
+             keep_float: tuple[str, ...]) -> Outcome:
     """What one member's quantized artifacts break of its budget."""
     from ..backends import FORMATS
     from ..verify.metrics import fact_violations, fidelity_violations, fit_violations
@@ -234,7 +235,7 @@ def _outcome(verified: list[Verified], reference_accuracy, task_reference, max_m
         fit = fit_violations(v.spec.budget, v.facts)
         failures += [f"{v.format}: {o}" for o in outputs + facts[len(fit):]] + \
             [f"{v.format} does not fit the device: {o}" for o in fit]
-    return Outcome(verified, lost, broken, failures)
+    return Outcome(verified, lost, broken, failures, keep_float)
 
 
 def _verified(spec, fmt: str, optimized, ctx, cache: Cache, evaluation, reference, lsbs, metric) -> Verified:

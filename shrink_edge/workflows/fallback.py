@@ -36,7 +36,7 @@ from ..verify.metrics import rounded
 LATENCY_RUNS = 50
 PROGRAM_MARGIN_DB = 3.0  # a remedy's artifacts are built unless its int8 program misses the SQNR budget by more (the
 # cosine budget: by twice its allowed loss); the zoo's artifacts differ from one another by up to 6.6 dB (detector)
-INT16_RUNS = 20  # runs of a file and its runtime's float file (an int16 one: whether it is fast enough to keep)
+AGAINST_FLOAT_RUNS = 20  # runs of a file and its runtime's float file (an int16 one: whether it is fast enough to keep)
 INT16_MAX_SLOWDOWN = 1.5  # an int16 file slower than this times its runtime's float file is not kept by default
 RANK_SAMPLES = 32  # the search ranks the layers on these (`shrink-edge debug` on 128): each layer costs 2 runs over them
 REMEDIES = ({"observer": "percentile"}, {"observer": "minmax"}, {"equalize": True}, {"smooth": True})
@@ -271,7 +271,7 @@ def _against_float(v, ctx, cache, optimized) -> dict | None:
     if fmt is None or not runner.runtime_of(v.artifact.path):
         return None
     plain = build(optimized.start(fmt), fmt, replace(ctx, options=v.spec.options), cache)
-    p50 = _p50s([v.artifact.path, plain.path], INT16_RUNS, 2, ctx.steps, f"timing {v.format} against {fmt}")
+    p50 = _p50s([v.artifact.path, plain.path], AGAINST_FLOAT_RUNS, 2, ctx.steps, f"timing {v.format} against {fmt}")
     return {"format": v.format, "p50_ms": round(p50[str(v.artifact.path)], 4), "float_format": fmt,
             "float_p50_ms": round(p50[str(plain.path)], 4)}
 
