@@ -76,7 +76,8 @@ class TargetSpec:
     budget: Budget = field(default_factory=Budget)
     limits: Limits = field(default_factory=Limits)
     options: dict = field(default_factory=dict)  # backend-specific settings, e.g. nhwc_io for TFLite
-    include: tuple[str, ...] = ()  # a group target: these targets' artifacts, each under its own budget
+    include: tuple[str | TargetSpec, ...] = ()  # a group target: these targets' artifacts, each under its own
+    # budget (names or spec files; the search puts specs here: a member's twin under the member's budget)
     kind: str = "model"            # "llm": a decoder language model target (shrink_edge/llm)
     schemes: tuple[str, ...] = ()  # llm: the weight schemes written, one artifact each (llm/weights.py)
 
@@ -143,7 +144,7 @@ def members(spec: TargetSpec, directory: Path | None = None) -> list[TargetSpec]
     """The targets a run produces: the group's members, or the target itself."""
     if not spec.include:
         return [spec]
-    found = [resolve(name, directory) for name in spec.include]
+    found = [m if isinstance(m, TargetSpec) else resolve(m, directory) for m in spec.include]
     if nested := [m.name for m in found if m.include]:
         raise UserError(f"target {spec.name} includes group targets {nested}; include plain targets only")
     return found

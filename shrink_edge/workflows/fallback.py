@@ -184,31 +184,36 @@ def _convolutional(module) -> bool:
 
 def _twins(job, pending: list[str], activations: str) -> dict[str, str]:
     """The pending members made from the static int8 program whose runtime has a target with `activations`
-    ("dynamic": quantized at run time; "int16": int16 with int8 weights), each -> that target's name."""
+    ("dynamic": quantized at run time; "int16": int16 with int8 weights), each -> that target's name. A twin is
+    held to its member's budget, so a second member of the same runtime with another budget waits for the layer
+    steps."""
     from ..config import targets
     from .debug import from_int8_program
 
-    twins = {}
+    twins, budgets, found = {}, {}, {}
     for spec in targets.available().values():
         if any(FORMATS[f].activations == activations for f in spec.artifacts):
             twins.setdefault(spec.runtime, spec.name)
-    return {m.name: twins[m.runtime] for m in job.members()
-            if m.name in pending and m.runtime in twins and any(from_int8_program(f) for f in m.artifacts)}
+    for m in job.members():
+        if m.name in pending and m.runtime in twins and any(from_int8_program(f) for f in m.artifacts):
+            if budgets.setdefault(twins[m.runtime], m.budget) == m.budget:
+                found[m.name] = twins[m.runtime]
+    return found
 
 
 def _narrowed(job, swaps: dict[str, str]):
-    """The job that builds only the members in `swaps`, each as the target it maps to. A single target swapped for
-    a twin keeps its own budget (a spec of the user's own holds its twin to it); a group's members take their
-    twins'."""
+    """The job that builds only the members in `swaps`, each as the target it maps to; a twin keeps its member's
+    budget (a spec of the user's own holds its twin to it)."""
     from ..config import targets
 
+    members = {m.name: m for m in targets.members(job.spec)}
+    built = {}
+    for name, target in swaps.items():
+        member = members[name]
+        built.setdefault(target, member if target == name else replace(targets.resolve(target), budget=member.budget))
     if not job.spec.include:
-        twin = swaps.get(job.spec.name, job.spec.name)
-        return job if twin == job.spec.name else replace(job, spec=replace(targets.resolve(twin),
-                                                                            budget=job.spec.budget))
-    entries = {m.name: entry for m, entry in zip(targets.members(job.spec), job.spec.include)}  # names or paths
-    include = (entries[name] if built == name else built for name, built in swaps.items())
-    return replace(job, spec=replace(job.spec, include=tuple(dict.fromkeys(include))))
+        return replace(job, spec=next(iter(built.values()), job.spec))
+    return replace(job, spec=replace(job.spec, include=tuple(built.values())))
 
 
 def named(remedy: dict) -> str:

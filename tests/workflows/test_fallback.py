@@ -98,8 +98,8 @@ def test_a_missing_spec_file_is_one_line(fragile, tmp_path):
 
 def test_a_spec_of_your_own_holds_its_twin_to_its_budget(tmp_path):
     """The search's twin steps build a member's runtime's dynamic or int16-activation target in its place; a spec of
-    the user's own keeps its budget there (a group's members take their twins'); a group builds only the members
-    still searching."""
+    the user's own keeps its budget there, in a group too, where a second member of the same runtime with another
+    budget waits for the layer steps; a group builds only the members still searching."""
     from dataclasses import replace
 
     from shrink_edge.config import targets
@@ -115,12 +115,16 @@ def test_a_spec_of_your_own_holds_its_twin_to_its_budget(tmp_path):
         twin = fallback._narrowed(job, swaps)
         assert twin.spec.name == twin_name and twin.spec.budget.min_sqnr_db == 45
     assert fallback._twins(job, [], "int16") == {}  # a member whose budget held searches no more
-    group = replace(job, spec=replace(targets.resolve("all"), include=("onnx", str(spec), "openvino")))
+    group = replace(job, spec=replace(targets.resolve("all"), include=(str(spec), "onnx", "openvino")))
     swaps = fallback._twins(group, ["onnx", "strict", "openvino"], "int16")
-    assert swaps == {"onnx": "onnx-a16w8", "strict": "onnx-a16w8"}  # OpenVINO has no int16 activations
-    assert fallback._narrowed(group, swaps).spec.include == ("onnx-a16w8",)
-    assert fallback._narrowed(group, {"strict": "strict", "openvino": "openvino"}).spec.include == (
-        str(spec), "openvino")
+    assert swaps == {"strict": "onnx-a16w8"}  # OpenVINO has no int16 activations; onnx's budget is another
+    twins = fallback._narrowed(group, swaps).members()
+    assert [(m.name, m.budget.min_sqnr_db) for m in twins] == [("onnx-a16w8", 45)]
+    assert fallback._twins(group, ["onnx", "openvino"], "int16") == {"onnx": "onnx-a16w8"}
+    assert fallback._narrowed(group, fallback._twins(group, ["onnx", "openvino"], "int16")).members()[0].budget \
+        == targets.resolve("onnx").budget
+    assert [m.name for m in fallback._narrowed(group, {"strict": "strict", "openvino": "openvino"}).members()] == [
+        "strict", "openvino"]
 
 
 def test_an_int16_file_slower_than_float_is_not_kept_by_default(fragile, tmp_path):
