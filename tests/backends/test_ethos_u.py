@@ -14,7 +14,7 @@ def test_vela_build_with_estimates(target, accelerator, tmp_path):
     done = run_cli("export", "--target", target, "--out", out, "--json")  # the sample: every op on the NPU
     assert done.exit_code == 0, done.stderr
     artifacts = {a["format"]: a for a in json.loads(done.stdout)["artifacts"]}
-    assert artifacts["tflite-int8"]["metrics"]["agreement"] >= 0.95  # the source of the NPU build, verified
+    assert artifacts["tflite-int8-static"]["metrics"]["agreement"] >= 0.95  # the source of the NPU build, verified
     npu = artifacts["ethos-u"]
     assert npu["metrics"] is None and "runs only on an Ethos-U NPU" in npu["facts"]["verification_skipped"]
     facts = json.loads((out / npu["file"] / "vela.json").read_text())

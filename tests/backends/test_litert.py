@@ -1,6 +1,7 @@
 """TFLite full-int8 from the QAT checkpoint: int8 everywhere, agrees with the QAT reference in LiteRT."""
 import numpy as np
 import pytest
+import torch
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from shrink_edge.errors import UserError
@@ -49,3 +50,47 @@ def test_inner_tensor_names_are_short_and_buffers_aligned(all_targets):
     assert all(names[i].startswith("serving_default") for i in io)  # what apps look up stays
     data = [model.Buffers(i) for i in range(model.BuffersLength()) if model.Buffers(i).DataLength()]
     assert data and all(b._tab.Vector(b._tab.Offset(4)) % 16 == 0 for b in data)
+
+
+class Recurrent(torch.nn.Module):
+    """Two stacked LSTM layers over 20 frames of 16 features, and a GRU after them, the last state to 8 values."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = torch.nn.LSTM(16, 64, num_layers=2, batch_first=True)
+        self.gru = torch.nn.GRU(64, 32, batch_first=True)
+        self.head = torch.nn.Linear(32, 8)
+
+    def forward(self, x):
+        return self.head(self.gru(self.lstm(x)[0])[0][:, -1])
+
+
+def test_an_int8_file_runs_its_recurrent_layers_with_int8_weights(tmp_path):
+    """litert-torch unrolls an LSTM or a GRU into float FULLY_CONNECTED ops: LiteRT's int8 file gives them int8
+    weights (its hybrid kernel quantizes their inputs at run time) unless the recipe keeps the layer float, while
+    TFLite Micro, which has no hybrid kernel, builds from the static file."""
+    import shrink_edge
+    from shrink_edge.config.recipe import Recipe
+    from shrink_edge.config.settings import QuantizeSettings
+
+    group = tmp_path / "group.toml"
+    group.write_text('description = "LiteRT and TFLite Micro"\ninclude = ["tflite", "cortex-m7"]\n')
+    torch.manual_seed(0)
+    model = Recurrent().eval()
+    frames = np.random.default_rng(0).standard_normal((64, 20, 16)).astype(np.float32)
+    found = {}
+    for keep in ((), ("gru",), ("lstm", "gru")):
+        result = shrink_edge.export(model, torch.zeros(1, 20, 16), target=str(group), data={"x": frames},
+                                    recipe=Recipe(quantize=QuantizeSettings(keep_float=keep)),
+                                    out=tmp_path / "-".join(keep or ["int8"]), progress=False, enforce_budget=False)
+        found[keep] = {a["format"]: a for a in result.manifest["artifacts"]}
+    int8, kept = found[()]["tflite-int8"], found[("lstm", "gru")]["tflite-int8"]
+    assert int8["facts"]["dynamic_int8_ops"] == ["FULLY_CONNECTED x60"]  # 2 LSTM layers, 1 GRU: a per step
+    assert not any(op.startswith("FULLY_CONNECTED") for op in int8["facts"]["float_ops"])
+    assert int8["metrics"]["sqnr_db"] > 30
+    assert found[("gru",)]["tflite-int8"]["facts"]["dynamic_int8_ops"] == ["FULLY_CONNECTED x40"]
+    assert "dynamic_int8_ops" not in kept["facts"] and "FULLY_CONNECTED x60" in kept["facts"]["float_ops"]
+    assert int8["size_bytes"] < 0.6 * kept["size_bytes"]  # 3/4 of the weights; the unrolled graph stays
+    micro = found[()]["tflm"]
+    assert micro["metrics"]["sqnr_db"] > 30  # from the file without hybrid kernels, which TFLite Micro runs
+    assert micro["facts"]["model_bytes"] > kept["size_bytes"] * 0.9

@@ -1,4 +1,4 @@
-"""tflite-int8 -> ethos-u: the int8 flatbuffer compiled by Arm's Vela for an Ethos-U NPU, with Vela's estimates.
+"""tflite-int8-static -> ethos-u: the int8 flatbuffer compiled by Arm's Vela for an Ethos-U NPU, with Vela's estimates.
 
 The folder holds model_vela.tflite (the NPU command stream in an ethos-u custom op) and vela.json: cycles, time at
 the configured clock, SRAM and off-chip (flash or DRAM) bytes, and how many operators run on the NPU vs fall back to
@@ -14,7 +14,7 @@ from ..shared.vela import compile_with_vela, vela_config
 
 class VelaCompile(Pass):
     name = "vela-compile"
-    source = "tflite-int8"
+    source = "tflite-int8-static"
     target = "ethos-u"
 
     def settings(self, ctx: Context) -> dict:

@@ -10,13 +10,16 @@ from .a16w8 import TfliteExportA16W8
 from .dynamic import TfliteExportDynamic
 from .export import TfliteExport
 from .fp16 import TfliteExportFp16
+from .recurrent import TfliteRecurrentInt8
 
 BACKEND = Backend(
     name="litert",
-    formats=(Format("tflite-int8", ".int8.tflite"), Format("tflite-dynamic", ".dynamic.tflite", activations="dynamic"),
+    formats=(Format("tflite-int8", ".int8.tflite"),
+             Format("tflite-int8-static", ".static.int8.tflite"),  # no hybrid kernel: TFLite Micro's and Vela's input
+             Format("tflite-dynamic", ".dynamic.tflite", activations="dynamic"),
              Format("tflite-fp16", ".fp16.tflite", activations="float32"),  # float16 weights, widened
              Format("tflite-a16w8", ".a16w8.tflite", activations="int16")),
-    passes=(TfliteExport(), TfliteExportDynamic(), TfliteExportFp16(), TfliteExportA16W8()),
+    passes=(TfliteExport(), TfliteRecurrentInt8(), TfliteExportDynamic(), TfliteExportFp16(), TfliteExportA16W8()),
     predict=session.predict,
     facts=session.facts,
     check=litert_refusals,  # the float .tflite it writes is kept for TFLM's and Vela's checks

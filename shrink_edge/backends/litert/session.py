@@ -84,7 +84,8 @@ def _counted(names: list[str]) -> list[str]:
 
 def facts(path: Path) -> dict:
     """Which ops the file computes in float (none in a full-int8 model); in a dynamically quantized file
-    (dynamic.py), also the ops with int8 weights whose inputs LiteRT quantizes at run time; in one with float16
+    (dynamic.py), also the ops with int8 weights whose inputs LiteRT quantizes at run time (`dynamic_int8_ops` in an
+    int8 file: its recurrent layers, recurrent.py); in one with float16
     weights (fp16.py), how many (each a DEQUANTIZE to float32, not counted as a float op); in a 16x8 one
     (a16w8.py), the ops that compute int16 activations."""
     graph = _Graph(path)
@@ -96,4 +97,11 @@ def facts(path: Path) -> dict:
     found = {"float_ops": _counted([op["op_name"] for op, is_hybrid in ops if not is_hybrid])}
     if wide := _int16_ops(graph):
         found = {"activations": "int16", "int16_ops": wide, **found}
+    if hybrid and _static_int8(graph):  # an int8 file's recurrent layers (recurrent.py)
+        return {**found, "dynamic_int8_ops": hybrid}
     return {"weights": "int8, activations quantized at run time", "int8_ops": hybrid, **found} if hybrid else found
+
+
+def _static_int8(graph: _Graph) -> bool:
+    """Whether any op computes int8 values (static ranges), as a full-int8 file's do."""
+    return any(graph.dtypes.get(i) == np.int8 for op in graph.ops for i in op["outputs"])

@@ -1,4 +1,4 @@
-"""tflite-int8 -> tflm: a TensorFlow Lite Micro bundle.
+"""tflite-int8-static -> tflm: a TensorFlow Lite Micro bundle (from the file without hybrid kernels, which TFLM lacks).
 
 The folder holds the int8 flatbuffer (a concatenation wider than TFLM takes split: concat.py), a C source/header
 pair with the model as a 16-byte aligned array, the op resolver the model needs, and tflm.json with the tensor arena
@@ -99,7 +99,7 @@ def resolver_header(ops: Counter) -> str:
 
 class TflmBundle(Pass):
     name = "tflm-bundle"
-    source = "tflite-int8"
+    source = "tflite-int8-static"
     target = "tflm"
     version = 2  # 2: concatenations of more than 10 inputs split (concat.py)
 
