@@ -133,14 +133,11 @@ def peer(float_onnx: Path, folder: Path, data: dict, calibration: dict) -> dict:
 
 
 def fidelity(outputs: list[np.ndarray], reference: list[np.ndarray]) -> dict:
-    """Worst output's SQNR and mean cosine over samples, as the manifest's metrics."""
-    sqnr, cosine = [], []
-    for out, ref in zip(outputs, reference):
-        out, ref = out.reshape(len(out), -1).astype(np.float64), ref.reshape(len(ref), -1).astype(np.float64)
-        sqnr.append(10 * np.log10((ref ** 2).sum() / max(((ref - out) ** 2).sum(), 1e-30)))
-        cosine.append(float(np.mean((out * ref).sum(1) / np.maximum(np.linalg.norm(out, axis=1)
-                                                                     * np.linalg.norm(ref, axis=1), 1e-12))))
-    return {"sqnr_db": round(float(min(sqnr)), 2), "cosine": round(min(cosine), 6)}
+    """Worst output's SQNR and mean cosine over samples, as the manifest's metrics (verify.metrics.compare)."""
+    from shrink_edge.verify.metrics import compare
+
+    metrics = compare(outputs, reference, [str(i) for i in range(len(reference))])
+    return {"sqnr_db": round(float(metrics.worst("sqnr_db")), 2), "cosine": round(float(metrics.worst("cosine")), 6)}
 
 
 def timed(files: dict[str, Path]) -> dict[str, float]:
