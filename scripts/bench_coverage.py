@@ -12,10 +12,13 @@ with labels, their task metric computed on every artifact (`--metric zoo/tasks.p
 
 `shrink-edge export --target T --no-budget --json` per model and target; a target that refuses or fails gives its
 one line. Then, per runtime, the float and int8 files are timed interleaved, 1 thread (the profiler's runner), and
-int8 MAC/s are set against this CPU's int8 peak, computed from its vector width and clock (see PEAK below).
-Writes bench/coverage.json, then its table (scripts/docs_tables.py).
+int8 MAC/s are set against this CPU's int8 peak, computed from its vector width and clock (see PEAK below). In the
+same run, each runtime's own int8 quantizer (zoo_peers.py: onnxruntime quantize_static, ai-edge-quantizer, NNCF,
+ExecuTorch's XNNPACKQuantizer flow) quantizes the same float file on the same calibration samples; its file is verified
+on the same data (each output's SQNR and cosine to the PyTorch model) and timed in the same interleaved run.
+Writes bench/coverage.json, then its tables (scripts/docs_tables.py).
 
-    .venv/bin/python scripts/bench_coverage.py [--models mobilenet_v2,gru_kws] [--targets onnx,tflite]
+    .venv/bin/python scripts/bench_coverage.py [--models mobilenet_v2,gru_kws] [--targets onnx,tflite] [--no-peers]
 (a run of some models or targets keeps the other figures in bench/coverage.json)
 """
 from __future__ import annotations
@@ -36,6 +39,7 @@ import torch
 from shrink_edge.config.targets import per_backend
 
 import docs_tables
+import zoo_peers
 from docs_tables import CALIBRATE, TASK_VERIFY, TIMED, VERIFY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -254,26 +258,62 @@ def cpu_peak() -> str:
     return f"{PEAK_PER_CYCLE[isa]} int8 MACs/cycle ({isa}, computed) at {mhz:.0f} MHz"
 
 
-def timings(pairs: dict[str, tuple[Path, Path]], runs: int = 60) -> dict[str, dict]:
-    """Per runtime: float and int8 p50 (ms), timed interleaved, 1 thread."""
+def timings(pairs: dict[str, tuple[Path, Path]], peers: dict[str, dict], runs: int = 60) -> dict[str, dict]:
+    """Per runtime: float and int8 p50 (ms), and the peer's where it made a file (its record gets "ms" and
+    "speedup"), timed interleaved, 1 thread."""
     from shrink_edge.profiling.devices import runner
 
     results = {}
     for runtime, (float_file, int8_file) in pairs.items():
+        peer = peers.get(runtime, {})
+        files = [float_file, int8_file] + ([peer["path"]] if "path" in peer else [])
         try:
-            entries = runner.measure([float_file, int8_file], runs=runs, warmup=10, threads=1)
+            entries = runner.measure(files, runs=runs, warmup=10, threads=1)
         except runner.RunnerError as e:
             results[runtime] = {"error": str(e)}
             continue
-        f, q = (float(np.median(e["times_ms"])) for e in entries)
+        f, q, *other = (float(np.median(e["times_ms"])) for e in entries)
         results[runtime] = {"float_ms": round(f, 4), "int8_ms": round(q, 4), "int8_speedup": round(f / q, 2)}
+        if peer:
+            record = {k: v for k, v in peer.items() if k != "path"}
+            if other:
+                record.update(ms=round(other[0], 4), speedup=round(f / other[0], 2))
+            results[runtime]["peer"] = record
     return results
+
+
+def verified_peers(peers: dict[str, dict], module: torch.nn.Module, data: dict, inputs: dict,
+                   outputs: list[str]) -> None:
+    """Each peer's file run in its runtime on the verification inputs, against the PyTorch model: the worst output's
+    SQNR and cosine, and its size, added to its record (a runtime that cannot run it: "error")."""
+    from shrink_edge.backends import backend
+    from shrink_edge.model.predict import predict_torch
+    from shrink_edge.model.signature import by_name_else_position
+    from shrink_edge.verify.metrics import compare
+
+    arrays = {k: data[k] for k in inputs}
+    reference = predict_torch(module, list(arrays.values()))
+    for runtime, peer in peers.items():
+        if "path" not in peer:
+            continue
+        path = Path(peer["path"])
+        try:
+            got = backend(runtime).predict(path, arrays)
+            metrics = compare(by_name_else_position(got, tuple(outputs)), reference, outputs)
+        except Exception as e:  # noqa: BLE001 - a peer's file its runtime cannot run is a row with the reason
+            peer["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
+            del peer["path"]
+            continue
+        size = sum(f.stat().st_size for f in path.rglob("*")) if path.is_dir() else path.stat().st_size
+        peer.update(sqnr_db=round(metrics.worst("sqnr_db"), 2), cosine=round(metrics.worst("cosine"), 4),
+                    size_bytes=size)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", default=",".join(z[0] for z in ZOO))
     parser.add_argument("--targets", default=",".join(TARGETS))
+    parser.add_argument("--no-peers", action="store_true", help="without the runtimes' own quantizers")
     parser.add_argument("--no-timings", action="store_true",
                         help="conversion, fidelity and size only: the recorded timings stay (e.g. on another CPU)")
     args = parser.parse_args()
@@ -314,8 +354,17 @@ def main() -> None:
             int8 = {runtime: files.get(fmt) for runtime, fmt in TIMED.items()}
             if "executorch" in files:
                 floats["executorch"] = files["executorch"]
+            peers = {}
+            if not (args.no_peers or args.no_timings):
+                module = trained(file, factory, weights)
+                peers = zoo_peers.build(module, calibration, floats, folder)
+                outputs = next(r["manifest"]["signature"]["outputs"] for r in entry["targets"].values()
+                               if r["converts"])
+                verified_peers(peers, module, data, inputs, outputs)
+                print(f"  peers: {', '.join(p['tool'] + ('' if 'path' in p else ' failed') for p in peers.values())}",
+                      file=sys.stderr)
             entry["timings"] = {} if args.no_timings else timings({rt: (floats[rt], q) for rt, q in int8.items()
-                                                                    if q and rt in floats})
+                                                                    if q and rt in floats}, peers)
             if entry["timings"]:
                 entry["peak"] = cpu_peak()
             for result in entry["targets"].values():  # keep the figures, not the paths of a temporary folder
@@ -336,7 +385,7 @@ def main() -> None:
                     old["peak"] = entry["peak"]
         entries = sorted(kept.values(), key=lambda e: order.index(e["name"]))
     figures.write_text(json.dumps({"peak": peak_text, "models": entries}, indent=1) + "\n")
-    docs_tables.write("coverage")
+    docs_tables.write("coverage", "coverage-peers")
     print("\n".join(docs_tables.coverage()))
 
 

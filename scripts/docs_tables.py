@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {"targets": "docs/benchmarks/sample.md", "profile": "docs/benchmarks/sample.md",
-         "coverage": "docs/benchmarks/coverage.md", "layers": "docs/benchmarks/coverage.md",
+         "coverage": "docs/benchmarks/coverage.md", "coverage-peers": "docs/benchmarks/coverage.md", "layers": "docs/benchmarks/coverage.md",
          "fidelity": "docs/benchmarks/hard-models.md", "bias-correction": "docs/benchmarks/hard-models.md",
          "peers": "docs/benchmarks/peers.md", "executorch": "docs/benchmarks/peers.md", "summary": "README.md",
          "cli": "docs/cli.md", "llm": "docs/benchmarks/llm.md", "fp16": "docs/benchmarks/fp16.md",
@@ -104,6 +104,29 @@ def coverage() -> list[str]:
     for entry in figures["models"]:
         for target in entry["targets"]:
             lines.append("| " + " | ".join(c.replace("|", "/") for c in coverage_cells(entry, target, peak)) + " |")
+    return lines
+
+
+def coverage_peers() -> list[str]:
+    """Per model and host runtime: our int8 file against the runtime's own int8 quantizer on the same float file,
+    calibration samples and data, timed in the same interleaved run (bench_coverage.py, zoo_peers.py)."""
+    figures = bench("coverage")
+    head = ["model", "runtime", "float p50 (ms)", "ours: p50 (ms), vs float, worst SQNR, size (B)",
+            "runtime's own quantizer", "its p50 (ms), vs float, worst SQNR, size (B)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for entry in figures["models"]:
+        ours = {a["format"]: a for r in entry["targets"].values() if r["converts"]
+                for a in r["manifest"]["artifacts"]}
+        for runtime, timing in entry.get("timings", {}).items():
+            if "peer" not in timing or "int8_ms" not in timing:
+                continue
+            peer, mine = timing["peer"], ours.get(TIMED[runtime], {})
+            sqnr = (mine.get("metrics") or {}).get("sqnr_db")
+            theirs = peer["error"][:120] if "error" in peer else (
+                f"{peer['ms']:.3f}, {peer['speedup']:.2f}x, {peer['sqnr_db']:.1f} dB, {peer['size_bytes']:,}")
+            lines.append(f"| {entry['name']} | {runtime} | {timing['float_ms']:.3f} | {timing['int8_ms']:.3f}, "
+                         f"{timing['int8_speedup']:.2f}x, " + (f"{sqnr:.1f} dB" if sqnr is not None else "-")
+                         + f", {mine.get('size_bytes', 0):,} | {peer['tool']} | {theirs} |")
     return lines
 
 
@@ -553,7 +576,7 @@ def _ms(p50: float | None) -> str:
     return f"{p50:.3g} ms" if isinstance(p50, (int, float)) else "-"
 
 
-TABLES = {"budget": budget, "llm": llm, "fp16": fp16, "targets": targets, "profile": profile, "coverage": coverage, "layers": layers, "fidelity": fidelity,
+TABLES = {"budget": budget, "llm": llm, "fp16": fp16, "targets": targets, "profile": profile, "coverage": coverage, "coverage-peers": coverage_peers, "layers": layers, "fidelity": fidelity,
           "bias-correction": bias_correction, "peers": peers, "executorch": executorch, "summary": summary, "cli": cli}
 
 
