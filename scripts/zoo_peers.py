@@ -65,7 +65,8 @@ def _onnxruntime(float_onnx: Path, calibration: dict, folder: Path) -> Path:
             return next(self.batches, None)
 
     prepared, dst = folder / "peer.pre.onnx", folder / "peer.quantize_static.onnx"
-    quant_pre_process(str(float_onnx), str(prepared))
+    with contextlib.chdir(folder):  # its shape inference leaves temporary files in the working folder when it fails
+        quant_pre_process(str(float_onnx), str(prepared))
     quantize_static(str(prepared), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     return dst
