@@ -5,8 +5,8 @@ FULLY_CONNECTED ops with int8 weights (recurrent.py).
 
 litert-torch needs the weights as float -> quantize -> dequantize (convert_pt2e(fold_quantize=False)), while
 our int8 program keeps them folded as int8 constants; `quantization.unfold_weights` restores the unfolded form, with the
-same int8 values. Without its own quant_config litert-torch silently writes a float model with Q/DQ pairs,
-so the result is checked to hold no float tensor. litert-torch names every tensor after its torch module path,
+same int8 values. Without its own quant_config litert-torch silently writes a float model with Q/DQ pairs; what
+stays float is listed in the file's facts (session.py). litert-torch names every tensor after its torch module path,
 about a tenth of a small model's bytes; `short_tensor_names` numbers them instead, keeping the input and output
 names that apps look up, and names the weights of a recurrent layer's FULLY_CONNECTED ops `recurrent<index>` (unless
 the layer is kept in float), found by their values: litert-torch's own names lose the module behind the I/O wrapper.

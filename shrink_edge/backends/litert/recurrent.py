@@ -2,11 +2,11 @@
 row), their float inputs quantized at run time by LiteRT's hybrid kernel.
 
 PT2E has no int8 LSTM or GRU, and litert-torch unrolls one into float FULLY_CONNECTED ops (and SLICE, LOGISTIC, TANH,
-MUL, ADD per step), so the int8 file of a recurrent net held its float weights: larger than its float file (a 2-layer
-LSTM, 128 units, 49 steps: 1,010,912 B against 915 KB float, 1.06 ms against 0.92 ms). With int8 weights: 410 KB,
+MUL, ADD per step), so the int8 file of a recurrent net held its float weights: larger and slower than its float file
+(a 2-layer LSTM, 128 units, 49 steps: 1,010,912 B, 1.08 ms against 0.86 ms float). With int8 weights: 430,432 B,
 0.20 ms. TFLite Micro has no hybrid kernel ("cannot prepare its FULLY_CONNECTED op"), so it and Vela build from the
-static file. The weights to quantize are the ones the static file names `recurrent<index>` (export.py): litert-torch's
-names are where a FULLY_CONNECTED op's module is known."""
+static file. The weights to quantize are the ones the static file names `recurrent<index>` (export.py found them by
+their values in the int8 program's recurrent layers)."""
 from __future__ import annotations
 
 import shutil
