@@ -44,7 +44,7 @@ def short_tensor_names(path: Path, recurrent: list[bytes] = ()) -> None:
             if i not in keep:
                 data = model.buffers[tensor.buffer].data
                 weight = tensor.type == schema.TensorType.FLOAT32 and data is not None and len(tensor.shape) == 2
-                held = weight and np.sort(np.frombuffer(bytes(data), np.float32)).tobytes() in wanted
+                held = wanted and weight and np.sort(np.frombuffer(bytes(data), np.float32)).tobytes() in wanted
                 tensor.name = f"recurrent{i}" if held else f"t{i}"
     path.write_bytes(packed(model))
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ...passes.base import Context, Pass
+from ..shared.per_row import per_row
 from ..shared.tflite_io import packed, repackable
 
 
@@ -48,10 +49,7 @@ def recurrent_int8(model, levels: int) -> int:
                 continue
             buffer = model.buffers[tensor.buffer]
             if tensor.buffer not in done:
-                weight = np.frombuffer(bytes(buffer.data), np.float32).reshape(tensor.shape)
-                amax = np.abs(weight).max(axis=1)
-                scales = np.where(amax > 0, amax / levels, 1.0).astype(np.float32)
-                codes = np.clip(np.rint(weight / scales[:, None]), -levels, levels).astype(np.int8)
+                codes, scales = per_row(np.frombuffer(bytes(buffer.data), np.float32).reshape(tensor.shape), levels)
                 buffer.data = np.frombuffer(codes.tobytes(), np.uint8)
                 done[tensor.buffer] = scales
             tensor.type = schema.TensorType.INT8

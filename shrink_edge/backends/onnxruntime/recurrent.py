@@ -10,6 +10,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ..shared.onnx_graph import replace_nodes
+from ..shared.per_row import per_row
 from .ort_quantizer import folded, kept_float
 
 
@@ -33,7 +34,7 @@ def lstms_int8(model: onnx.ModelProto, keep_float: tuple[str, ...], seven_bits: 
         inputs = list(node.input) + [""] * (8 - len(node.input))
         quantized = []
         for name in node.input[1:3]:  # W [dirs, 4 hidden, input], R [dirs, 4 hidden, hidden]
-            codes, scales = _per_row(numpy_helper.to_array(weights[name]), 63 if seven_bits else 127)
+            codes, scales = per_row(numpy_helper.to_array(weights[name]), 63 if seven_bits else 127)
             quantized += [numpy_helper.from_array(codes.transpose(0, 2, 1).copy(), f"{name}_int8"),
                           numpy_helper.from_array(scales, f"{name}_scale"),
                           numpy_helper.from_array(np.zeros(scales.shape, np.int8), f"{name}_zero_point")]
@@ -49,11 +50,3 @@ def lstms_int8(model: onnx.ModelProto, keep_float: tuple[str, ...], seven_bits: 
         if not any(o.domain == "com.microsoft" for o in model.opset_import):
             model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     return replaced
-
-
-def _per_row(weight: np.ndarray, levels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric int8 codes and a float scale per (direction, gate row)."""
-    amax = np.abs(weight).max(axis=2)
-    scales = np.where(amax > 0, amax / levels, 1.0).astype(np.float32)
-    codes = np.clip(np.rint(weight / scales[..., None]), -levels, levels).astype(np.int8)
-    return codes, scales
