@@ -287,6 +287,7 @@ def verified_peers(peers: dict[str, dict], module: torch.nn.Module, data: dict, 
     """Each peer's file run in its runtime on the verification inputs, against the PyTorch model: the worst output's
     SQNR and cosine, and its size, added to its record (a runtime that cannot run it: "error")."""
     from shrink_edge.backends import backend
+    from shrink_edge.files import size_bytes
     from shrink_edge.model.predict import predict_torch
     from shrink_edge.model.signature import by_name_else_position
     from shrink_edge.verify.metrics import compare
@@ -304,9 +305,8 @@ def verified_peers(peers: dict[str, dict], module: torch.nn.Module, data: dict, 
             peer["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
             del peer["path"]
             continue
-        size = sum(f.stat().st_size for f in path.rglob("*")) if path.is_dir() else path.stat().st_size
         peer.update(sqnr_db=round(metrics.worst("sqnr_db"), 2), cosine=round(metrics.worst("cosine"), 4),
-                    size_bytes=size)
+                    size_bytes=size_bytes(path))
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import docs_tables  # noqa: E402
 from bench_coverage import make_data, prepared_model, zoo_module  # noqa: E402
+from zoo_peers import xnnpack_quantizer  # noqa: E402
 
 from shrink_edge.backends import backend  # noqa: E402
 from shrink_edge.profiling.devices import runner  # noqa: E402
@@ -77,25 +78,6 @@ def ours(spec: dict, folder: Path) -> dict[str, Path]:
     return files
 
 
-def tutorial_pte(module, calibration: np.ndarray, dst: Path) -> Path:
-    """ExecuTorch's documented flow on the float model: XNNPACKQuantizer PTQ, XnnpackPartitioner."""
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (XNNPACKQuantizer,
-                                                                         get_symmetric_quantization_config)
-    from executorch.exir import to_edge_transform_and_lower
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-
-    example = (torch.from_numpy(calibration[:1]),)
-    prepared = prepare_pt2e(torch.export.export(module.eval(), example).module(),
-                            XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True)))
-    with torch.no_grad():
-        for i in range(len(calibration)):
-            prepared(torch.from_numpy(calibration[i:i + 1]))
-    program = torch.export.export(convert_pt2e(prepared), example)
-    dst.write_bytes(to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch().buffer)
-    return dst
-
-
 def float_module(spec: dict):
     from shrink_edge.model import sample
     from shrink_edge.model.source import ModelSource
@@ -126,7 +108,7 @@ def measure(name: str) -> dict:
     rows = [{"tool": "shrink-edge", "runtime": rt, "path": files[fmt]} for fmt, rt in FILES.values()]
     rows.append({"tool": "shrink-edge float", "runtime": "executorch", "path": files["executorch"]})
     rows.append({"tool": "ExecuTorch tutorial PTQ", "runtime": "executorch",
-                 "path": tutorial_pte(module, calibration, folder / "tutorial.int8.pte")})
+                 "path": xnnpack_quantizer(module, {"x": calibration}, folder / "tutorial.int8.pte")})
     for row in rows:
         scores = next(iter(backend(row["runtime"]).predict(row["path"], {"x": x}).values()))
         row["size_bytes"] = row["path"].stat().st_size

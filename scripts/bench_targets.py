@@ -23,6 +23,7 @@ from shrink_edge.profiling.devices import runner
 from shrink_edge.backends.onnxruntime.timing import session
 
 import docs_tables
+from zoo_peers import quantize_static
 
 ROOT = Path(__file__).resolve().parents[1]
 FULL_TEST = Path("/usr/share/datasets/fashion-mnist")
@@ -38,20 +39,8 @@ def export(*args: str) -> dict:
 
 
 def ort_static(float_onnx: Path, calibration: np.ndarray, dst: Path) -> None:
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.batches = iter([{"x": calibration[i:i + 1]} for i in range(len(calibration))])
-
-        def get_next(self):
-            return next(self.batches, None)
-
-    prepared = dst.with_suffix(".pre.onnx")
-    quant_pre_process(str(float_onnx), str(prepared))
-    quantize_static(str(prepared), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    """onnxruntime's quantize_static on the sample's one input (zoo_peers.quantize_static)."""
+    quantize_static(float_onnx, {"x": calibration}, dst)
 
 
 def p50_us(models: dict[str, Path]) -> dict:

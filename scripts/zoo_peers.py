@@ -21,19 +21,19 @@ def build(module: torch.nn.Module, calibration: dict[str, np.ndarray], floats: d
           folder: Path) -> dict[str, dict]:
     """Per runtime: {"tool", "path", "seconds"} or {"tool", "error"}. `floats` holds the float files users would
     start from (runtime -> path)."""
-    makers = {"onnxruntime": ("onnxruntime quantize_static", _onnxruntime),
-              "litert": ("ai-edge-quantizer static_wi8_ai8", _litert),
-              "openvino": ("NNCF quantize", _openvino),
-              "executorch": ("ExecuTorch XNNPACKQuantizer", _executorch)}
+    makers = {"onnxruntime": ("onnxruntime quantize_static", quantize_static, "peer.quantize_static.onnx"),
+              "litert": ("ai-edge-quantizer static_wi8_ai8", _litert, "peer.ai_edge_quantizer.tflite"),
+              "openvino": ("NNCF quantize", _openvino, "peer.nncf.openvino"),
+              "executorch": ("ExecuTorch XNNPACKQuantizer", xnnpack_quantizer, "peer.xnnpack_quantizer.pte")}
     found = {}
-    for runtime, (tool, make) in makers.items():
+    for runtime, (tool, make, file) in makers.items():
         source = module if runtime == "executorch" else floats.get(runtime)
         if source is None:
             continue
         start = time.perf_counter()
         try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-                path = make(source, calibration, folder)
+                path = make(source, calibration, folder / file)
         except Exception as e:  # noqa: BLE001 - a peer that fails on this model is a row of the table
             found[runtime] = {"tool": tool, "error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
                               [:300]}
@@ -49,7 +49,7 @@ def _samples(calibration: dict[str, np.ndarray], names: list[str], dtypes: dict 
             for i in range(len(arrays[0]))]
 
 
-def _onnxruntime(float_onnx: Path, calibration: dict, folder: Path) -> Path:
+def quantize_static(float_onnx: Path, calibration: dict, dst: Path) -> Path:
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -64,15 +64,15 @@ def _onnxruntime(float_onnx: Path, calibration: dict, folder: Path) -> Path:
         def get_next(self):
             return next(self.batches, None)
 
-    prepared, dst = folder / "peer.pre.onnx", folder / "peer.quantize_static.onnx"
-    with contextlib.chdir(folder):  # its shape inference leaves temporary files in the working folder when it fails
+    prepared = dst.with_suffix(".pre.onnx")
+    with contextlib.chdir(dst.parent):  # its shape inference leaves temporary files in the working folder when it fails
         quant_pre_process(str(float_onnx), str(prepared))
     quantize_static(str(prepared), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     return dst
 
 
-def _litert(float_tflite: Path, calibration: dict, folder: Path) -> Path:
+def _litert(float_tflite: Path, calibration: dict, dst: Path) -> Path:
     from ai_edge_litert.interpreter import Interpreter
     from ai_edge_quantizer import quantizer, recipe
 
@@ -81,13 +81,12 @@ def _litert(float_tflite: Path, calibration: dict, folder: Path) -> Path:
     dtypes = {k: d["dtype"] for k, d in interpreter.get_signature_runner(key).get_input_details().items()}
     quantized = quantizer.Quantizer(str(float_tflite))
     quantized.load_quantization_recipe(recipe.static_wi8_ai8())
-    dst = folder / "peer.ai_edge_quantizer.tflite"
     samples = _samples(calibration, signature["inputs"], dtypes)  # int64 ids: the file's int32
     quantized.quantize(quantized.calibrate({key: samples})).export_model(str(dst), overwrite=True)
     return dst
 
 
-def _openvino(float_ir: Path, calibration: dict, folder: Path) -> Path:
+def _openvino(float_ir: Path, calibration: dict, dst: Path) -> Path:
     os.environ.setdefault("NNCF_EXTENSION_LOAD_TIMEOUT", "0")
     import nncf
     import openvino as ov
@@ -95,13 +94,12 @@ def _openvino(float_ir: Path, calibration: dict, folder: Path) -> Path:
     model = ov.Core().read_model(str(float_ir / "model.xml"))
     samples = _samples(calibration, [i.get_any_name() for i in model.inputs])
     quantized = nncf.quantize(model, nncf.Dataset(samples), subset_size=len(samples))
-    dst = folder / "peer.nncf.openvino"
     dst.mkdir(exist_ok=True)
     ov.save_model(quantized, str(dst / "model.xml"), compress_to_fp16=False)
     return dst
 
 
-def _executorch(module: torch.nn.Module, calibration: dict, folder: Path) -> Path:
+def xnnpack_quantizer(module: torch.nn.Module, calibration: dict, dst: Path) -> Path:
     """ExecuTorch's documented flow on the float model: XNNPACKQuantizer PTQ (symmetric, per channel), then
     to_edge_transform_and_lower with XnnpackPartitioner."""
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
@@ -118,6 +116,5 @@ def _executorch(module: torch.nn.Module, calibration: dict, folder: Path) -> Pat
         for i in range(len(arrays[0])):
             prepared(*(torch.from_numpy(a[i:i + 1]) for a in arrays))
     program = torch.export.export(convert_pt2e(prepared), example)
-    dst = folder / "peer.xnnpack_quantizer.pte"
     dst.write_bytes(to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()]).to_executorch().buffer)
     return dst
