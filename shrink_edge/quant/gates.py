@@ -6,7 +6,7 @@ quantization, in float.
 
 Measured, 1 thread, VNNI EPYC: the zoo's EfficientNet-style net (49 SiLU and squeeze-excite gates) onnxruntime int8
 11.0 -> 8.5 ms (QLinearSigmoid, QLinearMul), LiteRT 7.4 -> 5.5 ms (int8 LOGISTIC, MUL); OpenVINO 7.8 -> 11.2 ms,
-so its IR takes the sigmoid's output in float again (shared/qdq.float_sigmoids). MobileNetV3-Small (19 hardswish,
+so its IR takes the gates in float again, fused into their convolutions (openvino/gates.py). MobileNetV3-Small (19 hardswish,
 9 hard-sigmoid squeeze-excites): LiteRT 2.97 -> 1.07 ms (every op in one XNNPACK partition; its int8 HARD_SWISH
 kernel is outside XNNPACK), onnxruntime 1.84 -> 1.56 ms (shared/qdq folds the 1/6 into a scale); ExecuTorch takes
 the hardswish whole again (executorch/lower.hardswish_whole). PReLU (prelu_decomposed), the zoo's face model:

@@ -1,10 +1,12 @@
 """Gates in int8 (quant/gates.py): SiLU, hardswish, PReLU, a late batch norm and squeeze-excite's (hard) sigmoid,
-its pool and multiply run in each runtime's int8 kernels, not as float islands between dequantize and quantize;
-onnxruntime reads the hard sigmoid's scalars quantized and its 1/6 folded into a scale, ExecuTorch's XNNPACK the
-hardswish and PReLU whole; every file still verifies."""
+its pool and multiply run in each runtime's int8 kernels, not as float islands between dequantize and quantize
+(OpenVINO's in float again, fused into their convolutions: openvino/gates.py); onnxruntime reads the hard sigmoid's
+scalars quantized and its 1/6 folded into a scale, ExecuTorch's XNNPACK the hardswish and PReLU whole; every file
+still verifies."""
 import json
 
 import onnx
+import openvino
 from conftest import TESTS, fused_ops, run_cli
 
 
@@ -35,6 +37,15 @@ def test_silu_hardswish_and_squeeze_excite_gates_run_in_int8(tiny_model, tmp_pat
     assert ops["QLinearMul"] == 5 and sum(n.op_type == "Mul" for n in onnx.load(path).graph.node) == 5, ops
     executorch = artifacts["executorch-int8"]["facts"]
     assert executorch["undelegated_ops"] == {} and executorch["xnnpack_nodes"].get("Hardswish") == 1, executorch
+    # OpenVINO's IR: each gate in float on its convolution's float output (fused there as a post-op), no FakeQuantize
+    # before it; the SiLUs and the hardswish whole, the squeeze-excite gates' outputs read in float
+    ir = openvino.Core().read_model(tmp_path / "out" / artifacts["openvino-int8"]["file"] / "model.xml")
+    gates = [op for op in ir.get_ordered_ops() if op.get_type_name() in ("Swish", "HSwish", "Sigmoid", "HardSigmoid")]
+    assert sorted(op.get_type_name() for op in gates) == ["HSwish", "HardSigmoid", "Sigmoid", "Swish", "Swish"]
+    assert {i.get_source_output().get_node().get_type_name() for op in gates for i in op.inputs()} <= {"Add",
+                                                                                                       "Constant"}
+    assert {t.get_node().get_type_name() for op in gates if "Sigmoid" in op.get_type_name()
+            for t in op.output(0).get_target_inputs()} == {"Multiply"}
 
 
 def test_prelu_runs_in_int8_and_whole_on_executorch(tiny_model, tmp_path):

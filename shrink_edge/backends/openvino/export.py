@@ -17,7 +17,7 @@ class OpenVinoExport(Pass):
     name = "openvino-export"
     source = "onnx-int8"
     target = "openvino-int8"
-    version = 8  # 8: weights two nodes read shifted once; 7: float sigmoids; 6: names numbered by position; 5: 7-bit bias shift corrected; 4: 7-bit weights
+    version = 9  # 9: gates in float, fused into their convolutions; 8: weights two nodes read shifted once; 7: float sigmoids; 6: names numbered by position; 5: 7-bit bias shift corrected; 4: 7-bit weights
 
     def settings(self, ctx: Context) -> dict:
         return {"calibration": ctx.calibration.digest(), "samples": ctx.quantization.calibration_samples}
@@ -27,14 +27,15 @@ class OpenVinoExport(Pass):
 
         import onnx
 
-        from ..shared.qdq import float_sigmoids, unshared_weight_parameters, weights_as
+        from ..shared.qdq import unshared_weight_parameters, weights_as
+        from .gates import float_gates
         from .ir import canonical_names, compact
         from .overflow import seven_bit_weights
 
         proto = onnx.load(src)
         weights_as(proto, "int8")  # OpenVINO's int8 kernels take signed weights (uint8 ones run in f32)
         unshared_weight_parameters(proto)
-        float_sigmoids(proto)  # OpenVINO runs a quantized gate slower than a float one (quant/gates.py)
+        float_gates(proto)  # OpenVINO fuses a float gate into its convolution, not a quantized one
         n = min(ctx.quantization.calibration_samples, len(ctx.calibration))
         seven_bit_weights(proto, {k: x[:n] for k, x in ctx.calibration.inputs.items()})  # exact without VNNI
         onnx_file = ctx.scratch / "unshared.onnx"

@@ -283,31 +283,3 @@ def short_names(model: onnx.ModelProto) -> None:
     for value in graph.value_info:
         value.name = short(value.name)
 
-
-def float_sigmoids(model: onnx.ModelProto) -> int:
-    """Each Sigmoid's output read in float again: its QuantizeLinear -> DequantizeLinear pairs removed (the gates
-    that the int8 program quantizes, quant/gates.py), for a runtime whose int8 gate is slower than a float one
-    (OpenVINO: the EfficientNet-style net 11.2 ms with them, 7.8 ms without). Returns how many pairs."""
-    graph = model.graph
-    readers = consumers(graph)
-    outputs = {o.name for o in graph.output}
-    dropped, rewired = set(), {}
-    for node in graph.node:
-        if node.op_type != "Sigmoid" or node.output[0] in outputs:
-            continue
-        quantizes = readers.get(node.output[0], [])
-        if not quantizes or any(q.op_type != "QuantizeLinear" for q in quantizes):
-            continue
-        pairs = [(q, d) for q in quantizes for d in readers.get(q.output[0], [])]
-        if any(d.op_type != "DequantizeLinear" or d.output[0] in outputs for _, d in pairs) or \
-                any(q.output[0] in outputs for q in quantizes):
-            continue
-        for q, d in pairs:
-            rewired[d.output[0]] = node.output[0]
-            dropped.update((q.output[0], d.output[0]))
-    for node in graph.node:
-        for i, name in enumerate(node.input):
-            if name in rewired:
-                node.input[i] = rewired[name]
-    replace_nodes(graph, [n for n in graph.node if n.output[0] not in dropped])
-    return len(rewired)
