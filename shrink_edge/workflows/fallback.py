@@ -9,7 +9,8 @@ apart: a member whose artifacts hold keeps them, the others go on to the next st
    the runtime's dynamic one: int8 weights, activations quantized at run time, what transformers and recurrent nets
    need; a dynamic file leaves convolutions float, so a CNN would pass by not being int8);
 3. int16 activations with int8 weights where a member's runtime has them (tflite-a16w8: LiteRT's 16x8 kernels;
-   onnx-a16w8: onnxruntime computes in float between int16 QDQ pairs): the size of int8, activations 256 times
+   onnx-a16w8: onnxruntime computes in float between int16 QDQ pairs; cortex-m7-a16w8: TFLite Micro's int16
+   kernels, under the member's RAM and flash): the size of int8, activations 256 times
    finer. By default (`fallback_int16 = "fast"`) an int16 file is kept only if it runs within INT16_MAX_SLOWDOWN of
    its runtime's float file: on CPUs it rarely does (the zoo's pitch model: onnxruntime 2.8x float, LiteRT 34x),
    and keeping layers in float costs size, not speed. "size" keeps any that holds; "off" skips the step;

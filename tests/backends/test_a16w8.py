@@ -24,6 +24,16 @@ def test_int16_activations_keep_what_int8_ones_lose(fragile, tmp_path):
     assert wide["size_bytes"] < 1.3 * narrow["size_bytes"]  # int8 weights: only the I/O and biases grow
 
 
+def test_tflite_micro_runs_the_16x8_file_in_its_int16_kernels(fragile, tmp_path):
+    """cortex-m7-a16w8: the 16x8 file as a TFLite Micro bundle, run in TFLM's reference interpreter; its arena holds
+    int16 activations (about twice int8's), its flash int8 weights."""
+    [wide] = exported(fragile, tmp_path, "cortex-m7-a16w8")["artifacts"]
+    [narrow] = exported(fragile, tmp_path, "cortex-m7", "--no-budget")["artifacts"]
+    assert wide["format"] == "tflm-a16w8" and wide["facts"]["activations"] == "int16"
+    assert narrow["metrics"]["sqnr_db"] < 25 and wide["metrics"]["sqnr_db"] > narrow["metrics"]["sqnr_db"] + 15
+    assert 1.5 * narrow["facts"]["arena_bytes"] < wide["facts"]["arena_bytes"] < 3 * narrow["facts"]["arena_bytes"]
+    assert wide["facts"]["model_bytes"] < 1.3 * narrow["facts"]["model_bytes"]
+
 
 def test_onnxruntime_s_int16_activations_keep_what_int8_ones_lose(fragile, tmp_path):
     """onnx-a16w8: onnxruntime's own calibration, int16 QDQ at opset 21, int8 per-channel weights; onnxruntime

@@ -125,6 +125,9 @@ def test_a_spec_of_your_own_holds_its_twin_to_its_budget(tmp_path):
         == targets.resolve("onnx").budget
     assert [m.name for m in fallback._narrowed(group, {"strict": "strict", "openvino": "openvino"}).members()] == [
         "strict", "openvino"]
+    board = Job.create(targets.resolve("cortex-m4"), None, None, None)  # TFLite Micro's 16x8 bundle, under the M4's RAM
+    assert fallback._twins(board, ["cortex-m4"], "int16") == {"cortex-m4": "cortex-m7-a16w8"}
+    assert fallback._narrowed(board, {"cortex-m4": "cortex-m7-a16w8"}).spec.budget.ram_bytes == 256 << 10
 
 
 def test_an_int16_file_slower_than_float_is_not_kept_by_default(fragile, tmp_path):

@@ -44,6 +44,10 @@ def predict(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def facts(path: Path) -> dict:
-    """RAM and flash: the arena (with margin) and the model bytes."""
+    """RAM and flash: the arena (with margin) and the model bytes; a 16x8 bundle's int16 activations."""
+    from ..shared.tflite_io import inspector
+
     info = json.loads((path / "tflm.json").read_text())
-    return {"arena_bytes": info["arena_bytes"], "model_bytes": info["model_bytes"]}
+    found = {"arena_bytes": info["arena_bytes"], "model_bytes": info["model_bytes"]}
+    tensors = inspector(path / "model.tflite").get_tensor_details()
+    return {**found, "activations": "int16"} if any(t["dtype"] == np.int16 for t in tensors) else found
