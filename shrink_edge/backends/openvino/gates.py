@@ -7,9 +7,10 @@ So the QDQ graph given to OpenVINO reads each gate in float again: a sigmoid's a
 op on the float `x`. The convolution's int8 output quantization moves after the gate, one rounding fewer.
 
 Measured, 1 thread, an AVX-512 VNNI + AMX Xeon, NNCF's `quantize` on the same float IR in the same run: the zoo's
-MobileNetV3-Small (19 hardswish, 9 hard-sigmoid squeeze-excites) 1.95 -> 1.50 ms (float 1.75-1.83, NNCF 1.61-1.64),
-43.8 -> 44.3 dB; the EfficientNet-style net (49 SiLU and squeeze-excite sigmoids) 10.0 -> 8.3 ms (float 11.2, NNCF
-7.6; only the sigmoids' outputs in float, on an earlier VNNI EPYC: 11.2 -> 7.8 ms against all-int8 gates).
+MobileNetV3-Small (19 hardswish, 9 hard-sigmoid squeeze-excites) 1.95-1.97 -> 1.51-1.54 ms (float 1.83-1.84, NNCF
+1.63), 43.8 -> 44.3 dB; the EfficientNet-style net (49 SiLU and squeeze-excite sigmoids) 10.0 -> 8.6-9.1 ms (float
+11.8-12.2, NNCF 8.0-8.1; only the sigmoids' outputs in float, on an earlier VNNI EPYC: 11.2 -> 7.8 ms against
+all-int8 gates).
 """
 from __future__ import annotations
 
