@@ -1,10 +1,14 @@
-"""The IR is compacted (scalar FakeQuantize ranges, repeated FakeQuantizes dropped) with the same outputs."""
+"""The IR is compacted (scalar FakeQuantize ranges, repeated FakeQuantizes dropped) with the same outputs; activations
+that hold negatives get symmetric int8 steps."""
+import json
+
 import numpy as np
 import onnx
 import openvino as ov
 import pytest
 from openvino import opset13 as ops
 
+from conftest import TESTS, run_cli
 from shrink_edge.backends.shared.qdq import unshared_weight_parameters, weights_as
 from shrink_edge.backends.openvino.ir import compact
 
@@ -58,3 +62,22 @@ def test_exported_ir_has_scalar_ranges_and_the_outputs_of_the_plain_conversion(a
     assert compacted < 0.9 * (tmp_path / "plain.xml").stat().st_size
     x = np.random.default_rng(1).random((16, 1, 28, 28), dtype=np.float32)
     np.testing.assert_array_equal(run(ir, x), run(plain, x))
+
+
+def test_activations_that_hold_negatives_get_symmetric_int8_steps(tiny_model, tmp_path):
+    """OpenVINO runs an int8 matmul or convolution whose input has a zero point on a slower path: activations that
+    hold negatives (SiLU's here) get signed steps around zero, those without (ReLU's) keep their unsigned ones, the
+    output its own."""
+    result = run_cli("export", "--target", "openvino", "--model", f"{TESTS / 'models' / 'gated_net.py'}:build",
+                     "--input-shape", "1,1,28,28", "--data", tiny_model["data"], "--out", tmp_path / "out",
+                     "--no-budget", "--json")
+    assert result.exit_code == 0, result.stderr
+    [artifact] = json.loads(result.stdout)["artifacts"]
+    ir = ov.Core().read_model(tmp_path / "out" / artifact["file"] / "model.xml")
+    ranges = [tuple(float(op.input_value(i).get_node().get_data().ravel()[0]) for i in (1, 2)) for op in ir.get_ops()
+              if op.get_type_name() == "FakeQuantize"
+              and "Result" not in {t.get_node().get_type_name() for t in op.output(0).get_target_inputs()}]
+    signed = [(low, high) for low, high in ranges if low < 0]
+    assert len(signed) >= 3 and all(abs(low / high + 128 / 127) < 1e-4 for low, high in signed), ranges
+    assert any(low == 0 for low, _ in ranges)
+    assert artifact["metrics"]["cosine"] >= 0.99

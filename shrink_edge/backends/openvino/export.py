@@ -1,10 +1,11 @@
 """onnx-int8 -> openvino-int8: OpenVINO IR (.xml + .bin) from the QDQ ONNX model.
 
 OpenVINO cannot convert the torchao-quantized torch graph directly, but reads the QDQ ONNX (its weights' quantization
-parameters unshared first) and runs its convolutions and matmuls in int8. The weights of layers whose input holds
-negatives get 7 bits (overflow.py), their mean output shift measured on the calibration data added to their
-biases; weights are saved as they are (no fp16 compression); the IR is compacted (ir.py)
-with the same outputs.
+parameters unshared first) and runs its convolutions and matmuls in int8. Gates are read in float, fused into the
+convolutions before them (gates.py); the weights of layers whose input holds negatives get 7 bits (overflow.py),
+their mean output shift measured on the calibration data added to their biases; activations that hold negatives
+get symmetric int8 steps (symmetric.py); weights are saved as they are (no fp16 compression); the IR is compacted
+(ir.py) with the same outputs.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ class OpenVinoExport(Pass):
     name = "openvino-export"
     source = "onnx-int8"
     target = "openvino-int8"
-    version = 9  # 9: gates in float, fused into their convolutions; 8: weights two nodes read shifted once; 7: float sigmoids; 6: names numbered by position; 5: 7-bit bias shift corrected; 4: 7-bit weights
+    version = 10  # 10: activations with negatives signed symmetric; 9: gates in float, fused into their convolutions; 8: weights two nodes read shifted once; 7: float sigmoids; 6: names numbered by position; 5: 7-bit bias shift corrected; 4: 7-bit weights
 
     def settings(self, ctx: Context) -> dict:
         return {"calibration": ctx.calibration.digest(), "samples": ctx.quantization.calibration_samples}
@@ -31,6 +32,7 @@ class OpenVinoExport(Pass):
         from .gates import float_gates
         from .ir import canonical_names, compact
         from .overflow import seven_bit_weights
+        from .symmetric import signed_activations
 
         proto = onnx.load(src)
         weights_as(proto, "int8")  # OpenVINO's int8 kernels take signed weights (uint8 ones run in f32)
@@ -38,6 +40,7 @@ class OpenVinoExport(Pass):
         float_gates(proto)  # OpenVINO fuses a float gate into its convolution, not a quantized one
         n = min(ctx.quantization.calibration_samples, len(ctx.calibration))
         seven_bit_weights(proto, {k: x[:n] for k, x in ctx.calibration.inputs.items()})  # exact without VNNI
+        signed_activations(proto)  # OpenVINO's fast int8 kernels take symmetric inputs
         onnx_file = ctx.scratch / "unshared.onnx"
         onnx.save(proto, onnx_file)
         dst.mkdir()
