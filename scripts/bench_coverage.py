@@ -194,7 +194,7 @@ def trained(model_file: str, factory: str, weights: Path) -> torch.nn.Module:
 
 def float_baselines(model: torch.nn.Module, inputs: dict, onnx_float: Path | None, folder: Path) -> dict[str, Path]:
     """Float files for the runtimes whose target writes only int8: a float .tflite (litert-torch) and a float
-    OpenVINO IR (from the float ONNX), to time int8 against."""
+    OpenVINO IR (from the float ONNX, static inputs as ours), to time int8 against."""
     import contextlib
     import io
 
@@ -209,12 +209,9 @@ def float_baselines(model: torch.nn.Module, inputs: dict, onnx_float: Path | Non
     except Exception as e:  # noqa: BLE001 - a float conversion that fails leaves that runtime without a baseline
         print(f"  float .tflite: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", file=sys.stderr)
     if onnx_float is not None:
-        import openvino as ov
+        from shrink_edge.backends.openvino.shapes import float_ir
 
-        (folder / "float.openvino").mkdir(exist_ok=True)
-        ov.save_model(ov.convert_model(str(onnx_float)), str(folder / "float.openvino" / "model.xml"),
-                      compress_to_fp16=False)
-        found["openvino"] = folder / "float.openvino"
+        found["openvino"] = float_ir(onnx_float, folder / "float.openvino")
         found["onnxruntime"] = onnx_float
     return found
 

@@ -350,9 +350,9 @@ def main(only: list[str], variants: list[str]) -> None:
     """Every model, or those whose name starts with one of `only` (the others' figures kept from the last run); of
     ours, the `variants` given."""
     import litert_torch
-    import openvino as ov
     import torch
 
+    from shrink_edge.backends.openvino.shapes import float_ir as static_float_ir
     from shrink_edge.model.predict import predict_torch
     from shrink_edge.model.signature import output_names
 
@@ -378,8 +378,7 @@ def main(only: list[str], variants: list[str]) -> None:
         float_onnx = Path(next(r["float_onnx"] for r in rows if r.get("float_onnx")))
         float_tflite, float_ir = folder / "float.tflite", folder / "float.openvino"
         litert_torch.convert(net, example).export(str(float_tflite))
-        float_ir.mkdir(exist_ok=True)
-        ov.save_model(ov.convert_model(str(float_onnx)), str(float_ir / "model.xml"), compress_to_fp16=False)
+        static_float_ir(float_onnx, float_ir)
         rows += [{"tool": "float32", "runtime": "onnxruntime", "path": str(float_onnx)},
                  {"tool": "float32", "runtime": "litert", "path": str(float_tflite)},
                  {"tool": "float32", "runtime": "openvino", "path": str(float_ir)}]

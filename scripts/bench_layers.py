@@ -58,7 +58,8 @@ def macs(module: nn.Module, shape: tuple[int, int, int]) -> int:
 def files(module: nn.Module, shape: tuple, folder: Path) -> dict[str, tuple[Path, Path]]:
     """Per runtime: (float file, int8 file)."""
     import litert_torch
-    import openvino as ov
+
+    from shrink_edge.backends.openvino.shapes import float_ir
 
     rng = np.random.default_rng(0)
     data = {"x": rng.normal(size=(48, *shape)).astype(np.float32)}
@@ -70,9 +71,7 @@ def files(module: nn.Module, shape: tuple, folder: Path) -> dict[str, tuple[Path
         written.update({a["format"]: folder / target / a["file"] for a in result.manifest["artifacts"]})
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         litert_torch.convert(module, example).export(str(folder / "float.tflite"))
-    (folder / "float.openvino").mkdir()
-    ov.save_model(ov.convert_model(str(written["onnx"])), str(folder / "float.openvino" / "model.xml"),
-                  compress_to_fp16=False)
+    float_ir(written["onnx"], folder / "float.openvino")
     written.update({"tflite": folder / "float.tflite", "openvino": folder / "float.openvino"})
     return {runtime: (written[f or target], written[q]) for target, (f, q, runtime) in TARGETS.items()}
 

@@ -105,8 +105,9 @@ def floats(folder: Path, source) -> list[dict]:
     """The unpruned model as users export it by hand: float ONNX straight from `torch.onnx.export` (the peers'
     input; our float ONNX has our graph rewrites), float .tflite (litert-torch) and float IR from that ONNX."""
     import litert_torch
-    import openvino as ov
     import torch
+
+    from shrink_edge.backends.openvino.shapes import float_ir
 
     module = source.load().eval()
     example = (torch.zeros(source.input_shape),)
@@ -116,8 +117,7 @@ def floats(folder: Path, source) -> list[dict]:
     tflite = folder / "float32.tflite"
     litert_torch.convert(module, example).export(str(tflite))
     ir = folder / "float32.openvino"
-    ir.mkdir(exist_ok=True)
-    ov.save_model(ov.convert_model(str(onnx_path)), str(ir / "model.xml"), compress_to_fp16=False)
+    float_ir(onnx_path, ir)
     return [{"tool": "float32", "runtime": runtime, "path": str(path)}
             for runtime, path in (("onnxruntime", onnx_path), ("litert", tflite), ("openvino", ir))]
 

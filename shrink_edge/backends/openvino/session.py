@@ -25,14 +25,20 @@ def _name(port, i: int) -> str:
 
 
 def predict(path: Path, inputs: dict[str, np.ndarray], batch: int = 250) -> dict[str, np.ndarray]:
-    """Inputs in the model's order (the IR keeps the ONNX file's), outputs by their tensor names."""
+    """Inputs in the model's order (the IR keeps the ONNX file's), outputs by their tensor names; an IR with a
+    static batch (shapes.py) is fed that many samples at a time, the last ones padded."""
     compiled = _compiled(str(path / "model.xml"))
     request = compiled.create_infer_request()
     arrays, n = list(inputs.values()), len(next(iter(inputs.values())))
+    fixed = compiled.inputs[0].get_partial_shape()[0]
+    batch = fixed.get_length() if fixed.is_static else batch
     chunks = []
     for i in range(0, n, batch):
-        results = request.infer({k: x[i:i + batch] for k, x in enumerate(arrays)})
-        chunks.append([np.array(results[port]) for port in compiled.outputs])
+        feed = [x[i:i + batch] for x in arrays]
+        if fixed.is_static and len(feed[0]) < batch:
+            feed = [np.concatenate([x, np.repeat(x[-1:], batch - len(x), 0)]) for x in feed]
+        results = request.infer(dict(enumerate(feed)))
+        chunks.append([np.array(results[port])[:n - i] for port in compiled.outputs])
     names = [_name(port, i) for i, port in enumerate(compiled.outputs)]
     return {name: np.concatenate(parts) for name, parts in zip(names, zip(*chunks))}
 
