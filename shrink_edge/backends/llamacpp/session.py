@@ -4,6 +4,7 @@ path alone; ggml's quantized matrix products still quantize activations to 8 bit
 every llama.cpp user gets."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,10 @@ class Session:
     def __init__(self, path: Path, threads: int = 2):
         from llama_cpp import Llama
 
-        self.llm = Llama(str(path), n_ctx=0, n_batch=512, n_ubatch=512, n_threads=threads,  # n_ctx 0: the model's
-                         n_threads_batch=threads, logits_all=True, verbose=False, type_k=F32, type_v=F32,
-                         seed=0)
+        with _without_amx_buffers():
+            self.llm = Llama(str(path), n_ctx=0, n_batch=512, n_ubatch=512, n_threads=threads,  # n_ctx 0: the model's
+                             n_threads_batch=threads, logits_all=True, verbose=False, type_k=F32, type_v=F32,
+                             seed=0)
 
     def reset(self) -> None:
         self.llm.reset()
@@ -30,6 +32,33 @@ class Session:
     def decode(self, token: int) -> np.ndarray:
         self.llm.eval([token])
         return np.array(self.llm.scores[self.llm.n_tokens - 1], np.float32)
+
+
+@contextmanager
+def _without_amx_buffers():
+    """On CPUs with AMX, load without ggml's extra buffer types: its AMX matrix product (ggml 0.25.3, in
+    llama-cpp-python 0.3.36) segfaults in the first prefill of the test models (gdb: ggml_backend_amx_mul_mat, on an
+    AMX Xeon, Dec 2026), and llama-cpp-python's Llama takes no model parameter for it, so its defaults are swapped
+    while it loads. Elsewhere the defaults stay (the repacked Q4_0 kernels included)."""
+    import llama_cpp.llama_cpp as native
+
+    from ...profiling.devices.runner import cpu_flags
+
+    defaults = native.llama_model_default_params
+    if "amx_int8" not in cpu_flags():
+        yield
+        return
+
+    def without_extra_buffers():
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    native.llama_model_default_params = without_extra_buffers
+    try:
+        yield
+    finally:
+        native.llama_model_default_params = defaults
 
 
 def facts(path: Path) -> dict:
