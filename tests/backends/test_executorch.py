@@ -124,3 +124,41 @@ def test_an_audio_model_s_unsqueezed_input_stays_in_the_delegate(tmp_path):
     for artifact in result.manifest["artifacts"]:
         assert artifact["facts"]["undelegated_ops"] == {}, artifact["facts"]
         assert artifact["facts"]["xnnpack_nodes"]["StaticReshape"] >= 1
+
+
+MASK_ARITHMETIC = {"bitwise_not", "expand_copy", "full_like", "scalar_tensor", "where"}
+
+
+def test_a_transformer_encoder_runs_in_the_delegate(tmp_path):
+    """ExecuTorch decomposes scaled_dot_product_attention into a "safe" softmax (eq, logical_not, any, where) and
+    keeps layer_norm and select whole, none of which XNNPACK's partitioner takes: the zoo's ViT-tiny ran as 26
+    delegate calls. The lowering writes them as matmuls, a softmax, 4-D means and slices; a padding mask (boolean)
+    keeps its meaning. Outside the delegate is left only what nn.MultiheadAttention computes once from the boolean
+    mask input (XNNPACK takes no boolean op)."""
+    import numpy as np
+    import torch
+
+    import shrink_edge
+
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True)
+            self.head = torch.nn.Linear(32, 3)
+
+        def forward(self, tokens, keep):
+            return self.head(self.layer(tokens, src_key_padding_mask=~keep)[:, 0])
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    tokens = rng.standard_normal((48, 12, 32)).astype(np.float32)
+    keep = np.arange(12)[None, :] < rng.integers(4, 13, (48, 1))  # the last positions of most rows are padding
+    result = shrink_edge.export(Encoder().eval(), (torch.zeros(1, 12, 32), torch.ones(1, 12, dtype=torch.bool)),
+                                target="executorch", data={"tokens": tokens, "keep": keep}, out=tmp_path / "out",
+                                progress=False)
+    for artifact in result.manifest["artifacts"]:
+        outside = {op.split("::")[1].split(".")[0] for op in artifact["facts"]["undelegated_ops"]}
+        assert outside <= MASK_ARITHMETIC, artifact["facts"]["undelegated_ops"]
+        assert artifact["facts"]["xnnpack_nodes"]["Softmax"] == 1
+        assert artifact["facts"]["xnnpack_nodes"]["BatchMatrixMultiply"] == 2
+        assert artifact["metrics"]["cosine"] >= (0.9999 if artifact["format"] == "executorch" else 0.99), artifact

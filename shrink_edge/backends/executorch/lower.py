@@ -260,34 +260,55 @@ def _called(node, name: str) -> bool:
     return getattr(node, "op", None) == "call_function" and str(node.target).split(".")[-2:-1] == [name]
 
 
-def unsqueezes_as_views(graph_module) -> int:
-    """Each unsqueeze as a view to its (static) shape: the same values, and XNNPACK's partitioner takes a view but
-    leaves an unsqueeze on the portable CPU kernels (an audio model's `wave[:, None, :, None]`: 1 op outside the
-    delegate, which the executorch target's full-delegation budget refuses)."""
+def reshapes_as_views(graph_module) -> int:
+    """Each unsqueeze and squeeze as a view to its (static) shape, and each expand to its input's own shape (a
+    batch-1 broadcast) dropped: the same values, and XNNPACK's partitioner takes a view but leaves the others on the
+    portable CPU kernels (an audio model's `wave[:, None, :, None]`: 1 op outside the delegate, which the executorch
+    target's full-delegation budget refuses; nn.MultiheadAttention's squeeze, a class token's expand)."""
     import torch
+
+    aten = torch.ops.aten
 
     def as_view(graph, node) -> bool:
         if (shape := _static_shape(node)) is None:
             return False
+        if node.target == aten.expand.default:
+            if _static_shape(node.args[0]) != shape:
+                return False
+            node.replace_all_uses_with(node.args[0])
+            graph.erase_node(node)
+            return True
         with graph.inserting_before(node):
-            view = graph.call_function(torch.ops.aten.view.default, (node.args[0], shape))
+            view = graph.call_function(aten.view.default, (node.args[0], shape))
         view.meta = dict(node.meta)
         node.replace_all_uses_with(view)
         graph.erase_node(node)
         return True
 
-    return _each(graph_module, torch.ops.aten.unsqueeze.default, as_view)
+    return sum(_each(graph_module, target, as_view)
+               for target in (aten.unsqueeze.default, aten.squeeze.dim, aten.squeeze.dims, aten.expand.default))
 
 
-def for_xnnpack(graph_module) -> int:
+def for_xnnpack(graph_module, transformers: bool = True) -> int:
     """The graph rewrites XNNPACK's lowering needs (spatial means kept, hardswish and PReLU whole, PReLU in 4-D,
-    unsqueezes as views); how many were made."""
-    return (spatial_means_kept(graph_module) + hardswish_whole(graph_module) + prelu_whole(graph_module)
-            + prelu_in_4d(graph_module) + unsqueezes_as_views(graph_module))
+    reshapes as views, and unless `transformers` is False a transformer's attention, LayerNorm and selects as ops it
+    takes: transformer.py); how many were made."""
+    from .transformer import attention_as_matmuls, layer_norms_as_steps, selects_as_slices
+
+    done = (spatial_means_kept(graph_module) + hardswish_whole(graph_module) + prelu_whole(graph_module)
+            + prelu_in_4d(graph_module) + reshapes_as_views(graph_module))
+    if transformers:
+        done += attention_as_matmuls(graph_module) + layer_norms_as_steps(graph_module) + selects_as_slices(graph_module)
+    return done
+
+
+def for_coreml(graph_module) -> int:
+    """XNNPACK's rewrites but the transformer's: Core ML has a LayerNorm and an attention of its own."""
+    return for_xnnpack(graph_module, transformers=False)
 
 
 class ExecutorchLower(Pass):
-    version = 5  # 5: unsqueezes as views; 4: hardswish and PReLU whole; 3: PReLU in 4-D; 2: spatial means delegated
+    version = 6  # 6: squeezes as views, attention, LayerNorm and selects for XNNPACK (transformer.py); 5: unsqueezes as views; 4: hardswish and PReLU whole; 3: PReLU in 4-D; 2: spatial means delegated
     rewrite = lower = None  # the delegate's own graph preparation and lowering (see lowered)
 
     def partitioner(self, ctx: Context):
@@ -316,7 +337,8 @@ class ExecutorchLowerCoreml(ExecutorchLower):
     name = "executorch-lower-coreml"
     source = "pt2-int8"
     target = "executorch-coreml-int8"
-    version = 1
+    version = 2  # 2: squeezes as views, expands to the same shape dropped
+    rewrite = staticmethod(for_coreml)
 
     def partitioner(self, ctx: Context):
         return coreml()
