@@ -162,3 +162,32 @@ def test_a_transformer_encoder_runs_in_the_delegate(tmp_path):
         assert artifact["facts"]["xnnpack_nodes"]["Softmax"] == 1
         assert artifact["facts"]["xnnpack_nodes"]["BatchMatrixMultiply"] == 2
         assert artifact["metrics"]["cosine"] >= (0.9999 if artifact["format"] == "executorch" else 0.99), artifact
+
+
+def test_a_recurrent_net_runs_whole_in_the_delegate(tmp_path):
+    """ExecuTorch decomposes a GRU or LSTM while lowering into steps joined by split, unbind and zeros, which
+    XNNPACK does not take (the zoo's GRU keyword spotter: 50 delegate calls); the lowering unrolls them first and
+    writes those as slices, views and constants."""
+    import numpy as np
+    import torch
+
+    import shrink_edge
+
+    class Recurrent(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = torch.nn.GRU(8, 16, batch_first=True)
+            self.lstm = torch.nn.LSTM(16, 16, batch_first=True)
+            self.head = torch.nn.Linear(16, 3)
+
+        def forward(self, frames):
+            return self.head(self.lstm(self.gru(frames)[0])[0][:, -1])
+
+    torch.manual_seed(0)
+    frames = np.random.default_rng(0).standard_normal((48, 10, 8)).astype(np.float32)
+    result = shrink_edge.export(Recurrent().eval(), torch.zeros(1, 10, 8), target="executorch",
+                                data={"frames": frames}, out=tmp_path / "out", progress=False)
+    for artifact in result.manifest["artifacts"]:
+        assert artifact["facts"]["undelegated_ops"] == {}, artifact["facts"]
+        assert artifact["facts"]["delegate_calls"] == {"XnnpackBackend": 1}, artifact["facts"]
+        assert artifact["metrics"]["cosine"] >= (0.9999 if artifact["format"] == "executorch" else 0.99), artifact

@@ -15,7 +15,7 @@ ARM = ("executorch-ethos-u-int8", "executorch-tosa-int8")
 
 def check(module, model, specs, folder: Path) -> list[str]:
     from .arm import arm_graph, arm_lowered
-    from .lower import coreml, lowered, quiet, tosa
+    from .lower import coreml, for_coreml, lowered, quiet, tosa
 
     found = []
     for spec in specs:
@@ -24,7 +24,8 @@ def check(module, model, specs, folder: Path) -> list[str]:
                 if set(spec.artifacts) & {"executorch", "executorch-int8"}:
                     lowered(module, model.inputs).to_executorch()
                 if "executorch-coreml-int8" in spec.artifacts:
-                    lowered(quick_int8(module, model.inputs, spec.quantization), model.inputs, coreml()).to_executorch()
+                    lowered(quick_int8(module, model.inputs, spec.quantization), model.inputs, coreml(),
+                            for_coreml).to_executorch()
                 if set(spec.artifacts) & set(ARM):
                     edge = lowered(quick_int8(module, model.inputs, spec.quantization), model.inputs, tosa(spec.options),
                                    arm_graph, arm_lowered)

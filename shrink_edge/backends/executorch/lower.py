@@ -89,7 +89,10 @@ def lowered(module, inputs, partitioner=None, rewrite=None, lower=None):
     given, lowers the exported program in its own way): an edge program."""
     partitioner, rewrite = partitioner or xnnpack(), rewrite or for_xnnpack
     import torch
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
+
+    from .recurrent import unrolled
 
     class Flat(torch.nn.Module):  # outputs as one flat tuple, in the signature's order
         def __init__(self):
@@ -100,6 +103,8 @@ def lowered(module, inputs, partitioner=None, rewrite=None, lower=None):
             return tuple(flatten_outputs(self.inner(*args)))
 
     program = torch.export.export(Flat(), examples(inputs, 1))
+    if isinstance(partitioner, XnnpackPartitioner):
+        program = unrolled(program)  # XNNPACK takes a recurrent layer's steps once they are slices (recurrent.py)
     graph_module = program.module()
     if rewrite(graph_module):
         program = torch.export.export(graph_module, examples(inputs, 1))  # traced again: fresh shapes on every node
@@ -289,34 +294,38 @@ def reshapes_as_views(graph_module) -> int:
                for target in (aten.unsqueeze.default, aten.squeeze.dim, aten.squeeze.dims, aten.expand.default))
 
 
-def for_xnnpack(graph_module, transformers: bool = True) -> int:
-    """The graph rewrites XNNPACK's lowering needs (spatial means kept, hardswish and PReLU whole, PReLU in 4-D,
-    reshapes as views, and unless `transformers` is False a transformer's attention, LayerNorm and selects as ops it
-    takes: transformer.py); how many were made."""
+def for_coreml(graph_module) -> int:
+    """The rewrites every delegate's lowering takes (spatial means kept, hardswish and PReLU whole, PReLU in 4-D,
+    reshapes as views); how many were made."""
+    return (spatial_means_kept(graph_module) + hardswish_whole(graph_module) + prelu_whole(graph_module)
+            + prelu_in_4d(graph_module) + reshapes_as_views(graph_module))
+
+
+def for_xnnpack(graph_module) -> int:
+    """Those, and for XNNPACK a transformer's attention, LayerNorm and selects (transformer.py) and an unrolled
+    recurrent layer's splits, unbinds and zeros (recurrent.py) as ops it takes; how many were made. Core ML has a
+    LayerNorm, an attention and recurrent layers of its own."""
+    from .recurrent import splits_as_slices, unbinds_as_slices, zeros_as_constants
     from .transformer import attention_as_matmuls, layer_norms_as_steps, selects_as_slices
 
-    done = (spatial_means_kept(graph_module) + hardswish_whole(graph_module) + prelu_whole(graph_module)
-            + prelu_in_4d(graph_module) + reshapes_as_views(graph_module))
-    if transformers:
-        done += attention_as_matmuls(graph_module) + layer_norms_as_steps(graph_module) + selects_as_slices(graph_module)
-    return done
-
-
-def for_coreml(graph_module) -> int:
-    """XNNPACK's rewrites but the transformer's: Core ML has a LayerNorm and an attention of its own."""
-    return for_xnnpack(graph_module, transformers=False)
+    return (for_coreml(graph_module) + attention_as_matmuls(graph_module) + layer_norms_as_steps(graph_module)
+            + selects_as_slices(graph_module) + splits_as_slices(graph_module) + unbinds_as_slices(graph_module)
+            + zeros_as_constants(graph_module))
 
 
 class ExecutorchLower(Pass):
-    version = 6  # 6: squeezes as views, attention, LayerNorm and selects for XNNPACK (transformer.py); 5: unsqueezes as views; 4: hardswish and PReLU whole; 3: PReLU in 4-D; 2: spatial means delegated
+    version = 7  # 7: recurrent layers unrolled for XNNPACK, their weights int8 in the int8 file (recurrent.py); 6: squeezes as views, attention, LayerNorm and selects for XNNPACK (transformer.py); 5: unsqueezes as views; 4: hardswish and PReLU whole; 3: PReLU in 4-D; 2: spatial means delegated
     rewrite = lower = None  # the delegate's own graph preparation and lowering (see lowered)
 
     def partitioner(self, ctx: Context):
         return xnnpack()
 
+    def rewriter(self, ctx: Context):
+        return self.rewrite
+
     def run(self, src: Path, dst: Path, ctx: Context) -> None:
         with quiet():
-            edge = lowered(load_program(src).module(), ctx.model.inputs, self.partitioner(ctx), self.rewrite,
+            edge = lowered(load_program(src).module(), ctx.model.inputs, self.partitioner(ctx), self.rewriter(ctx),
                            self.lower)
             dst.write_bytes(edge.to_executorch().buffer)
 
@@ -331,6 +340,17 @@ class ExecutorchLowerInt8(ExecutorchLower):
     name = "executorch-lower-int8"
     source = "pt2-int8"
     target = "executorch-int8"
+
+    def settings(self, ctx: Context) -> dict:
+        return {**super().settings(ctx), "keep_float": list(ctx.quantization.keep_float)}
+
+    def rewriter(self, ctx: Context):
+        """XNNPACK's rewrites, and a recurrent layer's steps as dynamically quantized linear layers (PT2E leaves
+        them float), but those `keep_float` names."""
+        from .recurrent import recurrent_weights_int8
+
+        return lambda graph_module: for_xnnpack(graph_module) + recurrent_weights_int8(
+            graph_module, ctx.quantization.keep_float)
 
 
 class ExecutorchLowerCoreml(ExecutorchLower):
