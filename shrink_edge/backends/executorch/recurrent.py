@@ -33,6 +33,10 @@ def _pieces_as_slices(graph_module, target, dim_index: int, bounds) -> int:
     input and a view to the piece's shape; `bounds(node, length)` gives each piece's (start, end) on the axis."""
     import operator
 
+    import torch
+
+    aten = torch.ops.aten
+
     def rewrite(graph, node) -> bool:
         x = node.args[0]
         dim = node.args[dim_index] if len(node.args) > dim_index else node.kwargs.get("dim", 0)
@@ -52,9 +56,6 @@ def _pieces_as_slices(graph_module, target, dim_index: int, bounds) -> int:
         graph.erase_node(node)
         return True
 
-    import torch
-
-    aten = torch.ops.aten
     return _each(graph_module, target, rewrite)
 
 
@@ -113,7 +114,7 @@ def recurrent_weights_int8(graph_module, keep_float=()) -> int:
     packed = {}  # a weight's get_attr target -> (int8 weight node, scales node, zero points node)
 
     def recurrent(weight) -> bool:
-        """Whether a weight is a recurrent layer's (nn.GRU/LSTM/RNN name theirs weight_ih_l0, weight_hh_l1_reverse,
+        """Whether a weight is a recurrent layer's (nn.GRU/LSTM/RNN name them weight_ih_l0, weight_hh_l1_reverse,
         ...; a loaded program keeps the names, not the module types) and its layer is not kept float."""
         if getattr(weight, "op", None) != "get_attr" or not RECURRENT_WEIGHT.search(weight.target):
             return False
@@ -138,16 +139,15 @@ def recurrent_weights_int8(graph_module, keep_float=()) -> int:
                 packed[weight.target] = [graph.get_attr(n) for n in names]
         codes, scales, zeros = packed[weight.target]
         with graph.inserting_before(node):
-            scale, zero = (graph.call_function(operator.getitem, (choose, i)) for choose in
-                           [graph.call_function(qd.choose_qparams.tensor,
-                                                (x, -128, 127, torch.finfo(torch.float32).eps, torch.int8))]
-                           for i in (0, 1))
+            choose = graph.call_function(qd.choose_qparams.tensor,
+                                         (x, -128, 127, torch.finfo(torch.float32).eps, torch.int8))
+            scale, zero = (graph.call_function(operator.getitem, (choose, i)) for i in (0, 1))
             quantized = graph.call_function(qd.quantize_per_tensor.tensor, (x, scale, zero, -128, 127, torch.int8))
             read = graph.call_function(qd.dequantize_per_tensor.tensor,
                                        (quantized, scale, zero, -128, 127, torch.int8))
-            w = graph.call_function(qd.dequantize_per_channel.default,
-                                    (codes, scales, zeros, 0, -127, 127, torch.int8))
-        node.args = (read, w, *node.args[2:])
+            weights = graph.call_function(qd.dequantize_per_channel.default,
+                                          (codes, scales, zeros, 0, -127, 127, torch.int8))
+        node.args = (read, weights, *node.args[2:])
         return True
 
     done = _each(graph_module, aten.linear.default, rewrite)
