@@ -84,9 +84,10 @@ def _ethos_u_spec(options: dict):
 
 
 def lowered(module, inputs, partitioner=None, rewrite=None, lower=None):
-    """The module (float or PT2E-converted), exported at batch 1, its graph rewritten for the delegate (spatial
-    means kept, for XNNPACK) and lowered with a delegate (XNNPACK unless another partitioner is given; `lower`, if
-    given, lowers the exported program in its own way): an edge program."""
+    """The module (float or PT2E-converted), exported at batch 1 (for XNNPACK its recurrent layers unrolled), its
+    graph rewritten for the delegate (`rewrite`: for_xnnpack unless given) and lowered with a delegate (XNNPACK
+    unless another partitioner is given; `lower`, if given, lowers the exported program in its own way): an edge
+    program."""
     partitioner, rewrite = partitioner or xnnpack(), rewrite or for_xnnpack
     import torch
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
