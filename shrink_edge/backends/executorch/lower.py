@@ -133,6 +133,14 @@ def _read_as(graph, node, shape) -> None:
     node.replace_all_uses_with(view, delete_user_cb=lambda user: user is not view)
 
 
+def _replace(graph, node, new) -> bool:
+    """`new` takes `node`'s place (and its recorded shape) for every reader; `node` is erased. True, for _each."""
+    new.meta = dict(node.meta)
+    node.replace_all_uses_with(new)
+    graph.erase_node(node)
+    return True
+
+
 def _static_shape(node) -> list[int] | None:
     return [int(d) for d in node.meta["val"].shape] if "val" in getattr(node, "meta", {}) else None
 
@@ -286,10 +294,7 @@ def reshapes_as_views(graph_module) -> int:
             return True
         with graph.inserting_before(node):
             view = graph.call_function(aten.view.default, (node.args[0], shape))
-        view.meta = dict(node.meta)
-        node.replace_all_uses_with(view)
-        graph.erase_node(node)
-        return True
+        return _replace(graph, node, view)
 
     return sum(_each(graph_module, target, as_view)
                for target in (aten.unsqueeze.default, aten.squeeze.dim, aten.squeeze.dims, aten.expand.default))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from .lower import _each, _static_shape
+from .lower import _each, _replace, _static_shape
 
 
 def unrolled(program):
@@ -50,9 +50,7 @@ def _pieces_as_slices(graph_module, target, dim_index: int, bounds) -> int:
             with graph.inserting_before(reader):
                 part = graph.call_function(aten.slice.Tensor, (x, dim, start, end))
                 view = graph.call_function(aten.view.default, (part, _static_shape(reader)))
-            view.meta = dict(reader.meta)
-            reader.replace_all_uses_with(view)
-            graph.erase_node(reader)
+            _replace(graph, reader, view)
         graph.erase_node(node)
         return True
 
@@ -89,10 +87,7 @@ def zeros_as_constants(graph_module) -> int:
         graph_module.register_buffer(name, torch.zeros(shape))
         with graph.inserting_before(node):
             constant = graph.get_attr(name)
-        constant.meta = dict(node.meta)
-        node.replace_all_uses_with(constant)
-        graph.erase_node(node)
-        return True
+        return _replace(graph, node, constant)
 
     return _each(graph_module, torch.ops.aten.zeros.default, rewrite)
 

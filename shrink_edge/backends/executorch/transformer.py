@@ -8,7 +8,7 @@ means over a 4-D view and elementwise steps, all of which XNNPACK runs.
 """
 from __future__ import annotations
 
-from .lower import _each, _static_shape
+from .lower import _each, _replace, _static_shape
 
 
 def _constant(graph_module, graph, name: str, value: float):
@@ -66,10 +66,7 @@ def attention_as_matmuls(graph_module) -> int:
             v3 = graph.call_function(aten.view.default, (v, [b * h, keys, ev]))
             out = graph.call_function(aten.bmm.default, (weights, v3))
             out = graph.call_function(aten.view.default, (out, out_shape))
-        out.meta = dict(node.meta)
-        node.replace_all_uses_with(out)
-        graph.erase_node(node)
-        return True
+        return _replace(graph, node, out)
 
     return _each(graph_module, aten.scaled_dot_product_attention.default, rewrite)
 
@@ -106,10 +103,7 @@ def layer_norms_as_steps(graph_module) -> int:
                 y = graph.call_function(aten.mul.Tensor, (y, weight))
             if bias is not None:
                 y = graph.call_function(aten.add.Tensor, (y, bias))
-        y.meta = dict(node.meta)
-        node.replace_all_uses_with(y)
-        graph.erase_node(node)
-        return True
+        return _replace(graph, node, y)
 
     return _each(graph_module, aten.layer_norm.default, rewrite)
 
@@ -130,9 +124,6 @@ def selects_as_slices(graph_module) -> int:
         with graph.inserting_before(node):
             part = graph.call_function(aten.slice.Tensor, (x, dim, index, index + 1))
             view = graph.call_function(aten.view.default, (part, out))
-        view.meta = dict(node.meta)
-        node.replace_all_uses_with(view)
-        graph.erase_node(node)
-        return True
+        return _replace(graph, node, view)
 
     return _each(graph_module, aten.select.int, rewrite)
