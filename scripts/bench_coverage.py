@@ -244,15 +244,19 @@ def _recurrent_macs(rnn: torch.nn.RNNBase, x: torch.Tensor) -> int:
 
 
 def cpu_peak() -> str:
-    """This CPU's int8 peak, as text (docs_tables.recorded_peak reads the number back)."""
-    flags, mhz = set(), 0.0
+    """This CPU's int8 peak, as text (docs_tables.recorded_peak reads the number back), with its name; AMX tiles,
+    where the CPU has them, are named but not counted (the peak is the vector units')."""
+    flags, mhz, name = set(), 0.0, ""
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("flags") and not flags:
             flags = set(line.split(":", 1)[1].split())
         if line.startswith("cpu MHz") and not mhz:
             mhz = float(line.split(":", 1)[1])
+        if line.startswith("model name") and not name:
+            name = line.split(":", 1)[1].strip()
     isa = "avx512_vnni" if "avx512_vnni" in flags else "avx2"
-    return f"{PEAK_PER_CYCLE[isa]} int8 MACs/cycle ({isa}, computed) at {mhz:.0f} MHz"
+    tiles = "; amx_int8 tiles, not counted" if "amx_int8" in flags else ""
+    return f"{PEAK_PER_CYCLE[isa]} int8 MACs/cycle ({isa}, computed{tiles}) at {mhz:.0f} MHz, {name}"
 
 
 def timings(pairs: dict[str, tuple[Path, Path]], peers: dict[str, dict], runs: int = 60) -> dict[str, dict]:
