@@ -10,7 +10,7 @@ Each table sits in its page between a pair of markers, which stay:
 
 NAME -> page: targets, profile -> docs/benchmarks/sample.md; coverage, layers -> docs/benchmarks/coverage.md;
 fidelity, bias-correction -> docs/benchmarks/hard-models.md; peers, executorch -> docs/benchmarks/peers.md;
-summary -> README.md; cli -> docs/cli.md; llm -> docs/benchmarks/llm.md; fp16 -> docs/benchmarks/fp16.md; budget ->
+summary -> README.md; cli -> docs/cli.md; llm, llm-activations -> docs/benchmarks/llm.md; fp16 -> docs/benchmarks/fp16.md; budget ->
 docs/benchmarks/budget.md. The
 bench scripts call write(NAME) once they have written their JSON.
 
@@ -31,7 +31,7 @@ PAGES = {"targets": "docs/benchmarks/sample.md", "profile": "docs/benchmarks/sam
          "fidelity": "docs/benchmarks/hard-models.md", "bias-correction": "docs/benchmarks/hard-models.md",
          "peers": "docs/benchmarks/peers.md", "executorch": "docs/benchmarks/peers.md", "summary": "README.md",
          "cli": "docs/cli.md", "llm": "docs/benchmarks/llm.md", "fp16": "docs/benchmarks/fp16.md",
-         "budget": "docs/benchmarks/budget.md"}
+         "budget": "docs/benchmarks/budget.md", "llm-activations": "docs/benchmarks/llm.md"}
 
 # How the benches run, where their JSON does not say: the bench scripts take these from here
 CALIBRATE, VERIFY, TASK_VERIFY = 32, 16, 128  # bench_coverage.py: samples per zoo model
@@ -297,6 +297,35 @@ def llm() -> list[str]:
                   f"from {pretrained['text']['prompts']} prompts.", "", *llm_model(pretrained),
                   *llm_algorithms(pretrained), *llm_fallback(pretrained)]
     return lines
+
+
+def llm_activations() -> list[str]:
+    """Per model: next-token agreement between the runtimes' artifacts of one scheme, and the same in PyTorch for
+    each runtime's rounding of the matrix products' inputs (bench/llm_activations.json)."""
+    figures = bench("llm_activations")
+    lines = []
+    for part, m in figures["models"].items():
+        sim = m["simulated"]
+        lines += [f"{sim['model']} ({part}), {figures['scheme']}, {m['windows']} windows of {m['context']} tokens "
+                  f"({sim['positions']} positions), {figures['machine']}.", "",
+                  "| artifact | activations at run time | agreement with float PyTorch | ppl ratio |",
+                  "| --- | --- | ---: | ---: |"]
+        lines += [f"| {a['target']} | {a['activations']} | {a['next_token_agreement']:.1%} | "
+                  f"{a['perplexity_ratio']:.4f} |" for a in m["artifacts"]]
+        lines += ["", "| between | agreement |", "| --- | ---: |"]
+        lines += [f"| {a} and {b} | {agreement:.1%} |" for a, b, agreement in sorted(m["pairs"], key=lambda p: p[2])]
+        lines += ["", "In PyTorch, the same int4 weights, each rounding on every matrix product's input (prefill):", "",
+                  "| between | agreement | median of the largest logit change |", "| --- | ---: | ---: |"]
+        lines += [f"| {a} and {b} | {c['agreement']:.1%} | {c['logit_change_median']:.3f} |"
+                  for a, b, c in sim["pairs"]]
+        kinds = dict(sim["by_layer_kind"])
+        rounding = kinds.pop("rounding")
+        lines += ["", f"{rounding} on one kind of layer only, against float32 activations:", "",
+                  "| layers | agreement | median of the largest logit change |", "| --- | ---: | ---: |"]
+        lines += [f"| {kind} | {c['agreement']:.1%} | {c['logit_change_median']:.3f} |" for kind, c in kinds.items()]
+        largest = ", ".join(f"{name} {value:,.0f}" for name, value in sim["largest_inputs"].items())
+        lines += ["", f"Largest inputs of a matrix product: {largest}.", ""]
+    return lines[:-1]
 
 
 def llm_fallback(figures: dict) -> list[str]:
@@ -576,7 +605,7 @@ def _ms(p50: float | None) -> str:
     return f"{p50:.3g} ms" if isinstance(p50, (int, float)) else "-"
 
 
-TABLES = {"budget": budget, "llm": llm, "fp16": fp16, "targets": targets, "profile": profile, "coverage": coverage, "coverage-peers": coverage_peers, "layers": layers, "fidelity": fidelity,
+TABLES = {"budget": budget, "llm": llm, "llm-activations": llm_activations, "fp16": fp16, "targets": targets, "profile": profile, "coverage": coverage, "coverage-peers": coverage_peers, "layers": layers, "fidelity": fidelity,
           "bias-correction": bias_correction, "peers": peers, "executorch": executorch, "summary": summary, "cli": cli}
 
 

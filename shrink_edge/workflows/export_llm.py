@@ -274,9 +274,9 @@ def _storable(members) -> tuple[list, list[str]]:
 
 
 def _between(predicted: dict) -> dict:
-    """Per scheme, the lowest next-token agreement between two artifacts of it on the held-out text (the same
-    integers in every runtime: what is left is each runtime's arithmetic), and which two. Not for `runtime`, whose
-    integers differ by runtime."""
+    """Per scheme, the next-token agreement between every two artifacts of it on the held-out text (the same
+    integers in every runtime: what is left is each runtime's arithmetic), the lowest and which two. Not for
+    `runtime`, whose integers differ by runtime."""
     result = {}
     for scheme in dict.fromkeys(name for _, name in predicted if name != "runtime"):
         runs = {target: np.array(p) for (target, name), p in predicted.items() if name == scheme and p}
@@ -284,7 +284,8 @@ def _between(predicted: dict) -> dict:
                  if len(runs[a]) == len(runs[b])]
         if pairs:
             lowest, a, b = min(pairs)
-            result[scheme] = {"min_agreement": round(lowest, 4), "between": [a, b], "artifacts": len(runs)}
+            result[scheme] = {"min_agreement": round(lowest, 4), "between": [a, b], "artifacts": len(runs),
+                              "pairs": [[a, b, round(agreement, 4)] for agreement, a, b in pairs]}
     return result
 
 

@@ -58,6 +58,8 @@ def test_every_runtime_every_scheme(exported):
         assert max(ratios) - min(ratios) < 0.01, ratios
         between = report["agreement_between_runtimes"][scheme]
         assert between["artifacts"] == len(RUNTIMES) + (scheme != "float") and between["min_agreement"] >= 0.9
+        n = between["artifacts"]
+        assert len(between["pairs"]) == n * (n - 1) // 2 and min(p[2] for p in between["pairs"]) == between["min_agreement"]
     for scheme in ("float", "int8-channel", "int4-g32-gptq"):  # onnxruntime-genai's own loop on the same file agrees
         onnx_row = rows[("llm-onnx", scheme)]
         assert onnx_row["genai_greedy_match_tokens"] == onnx_row["greedy_match_tokens"]
