@@ -77,6 +77,7 @@ def _fusing_quantizer():
     from torch.fx import Node
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
 
+    from .data_movement import annotate_data_movement
     from .gates import annotate_gates, batch_norm_decomposed, gates_decomposed, prelu_decomposed
 
     adds = (torch.ops.aten.add.Tensor, torch.ops.aten.add_.Tensor)
@@ -118,7 +119,8 @@ def _fusing_quantizer():
           back to DEQUANTIZE -> float ADD -> QUANTIZE there. Annotate every float add (inputs, and the output
           where litert-torch left it bare, unless a relu follows: TFLite fuses add+relu);
         - conv/linear + ReLU6 gets one quantization, after the clamp (_fuse_clamps).
-        And gates (SiLU, squeeze-excite) are quantized in and out (gates.py)."""
+        And gates (SiLU, squeeze-excite) are quantized in and out (gates.py), concatenations and resizes on
+        shared grids (data_movement.py)."""
 
         def transform_for_annotation(self, model):
             model = super().transform_for_annotation(model)
@@ -145,6 +147,7 @@ def _fusing_quantizer():
                         annotation.input_qspec_map.setdefault(arg, act_in)
             _fuse_clamps(model, act_out)
             annotate_gates(model, act_in, act_out, _is_float)
+            annotate_data_movement(model, act_in, _is_float)
             return model
 
     return FusingQuantizer

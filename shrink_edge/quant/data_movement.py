@@ -1,0 +1,43 @@
+"""Concatenation and resizing in int8. litert-torch's quantizer finds `cat` by its source partition, which
+torch.export (2.13, non-strict) no longer records, and never annotates a resize; so a U-Net's skip connections and
+upsampling ran in float between int8 layers (onnxruntime: Resize and Concat in float; ExecuTorch: a float
+concatenation and three conversions per skip). Annotated here as litert-torch meant to and as ExecuTorch's
+XNNPACKQuantizer does: a resize (nearest or bilinear, whose values lie within its input's range) reads and writes its
+input's grid, and a concatenation's inputs and output share one grid, its first input's where that one is quantized
+already, observed over all of them: the int8 concatenation every runtime has copies bytes, and an input on another
+grid is requantized once, before it."""
+from __future__ import annotations
+
+from .gates import _aten, _quantized_output
+
+CONCATENATIONS = ("cat.default", "concat.default")
+RESIZES = ("upsample_nearest1d.vec", "upsample_nearest1d.default", "upsample_nearest2d.vec",
+           "upsample_nearest2d.default", "_upsample_nearest_exact2d.vec", "_upsample_nearest_exact2d.default",
+           "upsample_bilinear2d.vec", "upsample_bilinear2d.default", "upsample_linear1d.vec",
+           "upsample_linear1d.default")
+
+
+def annotate_data_movement(model, act_in, is_float) -> int:
+    """Annotate each float resize and concatenation the quantizer left bare; returns how many."""
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
+
+    def grid(source):  # an input read on its own grid where it has one, else observed
+        return SharedQuantizationSpec(source) if _quantized_output(source) else act_in
+
+    done = 0
+    for node in model.graph.nodes:
+        if "quantization_annotation" in node.meta or not is_float(node):
+            continue
+        if _aten(node, RESIZES) and is_float(node.args[0]):
+            source = node.args[0]
+            node.meta["quantization_annotation"] = QuantizationAnnotation(
+                input_qspec_map={source: grid(source)}, output_qspec=SharedQuantizationSpec((source, node)),
+                _annotated=True)
+            done += 1
+        elif _aten(node, CONCATENATIONS) and (inputs := [a for a in node.args[0] if is_float(a)]):
+            first, shared = inputs[0], SharedQuantizationSpec((inputs[0], node))
+            node.meta["quantization_annotation"] = QuantizationAnnotation(
+                input_qspec_map={first: grid(first), **{a: shared for a in inputs[1:]}}, output_qspec=shared,
+                _annotated=True)
+            done += 1
+    return done
