@@ -6,6 +6,7 @@ on the CPU is named."""
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from conftest import RECIPE_SMALL, load_model_file, run_cli, tiny_args
@@ -128,3 +129,35 @@ def test_a_partition_that_would_return_float_is_lowered_again():
 
     assert float_delegate_outputs(lowered(program, inputs, tosa({}), arm_graph, once))
     assert not float_delegate_outputs(lowered(program, inputs, tosa({}), arm_graph, arm_lowered))
+
+
+ANCHORS = '''
+import torch
+class Net(torch.nn.Module):
+    """A detector's heads: two maps permuted to NHWC, reshaped into anchors and concatenated (an int8 concatenation)."""
+    def __init__(self):
+        super().__init__()
+        self.conv, self.down = torch.nn.Conv2d(1, 8, 3, 2, 1), torch.nn.Conv2d(8, 16, 3, 2, 1)
+        self.heads = torch.nn.ModuleList([torch.nn.Conv2d(8, 12, 3, 1, 1), torch.nn.Conv2d(16, 12, 3, 1, 1)])
+    def forward(self, x):
+        maps = [torch.relu(self.conv(x))]
+        maps.append(torch.relu(self.down(maps[0])))
+        return torch.cat([h(m).permute(0, 2, 3, 1).reshape(x.shape[0], -1, 4) for h, m in zip(self.heads, maps)], 1)
+'''
+
+
+def test_anchors_reshaped_from_permuted_maps_keep_their_order(tiny_model, tmp_path):
+    """ExecuTorch's Arm backend orders a reshape of a permuted tensor wrongly inside its delegate: such reshapes stay
+    on the CPU (arm.reshaped_permutation), and the TOSA graph is as faithful as XNNPACK's file (was 15.9 dB against
+    38.2 on the zoo's detector)."""
+    (tmp_path / "net.py").write_text(ANCHORS)
+    with np.load(tiny_model["data"]) as data:  # the images without their labels: no output holds class scores
+        np.savez(tmp_path / "images.npz", **{k: data[k] for k in data.files if k != "y"})
+    group = tmp_path / "group.toml"
+    group.write_text('description = "XNNPACK and Ethos-U"\ninclude = ["executorch", "executorch-ethos-u55"]\n')
+    result = run_cli("export", "--target", group, "--model", f"{tmp_path / 'net.py'}:Net", "--input-shape",
+                     "1,1,28,28", "--data", tmp_path / "images.npz", "--no-budget", "--out", tmp_path / "out", "--json")
+    assert result.exit_code == 0, result.stderr
+    artifacts = {a["format"]: a for a in json.loads(result.stdout)["artifacts"]}
+    tosa, xnnpack = artifacts["executorch-tosa-int8"]["metrics"], artifacts["executorch-int8"]["metrics"]
+    assert tosa["sqnr_db"] >= xnnpack["sqnr_db"] - 1, (tosa, xnnpack)

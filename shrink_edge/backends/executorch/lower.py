@@ -376,7 +376,7 @@ class ExecutorchLowerEthosU(ExecutorchLower):
     name = "executorch-lower-ethos-u"
     source = "pt2-int8"
     target = "executorch-ethos-u-int8"
-    version = 1
+    version = 2  # 2: a reshape of a permuted tensor left on the CPU (arm.reshaped_permutation)
     rewrite, lower = staticmethod(arm_graph), staticmethod(arm_lowered)
 
     def settings(self, ctx: Context) -> dict:
