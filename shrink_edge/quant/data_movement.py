@@ -5,12 +5,15 @@ concatenation and three conversions per skip). Annotated here as litert-torch me
 XNNPACKQuantizer does: a resize (nearest or bilinear, whose values lie within its input's range) reads and writes its
 input's grid, and a concatenation's inputs and output share one grid, its first input's where that one is quantized
 already, observed over all of them: the int8 concatenation every runtime has copies bytes, and an input on another
-grid is requantized once, before it."""
+grid is requantized once, before it. Left float: a concatenation the model returns (a detector's anchors: no int8
+op reads it, and its inputs would only be rounded again) and one of a constant (a ViT's class token: ExecuTorch 1.5.1
+failed to load the XNNPACK program whose int8 concatenation read it, error 0x1)."""
 from __future__ import annotations
 
 from .gates import _aten, _quantized_output
 
 CONCATENATIONS = ("cat.default", "concat.default")
+VIEWS = ("expand", "view", "reshape", "unsqueeze", "clone", "repeat")
 RESIZES = ("upsample_nearest1d.vec", "upsample_nearest1d.default", "upsample_nearest2d.vec",
            "upsample_nearest2d.default", "_upsample_nearest_exact2d.vec", "_upsample_nearest_exact2d.default",
            "upsample_bilinear2d.vec", "upsample_bilinear2d.default", "upsample_linear1d.vec",
@@ -34,10 +37,19 @@ def annotate_data_movement(model, act_in, is_float) -> int:
                 input_qspec_map={source: grid(source)}, output_qspec=SharedQuantizationSpec((source, node)),
                 _annotated=True)
             done += 1
-        elif _aten(node, CONCATENATIONS) and (inputs := [a for a in node.args[0] if is_float(a)]):
+        elif _aten(node, CONCATENATIONS) and (inputs := [a for a in node.args[0] if is_float(a)]) \
+                and not any(_constant(a) for a in inputs) and any(u.op != "output" for u in node.users):
             first, shared = inputs[0], SharedQuantizationSpec((inputs[0], node))
             node.meta["quantization_annotation"] = QuantizationAnnotation(
                 input_qspec_map={first: grid(first), **{a: shared for a in inputs[1:]}}, output_qspec=shared,
                 _annotated=True)
             done += 1
     return done
+
+
+def _constant(node) -> bool:
+    """A parameter or buffer, or a view of one (a class token expanded to the batch)."""
+    while getattr(node, "op", None) == "call_function" and str(node.target).startswith("aten.") \
+            and str(node.target).split(".")[1] in VIEWS:
+        node = node.args[0]
+    return getattr(node, "op", None) == "get_attr"
