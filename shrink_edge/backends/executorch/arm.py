@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ...errors import UserError
+from .graph import called, through_quantize
 
 FOLDER = Path(sys.prefix) / "tosa-tools"
 
@@ -157,13 +158,11 @@ def reshaped_permutation(node) -> bool:
     reshapes left on the CPU). An attention's permutations of its heads, (0, 2, 1, 3), come out right."""
     import torch
 
-    aten, qd = torch.ops.aten, torch.ops.quantized_decomposed
+    aten = torch.ops.aten
     if node.target not in (aten.view.default, aten.reshape.default, aten.flatten.using_ints):
         return False
-    source = node.args[0]
-    while getattr(source, "target", None) in (qd.quantize_per_tensor.default, qd.dequantize_per_tensor.default):
-        source = source.args[0]
-    return getattr(source, "target", None) == aten.permute.default and list(source.args[1]) == [0, 2, 3, 1]
+    source = through_quantize(node.args[0]) or node.args[0]
+    return called(source, "permute") and list(source.args[1]) == [0, 2, 3, 1]
 
 
 def biases_quantized(graph_module) -> int:

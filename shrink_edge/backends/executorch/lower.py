@@ -21,6 +21,7 @@ from ...model.source import load_program
 from ...passes.base import Context, Pass
 from ...model.signature import examples, flatten_outputs
 from .arm import arm_graph, arm_lowered, dequantized_inside
+from .graph import called, same_input, through_quantize
 
 
 @contextlib.contextmanager
@@ -187,18 +188,6 @@ def prelu_in_4d(graph_module) -> int:
     return _each(graph_module, torch.ops.aten.prelu.default, rewrite)
 
 
-def _through_quantize(node):
-    """The value a dequantize(quantize(value)) pair reads, else None."""
-    if _called(node, "dequantize_per_tensor") and _called(node.args[0], "quantize_per_tensor"):
-        return node.args[0].args[0]
-    return None
-
-
-def _same_input(a, b) -> bool:
-    """Whether two dequantize nodes read the same quantized value."""
-    return _called(a, "dequantize_per_tensor") and _called(b, "dequantize_per_tensor") and a.args[0] is b.args[0]
-
-
 def hardswish_whole(graph_module) -> int:
     """The int8 program's hardswish, split into quantized steps for the runtimes that run each step in int8
     (quant/gates.py: x * (relu6(x + 3) * 1/6)), as one hardswish between a dequantize and a quantize: XNNPACK has
@@ -211,10 +200,10 @@ def hardswish_whole(graph_module) -> int:
         if len(node.args) != 2:
             return False
         x, gate = node.args
-        scaled = _through_quantize(gate)
-        clamped = _through_quantize(scaled.args[0]) if _called(scaled, "mul") and scaled.args[1] == 1 / 6 else None
-        shifted = clamped.args[0] if _called(clamped, "hardtanh") and tuple(clamped.args[1:]) == (0, 6) else None
-        if not (_called(shifted, "add") and shifted.args[1] == 3 and _same_input(shifted.args[0], x)):
+        scaled = through_quantize(gate)
+        clamped = through_quantize(scaled.args[0]) if called(scaled, "mul") and scaled.args[1] == 1 / 6 else None
+        shifted = clamped.args[0] if called(clamped, "hardtanh") and tuple(clamped.args[1:]) == (0, 6) else None
+        if not (called(shifted, "add") and shifted.args[1] == 3 and same_input(shifted.args[0], x)):
             return False
         with graph.inserting_before(node):
             whole = graph.call_function(torch.ops.aten.hardswish.default, (x,))
@@ -235,16 +224,16 @@ def prelu_whole(graph_module) -> int:
     import torch
 
     def constant(node):  # the float value of dequantize(an int8 constant), else None
-        if not _called(node, "dequantize_per_tensor") or getattr(node.args[0], "op", None) != "get_attr":
+        if not called(node, "dequantize_per_tensor") or getattr(node.args[0], "op", None) != "get_attr":
             return None
         codes = operator.attrgetter(node.args[0].target)(graph_module)
         return (codes.float() - node.args[2]) * node.args[1]
 
     def rewrite(graph, node) -> bool:
         for scaled, rectified in (node.args[:2], node.args[1::-1]):
-            scaled, rectified = _through_quantize(scaled), _through_quantize(rectified)
-            rest = rectified.args[0] if _called(rectified, "relu") else None
-            if not (_called(scaled, "mul") and _called(rest, "mul") and _same_input(scaled.args[0], rest.args[0])):
+            scaled, rectified = through_quantize(scaled), through_quantize(rectified)
+            rest = rectified.args[0] if called(rectified, "relu") else None
+            if not (called(scaled, "mul") and called(rest, "mul") and same_input(scaled.args[0], rest.args[0])):
                 continue
             slope, kept = constant(scaled.args[1]), constant(rest.args[1])
             if slope is None or kept is None or slope.shape != kept.shape or \
@@ -268,10 +257,6 @@ def _dead_code_dropped(graph_module, done: int) -> int:
         graph_module.graph.eliminate_dead_code()
         graph_module.recompile()
     return done
-
-
-def _called(node, name: str) -> bool:
-    return getattr(node, "op", None) == "call_function" and str(node.target).split(".")[-2:-1] == [name]
 
 
 def reshapes_as_views(graph_module) -> int:
