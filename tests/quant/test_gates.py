@@ -67,10 +67,16 @@ def test_concatenations_and_resizes_run_in_int8(tiny_model, tmp_path):
     resizes on onnxruntime and LiteRT (was Resize x2, Concat x2 in float on onnxruntime; its QDQ fusion takes a
     nearest Resize only, so the bilinear one stays float there); ExecuTorch's too (the zoo's U-Net: its XNNPACK
     delegate concatenated in float, the skip's int8 converted to float before and the result back after)."""
-    artifacts = exported("skip_net.py", ["onnx", "tflite", "executorch"], tiny_model, tmp_path,
+    artifacts = exported("skip_net.py", ["onnx", "tflite", "openvino", "executorch"], tiny_model, tmp_path,
                          float_ops={"onnx-int8": ["Resize"]})
     ops = fused_ops(tmp_path / "out" / artifacts["onnx-int8"]["file"])
     assert ops["QLinearConcat"] == 2 and ops["Resize"] == 2, ops
+    # OpenVINO: the concatenation after the nearest upsampling reads its inputs quantized, with no FakeQuantize
+    # after it (backends/openvino/ir.py); the bilinear one's upsampled values lie between grid steps
+    ir = openvino.Core().read_model(tmp_path / "out" / artifacts["openvino-int8"]["file"] / "model.xml")
+    after = [{t.get_node().get_type_name() for t in op.output(0).get_target_inputs()} for op in ir.get_ops()
+             if op.get_type_name() == "Concat"]
+    assert sorted(after, key=sorted) == [{"Convolution"}, {"FakeQuantize"}], after
 
 
 def test_a_concatenation_with_a_class_token_stays_float(tmp_path):
