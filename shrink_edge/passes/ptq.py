@@ -7,7 +7,7 @@ from pathlib import Path
 from ..model.source import load_program
 from ..quant.equalization import equalize
 from ..quant.smoothing import smooth
-from ..quant.scheme import converted, make_quantizer
+from ..quant.scheme import converted, prepared
 from .base import Context, Pass
 from .torch_export import export_program
 
@@ -18,7 +18,7 @@ class PostTrainingQuantize(Pass):
     name = "ptq"
     source = "pt2"
     target = "pt2-int8"
-    version = 14  # 14 (13): concatenations and resizes int8; 12: late batch norm split; 11: hardswish, PReLU, pools; 10: gates; 8: bias_correction
+    version = 15  # 15: batch norms after a layer others read split; 14 (13): concatenations and resizes int8; 12: late batch norm split; 11: hardswish, PReLU, pools; 10: gates; 8: bias_correction
 
     def settings(self, ctx: Context) -> dict:
         return {"scheme": vars(ctx.quantization), "calibration": ctx.calibration.digest()}
@@ -34,7 +34,6 @@ def calibrated(module, ctx: Context, fold: bool = True):
     """The float program's int8 program: equalized and smoothed if the scheme says so, observers calibrated on the
     calibration data, then converted with the scheme's float layers (quantization.converted)."""
     import torch
-    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
 
     n = min(ctx.quantization.calibration_samples, len(ctx.calibration))
     inputs = [x[:n] for x in ctx.calibration.arrays()]
@@ -43,13 +42,13 @@ def calibrated(module, ctx: Context, fold: bool = True):
     if ctx.quantization.smooth:
         with ctx.steps.step("smoothing activation outliers into the weights (SmoothQuant)"):
             smooth(module, inputs)
-    prepared = prepare_pt2e(module, make_quantizer(ctx.quantization))
+    observed = prepared(module, ctx.quantization)
     with ctx.steps.step("calibrating int8 ranges", total=n) as advance, torch.no_grad():
         for i in range(0, n, BATCH):
-            prepared(*(torch.from_numpy(x[i:i + BATCH]) for x in inputs))
+            observed(*(torch.from_numpy(x[i:i + BATCH]) for x in inputs))
             advance(min(BATCH, n - i))
     with ctx.steps.step("correcting biases for the weights' rounding") if ctx.quantization.bias_correction \
             else contextlib.nullcontext():
-        return converted(prepared, ctx.quantization.keep_float, fold,
+        return converted(observed, ctx.quantization.keep_float, fold,
                          inputs if ctx.quantization.bias_correction else None)
 

@@ -98,10 +98,12 @@ def prelu_decomposed(model) -> int:
 
 
 def batch_norm_decomposed(model) -> int:
-    """Each batch norm in eval mode that no layer before it absorbs (after a ReLU, as CREPE-style pitch nets have it)
-    as x * a + b per channel, the same function, both steps quantized: an int8 multiply and add in every runtime.
-    Whole, litert-torch splits it after quantization into a float SUB, MUL and ADD, and onnxruntime has no int8
-    BatchNormalization. Returns how many."""
+    """Each batch norm in eval mode that no layer before it absorbs (after a ReLU, as CREPE-style pitch nets have it;
+    after a layer whose output something else reads too, as a pre-activation ResNet's stem feeds its first block's
+    batch norm and shortcut) as x * a + b per channel, the same function, both steps quantized: an int8 multiply and
+    add in every runtime. Whole, litert-torch splits it after quantization into a float SUB, MUL and ADD, and
+    onnxruntime has no int8 BatchNormalization. Runs before prepare_pt2e (quant/scheme.prepared), which folds a
+    batch norm into the layer before it whatever else reads that layer. Returns how many."""
     import operator
 
     import torch
@@ -109,7 +111,7 @@ def batch_norm_decomposed(model) -> int:
     aten = torch.ops.aten
     graph, done = model.graph, 0
     for node in list(graph.nodes):
-        if not _aten(node, BATCH_NORM) or node.args[5] or _aten(node.args[0], LAYERS) or any(
+        if not _aten(node, BATCH_NORM) or node.args[5] or _absorbed(node) or any(
                 n is not None and getattr(n, "op", None) != "get_attr" for n in node.args[1:5]):
             continue
         x = node.args[0]
@@ -126,6 +128,12 @@ def batch_norm_decomposed(model) -> int:
         _replaced(graph, node, [scaled, shifted])
         done += 1
     return _recompiled(model, done)
+
+
+def _absorbed(batch_norm) -> bool:
+    """Whether the layer before a batch norm can take it in: it is a layer, and the batch norm its only reader."""
+    layer = batch_norm.args[0]
+    return _aten(layer, LAYERS) and len(layer.users) == 1
 
 
 def _replaced(graph, node, steps: list) -> None:
@@ -156,7 +164,8 @@ def _constant(model, name: str, value):
 def annotate_gates(model, act_in, act_out, is_float) -> int:
     """Annotate each sigmoid and pool (its input and output) and each multiply of a gate (an activation by a
     sigmoid's output, gates_decomposed's: both inputs and the output) as quantized, keeping what the quantizer
-    already set; a max pool after them reads and writes their grid. Returns how many ops."""
+    already set; a max pool after them reads and writes their grid; a ReLU the layer before it could not take in
+    (other ops read that layer's output too) reads the layer's grid and has its own. Returns how many ops."""
     from torchao.quantization.pt2e.quantizer import SharedQuantizationSpec
 
     done = 0
@@ -173,6 +182,15 @@ def annotate_gates(model, act_in, act_out, is_float) -> int:
         elif _aten(node, MAX_POOLS) and "quantization_annotation" not in node.meta \
                 and _quantized_output(node.args[0]):  # litert-torch's annotation missed it (a split batch norm before)
             _quantized(node, node.args[:1], act_in, SharedQuantizationSpec((node.args[0], node)))
+            done += 1
+        elif _aten(node, RELU) and _aten(node.args[0], LAYERS) and len(node.args[0].users) > 1 \
+                and (layer := node.args[0].meta.get("quantization_annotation")) and layer.output_qspec is None:
+            # litert-torch quantizes a layer and its ReLU once, after the ReLU, even when other ops read the
+            # layer's output: no runtime can fuse them then, so the layer ran in float in onnxruntime and LiteRT,
+            # and outside ExecuTorch's XNNPACK delegate, whose program could not load (no portable
+            # dequantize_per_channel)
+            layer.output_qspec = act_out
+            _quantized(node, node.args[:1], act_in, act_out)
             done += 1
     return done
 

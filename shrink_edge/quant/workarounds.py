@@ -78,7 +78,7 @@ def _fusing_quantizer():
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
 
     from .data_movement import annotate_data_movement
-    from .gates import annotate_gates, batch_norm_decomposed, gates_decomposed, prelu_decomposed
+    from .gates import annotate_gates, gates_decomposed, prelu_decomposed
 
     adds = (torch.ops.aten.add.Tensor, torch.ops.aten.add_.Tensor)
     relus = (torch.ops.aten.relu.default, torch.ops.aten.relu_.default)
@@ -125,9 +125,8 @@ def _fusing_quantizer():
         def transform_for_annotation(self, model):
             model = super().transform_for_annotation(model)
             gates_decomposed(model)
-            if not self.global_config.is_qat:  # QAT trains PReLU's slopes and batch norm's statistics
+            if not self.global_config.is_qat:  # QAT trains PReLU's slopes (batch norms: scheme.prepared)
                 prelu_decomposed(model)
-                batch_norm_decomposed(model)
             return model
 
         def annotate(self, model):

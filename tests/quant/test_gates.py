@@ -79,6 +79,23 @@ def test_concatenations_and_resizes_run_in_int8(tiny_model, tmp_path):
     assert sorted(after, key=sorted) == [{"Convolution"}, {"FakeQuantize"}], after
 
 
+def test_a_batch_norm_after_a_layer_others_read_is_split_not_folded(tiny_model, tmp_path):
+    """A pre-activation block: the stem's output feeds a batch norm and the shortcut. prepare_pt2e folded the batch
+    norm into the stem, so the shortcut read normalized values (cosine 0.60, -1.1 dB); split, it runs as an int8
+    multiply and add (`exported` checks cosine >= 0.99 and no float op)."""
+    artifacts = exported("preact_net.py", ["onnx", "tflite"], tiny_model, tmp_path)
+    assert all(a["metrics"]["sqnr_db"] > 30 for a in artifacts.values() if a["format"].endswith("int8")), artifacts
+
+
+def test_a_relu_on_a_layer_others_read_runs_in_int8(tiny_model, tmp_path):
+    """litert-torch quantized the convolution and its ReLU once, after the ReLU, though the concatenation reads the
+    convolution too: it ran in float on onnxruntime (Conv) and LiteRT (DEQUANTIZE, CONV_2D, RELU, QUANTIZE x2),
+    and ExecuTorch refused the program (its XNNPACK delegate left the convolution out; no portable
+    dequantize_per_channel)."""
+    artifacts = exported("shared_relu_net.py", ["onnx", "tflite", "executorch"], tiny_model, tmp_path)
+    assert artifacts["executorch-int8"]["facts"]["undelegated_ops"] == {}, artifacts["executorch-int8"]["facts"]
+
+
 def test_a_concatenation_with_a_class_token_stays_float(tmp_path):
     """The zoo's ViT-tiny: its class token concatenated in int8 made an XNNPACK program ExecuTorch 1.5.1 could not
     load (error 0x1); a concatenation that reads a parameter stays float."""
