@@ -104,16 +104,19 @@ def weight_option(ctx: Context) -> str:
     return dtype
 
 
-def u8s8_exact(cpuinfo: str | None = None) -> bool:
+def u8s8_exact(features: dict[str, bool] | None = None) -> bool:
     """Whether this CPU's u8 x s8 products are exact at 8 bits in onnxruntime: x86 with VNNI (AVX512-VNNI or
     AVX-VNNI: VPDPBUSD sums into int32) and arm64 (its dot-product kernels); not x86 without VNNI, where VPMADDUBSW
     adds pairs in int16. An 8-bit file stored int8 here saturates on such a CPU: build for it with weights =
-    "uint8" or weight_bits = 7 (docs/targets.md)."""
+    "uint8" or weight_bits = 7 (docs/targets.md). `features`: the x86 CPU's, as CPUID gives them (PyTorch's
+    `torch.cpu.get_capabilities()`), which onnxruntime reads too; /proc/cpuinfo may list the host's under an
+    emulator or hypervisor that hides some."""
     import platform
-
-    from ...profiling.devices.runner import cpu_flags
 
     if platform.machine().lower() in ("aarch64", "arm64"):
         return True
-    flags = cpu_flags(cpuinfo)
-    return "avx512_vnni" in flags or "avx_vnni" in flags
+    if features is None:
+        import torch
+
+        features = torch.cpu.get_capabilities()
+    return bool(features.get("avx512_vnni") or features.get("avx_vnni"))
