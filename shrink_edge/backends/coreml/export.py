@@ -13,6 +13,7 @@ import uuid
 import warnings
 from pathlib import Path
 
+from ...model.signature import examples
 from ...model.source import load_program
 from ...passes.base import Context, Pass
 
@@ -44,6 +45,15 @@ def _known_ops(program):
                       and sanitize_op_kind(node.target.name()) not in _TORCH_OPS_REGISTRY}:
         program = program.run_decompositions({op: table[op] for op in unknown})
     return program
+
+
+def _static(program, inputs):
+    """The program exported again at the --input-shape batch: a fixed shape is what the Neural Engine runs (a
+    flexible one keeps a model on the CPU or GPU), and coremltools fails on some ops of a dynamic batch (GroupNorm:
+    "Cannot add const [is0, 64, 1, 799]")."""
+    import torch
+
+    return torch.export.export(program.module(), examples(inputs))
 
 
 def _convert(program):
@@ -93,17 +103,17 @@ class CoremlExportInt8(Pass):
     name = "coreml-export-int8"
     source = "pt2-int8"
     target = "coreml-int8"
-    version = 5  # ops coremltools lacks decomposed; 4: outputs named; 3: reproducible bytes, no debug mapping
+    version = 6  # 6: a static batch; 5: ops coremltools lacks decomposed; 4: outputs named; 3: reproducible bytes, no debug mapping
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         with _quiet():
-            _save(_named(_convert(load_program(src)), ctx.model.outputs), dst)
+            _save(_named(_convert(_static(load_program(src), ctx.model.inputs)), ctx.model.outputs), dst)
 
 
 class CoremlExportWeights8(Pass):
     """Float activations, weights linearly quantized to int8 per channel (coremltools' optimizer)."""
     name = "coreml-export-w8"
-    version = 6  # ops coremltools lacks decomposed; 5: outputs named; 4: every weight quantized, small ones too
+    version = 7  # 7: a static batch; 6: ops coremltools lacks decomposed; 5: outputs named; 4: every weight quantized, small ones too
     source = "pt2"
     target = "coreml-w8"
 
@@ -113,18 +123,18 @@ class CoremlExportWeights8(Pass):
         config = cto.OptimizationConfig(global_config=cto.OpLinearQuantizerConfig(
             mode="linear_symmetric", dtype="int8", granularity="per_channel", weight_threshold=0))
         with _quiet():
-            _save(_named(cto.linear_quantize_weights(_convert(load_program(src)), config=config), ctx.model.outputs),
-                  dst)
+            model = _convert(_static(load_program(src), ctx.model.inputs))
+            _save(_named(cto.linear_quantize_weights(model, config=config), ctx.model.outputs), dst)
 
 
 class CoremlExportFp16(Pass):
     """Float16 weights and compute (coremltools' default precision for an mlprogram): what the Neural Engine and
     the GPU run."""
     name = "coreml-export-fp16"
-    version = 1
+    version = 2  # 2: a static batch
     source = "pt2"
     target = "coreml-fp16"
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         with _quiet():
-            _save(_named(_convert(load_program(src)), ctx.model.outputs), dst)
+            _save(_named(_convert(_static(load_program(src), ctx.model.inputs)), ctx.model.outputs), dst)
