@@ -17,6 +17,7 @@ from __future__ import annotations
 
 SILU = ("silu.default", "silu_.default")
 SIGMOID = ("sigmoid.default", "sigmoid_.default")
+TANH = ("tanh.default", "tanh_.default")
 HARDSIGMOID = ("hardsigmoid.default", "hardsigmoid_.default")
 HARDSWISH = ("hardswish.default", "hardswish_.default")
 MUL = ("mul.Tensor", "mul_.Tensor")
@@ -165,8 +166,14 @@ def annotate_gates(model, act_in, act_out, is_float) -> int:
     """Annotate each sigmoid and pool (its input and output) and each multiply of a gate (an activation by a
     sigmoid's output, gates_decomposed's: both inputs and the output) as quantized, keeping what the quantizer
     already set; a max pool after them reads and writes their grid; a ReLU the layer before it could not take in
-    (other ops read that layer's output too) reads the layer's grid and has its own. Returns how many ops."""
-    from torchao.quantization.pt2e.quantizer import SharedQuantizationSpec
+    (other ops read that layer's output too) reads the layer's grid and has its own; a tanh of a quantized value
+    writes TFLite's fixed tanh grid (steps of 1/128 around 0: TFLite Micro's int8 kernel computes in it whatever
+    the file says, an ESPCN-style net 40.4 dB in LiteRT, 11.4 dB in TFLite Micro). Returns how many ops."""
+    import torch
+    from torchao.quantization.pt2e.quantizer import FixedQParamsQuantizationSpec, SharedQuantizationSpec
+
+    tanh_grid = FixedQParamsQuantizationSpec(dtype=torch.int8, scale=1 / 128, zero_point=0, quant_min=-128,
+                                             quant_max=127, qscheme=torch.per_tensor_affine)
 
     done = 0
     for node in model.graph.nodes:
@@ -182,6 +189,12 @@ def annotate_gates(model, act_in, act_out, is_float) -> int:
         elif _aten(node, MAX_POOLS) and "quantization_annotation" not in node.meta \
                 and _quantized_output(node.args[0]):  # litert-torch's annotation missed it (a split batch norm before)
             _quantized(node, node.args[:1], act_in, SharedQuantizationSpec((node.args[0], node)))
+            done += 1
+        elif _aten(node, TANH) and _quantized_output(node.args[0]):
+            annotation = node.meta.get("quantization_annotation")
+            if annotation is not None and annotation.output_qspec is not None:
+                annotation.output_qspec = tanh_grid
+            _quantized(node, node.args[:1], act_in, tanh_grid)
             done += 1
         elif _aten(node, RELU) and _aten(node.args[0], LAYERS) and len(node.args[0].users) > 1 \
                 and (layer := node.args[0].meta.get("quantization_annotation")) and layer.output_qspec is None:

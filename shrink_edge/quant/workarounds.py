@@ -79,6 +79,7 @@ def _fusing_quantizer():
 
     from .data_movement import annotate_data_movement
     from .gates import annotate_gates, gates_decomposed, prelu_decomposed
+    from .transposed import annotate_transposed_convolutions
 
     adds = (torch.ops.aten.add.Tensor, torch.ops.aten.add_.Tensor)
     relus = (torch.ops.aten.relu.default, torch.ops.aten.relu_.default)
@@ -119,8 +120,8 @@ def _fusing_quantizer():
           back to DEQUANTIZE -> float ADD -> QUANTIZE there. Annotate every float add (inputs, and the output
           where litert-torch left it bare, unless a relu follows: TFLite fuses add+relu);
         - conv/linear + ReLU6 gets one quantization, after the clamp (_fuse_clamps).
-        And gates (SiLU, squeeze-excite) are quantized in and out (gates.py), concatenations and resizes on
-        shared grids (data_movement.py)."""
+        And transposed convolutions are quantized (transposed.py), gates (SiLU, squeeze-excite) in and out
+        (gates.py), concatenations and resizes on shared grids (data_movement.py)."""
 
         def transform_for_annotation(self, model):
             model = super().transform_for_annotation(model)
@@ -145,6 +146,7 @@ def _fusing_quantizer():
                     if _is_float(arg):
                         annotation.input_qspec_map.setdefault(arg, act_in)
             _fuse_clamps(model, act_out)
+            annotate_transposed_convolutions(model, self.global_config, act_in, act_out)
             annotate_gates(model, act_in, act_out, _is_float)
             annotate_data_movement(model, act_in, _is_float)
             return model
