@@ -1,11 +1,11 @@
-"""Concatenation and resizing in int8. litert-torch's quantizer finds `cat` by its source partition, which
+"""Concatenation, resizing and padding in int8. litert-torch's quantizer finds `cat` by its source partition, which
 torch.export (2.13, non-strict) no longer records, and never annotates a resize; so a U-Net's skip connections and
 upsampling ran in float between int8 layers (onnxruntime: Resize and Concat in float; ExecuTorch: a float
 concatenation and three conversions per skip). Annotated here as litert-torch meant to and as ExecuTorch's
-XNNPACKQuantizer does: a resize (nearest or bilinear, whose values lie within its input's range) reads and writes its
-input's grid, and a concatenation's inputs and output share one grid, its first input's where that one is quantized
-already, observed over all of them: the int8 concatenation every runtime has copies bytes, and an input on another
-grid is requantized once, before it. Left float: a concatenation the model returns (a detector's anchors: no int8
+XNNPACKQuantizer does: a resize (nearest or bilinear, whose values lie within its input's range) and a zero pad
+(zero is on every grid: the zero point) read and write their input's grid, and a concatenation's inputs and output
+share one grid, its first input's where that one is quantized already, observed over all of them: the int8
+concatenation every runtime has copies bytes, and an input on another grid is requantized once, before it. Left float: a concatenation the model returns (a detector's anchors: no int8
 op reads it, and its inputs would only be rounded again) and one of a constant (a ViT's class token: ExecuTorch 1.5.1
 failed to load the XNNPACK program whose int8 concatenation read it, error 0x1)."""
 from __future__ import annotations
@@ -14,14 +14,15 @@ from .gates import _aten, _quantized_output
 
 CONCATENATIONS = ("cat.default", "concat.default")
 VIEWS = ("expand", "view", "reshape", "unsqueeze", "clone", "repeat")
-RESIZES = ("upsample_nearest1d.vec", "upsample_nearest1d.default", "upsample_nearest2d.vec",
+PADS = ("pad.default", "constant_pad_nd.default")  # zeros, exact on any grid: its zero point
+RESIZES = PADS + ("upsample_nearest1d.vec", "upsample_nearest1d.default", "upsample_nearest2d.vec",
            "upsample_nearest2d.default", "_upsample_nearest_exact2d.vec", "_upsample_nearest_exact2d.default",
            "upsample_bilinear2d.vec", "upsample_bilinear2d.default", "upsample_linear1d.vec",
            "upsample_linear1d.default")
 
 
 def annotate_data_movement(model, act_in, is_float) -> int:
-    """Annotate each float resize and concatenation the quantizer left bare; returns how many."""
+    """Annotate each float resize, pad and concatenation the quantizer left bare; returns how many."""
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
 
     def grid(source):  # an input read on its own grid where it has one, else observed

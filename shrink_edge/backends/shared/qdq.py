@@ -84,6 +84,7 @@ def make_ort_fusable(model: onnx.ModelProto) -> dict[str, int]:
         retyped += 1
     folded = scales_folded(model)
     scalars = quantized_scalars(model)
+    pads = pads_quantized(model)
 
     readers = consumers(graph)
     duplicated, nodes = 0, []
@@ -101,7 +102,64 @@ def make_ort_fusable(model: onnx.ModelProto) -> dict[str, int]:
             duplicated += 1
     replace_nodes(graph, _topological(nodes))
     return {"uint8_activation_qdq": retyped, "folded_scales": folded, "quantized_scalars": scalars,
-            "duplicated_dequantize": duplicated}
+            "quantized_pads": pads, "duplicated_dequantize": duplicated}
+
+
+def pads_quantized(model: onnx.ModelProto) -> int:
+    """Each zero Pad between a dequantize and a quantize on one grid run on the quantized values, padding with the
+    zero point (the code of 0.0): onnxruntime keeps DequantizeLinear -> Pad -> QuantizeLinear in float (a temporal
+    convolution net's causal pads), where its Pad takes int8 and uint8 directly. Returns how many."""
+    graph = model.graph
+    constants, readers = _constants(graph), consumers(graph)
+    producers = {output: node for node in graph.node for output in node.output}
+    quantizes = []
+    for pad in graph.node:
+        source, users = producers.get(pad.input[0]), readers.get(pad.output[0], [])
+        value = pad.input[2] if len(pad.input) > 2 and pad.input[2] else None
+        if pad.op_type != "Pad" or any(a.name == "mode" and a.s != b"constant" for a in pad.attribute) \
+                or value is not None and (value not in constants or constants[value].any()) \
+                or source is None or source.op_type != "DequantizeLinear" or len(users) != 1 \
+                or users[0].op_type != "QuantizeLinear" or not _same_grid(source, users[0], constants):
+            continue
+        pad.input[0] = source.input[0]
+        pad.input[:] = [*pad.input[:2], source.input[2], *pad.input[3:]]
+        pad.output[0] = users[0].output[0]
+        quantizes.append(users[0])
+    for node in quantizes:
+        graph.node.remove(node)
+    drop_unused(graph)
+    return len(quantizes)
+
+
+def pads_dequantized(model: onnx.ModelProto) -> int:
+    """pads_quantized undone, for converters that read quantization from QDQ pairs (OpenVINO turns a Pad of
+    quantized values into explicit dequantization arithmetic): each Pad of a QuantizeLinear's output reads it
+    dequantized, pads with 0.0 and is quantized again on the same grid. Returns how many."""
+    graph = model.graph
+    producers = {output: node for node in graph.node for output in node.output}
+    nodes, done = [], 0
+    for node in graph.node:
+        source = producers.get(node.input[0])
+        if node.op_type != "Pad" or source is None or source.op_type != "QuantizeLinear":
+            nodes.append(node)
+            continue
+        grid, name = list(source.input[1:3]), node.output[0]
+        nodes.append(helper.make_node("DequantizeLinear", [node.input[0], *grid], [f"{name}_dq"], name=f"{name}_dq"))
+        node.input[:] = [f"{name}_dq", node.input[1], "", *node.input[3:]]
+        node.output[0] = f"{name}_padded"
+        nodes += [node, helper.make_node("QuantizeLinear", [f"{name}_padded", *grid], [name], name=f"{name}_q")]
+        done += 1
+    replace_nodes(graph, nodes)
+    return done
+
+
+def _same_grid(dequantize: onnx.NodeProto, quantize: onnx.NodeProto, constants: dict) -> bool:
+    """Whether a dequantize and a quantize have one per-tensor scale and zero point."""
+    if len(dequantize.input) < 3 or len(quantize.input) < 3:
+        return False
+    pairs = [(constants.get(a), constants.get(b)) for a, b in zip(dequantize.input[1:3], quantize.input[1:3])]
+    return all(a is not None and b is not None and a.size == 1 and a.dtype == b.dtype and np.array_equal(a, b)
+               for a, b in pairs)
 
 
 def scales_folded(model: onnx.ModelProto) -> int:
