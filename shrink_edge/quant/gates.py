@@ -191,10 +191,11 @@ def annotate_gates(model, act_in, act_out, is_float) -> int:
             _quantized(node, node.args[:1], act_in, SharedQuantizationSpec((node.args[0], node)))
             done += 1
         elif _aten(node, TANH) and _quantized_output(node.args[0]):
-            annotation = node.meta.get("quantization_annotation")
-            if annotation is not None and annotation.output_qspec is not None:
-                annotation.output_qspec = tanh_grid
             _quantized(node, node.args[:1], act_in, tanh_grid)
+            node.meta["quantization_annotation"].output_qspec = tanh_grid
+            for user in node.users:  # read on that grid, not requantized onto one of their own
+                if node in (reads := getattr(user.meta.get("quantization_annotation"), "input_qspec_map", {})):
+                    reads[node] = SharedQuantizationSpec(node)
             done += 1
         elif _aten(node, RELU) and _aten(node.args[0], LAYERS) and len(node.args[0].users) > 1 \
                 and (layer := node.args[0].meta.get("quantization_annotation")) and layer.output_qspec is None:
