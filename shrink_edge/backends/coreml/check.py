@@ -7,12 +7,14 @@ from ..contract import refused
 
 
 def check(module, model, specs, folder: Path) -> list[str]:
-    from ...passes.torch_export import export_program
-    from .export import _convert, _quiet, _static
+    import torch
+
+    from ...model.signature import examples
+    from .export import _convert, _quiet
 
     try:
         with _quiet():
-            _convert(_static(export_program(module, model.inputs), model.inputs))
+            _convert(torch.export.export(module, examples(model.inputs)))  # at the --input-shape batch, as _static
     except Exception as e:
         return refused(specs, "coremltools cannot convert the model", e)
     return []

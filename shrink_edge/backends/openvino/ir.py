@@ -64,9 +64,7 @@ def repeated_fake_quantizes(model) -> int:
     for op in model.get_ordered_ops():
         if op.get_type_name() != "FakeQuantize":
             continue
-        source = op.input_value(0).get_node()
-        while _keeps_grid(source):
-            source = source.input_value(0).get_node()
+        source = _grid_source(op.input_value(0))
         users = [t.get_node().get_type_name() for t in op.output(0).get_target_inputs()]
         if source.get_type_name() != "FakeQuantize" or "Result" in users or not _same_quantization(op, source):
             continue
@@ -75,11 +73,17 @@ def repeated_fake_quantizes(model) -> int:
     return removed
 
 
-def _on_grid(value, fake_quantize) -> bool:
-    """Whether `value` comes, through ops that keep a grid, from a FakeQuantize with `fake_quantize`'s ranges."""
+def _grid_source(value):
+    """The op that `value` comes from, through ops that keep a grid."""
     source = value.get_node()
     while _keeps_grid(source):
         source = source.input_value(0).get_node()
+    return source
+
+
+def _on_grid(value, fake_quantize) -> bool:
+    """Whether `value` comes, through ops that keep a grid, from a FakeQuantize with `fake_quantize`'s ranges."""
+    source = _grid_source(value)
     return source.get_type_name() == "FakeQuantize" and _same_quantization(source, fake_quantize)
 
 

@@ -121,8 +121,7 @@ def pads_quantized(model: onnx.ModelProto) -> int:
                 or source is None or source.op_type != "DequantizeLinear" or len(users) != 1 \
                 or users[0].op_type != "QuantizeLinear" or not _same_grid(source, users[0], constants):
             continue
-        pad.input[0] = source.input[0]
-        pad.input[:] = [*pad.input[:2], source.input[2], *pad.input[3:]]
+        pad.input[:] = [source.input[0], pad.input[1], source.input[2], *pad.input[3:]]
         pad.output[0] = users[0].output[0]
         quantizes.append(users[0])
     for node in quantizes:
