@@ -260,8 +260,9 @@ def cpu_peak() -> str:
 
 
 def timings(pairs: dict[str, tuple[Path, Path]], peers: dict[str, dict], runs: int = 60) -> dict[str, dict]:
-    """Per runtime: float and int8 p50 (ms), and the peer's where it made a file (its record gets "ms" and
-    "speedup"), timed interleaved, 1 thread."""
+    """Per runtime: float and int8 p50 (ms) and the float file's size, and the peer's where it made a file (its
+    record gets "ms" and "speedup"), timed interleaved, 1 thread."""
+    from shrink_edge.files import size_bytes
     from shrink_edge.profiling.devices import runner
 
     results = {}
@@ -274,7 +275,8 @@ def timings(pairs: dict[str, tuple[Path, Path]], peers: dict[str, dict], runs: i
             results[runtime] = {"error": str(e)}
             continue
         f, q, *other = (float(np.median(e["times_ms"])) for e in entries)
-        results[runtime] = {"float_ms": round(f, 4), "int8_ms": round(q, 4), "int8_speedup": round(f / q, 2)}
+        results[runtime] = {"float_ms": round(f, 4), "int8_ms": round(q, 4), "int8_speedup": round(f / q, 2),
+                            "float_bytes": size_bytes(float_file)}
         if peer:
             record = {k: v for k, v in peer.items() if k != "path"}
             if other:

@@ -111,7 +111,7 @@ def coverage_peers() -> list[str]:
     """Per model and host runtime: our int8 file against the runtime's own int8 quantizer on the same float file,
     calibration samples and data, timed in the same interleaved run (bench_coverage.py, zoo_peers.py)."""
     figures = bench("coverage")
-    head = ["model", "runtime", "float p50 (ms)", "ours: p50 (ms), vs float, worst SQNR, size (B)",
+    head = ["model", "runtime", "float: p50 (ms), size (B)", "ours: p50 (ms), vs float, worst SQNR, size (B)",
             "runtime's own quantizer", "its p50 (ms), vs float, worst SQNR, size (B)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for entry in figures["models"]:
@@ -124,7 +124,8 @@ def coverage_peers() -> list[str]:
             sqnr = (mine.get("metrics") or {}).get("sqnr_db")
             theirs = peer["error"][:120] if "error" in peer else (
                 f"{peer['ms']:.3f}, {peer['speedup']:.2f}x, {peer['sqnr_db']:.1f} dB, {peer['size_bytes']:,}")
-            lines.append(f"| {entry['name']} | {runtime} | {timing['float_ms']:.3f} | {timing['int8_ms']:.3f}, "
+            size = f", {timing['float_bytes']:,}" if "float_bytes" in timing else ""
+            lines.append(f"| {entry['name']} | {runtime} | {timing['float_ms']:.3f}{size} | {timing['int8_ms']:.3f}, "
                          f"{timing['int8_speedup']:.2f}x, " + (f"{sqnr:.1f} dB" if sqnr is not None else "-")
                          + f", {mine.get('size_bytes', 0):,} | {peer['tool']} | {theirs} |")
     return lines

@@ -1,5 +1,6 @@
 """OpenVINO IR from the QDQ ONNX: runs its convolutions in int8 and agrees with the QAT reference."""
 import numpy as np
+import pytest
 import torch
 
 import shrink_edge
@@ -21,24 +22,30 @@ def test_agrees_with_the_qat_reference(all_targets):
 
 
 class Recurrent(torch.nn.Module):
-    def __init__(self):
+    def __init__(self, layer):
         super().__init__()
-        self.lstm = torch.nn.LSTM(8, 32, batch_first=True)
+        self.recurrent = layer(8, 32, batch_first=True)
         self.head = torch.nn.Linear(32, 4)
 
     def forward(self, x):
-        y, _ = self.lstm(x)
+        y, _ = self.recurrent(x)
         return self.head(y[:, -1])
 
 
-def test_an_lstm_is_listed_apart_and_the_budget_holds(tmp_path):
-    """The CPU plugin's LSTMSequence takes only constant weights, so the LSTM runs in float: facts list it apart from
-    the compute layers that the int8_compute budget judges (the runtime's limit), and the export holds."""
+@pytest.mark.parametrize("layer", [torch.nn.LSTM, torch.nn.GRU])
+def test_a_recurrent_layer_is_stored_int8_runs_float_and_is_listed_apart(tmp_path, layer):
+    """The CPU plugin runs LSTM and GRU layers in float only, but compiles weights stored as int8 codes and row
+    scales: the IR holds them in a quarter of the bytes, facts list the layer apart from the compute layers that the
+    int8_compute budget judges (the runtime's limit), and the export holds."""
     torch.manual_seed(0)
     frames = np.random.default_rng(0).standard_normal((64, 20, 8)).astype(np.float32)
-    result = shrink_edge.export(Recurrent().eval(), torch.zeros(1, 20, 8), target="openvino", data={"x": frames},
+    model = Recurrent(layer).eval()
+    result = shrink_edge.export(model, torch.zeros(1, 20, 8), target="openvino", data={"x": frames},
                                 out=tmp_path / "out", progress=False)
     [artifact] = result.manifest["artifacts"]
     facts = artifact["facts"]
     assert len(facts["float_recurrent_layers"]) == 1 and facts["float_compute_layers"] == []
+    assert facts["int8_recurrent_weights"] == 2  # its input and recurrent matrices
     assert facts["int8_compute_layers"] == 1 and artifact["metrics"]["sqnr_db"] > 20  # the head int8
+    float_bytes = 4 * sum(p.numel() for p in model.parameters())
+    assert (tmp_path / "out" / artifact["file"] / "model.bin").stat().st_size < 0.4 * float_bytes

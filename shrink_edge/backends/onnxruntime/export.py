@@ -73,7 +73,7 @@ class OnnxExportInt8(OnnxExport):
     name = "onnx-export-int8"
     source = "pt2-int8"
     target = "onnx-int8"
-    version = 13  # 13: zero pads on quantized values; 12: LSTM weights int8 (recurrent.py); 11: constants of Add/Mul uint8; 10: scalars of Add/Mul quantized; 9: 8-bit weights int8 where u8s8 is exact; 8: weights "auto"; 7: Q of constants folded
+    version = 14  # 14: GRU weights on an int8 grid; 13: zero pads on quantized values; 12: LSTM weights int8 (recurrent.py); 11: constants of Add/Mul uint8; 10: scalars of Add/Mul quantized; 9: 8-bit weights int8 where u8s8 is exact; 8: weights "auto"; 7: Q of constants folded
 
     def settings(self, ctx: Context) -> dict:
         option = weight_option(ctx)
@@ -82,11 +82,11 @@ class OnnxExportInt8(OnnxExport):
 
     def rewrite(self, model, ctx: Context) -> None:
         from ..shared.qdq import make_ort_fusable, seven_bits, short_names, weight_arrays, weights_as
-        from .recurrent import lstms_int8
+        from .recurrent import recurrent_int8
 
         option = weight_option(ctx)
         exact = option == "int8" or option == "auto" and u8s8_exact()  # else 7-bit LSTM weights (always int8)
-        lstms_int8(model, ctx.quantization.keep_float, seven_bits=ctx.quantization.weight_bits == 7 or not exact)
+        recurrent_int8(model, ctx.quantization.keep_float, seven_bits=ctx.quantization.weight_bits == 7 or not exact)
         make_ort_fusable(model)
         if option == "uint8" or option == "auto" and not (seven_bits(weight_arrays(model)) or u8s8_exact()):
             weights_as(model, "uint8")

@@ -5,7 +5,8 @@ parameters unshared first) and runs its convolutions and matmuls in int8. Gates 
 convolutions before them (gates.py); the weights of layers whose input holds negatives get 7 bits (overflow.py),
 their mean output shift measured on the calibration data added to their biases; activations that hold negatives
 get symmetric int8 steps (symmetric.py); weights are saved as they are (no fp16 compression); the IR is compacted
-(ir.py) with the same outputs, its inputs static at the model's input shape (shapes.py).
+(ir.py) with the same outputs, its inputs static at the model's input shape (shapes.py); recurrent layers' weights
+on an int8 grid are stored as int8 (recurrent.py).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class OpenVinoExport(Pass):
     name = "openvino-export"
     source = "onnx-int8"
     target = "openvino-int8"
-    version = 15  # 15 (14): pads between FakeQuantizes on one grid; 12: concatenations read quantized inputs; 11: static input shapes; 10: activations with negatives signed symmetric; 9: gates in float, fused into their convolutions; 8: weights two nodes read shifted once; 7: float sigmoids; 6: names numbered by position; 5: 7-bit bias shift corrected; 4: 7-bit weights
+    version = 16  # 16: recurrent weights stored int8; 15 (14): pads between FakeQuantizes on one grid; 12: concatenations read quantized inputs; 11: static input shapes; 10: activations with negatives signed symmetric; 9: gates in float, fused into their convolutions; 8: weights two nodes read shifted once; 7: float sigmoids; 6: names numbered by position; 5: 7-bit bias shift corrected; 4: 7-bit weights
 
     def settings(self, ctx: Context) -> dict:
         return {"calibration": ctx.calibration.digest(), "samples": ctx.quantization.calibration_samples}
@@ -32,6 +33,7 @@ class OpenVinoExport(Pass):
         from .gates import float_gates
         from .ir import canonical_names, compact
         from .overflow import seven_bit_weights
+        from .recurrent import int8_recurrent_weights
         from .shapes import static_inputs
         from .symmetric import signed_activations
 
@@ -49,5 +51,6 @@ class OpenVinoExport(Pass):
         model = ov.convert_model(str(onnx_file))
         compact(model)
         static_inputs(model, [spec.shape for spec in ctx.model.inputs])
+        int8_recurrent_weights(model)
         canonical_names(model)
         ov.save_model(model, str(dst / "model.xml"), compress_to_fp16=False)

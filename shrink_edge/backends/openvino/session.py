@@ -50,14 +50,16 @@ def _reads_weights(op) -> bool:
 
 def facts(path: Path) -> dict:
     """How many convolution/fully-connected layers the CPU plugin runs in int8, and which stay float. Recurrent
-    layers are listed apart where float (`float_recurrent_layers`: the CPU plugin's LSTMSequence takes only constant
-    weights, so an int8-stored LSTM is refused at compile time: the runtime's limit, not int8_compute's). A matmul of
-    two activations (attention's scores and context) has no int8 weights to run with: counted apart. An IR that
-    stores float16 weights (fp16.py) says how many."""
+    layers are listed apart where float (`float_recurrent_layers`: the CPU plugin has no int8 LSTM or GRU that keeps
+    the model, recurrent.py: the runtime's limit, not int8_compute's), and how many of their weight matrices the IR
+    stores as int8 (`int8_recurrent_weights`). A matmul of two activations (attention's scores and context) has no
+    int8 weights to run with: counted apart. An IR that stores float16 weights (fp16.py) says how many."""
     import openvino as ov
 
-    halves = sum(op.get_type_name() == "Constant" and op.get_element_type() == ov.Type.f16
-                 for op in ov.Core().read_model(str(path / "model.xml")).get_ops())
+    from .recurrent import stored_int8
+
+    stored = ov.Core().read_model(str(path / "model.xml"))
+    halves = sum(op.get_type_name() == "Constant" and op.get_element_type() == ov.Type.f16 for op in stored.get_ops())
     compiled = _compiled(str(path / "model.xml"))
     int8, other, activation_matmuls, recurrent = 0, [], 0, []
     for op in compiled.get_runtime_model().get_ordered_ops():
@@ -74,5 +76,6 @@ def facts(path: Path) -> dict:
         else:
             activation_matmuls += 1
     found = {"int8_compute_layers": int8, "float_compute_layers": other, "float_activation_matmuls": activation_matmuls,
-             **({"float_recurrent_layers": recurrent} if recurrent else {})}
+             **({"float_recurrent_layers": recurrent} if recurrent else {}),
+             **({"int8_recurrent_weights": stored_int8(stored)} if recurrent else {})}
     return {"weights": f"float16 x{halves}", **found} if halves else found
