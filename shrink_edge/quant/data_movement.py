@@ -3,7 +3,9 @@ torch.export (2.13, non-strict) no longer records, and never annotates a resize;
 upsampling ran in float between int8 layers (onnxruntime: Resize and Concat in float; ExecuTorch: a float
 concatenation and three conversions per skip). Annotated here as litert-torch meant to and as ExecuTorch's
 XNNPACKQuantizer does: a resize (nearest or bilinear, whose values lie within its input's range) and a zero pad
-(zero is on every grid: the zero point) read and write their input's grid, and a concatenation's inputs and output
+(zero is on every grid: the zero point) read and write their input's grid, as does a slice of a quantized value (a
+GLU's halves, a YOLO head's boxes and scores: onnxruntime kept DequantizeLinear -> Slice -> QuantizeLinear in float
+when the slice was rounded onto a grid of its own), and a concatenation's inputs and output
 share one grid, its first input's where that one is quantized already, observed over all of them: the int8
 concatenation every runtime has copies bytes, and an input on another grid is requantized once, before it. Left float: a concatenation the model returns (a detector's anchors: no int8
 op reads it, and its inputs would only be rounded again) and one of a constant (a ViT's class token: ExecuTorch 1.5.1
@@ -19,6 +21,7 @@ RESIZES = PADS + ("upsample_nearest1d.vec", "upsample_nearest1d.default", "upsam
            "upsample_nearest2d.default", "_upsample_nearest_exact2d.vec", "_upsample_nearest_exact2d.default",
            "upsample_bilinear2d.vec", "upsample_bilinear2d.default", "upsample_linear1d.vec",
            "upsample_linear1d.default")
+SLICES = ("slice.Tensor", "select.int", "narrow.default")  # some of the input's values
 
 
 def annotate_data_movement(model, act_in, is_float) -> int:
@@ -37,6 +40,14 @@ def annotate_data_movement(model, act_in, is_float) -> int:
             node.meta["quantization_annotation"] = QuantizationAnnotation(
                 input_qspec_map={source: grid(source)}, output_qspec=SharedQuantizationSpec((source, node)),
                 _annotated=True)
+            done += 1
+        elif _aten(node, SLICES) and _quantized_output(source := node.args[0]):
+            node.meta["quantization_annotation"] = QuantizationAnnotation(
+                input_qspec_map={source: SharedQuantizationSpec(source)},
+                output_qspec=SharedQuantizationSpec((source, node)), _annotated=True)
+            for user in node.users:  # read on that grid (gates.py annotated the GLU's multiply and sigmoid first)
+                if node in (reads := getattr(user.meta.get("quantization_annotation"), "input_qspec_map", {})):
+                    reads[node] = SharedQuantizationSpec(node)
             done += 1
         elif _aten(node, CONCATENATIONS) and (inputs := [a for a in node.args[0] if is_float(a)]) \
                 and not any(_constant(a) for a in inputs) and any(u.op != "output" for u in node.users):

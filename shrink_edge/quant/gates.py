@@ -20,6 +20,7 @@ SIGMOID = ("sigmoid.default", "sigmoid_.default")
 TANH = ("tanh.default", "tanh_.default")
 HARDSIGMOID = ("hardsigmoid.default", "hardsigmoid_.default")
 HARDSWISH = ("hardswish.default", "hardswish_.default")
+GLU = ("glu.default",)
 MUL = ("mul.Tensor", "mul_.Tensor")
 RELU = ("relu.default", "relu_.default")
 PRELU = ("prelu.default", "_prelu_kernel.default")
@@ -39,8 +40,9 @@ def _aten(node, names) -> bool:
 
 
 def gates_decomposed(model) -> int:
-    """Each SiLU, hardswish and hard sigmoid of the exported graph as its definition, so that each step can be
-    quantized: SiLU as x * sigmoid(x), hardswish as x * hardsigmoid(x), hard sigmoid as relu6(x + 3) * (1/6). Whole,
+    """Each SiLU, GLU, hardswish and hard sigmoid of the exported graph as its definition, so that each step can be
+    quantized: SiLU as x * sigmoid(x), GLU as a * sigmoid(b) of x's two halves (Conformer's convolution module),
+    hardswish as x * hardsigmoid(x), hard sigmoid as relu6(x + 3) * (1/6). Whole,
     these run in float between int8 layers: converters split SiLU after quantization, litert-torch splits the hard
     sigmoid into a float ADD and MUL, onnxruntime has no QLinear HardSigmoid or HardSwish and LiteRT's XNNPACK
     delegate no int8 HARD_SWISH (its int8 kernel runs outside the delegate: 20 partitions for MobileNetV3-Small).
@@ -50,11 +52,17 @@ def gates_decomposed(model) -> int:
     aten = torch.ops.aten
     graph, done = model.graph, 0
     for node in list(graph.nodes):
-        if not _aten(node, SILU + HARDSWISH + HARDSIGMOID):
+        if not _aten(node, SILU + GLU + HARDSWISH + HARDSIGMOID):
             continue
         x = node.args[0]
         with graph.inserting_before(node):
-            if _aten(node, SILU):
+            if _aten(node, GLU):
+                dim = node.args[1] if len(node.args) > 1 else -1
+                half = x.meta["val"].shape[dim] // 2
+                x, gate = (graph.call_function(aten.slice.Tensor, (node.args[0], dim, start, start + half))
+                           for start in (0, half))
+                steps = [x, gate, graph.call_function(aten.sigmoid.default, (gate,))]
+            elif _aten(node, SILU):
                 steps = [graph.call_function(aten.sigmoid.default, (x,))]
             else:
                 shifted = graph.call_function(aten.add.Tensor, (x, 3.0))
@@ -166,14 +174,18 @@ def annotate_gates(model, act_in, act_out, is_float) -> int:
     """Annotate each sigmoid and pool (its input and output) and each multiply of a gate (an activation by a
     sigmoid's output, gates_decomposed's: both inputs and the output) as quantized, keeping what the quantizer
     already set; a max pool after them reads and writes their grid; a ReLU the layer before it could not take in
-    (other ops read that layer's output too) reads the layer's grid and has its own; a tanh of a quantized value
-    writes TFLite's fixed tanh grid (steps of 1/128 around 0: TFLite Micro's int8 kernel computes in it whatever
-    the file says, an ESPCN-style net 40.4 dB in LiteRT, 11.4 dB in TFLite Micro). Returns how many ops."""
+    (other ops read that layer's output too) reads the layer's grid and has its own. A sigmoid and a tanh write
+    TFLite's fixed grids (steps of 1/256 from 0, of 1/128 around 0): TFLite Micro's int8 kernels compute in them
+    whatever the file says (an ESPCN-style net's tanh 40.4 dB in LiteRT, 11.4 dB in TFLite Micro; a YOLO-style
+    head's sigmoid on a slice, which litert-torch leaves to us, 58.6 against 6.4 dB). Returns how many ops."""
     import torch
     from torchao.quantization.pt2e.quantizer import FixedQParamsQuantizationSpec, SharedQuantizationSpec
 
-    tanh_grid = FixedQParamsQuantizationSpec(dtype=torch.int8, scale=1 / 128, zero_point=0, quant_min=-128,
-                                             quant_max=127, qscheme=torch.per_tensor_affine)
+    def fixed(scale: float, zero_point: int):
+        return FixedQParamsQuantizationSpec(dtype=torch.int8, scale=scale, zero_point=zero_point, quant_min=-128,
+                                            quant_max=127, qscheme=torch.per_tensor_affine)
+
+    sigmoid_grid, tanh_grid = fixed(1 / 256, -128), fixed(1 / 128, 0)  # litert-torch's and TFLite's
 
     done = 0
     for node in model.graph.nodes:
@@ -184,7 +196,8 @@ def annotate_gates(model, act_in, act_out, is_float) -> int:
             done += 1
         elif gated or (_aten(node, SIGMOID + POOLS) or _aten(node, RELU) and node.meta.get(GATE)) \
                 and is_float(node.args[0]):
-            _quantized(node, node.args[:2 if gated else 0 if _aten(node, RELU) else 1], act_in, act_out)
+            _quantized(node, node.args[:2 if gated else 0 if _aten(node, RELU) else 1], act_in,
+                       sigmoid_grid if _aten(node, SIGMOID) else act_out)
             done += 1
         elif _aten(node, MAX_POOLS) and "quantization_annotation" not in node.meta \
                 and _quantized_output(node.args[0]):  # litert-torch's annotation missed it (a split batch norm before)
