@@ -89,3 +89,28 @@ def test_ops_left_in_float_are_named(tmp_path):
     floats = result.manifest["artifacts"][1]["facts"]["float_ops"]
     assert floats and not any(op.split()[0] in ("Gemm", "MatMul", "FusedMatMul", "FusedGemm") for op in floats)
     assert "facts" not in result.manifest["artifacts"][0]  # the float file: none
+
+
+def test_shape_arithmetic_does_not_make_int8_ops_float(tmp_path):
+    """A GRU's output reshaped to a computed shape (Shape -> Gather -> Concat) and read by an int8 linear layer:
+    the shape arithmetic reads dimensions, not values, so the QGemm after it is not counted as float (it was)."""
+    import numpy as np
+    import torch
+
+    import shrink_edge
+
+    class Spotter(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = torch.nn.GRU(10, 32, batch_first=True)
+            self.head = torch.nn.Linear(32, 4)
+
+        def forward(self, x):
+            return self.head(self.gru(x)[0][:, -1])
+
+    torch.manual_seed(0)
+    data = {"x": np.random.default_rng(0).normal(size=(64, 20, 10)).astype(np.float32)}
+    result = shrink_edge.export(Spotter().eval(), (torch.zeros(1, 20, 10),), target="onnx", data=data,
+                                out=tmp_path / "out", progress=False, enforce_budget=False)
+    floats = [op.split()[0] for op in result.manifest["artifacts"][1]["facts"]["float_ops"]]
+    assert "GRU" in floats and not {"QGemm", "Shape"} & set(floats), floats  # onnxruntime has no int8 GRU

@@ -48,14 +48,15 @@ def fused_graph(path: Path):
 def float_ops(path: Path) -> list[str]:
     """The ops onnxruntime computes in float once it has fused the QDQ graph: an op that reads a dequantized value,
     a float input or another such op's output, each as OP or OP xN; the quantize and dequantize nodes themselves are
-    not counted."""
+    not counted, nor Shape and Size, which read a tensor's dimensions, not its values (so a Reshape of int8 values
+    to a computed shape, and the int8 ops after it, are not float: a GRU's QGemm was counted so)."""
     import onnx
 
     graph = fused_graph(path)
     floating = {v.name for v in graph.input if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT}
     found = []
     for node in graph.node:  # in topological order
-        reads_float = any(name in floating for name in node.input)
+        reads_float = node.op_type not in ("Shape", "Size") and any(name in floating for name in node.input)
         if node.op_type == "DequantizeLinear" or reads_float and node.op_type != "QuantizeLinear":
             floating.update(node.output)
         if reads_float and node.op_type not in ("QuantizeLinear", "DequantizeLinear", *DYNAMIC_OPS):
