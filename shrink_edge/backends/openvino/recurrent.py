@@ -6,9 +6,10 @@ and GRUSequence ops with f32 constants: the IR held the float model's bytes. The
 constant: behind a DequantizeLinear, or an i8 Constant -> Convert(f32) -> Multiply in an IR with FakeQuantize
 nodes (the low-precision transformations keep that as a dequantization), it refuses the IR at compile time
 ("LSTMSequence node ... expects Constant for port 4"); widened to i32 before the Convert to f32, the codes times the
-row scales are folded back into one constant when the model is compiled (OpenVINO 2026.4.1). So a weight whose rows are exactly int8 codes times a
-scale is stored as those codes: the same values, a quarter of the bytes (a 2-layer, 128-unit LSTM encoder's IR
-887 -> 236 KB, same latency). The layers still run in float (facts: `float_recurrent_layers`).
+row scales are folded back into one constant when the model is compiled (OpenVINO 2026.4.1). So a weight whose rows
+are exactly int8 codes times a scale is stored as those codes: the same values, a quarter of the bytes (the zoo's
+2-layer, 128-unit LSTM keyword spotter: 844,092 -> 254,152 B, same latency). The layers still run in float (facts:
+`float_recurrent_layers`).
 """
 from __future__ import annotations
 
