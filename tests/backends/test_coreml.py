@@ -5,8 +5,11 @@ import platform
 import numpy as np
 import pytest
 import torch
+from conftest import TESTS, load_model_file
 
 import shrink_edge
+
+RecurrentNet = load_model_file(TESTS / "models" / "recurrent_net.py").RecurrentNet
 
 
 def test_w8a8_package_holds_quantize_and_int8_weight_ops(all_targets):
@@ -67,21 +70,11 @@ def test_same_program_same_package_bytes(tiny_model, tmp_path):
     assert digests[0] == digests[1] and len(digests[0]) >= 6
 
 
-class Recurrent(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.lstm = torch.nn.LSTM(8, 32, num_layers=2, batch_first=True)
-        self.head = torch.nn.Linear(32, 4)
-
-    def forward(self, x):
-        return self.head(self.lstm(x)[0][:, -1])
-
-
 def test_the_int8_package_holds_recurrent_weights_in_int8(tmp_path):
     """PT2E leaves an LSTM float, so the int8 package held its weights in float16; now int8 per channel like the
     rest: its four weight matrices and the head's."""
     frames = np.random.default_rng(0).standard_normal((32, 12, 8)).astype(np.float32)
-    result = shrink_edge.export(Recurrent().eval(), torch.zeros(1, 12, 8), target="coreml", data={"x": frames},
+    result = shrink_edge.export(RecurrentNet(layers=2).eval(), torch.zeros(1, 12, 8), target="coreml", data={"x": frames},
                                 out=tmp_path / "out", progress=False)
     facts = {a["format"]: a["facts"] for a in result.manifest["artifacts"]}
     assert facts["coreml-int8"]["int8_weight_ops"] == 5, facts["coreml-int8"]

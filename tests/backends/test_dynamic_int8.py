@@ -4,8 +4,11 @@ the quiet inputs and the dynamic file does not; a layer kept in float stays a fl
 import numpy as np
 import pytest
 import torch
+from conftest import TESTS, load_model_file
 
 import shrink_edge
+
+RecurrentNet = load_model_file(TESTS / "models" / "recurrent_net.py").RecurrentNet
 
 
 class Encoder(torch.nn.Module):
@@ -108,25 +111,12 @@ def test_the_search_turns_a_static_target_that_loses_into_its_dynamic_twin(tmp_p
     assert all(a["metrics"]["cosine"] >= 0.98 for a in result.manifest["artifacts"])
 
 
-class LstmEncoder(torch.nn.Module):
-    """Three stacked LSTM layers over 50 frames of 40 features, the last state to 16 values."""
-
-    def __init__(self):
-        super().__init__()
-        self.lstm = torch.nn.LSTM(40, 128, num_layers=3, batch_first=True)
-        self.head = torch.nn.Linear(128, 16)
-
-    def forward(self, x):
-        y, _ = self.lstm(x)
-        return self.head(y[:, -1])
-
-
 def test_an_lstm_runs_as_onnxruntimes_int8_lstm(tmp_path):
     """The exporter builds each LSTM's weights by slicing the module's into ONNX's gate order; folded to constants
     first, onnxruntime's quantizer makes them DynamicQuantizeLSTM (unfolded, all three stayed float)."""
     torch.manual_seed(0)
     frames = np.random.default_rng(0).standard_normal((64, 50, 40)).astype(np.float32)
-    result = shrink_edge.export(LstmEncoder().eval(), torch.zeros(1, 50, 40), target="onnx-dynamic",
+    result = shrink_edge.export(RecurrentNet(features=40, hidden=128, layers=3, out=16).eval(), torch.zeros(1, 50, 40), target="onnx-dynamic",
                                 data={"x": frames}, out=tmp_path / "out", progress=False)
     artifacts = {a["format"]: a for a in result.manifest["artifacts"]}
     facts = artifacts["onnx-dynamic"]["facts"]
@@ -143,8 +133,8 @@ def test_an_int8_file_runs_its_lstms_as_onnxruntimes_int8_lstm(tmp_path):
 
     torch.manual_seed(0)
     frames = np.random.default_rng(0).standard_normal((64, 50, 40)).astype(np.float32)
-    model = LstmEncoder().eval()
-    for keep, name in (((), "int8"), (("lstm",), "kept")):
+    model = RecurrentNet(features=40, hidden=128, layers=3, out=16).eval()
+    for keep, name in (((), "int8"), (("recurrent",), "kept")):
         result = shrink_edge.export(model, torch.zeros(1, 50, 40), target="onnx", data={"x": frames},
                                     recipe=Recipe(quantize=QuantizeSettings(keep_float=keep)),
                                     out=tmp_path / name, progress=False)

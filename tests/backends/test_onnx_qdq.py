@@ -2,7 +2,9 @@
 import platform
 
 import onnx
-from conftest import fused_ops
+from conftest import TESTS, fused_ops, load_model_file
+
+RecurrentNet = load_model_file(TESTS / "models" / "recurrent_net.py").RecurrentNet
 
 
 def test_onnxruntime_fuses_every_conv_add_and_gemm(all_targets, tmp_path):
@@ -99,18 +101,9 @@ def test_shape_arithmetic_does_not_make_int8_ops_float(tmp_path):
 
     import shrink_edge
 
-    class Spotter(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.gru = torch.nn.GRU(10, 32, batch_first=True)
-            self.head = torch.nn.Linear(32, 4)
-
-        def forward(self, x):
-            return self.head(self.gru(x)[0][:, -1])
-
     torch.manual_seed(0)
     data = {"x": np.random.default_rng(0).normal(size=(64, 20, 10)).astype(np.float32)}
-    result = shrink_edge.export(Spotter().eval(), (torch.zeros(1, 20, 10),), target="onnx", data=data,
+    result = shrink_edge.export(RecurrentNet(torch.nn.GRU, features=10).eval(), (torch.zeros(1, 20, 10),), target="onnx", data=data,
                                 out=tmp_path / "out", progress=False, enforce_budget=False)
     floats = [op.split()[0] for op in result.manifest["artifacts"][1]["facts"]["float_ops"]]
     assert "GRU" in floats and not {"QGemm", "Shape"} & set(floats), floats  # onnxruntime has no int8 GRU

@@ -2,8 +2,11 @@
 import numpy as np
 import pytest
 import torch
+from conftest import TESTS, load_model_file
 
 import shrink_edge
+
+RecurrentNet = load_model_file(TESTS / "models" / "recurrent_net.py").RecurrentNet
 
 
 def test_compute_layers_run_in_int8(all_targets):
@@ -21,17 +24,6 @@ def test_agrees_with_the_qat_reference(all_targets):
     assert metrics["agreement"] >= 0.95 and metrics["error_lsb_p99"] <= 2 and metrics["max_error_lsb"] <= 6
 
 
-class Recurrent(torch.nn.Module):
-    def __init__(self, layer):
-        super().__init__()
-        self.recurrent = layer(8, 32, batch_first=True)
-        self.head = torch.nn.Linear(32, 4)
-
-    def forward(self, x):
-        y, _ = self.recurrent(x)
-        return self.head(y[:, -1])
-
-
 @pytest.mark.parametrize("layer", [torch.nn.LSTM, torch.nn.GRU])
 def test_a_recurrent_layer_is_stored_int8_runs_float_and_is_listed_apart(tmp_path, layer):
     """The CPU plugin runs LSTM and GRU layers in float only, but compiles weights stored as int8 codes and row
@@ -39,7 +31,7 @@ def test_a_recurrent_layer_is_stored_int8_runs_float_and_is_listed_apart(tmp_pat
     int8_compute budget judges (the runtime's limit), and the export holds."""
     torch.manual_seed(0)
     frames = np.random.default_rng(0).standard_normal((64, 20, 8)).astype(np.float32)
-    model = Recurrent(layer).eval()
+    model = RecurrentNet(layer).eval()
     result = shrink_edge.export(model, torch.zeros(1, 20, 8), target="openvino", data={"x": frames},
                                 out=tmp_path / "out", progress=False)
     [artifact] = result.manifest["artifacts"]
