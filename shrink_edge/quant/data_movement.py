@@ -12,6 +12,8 @@ op reads it, and its inputs would only be rounded again) and one of a constant (
 failed to load the XNNPACK program whose int8 concatenation read it, error 0x1)."""
 from __future__ import annotations
 
+import operator
+
 from .gates import _aten, _quantized_output
 
 CONCATENATIONS = ("cat.default", "concat.default")
@@ -22,6 +24,8 @@ RESIZES = PADS + ("upsample_nearest1d.vec", "upsample_nearest1d.default", "upsam
            "upsample_bilinear2d.vec", "upsample_bilinear2d.default", "upsample_linear1d.vec",
            "upsample_linear1d.default")
 SLICES = ("slice.Tensor", "select.int", "narrow.default")  # some of the input's values
+SPLITS = ("chunk.default", "split.Tensor", "split_with_sizes.default", "tensor_split.sections",
+          "tensor_split.indices", "unbind.int")  # a tuple of slices, each read through a getitem
 
 
 def annotate_data_movement(model, act_in, is_float) -> int:
@@ -45,9 +49,13 @@ def annotate_data_movement(model, act_in, is_float) -> int:
             node.meta["quantization_annotation"] = QuantizationAnnotation(
                 input_qspec_map={source: SharedQuantizationSpec(source)},
                 output_qspec=SharedQuantizationSpec((source, node)), _annotated=True)
-            for user in node.users:  # read on that grid (gates.py annotated the GLU's multiply and sigmoid first)
-                if node in (reads := getattr(user.meta.get("quantization_annotation"), "input_qspec_map", {})):
-                    reads[node] = SharedQuantizationSpec(node)
+            _read_on_its_grid(node)
+            done += 1
+        elif node.target is operator.getitem and _aten(split := node.args[0], SPLITS) \
+                and _quantized_output(source := split.args[0]):  # the tuple itself is never observed
+            node.meta["quantization_annotation"] = QuantizationAnnotation(
+                output_qspec=SharedQuantizationSpec(source), _annotated=True)
+            _read_on_its_grid(node)
             done += 1
         elif _aten(node, CONCATENATIONS) and (inputs := [a for a in node.args[0] if is_float(a)]) \
                 and not any(_constant(a) for a in inputs) and any(u.op != "output" for u in node.users):
@@ -57,6 +65,15 @@ def annotate_data_movement(model, act_in, is_float) -> int:
                 _annotated=True)
             done += 1
     return done
+
+
+def _read_on_its_grid(node) -> None:
+    """Its readers annotated already (a convolution, gates.py's GLU multiply and sigmoid) read it on its grid."""
+    from torchao.quantization.pt2e.quantizer import SharedQuantizationSpec
+
+    for user in node.users:
+        if node in (reads := getattr(user.meta.get("quantization_annotation"), "input_qspec_map", {})):
+            reads[node] = SharedQuantizationSpec(node)
 
 
 def _constant(node) -> bool:

@@ -141,3 +141,13 @@ def test_a_glu_runs_in_int8(tiny_model, tmp_path):
     artifacts = exported("glu_net.py", ["onnx", "tflite"], tiny_model, tmp_path,  # the input's row select
                          float_ops={"onnx-int8": ["Gather"]})  # before its first quantize: a copy
     assert fused_ops(tmp_path / "out" / artifacts["onnx-int8"]["file"])["QLinearSigmoid"] == 2  # the GLU's, SiLU's
+
+
+def test_splits_run_in_int8(tiny_model, tmp_path):
+    """A YOLOv8 C2f block's chunk and an uneven split (quant/data_movement.py): each part read on its input's grid, so
+    onnxruntime splits int8 values (its Split stayed float between a dequantize and quantizes of another grid), and
+    ExecuTorch's XNNPACK delegate takes the parts as slices (backends/executorch/slices.py; split_with_sizes_copy ran
+    on the portable kernels, outside the delegate, in the float file too)."""
+    artifacts = exported("split_net.py", ["onnx", "tflite", "executorch"], tiny_model, tmp_path)
+    for name in ("executorch", "executorch-int8"):
+        assert artifacts[name]["facts"]["undelegated_ops"] == {}, artifacts[name]["facts"]

@@ -293,11 +293,12 @@ def for_coreml(graph_module) -> int:
 
 
 def for_xnnpack(graph_module) -> int:
-    """Those, and for XNNPACK a transformer's attention, LayerNorm and selects (transformer.py) and an unrolled
-    recurrent layer's splits, unbinds and zeros (recurrent.py) as ops it takes; how many were made. Core ML has a
-    LayerNorm, an attention and recurrent layers of its own."""
-    from .recurrent import splits_as_slices, unbinds_as_slices, zeros_as_constants
-    from .transformer import attention_as_matmuls, layer_norms_as_steps, selects_as_slices
+    """Those, and for XNNPACK a transformer's attention and LayerNorm (transformer.py), splits, chunks, unbinds and
+    selects (slices.py) and an unrolled recurrent layer's zeros (recurrent.py) as ops it takes; how many were made.
+    Core ML has a LayerNorm, an attention and recurrent layers of its own."""
+    from .recurrent import zeros_as_constants
+    from .slices import selects_as_slices, splits_as_slices, unbinds_as_slices
+    from .transformer import attention_as_matmuls, layer_norms_as_steps
 
     return (for_coreml(graph_module) + attention_as_matmuls(graph_module) + layer_norms_as_steps(graph_module)
             + selects_as_slices(graph_module) + splits_as_slices(graph_module) + unbinds_as_slices(graph_module)
@@ -305,7 +306,7 @@ def for_xnnpack(graph_module) -> int:
 
 
 class ExecutorchLower(Pass):
-    version = 7  # 7: recurrent layers unrolled for XNNPACK, their weights int8 in the int8 file (recurrent.py); 6: squeezes as views, attention, LayerNorm and selects for XNNPACK (transformer.py); 5: unsqueezes as views; 4: hardswish and PReLU whole; 3: PReLU in 4-D; 2: spatial means delegated
+    version = 8  # 8: splits and chunks as slices (slices.py); 7: recurrent layers unrolled for XNNPACK, their weights int8 in the int8 file (recurrent.py); 6: squeezes as views, attention, LayerNorm and selects for XNNPACK (transformer.py); 5: unsqueezes as views; 4: hardswish and PReLU whole; 3: PReLU in 4-D; 2: spatial means delegated
     rewrite = lower = None  # the delegate's own graph preparation and lowering (see lowered)
 
     def partitioner(self, ctx: Context):

@@ -3,10 +3,10 @@
 ExecuTorch 1.5.1 decomposes `aten.lstm` and `aten.gru` while lowering, after our graph rewrites, into per-step
 linear layers and gates joined by `split` (the gates' chunk), `unbind` (the time steps) and a `zeros` initial
 state, which XNNPACK does not take: the zoo's GRU keyword spotter ran as 50 delegate calls with 148 portable ops
-between them. Here the layers are unrolled first (torch's own decompositions, the same values), and the splits,
-unbinds and zeros written as slices, views and constants. PT2E leaves the recurrent layers float, so in the int8
-file each step's linear layer becomes XNNPACK's dynamically quantized one (int8 weights, its input quantized per
-call): a GRU and an LSTM of 128 units over 49 frames, 1,075 KB -> 480 KB and 1.63 -> 0.87 ms (1 thread), cosine
+between them. Here the layers are unrolled first (torch's own decompositions, the same values), the splits and
+unbinds written as slices and views (slices.py) and the zeros as constants. PT2E leaves the recurrent layers float,
+so in the int8 file each step's linear layer becomes XNNPACK's dynamically quantized one (int8 weights, its input
+quantized per call): a GRU and an LSTM of 128 units over 49 frames, 1,075 KB -> 480 KB and 1.63 -> 0.87 ms (1 thread), cosine
 0.99998 to float.
 """
 from __future__ import annotations
@@ -26,54 +26,6 @@ def unrolled(program):
     if not any(n.op == "call_function" and n.target in recurrent for n in program.graph.nodes):
         return program
     return program.run_decompositions(get_decompositions(recurrent))
-
-
-def _pieces_as_slices(graph_module, target, dim_index: int, bounds) -> int:
-    """Each getitem of a `target` call (a split or an unbind; its axis is argument `dim_index`) as a slice of its
-    input and a view to the piece's shape; `bounds(node, length)` gives each piece's (start, end) on the axis."""
-    import operator
-
-    import torch
-
-    aten = torch.ops.aten
-
-    def rewrite(graph, node) -> bool:
-        x = node.args[0]
-        dim = node.args[dim_index] if len(node.args) > dim_index else node.kwargs.get("dim", 0)
-        shape, readers = _static_shape(x), list(node.users)
-        if shape is None or not all(r.target is operator.getitem and _static_shape(r) for r in readers):
-            return False
-        dim %= len(shape)
-        pieces = bounds(node, shape[dim])
-        for reader in readers:
-            start, end = pieces[reader.args[1]]
-            with graph.inserting_before(reader):
-                part = graph.call_function(aten.slice.Tensor, (x, dim, start, end))
-                view = graph.call_function(aten.view.default, (part, _static_shape(reader)))
-            _replace(graph, reader, view)
-        graph.erase_node(node)
-        return True
-
-    return _each(graph_module, target, rewrite)
-
-
-def splits_as_slices(graph_module) -> int:
-    """Each `split` into equal pieces (a chunk of gates) as slices; returns how many splits."""
-    import torch
-
-    def bounds(node, length):
-        size = node.args[1]
-        return [(start, min(start + size, length)) for start in range(0, length, size)]
-
-    return _pieces_as_slices(graph_module, torch.ops.aten.split.Tensor, 2, bounds)
-
-
-def unbinds_as_slices(graph_module) -> int:
-    """Each `unbind` (the time steps) as slices and views without the axis; returns how many."""
-    import torch
-
-    return _pieces_as_slices(graph_module, torch.ops.aten.unbind.int, 1,
-                             lambda node, length: [(i, i + 1) for i in range(length)])
 
 
 def zeros_as_constants(graph_module) -> int:

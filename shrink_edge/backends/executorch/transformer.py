@@ -1,4 +1,4 @@
-"""A transformer's attention, LayerNorm and head selects written as ops XNNPACK's partitioner takes.
+"""A transformer's attention and LayerNorm written as ops XNNPACK's partitioner takes (its selects: slices.py).
 
 ExecuTorch 1.5.1 decomposes `scaled_dot_product_attention` into a "safe" softmax (`eq`, `logical_not`, `any`,
 `full_like`, `where`) and scalar multiplies, and keeps `layer_norm` and `select` whole; XNNPACK's partitioner takes
@@ -106,24 +106,3 @@ def layer_norms_as_steps(graph_module) -> int:
         return _replace(graph, node, y)
 
     return _each(graph_module, aten.layer_norm.default, rewrite)
-
-
-def selects_as_slices(graph_module) -> int:
-    """Each `select` (one index along an axis) as a slice of that index and a view without the axis; returns how
-    many."""
-    import torch
-
-    aten = torch.ops.aten
-
-    def rewrite(graph, node) -> bool:
-        x, dim, index = node.args
-        shape, out = _static_shape(x), _static_shape(node)
-        if shape is None or out is None:
-            return False
-        dim, index = dim % len(shape), index % shape[dim]
-        with graph.inserting_before(node):
-            part = graph.call_function(aten.slice.Tensor, (x, dim, index, index + 1))
-            view = graph.call_function(aten.view.default, (part, out))
-        return _replace(graph, node, view)
-
-    return _each(graph_module, aten.select.int, rewrite)
