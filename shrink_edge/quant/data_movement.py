@@ -1,15 +1,18 @@
-"""Concatenation, resizing and padding in int8. litert-torch's quantizer finds `cat` by its source partition, which
-torch.export (2.13, non-strict) no longer records, and never annotates a resize; so a U-Net's skip connections and
-upsampling ran in float between int8 layers (onnxruntime: Resize and Concat in float; ExecuTorch: a float
-concatenation and three conversions per skip). Annotated here as litert-torch meant to and as ExecuTorch's
-XNNPACKQuantizer does: a resize (nearest or bilinear, whose values lie within its input's range) and a zero pad
-(zero is on every grid: the zero point) read and write their input's grid, as does a slice of a quantized value (a
-GLU's halves, a YOLO head's boxes and scores: onnxruntime kept DequantizeLinear -> Slice -> QuantizeLinear in float
-when the slice was rounded onto a grid of its own), and a concatenation's inputs and output
-share one grid, its first input's where that one is quantized already, observed over all of them: the int8
-concatenation every runtime has copies bytes, and an input on another grid is requantized once, before it. Left float: a concatenation the model returns (a detector's anchors: no int8
-op reads it, and its inputs would only be rounded again) and one of a constant (a ViT's class token: ExecuTorch 1.5.1
-failed to load the XNNPACK program whose int8 concatenation read it, error 0x1)."""
+"""Concatenation, resizing, padding, slicing and rearranging in int8. litert-torch's quantizer finds `cat` by its
+source partition, which torch.export (2.13, non-strict) no longer records, never annotates a resize, and carries a
+grid through `view` and `permute` but not `transpose`, `reshape` or a split; so a U-Net's skip connections and
+upsampling, a ShuffleNet's channel shuffle and split ran in float between int8 layers (onnxruntime: Resize, Concat,
+Reshape, Transpose and Split in float; ExecuTorch: a float concatenation and three conversions per skip).
+Annotated here as litert-torch meant to and as ExecuTorch's XNNPACKQuantizer does: a resize (nearest or bilinear,
+whose values lie within its input's range) and a zero pad (zero is on every grid: the zero point) read and write
+their input's grid, as do a rearrangement (view, reshape, transpose, squeeze, pixel shuffle: the same values), a
+slice and each part of a split of a quantized value (a GLU's halves, a YOLO head's boxes and scores, a C2f block's
+chunk: onnxruntime kept DequantizeLinear -> Slice or Split -> QuantizeLinear in float when the parts were rounded
+onto grids of their own), and a concatenation's inputs and output share one grid, its first input's where that one
+is quantized already, observed over all of them: the int8 concatenation every runtime has copies bytes, and an
+input on another grid is requantized once, before it. Left float: a concatenation the model returns (a detector's
+anchors: no int8 op reads it, and its inputs would only be rounded again) and one of a constant (a ViT's class
+token: ExecuTorch 1.5.1 failed to load the XNNPACK program whose int8 concatenation read it, error 0x1)."""
 from __future__ import annotations
 
 import operator
@@ -24,12 +27,16 @@ RESIZES = PADS + ("upsample_nearest1d.vec", "upsample_nearest1d.default", "upsam
            "upsample_bilinear2d.vec", "upsample_bilinear2d.default", "upsample_linear1d.vec",
            "upsample_linear1d.default")
 SLICES = ("slice.Tensor", "select.int", "narrow.default")  # some of the input's values
+REARRANGES = ("view.default", "reshape.default", "_unsafe_view.default", "transpose.int", "permute.default", "t.default",
+              "flatten.using_ints", "unflatten.int", "squeeze.dim", "squeeze.dims", "squeeze.default",
+              "unsqueeze.default", "clone.default", "pixel_shuffle.default", "pixel_unshuffle.default")  # same values
 SPLITS = ("chunk.default", "split.Tensor", "split_with_sizes.default", "tensor_split.sections",
           "tensor_split.indices", "unbind.int")  # a tuple of slices, each read through a getitem
 
 
 def annotate_data_movement(model, act_in, is_float) -> int:
-    """Annotate each float resize, pad and concatenation the quantizer left bare; returns how many."""
+    """Annotate each float resize, pad, rearrangement, slice, split and concatenation the quantizer left bare;
+    returns how many."""
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
 
     def grid(source):  # an input read on its own grid where it has one, else observed
@@ -45,7 +52,7 @@ def annotate_data_movement(model, act_in, is_float) -> int:
                 input_qspec_map={source: grid(source)}, output_qspec=SharedQuantizationSpec((source, node)),
                 _annotated=True)
             done += 1
-        elif _aten(node, SLICES) and _quantized_output(source := node.args[0]):
+        elif _aten(node, SLICES + REARRANGES) and _quantized_output(source := node.args[0]):
             node.meta["quantization_annotation"] = QuantizationAnnotation(
                 input_qspec_map={source: SharedQuantizationSpec(source)},
                 output_qspec=SharedQuantizationSpec((source, node)), _annotated=True)

@@ -1,5 +1,5 @@
 """A YOLOv8 C2f block (a convolution's channels chunked in two, one half through a bottleneck, all concatenated) and
-a ShuffleNet-style uneven split."""
+a ShuffleNet-style channel shuffle (view, transpose, reshape) and uneven split."""
 import torch
 from torch import nn
 
@@ -20,6 +20,8 @@ class SplitNet(nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         a, b = self.stem(image).chunk(2, 1)
         x = self.fuse(torch.cat([a, b, self.bottleneck(b)], 1))
+        n, c, h, w = x.shape
+        x = x.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
         left, right = torch.split(x, [4, 12], 1)
         return self.head(torch.cat([left, self.right(right)], 1).mean((2, 3)))
 

@@ -97,17 +97,20 @@ def test_a_relu_on_a_layer_others_read_runs_in_int8(tiny_model, tmp_path):
     assert artifacts["executorch-int8"]["facts"]["undelegated_ops"] == {}, artifacts["executorch-int8"]["facts"]
 
 
-def test_zero_pads_run_on_quantized_values(tiny_model, tmp_path):
-    """A pad between int8 layers reads and writes its input's grid (quant/data_movement.py); onnxruntime pads the
-    int8 values with the zero point (shared/qdq.pads_quantized; it kept DequantizeLinear -> Pad -> QuantizeLinear
-    in float: a temporal convolution net's int8 file 0.029 ms against 0.026 float, now 0.024), and OpenVINO reads
-    the Pad between two FakeQuantizes again (shared/qdq.pads_dequantized; from the int8 Pad its frontend made
-    explicit dequantizing arithmetic)."""
+def test_pads_run_on_quantized_values(tiny_model, tmp_path):
+    """A zero pad and a reflection pad between int8 layers read and write their input's grid
+    (quant/data_movement.py); onnxruntime pads the int8 values, zeros with the zero point (shared/qdq.pads_quantized;
+    it kept DequantizeLinear -> Pad -> QuantizeLinear in float: a temporal convolution net's int8 file 0.029 ms
+    against 0.026 float, now 0.024; a style-transfer net's reflection pads 2.32 -> 2.08 ms), and OpenVINO reads each
+    Pad between two FakeQuantizes again (shared/qdq.pads_dequantized; from the int8 Pad its frontend made explicit
+    dequantizing arithmetic)."""
     artifacts = exported("padded_net.py", ["onnx", "openvino"], tiny_model, tmp_path)  # onnx: no float op
     ir = openvino.Core().read_model(tmp_path / "out" / artifacts["openvino-int8"]["file"] / "model.xml")
-    [pad] = [op for op in ir.get_ops() if op.get_type_name() == "Pad"]
-    assert pad.input_value(0).get_node().get_type_name() == "FakeQuantize"
-    assert {t.get_node().get_type_name() for t in pad.output(0).get_target_inputs()} == {"FakeQuantize"}
+    pads = [op for op in ir.get_ops() if op.get_type_name() == "Pad"]
+    assert sorted(str(pad.get_attributes()["pad_mode"]) for pad in pads) == ["constant", "reflect"], pads
+    for pad in pads:
+        assert pad.input_value(0).get_node().get_type_name() == "FakeQuantize"
+        assert {t.get_node().get_type_name() for t in pad.output(0).get_target_inputs()} == {"FakeQuantize"}
 
 
 def test_a_concatenation_with_a_class_token_stays_float(tmp_path):
@@ -143,9 +146,10 @@ def test_a_glu_runs_in_int8(tiny_model, tmp_path):
     assert fused_ops(tmp_path / "out" / artifacts["onnx-int8"]["file"])["QLinearSigmoid"] == 2  # the GLU's, SiLU's
 
 
-def test_splits_run_in_int8(tiny_model, tmp_path):
-    """A YOLOv8 C2f block's chunk and an uneven split (quant/data_movement.py): each part read on its input's grid, so
-    onnxruntime splits int8 values (its Split stayed float between a dequantize and quantizes of another grid), and
+def test_splits_and_shuffles_run_in_int8(tiny_model, tmp_path):
+    """A YOLOv8 C2f block's chunk, a ShuffleNet channel shuffle and an uneven split (quant/data_movement.py): each
+    part and rearrangement read on its input's grid, so onnxruntime splits and shuffles int8 values (its Split stayed
+    float between a dequantize and quantizes of another grid, the shuffle's Reshape and Transpose float), and
     ExecuTorch's XNNPACK delegate takes the parts as slices (backends/executorch/slices.py; split_with_sizes_copy ran
     on the portable kernels, outside the delegate, in the float file too)."""
     artifacts = exported("split_net.py", ["onnx", "tflite", "executorch"], tiny_model, tmp_path)

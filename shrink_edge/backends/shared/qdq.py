@@ -106,9 +106,10 @@ def make_ort_fusable(model: onnx.ModelProto) -> dict[str, int]:
 
 
 def pads_quantized(model: onnx.ModelProto) -> int:
-    """Each zero Pad between a dequantize and a quantize on one grid run on the quantized values, padding with the
-    zero point (the code of 0.0): onnxruntime keeps DequantizeLinear -> Pad -> QuantizeLinear in float (a temporal
-    convolution net's causal pads), where its Pad takes int8 and uint8 directly. Returns how many."""
+    """Each zero, reflecting or edge Pad between a dequantize and a quantize on one grid run on the quantized
+    values, a zero pad padding with the zero point (the code of 0.0): onnxruntime keeps DequantizeLinear -> Pad ->
+    QuantizeLinear in float (a temporal convolution net's causal pads, a style-transfer net's reflection pads), where
+    its Pad takes int8 and uint8 directly. Returns how many."""
     graph = model.graph
     constants, readers = _constants(graph), consumers(graph)
     producers = {output: node for node in graph.node for output in node.output}
@@ -116,12 +117,13 @@ def pads_quantized(model: onnx.ModelProto) -> int:
     for pad in graph.node:
         source, users = producers.get(pad.input[0]), readers.get(pad.output[0], [])
         value = pad.input[2] if len(pad.input) > 2 and pad.input[2] else None
-        if pad.op_type != "Pad" or any(a.name == "mode" and a.s != b"constant" for a in pad.attribute) \
-                or value is not None and (value not in constants or constants[value].any()) \
+        zeros = all(a.s == b"constant" for a in pad.attribute if a.name == "mode")  # else copies of its values
+        if pad.op_type != "Pad" or zeros and value is not None and (value not in constants or constants[value].any()) \
                 or source is None or source.op_type != "DequantizeLinear" or len(users) != 1 \
                 or users[0].op_type != "QuantizeLinear" or not _same_grid(source, users[0], constants):
             continue
-        pad.input[:] = [source.input[0], pad.input[1], source.input[2], *pad.input[3:]]
+        value = source.input[2] if zeros else (pad.input[2] if len(pad.input) > 2 else "")
+        pad.input[:] = [source.input[0], pad.input[1], value, *pad.input[3:]]
         pad.output[0] = users[0].output[0]
         quantizes.append(users[0])
     for node in quantizes:
