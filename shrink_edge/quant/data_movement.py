@@ -29,7 +29,8 @@ RESIZES = PADS + ("upsample_nearest1d.vec", "upsample_nearest1d.default", "upsam
 SLICES = ("slice.Tensor", "select.int", "narrow.default")  # some of the input's values
 REARRANGES = ("view.default", "reshape.default", "_unsafe_view.default", "transpose.int", "permute.default", "t.default",
               "flatten.using_ints", "unflatten.int", "squeeze.dim", "squeeze.dims", "squeeze.default",
-              "unsqueeze.default", "clone.default", "pixel_shuffle.default", "pixel_unshuffle.default")  # same values
+              "unsqueeze.default", "clone.default", "contiguous.default", "pixel_shuffle.default",
+              "pixel_unshuffle.default")  # the same values
 SPLITS = ("chunk.default", "split.Tensor", "split_with_sizes.default", "tensor_split.sections",
           "tensor_split.indices", "unbind.int")  # a tuple of slices, each read through a getitem
 
