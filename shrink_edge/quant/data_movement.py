@@ -27,8 +27,8 @@ RESIZES = PADS + ("upsample_nearest1d.vec", "upsample_nearest1d.default", "upsam
            "upsample_bilinear2d.vec", "upsample_bilinear2d.default", "upsample_linear1d.vec",
            "upsample_linear1d.default")
 SLICES = ("slice.Tensor", "select.int", "narrow.default")  # some of the input's values
-REARRANGES = ("view.default", "reshape.default", "_unsafe_view.default", "transpose.int", "permute.default", "t.default",
-              "flatten.using_ints", "unflatten.int", "squeeze.dim", "squeeze.dims", "squeeze.default",
+REARRANGES = ("view.default", "reshape.default", "_unsafe_view.default", "transpose.int", "permute.default",
+              "t.default", "flatten.using_ints", "unflatten.int", "squeeze.dim", "squeeze.dims", "squeeze.default",
               "unsqueeze.default", "clone.default", "contiguous.default", "pixel_shuffle.default",
               "pixel_unshuffle.default")  # the same values
 SPLITS = ("chunk.default", "split.Tensor", "split_with_sizes.default", "tensor_split.sections",

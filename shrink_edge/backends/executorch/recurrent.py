@@ -6,8 +6,8 @@ state, which XNNPACK does not take: the zoo's GRU keyword spotter ran as 50 dele
 between them. Here the layers are unrolled first (torch's own decompositions, the same values), the splits and
 unbinds written as slices and views (slices.py) and the zeros as constants. PT2E leaves the recurrent layers float,
 so in the int8 file each step's linear layer becomes XNNPACK's dynamically quantized one (int8 weights, its input
-quantized per call): a GRU and an LSTM of 128 units over 49 frames, 1,075 KB -> 480 KB and 1.63 -> 0.87 ms (1 thread), cosine
-0.99998 to float.
+quantized per call): a GRU and an LSTM of 128 units over 49 frames, 1,075 KB -> 480 KB and 1.63 -> 0.87 ms (1
+thread), cosine 0.99998 to float.
 """
 from __future__ import annotations
 

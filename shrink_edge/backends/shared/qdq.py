@@ -122,7 +122,7 @@ def pads_quantized(model: onnx.ModelProto) -> int:
                 or source is None or source.op_type != "DequantizeLinear" or len(users) != 1 \
                 or users[0].op_type != "QuantizeLinear" or not _same_grid(source, users[0], constants):
             continue
-        value = source.input[2] if zeros else (pad.input[2] if len(pad.input) > 2 else "")
+        value = source.input[2] if zeros else ""  # a reflect or edge pad reads no value
         pad.input[:] = [source.input[0], pad.input[1], value, *pad.input[3:]]
         pad.output[0] = users[0].output[0]
         quantizes.append(users[0])
