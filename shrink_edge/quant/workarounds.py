@@ -114,12 +114,28 @@ def _fusing_quantizer():
             annotation.output_qspec = None
             node.meta["quantization_annotation"] = QuantizationAnnotation(output_qspec=act_out, _annotated=True)
 
+    def _shape_arithmetic_unannotated(model) -> None:
+        """litert-torch annotates every `operator.mul` partition, the dynamic batch's shape arithmetic included
+        (a `reshape(-1, 49, c)` of Swin-style windows exports as `16 * batch`), and PT2E then observes a
+        SymInt: "'int' object has no attribute 'numel'" failed the model on every target. Only float tensors are
+        quantized."""
+        for node in model.graph.nodes:
+            annotation = node.meta.get("quantization_annotation")
+            if annotation is None:
+                continue
+            if not _is_float(node):
+                del node.meta["quantization_annotation"]
+                continue
+            for arg in [a for a in annotation.input_qspec_map if not _is_float(a)]:
+                del annotation.input_qspec_map[arg]
+
     class FusingQuantizer(PT2EQuantizer):
-        """litert-torch 0.10's quantizer with two fixes (tests/test_workarounds.py checks both):
+        """litert-torch 0.10's quantizer with three fixes (tests/test_workarounds.py checks each):
         - it leaves the edge between two chained residual adds (add -> add) unquantized, so the .tflite falls
           back to DEQUANTIZE -> float ADD -> QUANTIZE there. Annotate every float add (inputs, and the output
           where litert-torch left it bare, unless a relu follows: TFLite fuses add+relu);
-        - conv/linear + ReLU6 gets one quantization, after the clamp (_fuse_clamps).
+        - conv/linear + ReLU6 gets one quantization, after the clamp (_fuse_clamps);
+        - shape arithmetic on the dynamic batch is left unquantized (_shape_arithmetic_unannotated).
         And transposed convolutions are quantized (transposed.py), gates (SiLU, squeeze-excite) in and out
         (gates.py), concatenations and resizes on shared grids (data_movement.py)."""
 
@@ -133,6 +149,7 @@ def _fusing_quantizer():
         def annotate(self, model):
             with litert_gru_without_hidden_state():
                 model = super().annotate(model)
+            _shape_arithmetic_unannotated(model)
             act_in, act_out = get_input_act_qspec(self.global_config), get_output_act_qspec(self.global_config)
             for node in model.graph.nodes:
                 if node.op != "call_function" or node.target not in adds or not _is_float(node):

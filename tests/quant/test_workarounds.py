@@ -1,7 +1,7 @@
-"""The litert-torch conv+BN QAT workaround: still needed, and still working."""
+"""The litert-torch workarounds (quant/workarounds.py): each still needed, and still working."""
 import pytest
 import torch
-from conftest import load_tiny_module
+from conftest import TESTS, load_model_file, load_tiny_module
 from torchao.quantization.pt2e.quantize_pt2e import prepare_qat_pt2e
 
 from shrink_edge.quant.scheme import make_quantizer
@@ -87,3 +87,22 @@ def test_conv_relu6_is_quantized_once_after_the_clamp():
     plain = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     assert len(quantizes_between_the_convs(plain)) == 2, "litert-torch now fuses conv+ReLU6: drop _fuse_clamps"
     assert quantizes_between_the_convs(make_quantizer(Quantization())) == [("aten.hardtanh.default", -128)]
+
+
+def test_the_dynamic_batch_s_shape_arithmetic_is_not_observed():
+    """Swin-style windows (`reshape(-1, 49, c)`): litert-torch's quantizer annotates the exported `16 * batch` and
+    calibration failed on a SymInt ("'int' object has no attribute 'numel'") for every target."""
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
+
+    def calibrated(quantizer):
+        batch = torch.export.Dim("batch", min=1, max=64)
+        program = torch.export.export(load_model_file(TESTS / "models" / "window_net.py").build(),
+                                      (torch.rand(2, 1, 28, 28),), dynamic_shapes=({0: batch},)).module()
+        prepared = prepare_pt2e(program, quantizer)
+        return prepared(torch.rand(3, 1, 28, 28))
+
+    plain = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    with pytest.raises(AttributeError, match="numel"):  # when this fails, litert-torch fixed it: drop the workaround
+        calibrated(plain)
+    assert calibrated(make_quantizer(Quantization())).shape == (3, 10)
