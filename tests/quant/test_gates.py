@@ -155,3 +155,19 @@ def test_splits_and_shuffles_run_in_int8(tiny_model, tmp_path):
     artifacts = exported("split_net.py", ["onnx", "tflite", "executorch"], tiny_model, tmp_path)
     for name in ("executorch", "executorch-int8"):
         assert artifacts[name]["facts"]["undelegated_ops"] == {}, artifacts[name]["facts"]
+
+
+def test_a_window_partition_converts_on_every_runtime(tiny_model, tmp_path):
+    """Swin-style windows: a 6-D reshape and permute of a quantized value. Core ML quantizes no tensor of more than
+    five dimensions ("Core ML only supports tensors with rank <= 5"), so those stay float (data_movement.MAX_RANK)
+    and the int8 package converts, as every other runtime's file does (the batch's shape arithmetic unquantized:
+    quant/workarounds.py)."""
+    group = tmp_path / "group.toml"
+    group.write_text('description = "a group"\ninclude = ["onnx", "tflite", "coreml", "executorch"]\n')
+    result = run_cli("export", "--target", group, "--model", f"{TESTS / 'models' / 'window_net.py'}:build",
+                     "--input-shape", "1,1,28,28", "--data", tiny_model["data"], "--out", tmp_path / "out",
+                     "--no-budget", "--json")
+    assert result.exit_code == 0, result.stderr
+    artifacts = {a["format"]: a for a in json.loads(result.stdout)["artifacts"]}
+    assert {"onnx-int8", "tflite-int8", "coreml-int8", "executorch-int8"} <= set(artifacts), result.stderr
+    assert all(a["metrics"]["cosine"] >= 0.99 for a in artifacts.values() if a["metrics"]), artifacts
