@@ -72,8 +72,9 @@ def test_ops_left_on_the_cpu_run_beside_the_tosa_graph(tiny_model, tmp_path):
     manifest = json.loads(result.stdout)
     [graph] = [a for a in manifest["artifacts"] if a["format"] == "executorch-tosa-int8"]
     assert "to the CPU (ExecuTorch's Arm partitioner: aten::_softmax.out: not delegated" in manifest["budget_broken"][0]
-    assert graph["facts"]["cpu_fallback"] == ["aten::_softmax.out: not delegated",
-                                              "aten::view_copy.out: not delegated"]  # the reshape's output is float
+    # the boxes' permute and reshape keep the convolution's grid (quant/data_movement.py): on the NPU, where the
+    # reshape of their float values was left on the CPU before
+    assert graph["facts"]["cpu_fallback"] == ["aten::_softmax.out: not delegated"]
     for name, output in graph["metrics"]["outputs"].items():
         assert output["cosine"] >= 0.99 and output["sqnr_db"] >= 20, (name, output)
 
