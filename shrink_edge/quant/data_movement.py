@@ -21,7 +21,7 @@ from .gates import _aten, _quantized_output
 
 CONCATENATIONS = ("cat.default", "concat.default")
 VIEWS = ("expand", "view", "reshape", "unsqueeze", "clone", "repeat")
-PADS = ("pad.default", "constant_pad_nd.default")  # zeros, exact on any grid: its zero point
+PADS = ("pad.default", "constant_pad_nd.default")  # zeros (on every grid: its zero point) or, reflecting, copies
 RESIZES = PADS + ("upsample_nearest1d.vec", "upsample_nearest1d.default", "upsample_nearest2d.vec",
            "upsample_nearest2d.default", "_upsample_nearest_exact2d.vec", "_upsample_nearest_exact2d.default",
            "upsample_bilinear2d.vec", "upsample_bilinear2d.default", "upsample_linear1d.vec",
