@@ -117,16 +117,20 @@ def _fusing_quantizer():
     def _shape_arithmetic_unannotated(model) -> None:
         """litert-torch annotates every `operator.mul` partition, the dynamic batch's shape arithmetic included
         (a `reshape(-1, 49, c)` of Swin-style windows exports as `16 * batch`), and PT2E then observes a
-        SymInt: "'int' object has no attribute 'numel'" failed the model on every target. Only float tensors are
-        quantized."""
+        SymInt: "'int' object has no attribute 'numel'" failed the model on every target. Symbolic sizes are not
+        quantized (a recurrent layer's tuple output is: litert-torch's LSTM and GRU annotations stay)."""
+        def symbolic(node) -> bool:
+            value = node.meta.get("val") if isinstance(node, Node) else None
+            return isinstance(value, (int, float, torch.SymInt, torch.SymFloat))
+
         for node in model.graph.nodes:
             annotation = node.meta.get("quantization_annotation")
             if annotation is None:
                 continue
-            if not _is_float(node):
+            if symbolic(node):
                 del node.meta["quantization_annotation"]
                 continue
-            for arg in [a for a in annotation.input_qspec_map if not _is_float(a)]:
+            for arg in [a for a in annotation.input_qspec_map if symbolic(a)]:
                 del annotation.input_qspec_map[arg]
 
     class FusingQuantizer(PT2EQuantizer):
