@@ -14,17 +14,53 @@ def export_program(module, inputs: tuple[TensorSpec, ...]):
 
     batch = torch.export.Dim("batch", min=1)
     try:
-        return torch.export.export(module, examples(inputs, 2), dynamic_shapes=tuple({0: batch} for _ in inputs))
+        program = torch.export.export(module, examples(inputs, 2), dynamic_shapes=tuple({0: batch} for _ in inputs))
     except Exception as e:  # torch.export raises many error types; its first line names the culprit
         first = (str(e).strip().splitlines() or [""])[0]
         raise UserError(f"torch.export cannot capture the model: {type(e).__name__}: {first}; "
                         "make forward() traceable (no data-dependent control flow) and batch-size agnostic") from None
+    attention_views_copied(program)
+    return program
+
+
+def attention_views_copied(program) -> int:
+    """Each view of attention's output after a transpose reads a contiguous copy. torch's CPU attention kernel
+    lays its (batch, heads, tokens, dim) output out as (batch, tokens, heads, dim), so transformers'
+    `out.transpose(1, 2).contiguous().reshape(...)` decomposes into a view with no copy; a converter that writes the
+    attention as matmuls (torch.onnx, so every runtime after it) gets a transpose it cannot view: transformers'
+    Swin failed to convert ("Cannot view a tensor with shape [16*s99, 16, 2, 16] and strides (512, 16, 256, 1)").
+    Here each such `contiguous` is a copy that no decomposition drops, and a view or reshape right after a
+    transpose reads one. Returns how many."""
+    import torch
+
+    aten = torch.ops.aten
+    transposes, views = (aten.transpose.int, aten.permute.default), (aten.view.default, aten.reshape.default)
+    graph, copied = program.graph_module.graph, 0
+    moved = [n for n in graph.nodes if n.target == aten.scaled_dot_product_attention.default]
+    while moved:
+        node = moved.pop()
+        for user in list(node.users):
+            if user.target == aten.contiguous.default and node.target in transposes:
+                user.target, user.kwargs = aten.clone.default, {"memory_format": torch.contiguous_format}
+                copied += 1
+            elif user.target in views and node.target in transposes:
+                with graph.inserting_before(user):
+                    copy = graph.call_function(aten.clone.default, (node,), {"memory_format": torch.contiguous_format})
+                copy.meta["val"] = node.meta["val"].clone(memory_format=torch.contiguous_format)
+                user.replace_input_with(node, copy)
+                copied += 1
+            elif user.target in transposes + views:
+                moved.append(user)
+    if copied:
+        program.graph_module.recompile()
+    return copied
 
 
 class TorchExport(Pass):
     name = "torch-export"
     source = "torch"
     target = "pt2"
+    version = 2  # 2: attention's transposed output copied before it is viewed
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         import torch

@@ -46,8 +46,8 @@ def attention_as_matmuls(graph_module) -> int:
             return False
         scale = node.kwargs.get("scale") or 1 / math.sqrt(e)
         with graph.inserting_before(node):
-            q3 = graph.call_function(aten.view.default, (q, [b * h, length, e]))
-            k3 = graph.call_function(aten.view.default, (k, [b * h, keys, e]))
+            q3 = graph.call_function(aten.reshape.default, (q, [b * h, length, e]))  # a transposed q or k: a copy
+            k3 = graph.call_function(aten.reshape.default, (k, [b * h, keys, e]))
             kt = graph.call_function(aten.permute.default, (k3, [0, 2, 1]))
             scores = graph.call_function(aten.bmm.default, (q3, kt))
             factor = _constant(graph_module, graph, f"_attention_scale_{node.name}", scale)
@@ -63,7 +63,7 @@ def attention_as_matmuls(graph_module) -> int:
                 scores4 = graph.call_function(aten.add.Tensor, (scores4, mask))
                 scores = graph.call_function(aten.view.default, (scores4, [b * h, length, keys]))
             weights = graph.call_function(aten._softmax.default, (scores, -1, False))
-            v3 = graph.call_function(aten.view.default, (v, [b * h, keys, ev]))
+            v3 = graph.call_function(aten.reshape.default, (v, [b * h, keys, ev]))
             out = graph.call_function(aten.bmm.default, (weights, v3))
             out = graph.call_function(aten.view.default, (out, out_shape))
         return _replace(graph, node, out)
