@@ -18,7 +18,7 @@ class PostTrainingQuantize(Pass):
     name = "ptq"
     source = "pt2"
     target = "pt2-int8"
-    version = 24  # 24: none of more than 5 dimensions (Core ML); 23 (22): rearrangements (reshape, transpose, contiguous) on their input's grid; 21: a split's parts on its input's grid; 20: sigmoids on their fixed grid; 19: tanh read on its grid; 18: pads on their input grid; 17: tanh on its fixed grid; 16: transposed convolutions int8; 15: batch norms after a layer others read split; 14 (13): concatenations and resizes int8; 12: late batch norm split; 11: hardswish, PReLU, pools; 10: gates; 8: bias_correction
+    version = 25  # 25: rolls on their input's grid, rearrangements of any rank (Core ML drops those over 5); 24: none of more than 5 dimensions (Core ML); 23 (22): rearrangements (reshape, transpose, contiguous) on their input's grid; 21: a split's parts on its input's grid; 20: sigmoids on their fixed grid; 19: tanh read on its grid; 18: pads on their input grid; 17: tanh on its fixed grid; 16: transposed convolutions int8; 15: batch norms after a layer others read split; 14 (13): concatenations and resizes int8; 12: late batch norm split; 11: hardswish, PReLU, pools; 10: gates; 8: bias_correction
 
     def settings(self, ctx: Context) -> dict:
         return {"scheme": vars(ctx.quantization), "calibration": ctx.calibration.digest()}

@@ -45,7 +45,7 @@ class QuantizationAwareTraining(ConfiguredPass):
     name = "qat"
     source = "torch"
     target = "pt2-int8"
-    version = 19  # 19: none of more than 5 dimensions (Core ML); 18 (17): rearrangements (reshape, transpose, contiguous) on their input's grid; 16: a split's parts on its input's grid; 15: sigmoids on their fixed grid; 14: tanh read on its grid; 13: tanh on its fixed grid; 12: transposed convolutions quantized; 11 (10): concatenations and resizes quantized; 9: hard sigmoid, hardswish and pools quantized; 8 (7): gates quantized; 6: conv+ReLU6 quantized once; 5: keep_float; 4: biases on their int32 grid
+    version = 20  # 20: rolls on their input's grid, rearrangements of any rank (Core ML drops those over 5); 19: none of more than 5 dimensions (Core ML); 18 (17): rearrangements (reshape, transpose, contiguous) on their input's grid; 16: a split's parts on its input's grid; 15: sigmoids on their fixed grid; 14: tanh read on its grid; 13: tanh on its fixed grid; 12: transposed convolutions quantized; 11 (10): concatenations and resizes quantized; 9: hard sigmoid, hardswish and pools quantized; 8 (7): gates quantized; 6: conv+ReLU6 quantized once; 5: keep_float; 4: biases on their int32 grid
 
     config: QatSettings
 

@@ -30,8 +30,7 @@ SLICES = ("slice.Tensor", "select.int", "narrow.default")  # some of the input's
 REARRANGES = ("view.default", "reshape.default", "_unsafe_view.default", "transpose.int", "permute.default",
               "t.default", "flatten.using_ints", "unflatten.int", "squeeze.dim", "squeeze.dims", "squeeze.default",
               "unsqueeze.default", "clone.default", "contiguous.default", "pixel_shuffle.default",
-              "pixel_unshuffle.default")  # the same values
-MAX_RANK = 5  # Core ML quantizes no tensor of more dimensions (a MobileViT's unfolding into patches goes through 6)
+              "pixel_unshuffle.default", "roll.default")  # the same values
 SPLITS = ("chunk.default", "split.Tensor", "split_with_sizes.default", "tensor_split.sections",
           "tensor_split.indices", "unbind.int")  # a tuple of slices, each read through a getitem
 
@@ -54,8 +53,7 @@ def annotate_data_movement(model, act_in, is_float) -> int:
                 input_qspec_map={source: grid(source)}, output_qspec=SharedQuantizationSpec((source, node)),
                 _annotated=True)
             done += 1
-        elif _aten(node, SLICES + REARRANGES) and _quantized_output(source := node.args[0]) \
-                and node.meta["val"].dim() <= MAX_RANK:
+        elif _aten(node, SLICES + REARRANGES) and _quantized_output(source := node.args[0]):
             node.meta["quantization_annotation"] = QuantizationAnnotation(
                 input_qspec_map={source: SharedQuantizationSpec(source)},
                 output_qspec=SharedQuantizationSpec((source, node)), _annotated=True)

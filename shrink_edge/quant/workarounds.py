@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, reduce
 
 
 @contextmanager
@@ -114,23 +114,30 @@ def _fusing_quantizer():
             annotation.output_qspec = None
             node.meta["quantization_annotation"] = QuantizationAnnotation(output_qspec=act_out, _annotated=True)
 
-    def _shape_arithmetic_unannotated(model) -> None:
-        """litert-torch annotates every `operator.mul` partition, the dynamic batch's shape arithmetic included
-        (a `reshape(-1, 49, c)` of Swin-style windows exports as `16 * batch`), and PT2E then observes a
-        SymInt: "'int' object has no attribute 'numel'" failed the model on every target. Symbolic sizes are not
-        quantized (a recurrent layer's tuple output is: litert-torch's LSTM and GRU annotations stay)."""
-        def symbolic(node) -> bool:
-            value = node.meta.get("val") if isinstance(node, Node) else None
-            return isinstance(value, (int, float, torch.SymInt, torch.SymFloat))
+    def _integer_arithmetic_unannotated(model) -> None:
+        """litert-torch annotates every `mul` partition, integer ones included: the dynamic batch's shape
+        arithmetic (a `reshape(-1, 49, c)` of Swin-style windows exports as `16 * batch`: PT2E then observed a
+        SymInt, "'int' object has no attribute 'numel'") and index arithmetic on int64 tensors (transformers'
+        Swin numbers its shifted-window regions `row * 3 + column`, T5 buckets relative positions: "histogram_cpu"
+        not implemented for 'Long'). Either failed the model on every target. Only float tensors are quantized (a
+        recurrent layer's tuple output is: litert-torch's LSTM and GRU annotations stay)."""
+        def integer(node) -> bool:
+            if not isinstance(node, Node):
+                return False
+            value = node.meta.get("val")
+            if node.op == "get_attr":  # a constant (T5's relative position buckets): no recorded value
+                value = reduce(getattr, node.target.split("."), model)
+            return isinstance(value, (int, float, torch.SymInt, torch.SymFloat)) \
+                or isinstance(value, torch.Tensor) and not value.dtype.is_floating_point
 
         for node in model.graph.nodes:
             annotation = node.meta.get("quantization_annotation")
             if annotation is None:
                 continue
-            if symbolic(node):
+            if integer(node):
                 del node.meta["quantization_annotation"]
                 continue
-            for arg in [a for a in annotation.input_qspec_map if symbolic(a)]:
+            for arg in [a for a in annotation.input_qspec_map if integer(a)]:
                 del annotation.input_qspec_map[arg]
 
     class FusingQuantizer(PT2EQuantizer):
@@ -139,7 +146,8 @@ def _fusing_quantizer():
           back to DEQUANTIZE -> float ADD -> QUANTIZE there. Annotate every float add (inputs, and the output
           where litert-torch left it bare, unless a relu follows: TFLite fuses add+relu);
         - conv/linear + ReLU6 gets one quantization, after the clamp (_fuse_clamps);
-        - shape arithmetic on the dynamic batch is left unquantized (_shape_arithmetic_unannotated).
+        - integer arithmetic (the dynamic batch's sizes, index tensors) is left unquantized
+          (_integer_arithmetic_unannotated).
         And transposed convolutions are quantized (transposed.py), gates (SiLU, squeeze-excite) in and out
         (gates.py), concatenations and resizes on shared grids (data_movement.py)."""
 
@@ -153,7 +161,7 @@ def _fusing_quantizer():
         def annotate(self, model):
             with litert_gru_without_hidden_state():
                 model = super().annotate(model)
-            _shape_arithmetic_unannotated(model)
+            _integer_arithmetic_unannotated(model)
             act_in, act_out = get_input_act_qspec(self.global_config), get_output_act_qspec(self.global_config)
             for node in model.graph.nodes:
                 if node.op != "call_function" or node.target not in adds or not _is_float(node):

@@ -102,8 +102,8 @@ def test_pads_run_on_quantized_values(tiny_model, tmp_path):
     (quant/data_movement.py); onnxruntime pads the int8 values, zeros with the zero point (shared/qdq.pads_quantized;
     it kept DequantizeLinear -> Pad -> QuantizeLinear in float: a temporal convolution net's int8 file 0.029 ms
     against 0.026 float, now 0.024; a style-transfer net's reflection pads 2.32 -> 2.08 ms), and OpenVINO reads each
-    Pad between two FakeQuantizes again (shared/qdq.pads_dequantized; from the int8 Pad its frontend made explicit
-    dequantizing arithmetic)."""
+    Pad between two FakeQuantizes again (shared/qdq.quantized_moves_dequantized; from the int8 Pad its frontend made
+    explicit dequantizing arithmetic)."""
     artifacts = exported("padded_net.py", ["onnx", "openvino"], tiny_model, tmp_path)  # onnx: no float op
     ir = openvino.Core().read_model(tmp_path / "out" / artifacts["openvino-int8"]["file"] / "model.xml")
     pads = [op for op in ir.get_ops() if op.get_type_name() == "Pad"]
@@ -157,11 +157,14 @@ def test_splits_and_shuffles_run_in_int8(tiny_model, tmp_path):
         assert artifacts[name]["facts"]["undelegated_ops"] == {}, artifacts[name]["facts"]
 
 
-def test_a_window_partition_converts_on_every_runtime(tiny_model, tmp_path):
-    """Swin-style windows: a 6-D reshape and permute of a quantized value. Core ML quantizes no tensor of more than
-    five dimensions ("Core ML only supports tensors with rank <= 5"), so those stay float (data_movement.MAX_RANK)
-    and the int8 package converts, as every other runtime's file does (the batch's shape arithmetic unquantized:
-    quant/workarounds.py)."""
+def test_shifted_windows_convert_on_every_runtime_and_move_int8_values(tiny_model, tmp_path):
+    """Swin-style shifted windows: a roll, a 6-D reshape and permute of a quantized value, all on its grid
+    (quant/data_movement.py). Core ML quantizes no tensor of more than five dimensions ("Core ML only supports
+    tensors with rank <= 5"): its export drops those quantize/dequantize pairs, which round nothing there. The roll
+    exports to ONNX as two slices and a concatenation per axis, a chain onnxruntime ran in float
+    (shared/qdq.moves_quantized); ExecuTorch ran its decomposition and the channels-last mean on the portable kernels
+    (executorch/slices.rolls_as_slices, lower.means_kept). The mask, built from arange at every call, still runs
+    there."""
     group = tmp_path / "group.toml"
     group.write_text('description = "a group"\ninclude = ["onnx", "tflite", "coreml", "executorch"]\n')
     result = run_cli("export", "--target", group, "--model", f"{TESTS / 'models' / 'window_net.py'}:build",
@@ -171,3 +174,8 @@ def test_a_window_partition_converts_on_every_runtime(tiny_model, tmp_path):
     artifacts = {a["format"]: a for a in json.loads(result.stdout)["artifacts"]}
     assert {"onnx-int8", "tflite-int8", "coreml-int8", "executorch-int8"} <= set(artifacts), result.stderr
     assert all(a["metrics"]["cosine"] >= 0.99 for a in artifacts.values() if a["metrics"]), artifacts
+    moved = {"Slice", "Concat", "Split", "Reshape", "Transpose"}
+    assert not moved & {op.split()[0] for op in artifacts["onnx-int8"]["facts"]["float_ops"]}, artifacts["onnx-int8"]
+    for name in ("executorch", "executorch-int8"):
+        outside = artifacts[name]["facts"]["undelegated_ops"]
+        assert not {"aten::index_select.out", "aten::fmod.Scalar_out", "aten::mean.out"} & set(outside), outside

@@ -89,9 +89,10 @@ def test_conv_relu6_is_quantized_once_after_the_clamp():
     assert quantizes_between_the_convs(make_quantizer(Quantization())) == [("aten.hardtanh.default", -128)]
 
 
-def test_the_dynamic_batch_s_shape_arithmetic_is_not_observed():
-    """Swin-style windows (`reshape(-1, 49, c)`): litert-torch's quantizer annotates the exported `16 * batch` and
-    calibration failed on a SymInt ("'int' object has no attribute 'numel'") for every target."""
+def test_integer_arithmetic_is_not_observed():
+    """A Swin block: litert-torch's quantizer annotates the integer multiplies of its shifted-window mask (int64
+    region ids: "histogram_cpu" not implemented for 'Long') and of `reshape(-1, 49, c)` (the exported `16 * batch`:
+    "'int' object has no attribute 'numel'"); calibration failed for every target."""
     from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
     from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
 
@@ -103,6 +104,28 @@ def test_the_dynamic_batch_s_shape_arithmetic_is_not_observed():
         return prepared(torch.rand(3, 1, 28, 28))
 
     plain = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
-    with pytest.raises(AttributeError, match="numel"):  # when this fails, litert-torch fixed it: drop the workaround
+    with pytest.raises((AttributeError, NotImplementedError), match="numel|Long"):  # when this fails, litert-torch
+        # fixed it: drop the workaround
         calibrated(plain)
     assert calibrated(make_quantizer(Quantization())).shape == (3, 10)
+
+
+def test_integer_constants_are_not_observed():
+    """transformers' T5 encoder: its relative position buckets (int64) export as a constant that litert-torch's
+    quantizer annotates ("histogram_cpu" not implemented for 'Long'); only float values are observed now."""
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
+    from transformers import T5Config, T5EncoderModel
+
+    torch.manual_seed(0)
+    encoder = T5EncoderModel(T5Config(vocab_size=100, d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=4)).eval()
+    ids = torch.randint(0, 100, (2, 12))
+
+    def calibrated(quantizer):
+        program = torch.export.export(encoder, (ids,), dynamic_shapes=({0: torch.export.Dim("batch", max=64)},))
+        return prepare_pt2e(program.module(), quantizer)(ids).last_hidden_state
+
+    plain = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    with pytest.raises(NotImplementedError, match="Long"):  # when this fails, litert-torch fixed it: drop the fix
+        calibrated(plain)
+    assert calibrated(make_quantizer(Quantization())).shape == (2, 12, 32)

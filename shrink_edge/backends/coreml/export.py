@@ -17,6 +17,7 @@ from pathlib import Path
 from ...model.signature import examples
 from ...model.source import load_program
 from ...passes.base import Context, Pass
+from ..shared.coreml_rank import pairs_above_max_rank_dropped
 
 DEPLOYMENT_TARGET = "iOS17"
 RECURRENT_WEIGHT = re.compile(r"weight_(ih|hh)_l\d+(_reverse)?")  # nn.LSTM/GRU/RNN's, in the const ops' names
@@ -106,11 +107,13 @@ class CoremlExportInt8(Pass):
     name = "coreml-export-int8"
     source = "pt2-int8"
     target = "coreml-int8"
-    version = 7  # 7: recurrent weights int8; 6: a static batch; 5: ops coremltools lacks decomposed; 4: outputs named; 3: reproducible bytes, no debug mapping
+    version = 8  # 8: no quantize of more than five dimensions; 7: recurrent weights int8; 6: a static batch; 5: ops coremltools lacks decomposed; 4: outputs named; 3: reproducible bytes, no debug mapping
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         with _quiet():
-            model = _convert(_static(load_program(src), ctx.model.inputs))
+            program = _static(load_program(src), ctx.model.inputs)
+            pairs_above_max_rank_dropped(program.graph_module)
+            model = _convert(program)
             model = _recurrent_weights_int8(model, ctx.quantization.keep_float)
             _save(_named(model, ctx.model.outputs), dst)
 

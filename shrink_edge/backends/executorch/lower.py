@@ -146,25 +146,38 @@ def _static_shape(node) -> list[int] | None:
     return [int(d) for d in node.meta["val"].shape] if "val" in getattr(node, "meta", {}) else None
 
 
-def spatial_means_kept(graph_module) -> int:
-    """`x.mean((2, 3))` of an NCHW tensor as mean(keepdim=True) then a view to (N, C): the same values, and XNNPACK
-    delegates both (its partitioner takes mean.dim only with keepdim=True, and left the sample-sized nets' global
-    pooling on the portable kernels). Returns how many were rewritten."""
+def means_kept(graph_module) -> int:
+    """A mean over some axes of a tensor of up to four as the one mean XNNPACK's partitioner takes (4-D, over axes
+    2 and 3, keepdim=True), then a view to the mean's shape: the tensor viewed as 4-D (trailing axes of 1) and its
+    mean's axes moved last (a permute) where they are not; the same values. `x.mean((2, 3))` of an NCHW map, a
+    channels-last map's `mean((1, 2))` (a Swin stage) and a sequence's mean over its tokens ran on the portable
+    kernels. Returns how many were rewritten."""
     import torch
 
+    aten = torch.ops.aten
+
     def rewrite(graph, node) -> bool:
-        if len(node.args) < 2:
+        if len(node.args) < 2 or not node.args[1]:
             return False
         x, dims = node.args[:2]
         keepdim = node.args[2] if len(node.args) > 2 else node.kwargs.get("keepdim", False)
-        shape = _static_shape(x)  # static: exported at batch 1
-        if keepdim or shape is None or len(shape) != 4 or sorted(d % 4 for d in dims) != [2, 3]:
+        shape, out = _static_shape(x), _static_shape(node)  # static: exported at batch 1
+        if shape is None or out is None or len(shape) > 4:
             return False
-        node.args, node.kwargs = (x, [2, 3], True), {}
-        _read_as(graph, node, shape[:2])
-        return True
+        rank, reduced = len(shape), sorted({d % len(shape) for d in dims})
+        axes = reduced + list(range(rank, 4))[:2 - len(reduced)]  # trailing axes of 1 make up two
+        if len(axes) != 2 or rank == 4 and reduced == [2, 3] and keepdim:
+            return False
+        order = [d for d in range(4) if d not in axes] + axes
+        with graph.inserting_before(node):
+            moved = graph.call_function(aten.view.default, (x, shape + [1] * (4 - rank))) if rank < 4 else x
+            if order != [0, 1, 2, 3]:
+                moved = graph.call_function(aten.permute.default, (moved, order))
+            mean = graph.call_function(aten.mean.dim, (moved, [2, 3], True))
+            view = graph.call_function(aten.view.default, (mean, out))
+        return _replace(graph, node, view)
 
-    return _each(graph_module, torch.ops.aten.mean.dim, rewrite)
+    return _each(graph_module, aten.mean.dim, rewrite)
 
 
 def prelu_in_4d(graph_module) -> int:
@@ -286,27 +299,27 @@ def reshapes_as_views(graph_module) -> int:
 
 
 def for_coreml(graph_module) -> int:
-    """The rewrites every delegate's lowering takes (spatial means kept, hardswish and PReLU whole, PReLU in 4-D,
-    reshapes as views); how many were made."""
-    return (spatial_means_kept(graph_module) + hardswish_whole(graph_module) + prelu_whole(graph_module)
+    """The rewrites every delegate's lowering takes (means as 4-D spatial means, hardswish and PReLU whole, PReLU
+    in 4-D, reshapes as views); how many were made."""
+    return (means_kept(graph_module) + hardswish_whole(graph_module) + prelu_whole(graph_module)
             + prelu_in_4d(graph_module) + reshapes_as_views(graph_module))
 
 
 def for_xnnpack(graph_module) -> int:
-    """Those, and for XNNPACK a transformer's attention and LayerNorm (transformer.py), splits, chunks, unbinds and
-    selects (slices.py) and an unrolled recurrent layer's zeros (recurrent.py) as ops it takes; how many were made.
-    Core ML has a LayerNorm, an attention and recurrent layers of its own."""
+    """Those, and for XNNPACK a transformer's attention and LayerNorm (transformer.py), splits, chunks, unbinds,
+    selects and rolls (slices.py) and an unrolled recurrent layer's zeros (recurrent.py) as ops it takes; how many
+    were made. Core ML has a LayerNorm, an attention and recurrent layers of its own."""
     from .recurrent import zeros_as_constants
-    from .slices import selects_as_slices, splits_as_slices, unbinds_as_slices
+    from .slices import rolls_as_slices, selects_as_slices, splits_as_slices, unbinds_as_slices
     from .transformer import attention_as_matmuls, layer_norms_as_steps
 
     return (for_coreml(graph_module) + attention_as_matmuls(graph_module) + layer_norms_as_steps(graph_module)
             + selects_as_slices(graph_module) + splits_as_slices(graph_module) + unbinds_as_slices(graph_module)
-            + zeros_as_constants(graph_module))
+            + rolls_as_slices(graph_module) + zeros_as_constants(graph_module))
 
 
 class ExecutorchLower(Pass):
-    version = 8  # 8: splits and chunks as slices (slices.py); 7: recurrent layers unrolled for XNNPACK, their weights int8 in the int8 file (recurrent.py); 6: squeezes as views, attention, LayerNorm and selects for XNNPACK (transformer.py); 5: unsqueezes as views; 4: hardswish and PReLU whole; 3: PReLU in 4-D; 2: spatial means delegated
+    version = 9  # 9: rolls as slices, means over any axes delegated; 8: splits and chunks as slices (slices.py); 7: recurrent layers unrolled for XNNPACK, their weights int8 in the int8 file (recurrent.py); 6: squeezes as views, attention, LayerNorm and selects for XNNPACK (transformer.py); 5: unsqueezes as views; 4: hardswish and PReLU whole; 3: PReLU in 4-D; 2: spatial means delegated
     rewrite = lower = None  # the delegate's own graph preparation and lowering (see lowered)
 
     def partitioner(self, ctx: Context):
@@ -349,8 +362,14 @@ class ExecutorchLowerCoreml(ExecutorchLower):
     name = "executorch-lower-coreml"
     source = "pt2-int8"
     target = "executorch-coreml-int8"
-    version = 2  # 2: squeezes as views, expands to the same shape dropped
-    rewrite = staticmethod(for_coreml)
+    version = 3  # 3: no quantize of more than five dimensions; 2: squeezes as views, expands to the same shape dropped
+
+    @staticmethod
+    def rewrite(graph_module) -> int:
+        """Every delegate's rewrites, and no quantize of more than five dimensions (Core ML has none)."""
+        from ..shared.coreml_rank import pairs_above_max_rank_dropped
+
+        return for_coreml(graph_module) + pairs_above_max_rank_dropped(graph_module)
 
     def partitioner(self, ctx: Context):
         return coreml()

@@ -3,7 +3,8 @@
 ExecuTorch 1.5.1's XNNPACK partitioner takes neither `split` (with sizes, or a `chunk`), `unbind` nor `select`, so each
 ran on ExecuTorch's portable kernels and cut the delegate in two: a YOLOv8 C2f block's `chunk` (the zoo-style YOLO
 head: 4 portable ops), an unrolled recurrent layer's gates and time steps (recurrent.py), a transformer's class-token
-select. Written here as slices (and views where an axis goes), the same values.
+select, a Swin block's roll. Written here as slices (and views where an axis goes; a roll's pieces concatenated), the
+same values.
 """
 from __future__ import annotations
 
@@ -89,3 +90,35 @@ def selects_as_slices(graph_module) -> int:
         return _replace(graph, node, view)
 
     return _each(graph_module, aten.select.int, rewrite)
+
+
+def rolls_as_slices(graph_module) -> int:
+    """Each `roll` along given axes (a Swin block's shifted windows) as two slices and their concatenation per
+    axis: ExecuTorch decomposes it into arange, fmod and index_select, which ran on the portable kernels; returns
+    how many."""
+    import torch
+
+    aten = torch.ops.aten
+
+    def rewrite(graph, node) -> bool:
+        x, shifts = node.args[:2]
+        dims = node.args[2] if len(node.args) > 2 else node.kwargs.get("dims", [])
+        shape = _static_shape(x)
+        if shape is None or not dims or len(shifts) != len(dims):  # without axes a roll flattens first
+            return False
+        rolled = x
+        with graph.inserting_before(node):
+            for shift, dim in zip(shifts, dims):
+                dim = dim % len(shape)
+                if (shift := shift % shape[dim]) == 0:
+                    continue
+                tail = graph.call_function(aten.slice.Tensor, (rolled, dim, shape[dim] - shift, shape[dim]))
+                head = graph.call_function(aten.slice.Tensor, (rolled, dim, 0, shape[dim] - shift))
+                rolled = graph.call_function(aten.cat.default, ([tail, head], dim))
+        if rolled is x:
+            node.replace_all_uses_with(x)
+            graph.erase_node(node)
+            return True
+        return _replace(graph, node, rolled)
+
+    return _each(graph_module, aten.roll.default, rewrite)

@@ -73,7 +73,7 @@ class OnnxExportInt8(OnnxExport):
     name = "onnx-export-int8"
     source = "pt2-int8"
     target = "onnx-int8"
-    version = 15  # 15: reflecting and edge pads on quantized values; 14: GRU weights on an int8 grid; 13: zero pads on quantized values; 12: LSTM weights int8 (recurrent.py); 11: constants of Add/Mul uint8; 10: scalars of Add/Mul quantized; 9: 8-bit weights int8 where u8s8 is exact; 8: weights "auto"; 7: Q of constants folded
+    version = 16  # 16: chains of moves (a roll's slices and concatenations) on quantized values; 15: reflecting and edge pads on quantized values; 14: GRU weights on an int8 grid; 13: zero pads on quantized values; 12: LSTM weights int8 (recurrent.py); 11: constants of Add/Mul uint8; 10: scalars of Add/Mul quantized; 9: 8-bit weights int8 where u8s8 is exact; 8: weights "auto"; 7: Q of constants folded
 
     def settings(self, ctx: Context) -> dict:
         option = weight_option(ctx)

@@ -19,7 +19,7 @@ class OpenVinoExport(Pass):
     name = "openvino-export"
     source = "onnx-int8"
     target = "openvino-int8"
-    version = 16  # 16: recurrent weights stored int8; 15 (14): pads between FakeQuantizes on one grid; 12: concatenations read quantized inputs; 11: static input shapes; 10: activations with negatives signed symmetric; 9: gates in float, fused into their convolutions; 8: weights two nodes read shifted once; 7: float sigmoids; 6: names numbered by position; 5: 7-bit bias shift corrected; 4: 7-bit weights
+    version = 17  # 17: moves between FakeQuantizes on one grid; 16: recurrent weights stored int8; 15 (14): pads between FakeQuantizes on one grid; 12: concatenations read quantized inputs; 11: static input shapes; 10: activations with negatives signed symmetric; 9: gates in float, fused into their convolutions; 8: weights two nodes read shifted once; 7: float sigmoids; 6: names numbered by position; 5: 7-bit bias shift corrected; 4: 7-bit weights
 
     def settings(self, ctx: Context) -> dict:
         return {"calibration": ctx.calibration.digest(), "samples": ctx.quantization.calibration_samples}
@@ -29,7 +29,7 @@ class OpenVinoExport(Pass):
 
         import onnx
 
-        from ..shared.qdq import pads_dequantized, unshared_weight_parameters, weights_as
+        from ..shared.qdq import quantized_moves_dequantized, unshared_weight_parameters, weights_as
         from .gates import float_gates
         from .ir import canonical_names, compact
         from .overflow import seven_bit_weights
@@ -40,7 +40,7 @@ class OpenVinoExport(Pass):
         proto = onnx.load(src)
         weights_as(proto, "int8")  # OpenVINO's int8 kernels take signed weights (uint8 ones run in f32)
         unshared_weight_parameters(proto)
-        pads_dequantized(proto)  # onnxruntime's int8 pads, as OpenVINO folds them into FakeQuantize
+        quantized_moves_dequantized(proto)  # onnxruntime's int8 pads and moves, between FakeQuantizes for OpenVINO
         float_gates(proto)  # OpenVINO fuses a float gate into its convolution, not a quantized one
         n = min(ctx.quantization.calibration_samples, len(ctx.calibration))
         seven_bit_weights(proto, {k: x[:n] for k, x in ctx.calibration.inputs.items()})  # exact without VNNI

@@ -85,6 +85,7 @@ def make_ort_fusable(model: onnx.ModelProto) -> dict[str, int]:
     folded = scales_folded(model)
     scalars = quantized_scalars(model)
     pads = pads_quantized(model)
+    moves = moves_quantized(model)
 
     readers = consumers(graph)
     duplicated, nodes = 0, []
@@ -102,7 +103,7 @@ def make_ort_fusable(model: onnx.ModelProto) -> dict[str, int]:
             duplicated += 1
     replace_nodes(graph, _topological(nodes))
     return {"uint8_activation_qdq": retyped, "folded_scales": folded, "quantized_scalars": scalars,
-            "quantized_pads": pads, "duplicated_dequantize": duplicated}
+            "quantized_pads": pads, "quantized_moves": moves, "duplicated_dequantize": duplicated}
 
 
 def pads_quantized(model: onnx.ModelProto) -> int:
@@ -132,26 +133,103 @@ def pads_quantized(model: onnx.ModelProto) -> int:
     return len(quantizes)
 
 
-def pads_dequantized(model: onnx.ModelProto) -> int:
-    """pads_quantized undone, for converters that read quantization from QDQ pairs (OpenVINO turns a Pad of
-    quantized values into explicit dequantization arithmetic): each Pad of a QuantizeLinear's output reads it
-    dequantized, pads with 0.0 and is quantized again on the same grid. Returns how many."""
+def quantized_moves_dequantized(model: onnx.ModelProto) -> int:
+    """pads_quantized and moves_quantized undone, for converters that read quantization from QDQ pairs (OpenVINO
+    turns a Pad of quantized values into explicit dequantization arithmetic): each Pad or move of quantized values
+    reads them dequantized (a pad with 0.0) and is quantized again on the same grid, exact as its values lie on it.
+    Returns how many."""
     graph = model.graph
-    producers = {output: node for node in graph.node for output in node.output}
+    grids = {node.output[0]: list(node.input[1:3]) for node in graph.node if node.op_type == "QuantizeLinear"}
     nodes, done = [], 0
     for node in graph.node:
-        source = producers.get(node.input[0])
-        if node.op_type != "Pad" or source is None or source.op_type != "QuantizeLinear":
+        reads = [i for i in _moved(node) if i in grids] if node.op_type in MOVES or node.op_type == "Pad" else []
+        if not reads:
             nodes.append(node)
             continue
-        grid, name = list(source.input[1:3]), node.output[0]
-        nodes.append(helper.make_node("DequantizeLinear", [node.input[0], *grid], [f"{name}_dq"], name=f"{name}_dq"))
-        node.input[:] = [f"{name}_dq", node.input[1], "", *node.input[3:]]
-        node.output[0] = f"{name}_padded"
-        nodes += [node, helper.make_node("QuantizeLinear", [f"{name}_padded", *grid], [name], name=f"{name}_q")]
+        grid = grids[reads[0]]
+        for i, name in enumerate(node.input):
+            if name in reads:
+                nodes.append(helper.make_node("DequantizeLinear", [name, *grid], [f"{name}_dq{done}"],
+                                              name=f"{name}_dq{done}"))
+                node.input[i] = f"{name}_dq{done}"
+        if node.op_type == "Pad" and len(node.input) > 2:
+            node.input[2] = ""
+        outputs = list(node.output)
+        node.output[:] = [f"{name}_moved" for name in outputs]
+        nodes.append(node)
+        for name in outputs:
+            nodes.append(helper.make_node("QuantizeLinear", [f"{name}_moved", *grid], [name], name=f"{name}_q"))
+            grids[name] = grid
         done += 1
     replace_nodes(graph, nodes)
     return done
+
+
+MOVES = ("Slice", "Split", "Concat", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Gather", "Identity",
+         "DepthToSpace", "SpaceToDepth", "Tile", "Expand")  # ops that move values, never compute new ones
+
+
+def _moved(node: onnx.NodeProto) -> list[str]:
+    """The inputs whose values a move (or pad) moves: a concatenation's every input, else its first."""
+    return list(node.input) if node.op_type == "Concat" else list(node.input[:1])
+
+
+def moves_quantized(model: onnx.ModelProto) -> int:
+    """Each chain of moves (MOVES) between dequantizes and quantizes of one per-tensor grid runs on the quantized
+    values: onnxruntime runs one DequantizeLinear -> Slice -> QuantizeLinear on them, not a chain of two or more,
+    and torch.roll exports as two Slices and a Concat per dimension (a Swin block's shifted windows ran in float).
+    A move reading a dequantize reads its input instead; a quantize after a move is dropped, its readers reading the
+    move. Returns how many moves now move quantized values."""
+    graph = model.graph
+    constants, readers = _constants(graph), consumers(graph)
+    producers = {output: node for node in graph.node for output in node.output}
+    ends = {o.name for o in graph.output}
+
+    def grid(node: onnx.NodeProto):
+        scale, zero = (constants.get(n) for n in (list(node.input[1:3]) + [""] * 2)[:2])
+        if scale is None or zero is None or scale.size != 1 or zero.size != 1:
+            return None
+        return scale.item(), zero.dtype.str, zero.item()
+
+    on, moves = {}, []  # value -> the grid its values lie on; the moves of such values, in order
+    for node in graph.node:
+        if node.op_type == "DequantizeLinear" and node.input[0] not in constants and (g := grid(node)):
+            on[node.output[0]] = g
+        elif node.op_type in MOVES and len(found := {on.get(i) for i in _moved(node)}) == 1 and None not in found:
+            on.update(dict.fromkeys(node.output, found.pop()))
+            moves.append(node)
+    kept = {id(node) for node in moves}
+
+    def stays(node: onnx.NodeProto) -> bool:
+        """Its inputs come quantized and its outputs go to quantizes on their grid or to moves that stay."""
+        g = on[node.output[0]]
+        return all(producers[i].op_type == "DequantizeLinear" or id(producers[i]) in kept for i in _moved(node)) \
+            and all(o not in ends and readers.get(o) and all(
+                u.op_type == "QuantizeLinear" and grid(u) == g and u.output[0] not in ends
+                or id(u) in kept and o in _moved(u) and o not in u.input[len(_moved(u)):]
+                for u in readers[o]) for o in node.output)
+
+    while dropped := [node for node in moves if id(node) in kept and not stays(node)]:
+        kept -= {id(node) for node in dropped}
+    kept -= {id(node) for node in moves if id(node) in kept and not any(  # one move alone: onnxruntime's own
+        id(producers[i]) in kept for i in _moved(node)) and not any(id(u) in kept for o in node.output
+                                                                    for u in readers[o])}
+    renamed, quantizes = {}, []
+    for node in (n for n in moves if id(n) in kept):
+        for i, name in enumerate(_moved(node)):
+            if producers[name].op_type == "DequantizeLinear":
+                node.input[i] = producers[name].input[0]
+        for output in node.output:
+            for user in readers[output]:
+                if user.op_type == "QuantizeLinear":
+                    renamed[user.output[0]] = output
+                    quantizes.append(user)
+    for node in quantizes:
+        graph.node.remove(node)
+    for node in graph.node:
+        node.input[:] = [renamed.get(name, name) for name in node.input]
+    drop_unused(graph)
+    return len(kept)
 
 
 def _same_grid(dequantize: onnx.NodeProto, quantize: onnx.NodeProto, constants: dict) -> bool:
