@@ -191,3 +191,33 @@ def test_a_recurrent_net_runs_whole_in_the_delegate(tmp_path):
         assert artifact["facts"]["undelegated_ops"] == {}, artifact["facts"]
         assert artifact["facts"]["delegate_calls"] == {"XnnpackBackend": 1}, artifact["facts"]
         assert artifact["metrics"]["cosine"] >= (0.9999 if artifact["format"] == "executorch" else 0.99), artifact
+
+
+def test_a_layer_norm_of_transposed_tokens_is_lowered(tmp_path):
+    """A LayerNorm straight after a feature map is unfolded into batches of tokens (MobileViT): the lowering's 4-D
+    form of it viewed the permuted tensor, which no view can, and failed ("Cannot view a tensor with shape ... and
+    strides ...": transformers' MobileViT)."""
+    import numpy as np
+    import torch
+
+    import shrink_edge
+
+    class Patches(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Conv2d(1, 16, 7, 7)
+            self.norm = torch.nn.LayerNorm(16)
+            self.head = torch.nn.Linear(16, 4)
+
+        def forward(self, image):  # MobileViT: (batch x 4 patch positions, 4 patches, channels)
+            tokens = self.embed(image).reshape(-1, 16, 4, 4).flatten(2).transpose(1, 2).reshape(-1, 4, 4, 16)
+            tokens = tokens.permute(0, 2, 1, 3).reshape(-1, 4, 16)
+            return self.head(self.norm(tokens).mean(1).reshape(-1, 4, 16).mean(1))
+
+    torch.manual_seed(0)
+    images = np.random.default_rng(0).standard_normal((48, 1, 28, 28)).astype(np.float32)
+    result = shrink_edge.export(Patches().eval(), torch.zeros(1, 1, 28, 28), target="executorch",
+                                data={"image": images}, out=tmp_path / "out", progress=False)
+    for artifact in result.manifest["artifacts"]:
+        assert artifact["facts"]["undelegated_ops"] == {}, artifact["facts"]
+        assert artifact["metrics"]["cosine"] >= 0.99, artifact["metrics"]

@@ -319,7 +319,7 @@ def for_xnnpack(graph_module) -> int:
 
 
 class ExecutorchLower(Pass):
-    version = 9  # 9: rolls as slices, means over any axes delegated; 8: splits and chunks as slices (slices.py); 7: recurrent layers unrolled for XNNPACK, their weights int8 in the int8 file (recurrent.py); 6: squeezes as views, attention, LayerNorm and selects for XNNPACK (transformer.py); 5: unsqueezes as views; 4: hardswish and PReLU whole; 3: PReLU in 4-D; 2: spatial means delegated
+    version = 10  # 10: a LayerNorm of transposed tokens; 9: rolls as slices, means over any axes delegated; 8: splits and chunks as slices (slices.py); 7: recurrent layers unrolled for XNNPACK, their weights int8 in the int8 file (recurrent.py); 6: squeezes as views, attention, LayerNorm and selects for XNNPACK (transformer.py); 5: unsqueezes as views; 4: hardswish and PReLU whole; 3: PReLU in 4-D; 2: spatial means delegated
     rewrite = lower = None  # the delegate's own graph preparation and lowering (see lowered)
 
     def partitioner(self, ctx: Context):

@@ -89,7 +89,7 @@ def layer_norms_as_steps(graph_module) -> int:
         for d in shape[:-1]:
             rows *= d
         with graph.inserting_before(node):
-            x4 = graph.call_function(aten.view.default, (x, [1, rows, 1, shape[-1]]))
+            x4 = graph.call_function(aten.reshape.default, (x, [1, rows, 1, shape[-1]]))  # x: maybe permuted
             mean = graph.call_function(aten.mean.dim, (x4, [-2, -1], True))
             centred = graph.call_function(aten.sub.Tensor, (x4, mean))
             square = graph.call_function(aten.mul.Tensor, (centred, centred))
