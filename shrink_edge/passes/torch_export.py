@@ -41,7 +41,8 @@ def attention_views_copied(program) -> int:
         node = moved.pop()
         for user in list(node.users):
             if user.target == aten.contiguous.default and node.target in transposes:
-                user.target, user.kwargs = aten.clone.default, {"memory_format": torch.contiguous_format}
+                user.target, user.args = aten.clone.default, user.args[:1]  # clone takes its format by keyword
+                user.kwargs = {"memory_format": torch.contiguous_format}
                 copied += 1
             elif user.target in views and node.target in transposes:
                 with graph.inserting_before(user):

@@ -211,9 +211,13 @@ def moves_quantized(model: onnx.ModelProto) -> int:
 
     while dropped := [node for node in moves if id(node) in kept and not stays(node)]:
         kept -= {id(node) for node in dropped}
-    kept -= {id(node) for node in moves if id(node) in kept and not any(  # one move alone: onnxruntime's own
-        id(producers[i]) in kept for i in _moved(node)) and not any(id(u) in kept for o in node.output
-                                                                    for u in readers[o])}
+
+    def chained(node: onnx.NodeProto) -> bool:
+        """Whether a move that stays reads or feeds another (one alone is onnxruntime's own fusion)."""
+        return any(id(producers[i]) in kept for i in _moved(node)) \
+            or any(id(u) in kept for o in node.output for u in readers[o])
+
+    kept = {id(node) for node in moves if id(node) in kept and chained(node)}
     renamed, quantizes = {}, []
     for node in (n for n in moves if id(n) in kept):
         for i, name in enumerate(_moved(node)):
