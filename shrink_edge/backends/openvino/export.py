@@ -4,9 +4,10 @@ OpenVINO cannot convert the torchao-quantized torch graph directly, but reads th
 parameters unshared first) and runs its convolutions and matmuls in int8. Gates are read in float, fused into the
 convolutions before them (gates.py); the weights of layers whose input holds negatives get 7 bits (overflow.py),
 their mean output shift measured on the calibration data added to their biases; activations that hold negatives
-get symmetric int8 steps (symmetric.py); weights are saved as they are (no fp16 compression); the IR is compacted
-(ir.py) with the same outputs, its inputs static at the model's input shape (shapes.py); recurrent layers' weights
-on an int8 grid are stored as int8 (recurrent.py).
+get symmetric int8 steps (symmetric.py); reductions read by a quantization keep their dimensions (reductions.py);
+weights are saved as they are (no fp16 compression); the IR is compacted (ir.py) with the same outputs, its inputs
+static at the model's input shape (shapes.py); recurrent layers' weights on an int8 grid are stored as int8
+(recurrent.py).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ class OpenVinoExport(Pass):
     name = "openvino-export"
     source = "onnx-int8"
     target = "openvino-int8"
-    version = 17  # 17: moves between FakeQuantizes on one grid; 16: recurrent weights stored int8; 15 (14): pads between FakeQuantizes on one grid; 12: concatenations read quantized inputs; 11: static input shapes; 10: activations with negatives signed symmetric; 9: gates in float, fused into their convolutions; 8: weights two nodes read shifted once; 7: float sigmoids; 6: names numbered by position; 5: 7-bit bias shift corrected; 4: 7-bit weights
+    version = 18  # 18: reductions keep their dimensions before a quantization; 17: moves between FakeQuantizes on one grid; 16: recurrent weights stored int8; 15 (14): pads between FakeQuantizes on one grid; 12: concatenations read quantized inputs; 11: static input shapes; 10: activations with negatives signed symmetric; 9: gates in float, fused into their convolutions; 8: weights two nodes read shifted once; 7: float sigmoids; 6: names numbered by position; 5: 7-bit bias shift corrected; 4: 7-bit weights
 
     def settings(self, ctx: Context) -> dict:
         return {"calibration": ctx.calibration.digest(), "samples": ctx.quantization.calibration_samples}
@@ -34,6 +35,7 @@ class OpenVinoExport(Pass):
         from .ir import canonical_names, compact
         from .overflow import seven_bit_weights
         from .recurrent import int8_recurrent_weights
+        from .reductions import reductions_kept_dims
         from .shapes import static_inputs
         from .symmetric import signed_activations
 
@@ -45,6 +47,7 @@ class OpenVinoExport(Pass):
         n = min(ctx.quantization.calibration_samples, len(ctx.calibration))
         seven_bit_weights(proto, {k: x[:n] for k, x in ctx.calibration.inputs.items()})  # exact without VNNI
         signed_activations(proto)  # OpenVINO's fast int8 kernels take symmetric inputs
+        reductions_kept_dims(proto)  # convert_model miscomputes a quantized reduction that drops its axes
         onnx_file = ctx.scratch / "unshared.onnx"
         onnx.save(proto, onnx_file)
         dst.mkdir()
