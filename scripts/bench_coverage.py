@@ -321,6 +321,9 @@ def main() -> None:
                         help="conversion, fidelity and size only: the recorded timings stay (e.g. on another CPU)")
     args = parser.parse_args()
     chosen, targets = args.models.split(","), args.targets.split(",")
+    if "openvino" in targets and "onnx" not in targets and not args.no_timings:
+        targets.append("onnx")  # its float file is OpenVINO's float baseline
+        print("--targets: onnx added (OpenVINO's float IR is made from its float file)", file=sys.stderr)
     figures = ROOT / "bench" / "coverage.json"
     peak_text = cpu_peak()
     partial = figures.exists() and (len(chosen) < len(ZOO) or len(targets) < len(TARGETS))
@@ -357,6 +360,7 @@ def main() -> None:
             int8 = {runtime: files.get(fmt) for runtime, fmt in TIMED.items()}
             if "executorch" in files:
                 floats["executorch"] = files["executorch"]
+            floats = {runtime: f for runtime, f in floats.items() if int8.get(runtime)}  # the chosen targets' only
             peers = {}
             if not (args.no_peers or args.no_timings):
                 module = trained(file, factory, weights)
