@@ -19,15 +19,15 @@ RUNTIMES = ("onnxruntime", "litert", "openvino", "executorch")
 
 def build(module: torch.nn.Module, calibration: dict[str, np.ndarray], floats: dict[str, Path],
           folder: Path) -> dict[str, dict]:
-    """Per runtime: {"tool", "path", "seconds"} or {"tool", "error"}. `floats` holds the float files users would
-    start from (runtime -> path)."""
+    """Per runtime of `floats`: {"tool", "path", "seconds"} or {"tool", "error"}. `floats` holds the float files
+    users would start from (runtime -> path; ExecuTorch's flow starts from the module itself)."""
     makers = {"onnxruntime": ("onnxruntime quantize_static", quantize_static, "peer.quantize_static.onnx"),
               "litert": ("ai-edge-quantizer static_wi8_ai8", _litert, "peer.ai_edge_quantizer.tflite"),
               "openvino": ("NNCF quantize", _openvino, "peer.nncf.openvino"),
               "executorch": ("ExecuTorch XNNPACKQuantizer", xnnpack_quantizer, "peer.xnnpack_quantizer.pte")}
     found = {}
     for runtime, (tool, make, file) in makers.items():
-        source = module if runtime == "executorch" else floats.get(runtime)
+        source = module if runtime == "executorch" and runtime in floats else floats.get(runtime)
         if source is None:
             continue
         start = time.perf_counter()
