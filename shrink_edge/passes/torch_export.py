@@ -20,7 +20,31 @@ def export_program(module, inputs: tuple[TensorSpec, ...]):
         raise UserError(f"torch.export cannot capture the model: {type(e).__name__}: {first}; "
                         "make forward() traceable (no data-dependent control flow) and batch-size agnostic") from None
     attention_views_copied(program)
+    eval_dropouts_removed(program)
     return program
+
+
+def eval_dropouts_removed(program) -> int:
+    """Each dropout of the eval-mode program (an identity: `dropout(x, p, train=False)`) replaced by its input.
+    torch.export keeps them, and a quantizer annotates what reads them, not what reads the op before: BERT's pooler
+    tanh writes TFLite's fixed 1/128 grid, which its classifier read through a dropout requantized onto another
+    grid (transformers' MobileBERT: onto the pooler's dense output grid, its tanh clipped to [-0.012, 0.05]). A
+    dropout the program returns stays (its name is the output's). Returns how many."""
+    import torch
+
+    aten = torch.ops.aten
+    dropouts = (aten.dropout.default, aten.feature_dropout.default, aten.alpha_dropout.default,
+                aten.feature_alpha_dropout.default)
+    graph, removed = program.graph_module.graph, 0
+    for node in list(graph.nodes):
+        train = node.args[2] if len(node.args) > 2 else node.kwargs.get("train", True)
+        if node.target in dropouts and train is False and all(user.op != "output" for user in node.users):
+            node.replace_all_uses_with(node.args[0])
+            graph.erase_node(node)
+            removed += 1
+    if removed:
+        program.graph_module.recompile()
+    return removed
 
 
 def attention_views_copied(program) -> int:
@@ -61,7 +85,7 @@ class TorchExport(Pass):
     name = "torch-export"
     source = "torch"
     target = "pt2"
-    version = 2  # 2: attention's transposed output copied before it is viewed
+    version = 3  # 3: eval-mode dropouts removed; 2: attention's transposed output copied before it is viewed
 
     def run(self, src: Path | None, dst: Path, ctx: Context) -> None:
         import torch

@@ -21,3 +21,35 @@ def test_transformers_swin_converts_where_attention_is_written_as_matmuls(tmp_pa
     assert {"onnx", "onnx-int8", "executorch", "executorch-int8", "openvino-int8", "tflite-int8"} <= set(built), \
         result.manifest["refused"]
     assert all(a["metrics"]["cosine"] >= 0.99 for a in built.values() if a.get("metrics")), built
+
+
+class Pooler(torch.nn.Module):
+    """BERT's pooler and classifier: the first token, a dense layer, tanh, dropout, the class scores."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense, self.classifier = torch.nn.Linear(32, 32), torch.nn.Linear(32, 3)
+        self.dropout = torch.nn.Dropout(0.1)
+
+    def forward(self, tokens):
+        return self.classifier(self.dropout(torch.tanh(self.dense(tokens[:, 0]))))
+
+
+def test_the_classifier_reads_the_tanh_grid_through_an_eval_dropout(tmp_path):
+    """torch.export keeps an eval-mode dropout; the quantizer annotated it as the classifier's input and requantized
+    the tanh's fixed 1/128 grid (TFLite's) onto another: passes/torch_export.eval_dropouts_removed."""
+    import onnx
+    from onnx import numpy_helper
+
+    torch.manual_seed(0)
+    tokens = 3 * np.random.default_rng(0).standard_normal((64, 4, 32)).astype(np.float32)
+    result = shrink_edge.export(Pooler().eval(), torch.zeros(1, 4, 32), target="onnx", data={"tokens": tokens},
+                                out=tmp_path, progress=False, enforce_budget=False)
+    file = next(a["file"] for a in result.manifest["artifacts"] if a["format"] == "onnx-int8")
+    graph = onnx.load(tmp_path / file).graph
+    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    made_by = {o: n for n in graph.node for o in n.output}
+    classifier = [n for n in graph.node if n.op_type in ("Gemm", "MatMul")][-1]
+    read = made_by[classifier.input[0]]
+    assert read.op_type == "DequantizeLinear" and float(constants[read.input[1]]) == 1 / 128
+    assert made_by[made_by[read.input[0]].input[0]].op_type == "Tanh"  # no requantization between
