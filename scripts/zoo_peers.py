@@ -27,9 +27,9 @@ def build(module: torch.nn.Module, calibration: dict[str, np.ndarray], floats: d
               "executorch": ("ExecuTorch XNNPACKQuantizer", xnnpack_quantizer, "peer.xnnpack_quantizer.pte")}
     found = {}
     for runtime, (tool, make, file) in makers.items():
-        source = module if runtime == "executorch" and runtime in floats else floats.get(runtime)
-        if source is None:
+        if runtime not in floats:
             continue
+        source = module if runtime == "executorch" else floats[runtime]
         start = time.perf_counter()
         try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):

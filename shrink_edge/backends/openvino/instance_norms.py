@@ -16,6 +16,8 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from ..shared.onnx_graph import replace_nodes
+
 NORMS = {"InstanceNormalization", "MeanVarianceNormalization", "GroupNormalization"}
 LOWEST = "instance_norm_barrier_lowest"
 
@@ -33,6 +35,5 @@ def barriers_before_instance_norms(model: onnx.ModelProto) -> int:
         nodes.append(node)
     if done:
         graph.initializer.append(numpy_helper.from_array(np.array(np.finfo(np.float32).min, np.float32), LOWEST))
-        del graph.node[:]
-        graph.node.extend(nodes)
+        replace_nodes(graph, nodes)
     return done

@@ -1,4 +1,4 @@
-"""Reductions that keep their dimensions before a quantization, for OpenVINO: `ov.convert_model` (2026.4) computes
+"""Reductions that keep their dimensions before a quantization, for OpenVINO: `ov.convert_model` (2026.4.1) computes
 a ReduceMean, ReduceSum or ReduceMax with `keepdims=0` whose output is quantized and then multiplied by, or added
 to, a per-channel constant wrongly: up to 0.3 off on values of 0.5 (ReduceMean over the tokens of [8, 4, 64] ->
 QuantizeLinear -> DequantizeLinear -> Mul by a [1, 64] constant; exact with `Core.read_model`, with `keepdims=1`
@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from ..shared.onnx_graph import consumers
+from ..shared.onnx_graph import consumers, replace_nodes
 
 REDUCTIONS = {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
               "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"}
@@ -22,7 +22,7 @@ def reductions_kept_dims(model: onnx.ModelProto) -> int:
     """Each reduction with `keepdims=0` and constant axes whose output a QuantizeLinear reads becomes `keepdims=1`
     followed by a Squeeze of those axes. Returns how many."""
     graph = model.graph
-    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    constants = {i.name: i for i in graph.initializer}
     readers = consumers(graph)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     nodes, done = [], 0
@@ -34,7 +34,7 @@ def reductions_kept_dims(model: onnx.ModelProto) -> int:
             continue
         axes = attributes.get("axes")
         if axes is None and len(node.input) > 1 and node.input[1] in constants:
-            axes = constants[node.input[1]].reshape(-1).tolist()
+            axes = numpy_helper.to_array(constants[node.input[1]]).reshape(-1).tolist()
         if not axes:  # every axis reduced to a scalar: nothing to squeeze back by name
             continue
         reduced = node.output[0]
@@ -49,6 +49,6 @@ def reductions_kept_dims(model: onnx.ModelProto) -> int:
         else:
             nodes.append(helper.make_node("Squeeze", [kept], [reduced], name=f"{kept}_squeeze", axes=axes))
         done += 1
-    del graph.node[:]
-    graph.node.extend(nodes)
+    if done:
+        replace_nodes(graph, nodes)
     return done
